@@ -1,0 +1,140 @@
+"""HTTP access to the PI Web API: one ``requests`` session with auth, TLS, timeouts and retries.
+
+Retry policy lives here and only here: 429, 5xx and connection failures are retried with exponential
+backoff (honouring ``Retry-After``); other 4xx are permanent. A 2xx body carrying a top-level
+``WebException`` is treated as the status it names. Errors never include credentials: messages carry
+the method, the path and the server's own ``Errors`` text only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from .config import PIConfig
+
+log = logging.getLogger(__name__)
+
+try:  # orjson decodes large value pages several times faster; the stdlib is the fallback
+    import orjson
+
+    def _loads(data: bytes) -> Any:
+        return orjson.loads(data)
+except ImportError:  # pragma: no cover
+    def _loads(data: bytes) -> Any:
+        return json.loads(data)
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class PIWebAPIError(Exception):
+    """A failed PI Web API call. ``transient`` says whether a later retry may succeed."""
+
+    def __init__(self, message: str, status: int | None = None, transient: bool = False):
+        super().__init__(message)
+        self.status = status
+        self.transient = transient
+
+
+def _errors_text(content: Any) -> str:
+    if isinstance(content, dict):
+        errors = content.get("Errors") or content.get("errors")
+        if isinstance(errors, list):
+            return "; ".join(str(e) for e in errors)[:500]
+    if isinstance(content, str):
+        return content[:500]
+    return ""
+
+
+class PIWebAPIClient:
+    def __init__(self, config: PIConfig, session: requests.Session | None = None):
+        self.config = config
+        self.base = config.url.rstrip("/")
+        self.session = session or requests.Session()
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.headers.update({"Accept": "application/json", "User-Agent": "osipi-lakeflow"})
+        if config.auth_type == "basic":
+            self.session.auth = (config.username, config.password)
+        self.session.verify = config.ca_bundle or config.verify_tls
+        if not config.verify_tls:
+            log.warning("TLS certificate verification is DISABLED for %s (pi.tls.verify=false); "
+                        "use this only against test servers", urlsplit(self.base).netloc)
+
+    def url(self, path: str) -> str:
+        return path if path.startswith(("http://", "https://")) else f"{self.base}/{path.lstrip('/')}"
+
+    def get(self, path: str, params: Any = None) -> Any:
+        return self._call("GET", path, params=params)
+
+    def post(self, path: str, body: Any) -> Any:
+        return self._call("POST", path, data=json.dumps(body, separators=(",", ":")),
+                          headers={"X-Requested-With": "XMLHttpRequest", "Content-Type": "application/json"})
+
+    def batch(self, requests_by_id: dict[str, dict]) -> dict[str, dict]:
+        """POST ``batch``; returns the per-id ``{Status, Headers, Content}`` dictionary."""
+        result = self.post("batch", requests_by_id)
+        if not isinstance(result, dict):
+            raise PIWebAPIError("POST batch: response is not a JSON object", transient=True)
+        return result
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        url = self.url(path)
+        where = f"{method} {urlsplit(url).path}"
+        attempt = 0
+        while True:
+            try:
+                resp = self.session.request(method, url, timeout=self.config.timeout_s, **kwargs)
+                error = self._check(resp, where)
+                if error is None:
+                    return self._decode(resp, where)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                error = PIWebAPIError(f"{where}: {type(exc).__name__}", transient=True)
+                resp = None
+            except PIWebAPIError as exc:
+                error = exc
+            if not error.transient or attempt >= self.config.max_retries:
+                raise error
+            delay = self.config.backoff_s * (2 ** attempt)
+            retry_after = resp.headers.get("Retry-After") if resp is not None else None
+            if retry_after and retry_after.strip().isdigit():
+                delay = max(delay, float(retry_after))
+            log.info("%s; retry %d/%d in %.1fs", error, attempt + 1, self.config.max_retries, delay)
+            time.sleep(delay)
+            attempt += 1
+
+    @staticmethod
+    def _check(resp: requests.Response, where: str) -> PIWebAPIError | None:
+        if resp.status_code < 400:
+            return None
+        try:
+            detail = _errors_text(_loads(resp.content))
+        except ValueError:
+            detail = ""
+        if resp.status_code == 401:
+            detail = detail or "authentication failed"
+        message = f"{where}: HTTP {resp.status_code}" + (f": {detail}" if detail else "")
+        return PIWebAPIError(message, resp.status_code, resp.status_code in RETRY_STATUSES)
+
+    @staticmethod
+    def _decode(resp: requests.Response, where: str) -> Any:
+        if not resp.content:
+            return None
+        try:
+            content = _loads(resp.content)
+        except ValueError:
+            raise PIWebAPIError(f"{where}: response body is not valid JSON "
+                                f"({len(resp.content)} bytes)", resp.status_code, transient=True) from None
+        if isinstance(content, dict) and isinstance(content.get("WebException"), dict):
+            exc = content["WebException"]
+            status = exc.get("StatusCode") or 500
+            raise PIWebAPIError(f"{where}: WebException {status}: {_errors_text(exc)}", status,
+                                transient=status in RETRY_STATUSES)
+        return content

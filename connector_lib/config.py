@@ -1,0 +1,247 @@
+"""The one typed configuration object of the connector.
+
+It is built once, from pipeline configuration (``pi.*`` Spark confs) or from a YAML file, and validated
+once: every wrong or missing setting raises :class:`ConfigError` with one line that names the key.
+Secrets may be given as ``env:VARIABLE`` (local runs) or arrive already resolved from a Databricks
+secret reference (``{{secrets/scope/key}}`` in the pipeline configuration); they are kept out of
+``repr`` and out of every message.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from .timeutil import parse_duration, parse_time
+
+PREFIX = "pi."
+AUTH_TYPES = ("basic", "anonymous")
+
+
+class ConfigError(ValueError):
+    """A wrong or missing setting; the message is one readable line naming the key."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    default: Any
+    doc: str
+    secret: bool = False
+
+
+# Every key the connector reads, with its default and meaning (docs/configuration.md mirrors this).
+SETTINGS: tuple[Setting, ...] = (
+    Setting("pi.url", None, "PI Web API base URL, e.g. https://pi.example.com/piwebapi (required)"),
+    Setting("pi.auth.type", "anonymous", "basic | anonymous"),
+    Setting("pi.auth.username", "", "user for basic auth; env:VAR reads an environment variable"),
+    Setting("pi.auth.password", "", "password for basic auth; a Databricks secret reference or env:VAR", True),
+    Setting("pi.tls.verify", "true", "verify the server certificate (true | false)"),
+    Setting("pi.tls.ca_bundle", "", "path of a CA bundle for a private PKI"),
+    Setting("pi.data_server", "", "PI Data Archive name; default: the first data server"),
+    Setting("pi.tags", "", "comma-separated tag names to ingest; overrides pi.tag_filter"),
+    Setting("pi.tag_filter", "*", "PI name filter (wildcards * and ?) used when pi.tags is empty"),
+    Setting("pi.max_tags", "0", "ingest at most this many discovered tags (0 = all)"),
+    Setting("pi.backfill_start", "*-2h", "where new tags start: *-2h style or ISO 8601 UTC"),
+    Setting("pi.lookback", "10m", "re-read this much before each tag's watermark at every update (late data)"),
+    Setting("pi.settle_lag", "30s", "do not read values newer than now minus this lag"),
+    Setting("pi.max_window", "1d", "longest time range read for one tag in one micro-batch (backfill chunks)"),
+    Setting("pi.tags_per_request", "100", "sub-requests (tags) per batch-controller call"),
+    Setting("pi.page_size", "10000", "maxCount per sub-request; pages continue until a window is complete"),
+    Setting("pi.max_items_per_call", "150000", "the server's MaxReturnedItemsPerCall"),
+    Setting("pi.partitions", "0", "Spark partitions per micro-batch (0 = one per tag batch, at most 64)"),
+    Setting("pi.http.timeout", "60s", "per-request timeout"),
+    Setting("pi.http.max_retries", "5", "retries on 429, 5xx and connection errors"),
+    Setting("pi.http.backoff", "0.5s", "first retry delay; doubles on each retry"),
+)
+KNOWN_KEYS = {s.key for s in SETTINGS}
+SECRET_KEYS = {s.key for s in SETTINGS if s.secret}
+
+
+def _text(raw: Mapping[str, str], key: str) -> str:
+    value = raw.get(key)
+    if value is None:
+        value = next(s.default for s in SETTINGS if s.key == key)
+    return "" if value is None else str(value).strip()
+
+
+def _resolve_env(key: str, value: str) -> str:
+    if value.startswith("env:"):
+        var = value[4:]
+        if var not in os.environ:
+            raise ConfigError(f"{key}: environment variable {var} is not set")
+        return os.environ[var]
+    return value
+
+
+def _int(raw, key: str, lo: int, hi: int | None = None) -> int:
+    text = _text(raw, key)
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigError(f"{key}: must be an integer, got {text!r}") from None
+    if value < lo or (hi is not None and value > hi):
+        bound = f"between {lo} and {hi}" if hi is not None else f">= {lo}"
+        raise ConfigError(f"{key}: must be {bound}, got {value}")
+    return value
+
+
+def _duration(raw, key: str, allow_zero: bool = True) -> float:
+    text = _text(raw, key)
+    try:
+        seconds = parse_duration(text).total_seconds()
+    except ValueError as exc:
+        raise ConfigError(f"{key}: {exc}") from None
+    if seconds < 0 or (seconds == 0 and not allow_zero):
+        raise ConfigError(f"{key}: must be a positive duration, got {text!r}")
+    return seconds
+
+
+def _bool(raw, key: str) -> bool:
+    text = _text(raw, key).lower()
+    if text not in ("true", "false"):
+        raise ConfigError(f"{key}: must be true or false, got {text!r}")
+    return text == "true"
+
+
+def _choice(raw, key: str, choices: tuple[str, ...]) -> str:
+    text = _text(raw, key).lower()
+    if text not in choices:
+        raise ConfigError(f"{key}: must be one of {', '.join(choices)}, got {text!r}")
+    return text
+
+
+@dataclass(frozen=True)
+class PIConfig:
+    url: str
+    auth_type: str = "anonymous"
+    username: str = ""
+    password: str = field(default="", repr=False)
+    verify_tls: bool = True
+    ca_bundle: str = ""
+    data_server: str = ""
+    tags: tuple[str, ...] = ()
+    tag_filter: str = "*"
+    max_tags: int = 0
+    backfill_start: str = "*-2h"
+    lookback_s: float = 600.0
+    settle_lag_s: float = 30.0
+    max_window_s: float = 86400.0
+    tags_per_request: int = 100
+    page_size: int = 10000
+    max_items_per_call: int = 150000
+    partitions: int = 0
+    timeout_s: float = 60.0
+    max_retries: int = 5
+    backoff_s: float = 0.5
+
+    # ---- construction ------------------------------------------------------------------------
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any], *, strict: bool = True) -> "PIConfig":
+        """Build from ``pi.*`` keys (nested dicts are flattened with dots). Unknown ``pi.*`` keys are
+        errors when ``strict`` (typos must not silently fall back to defaults)."""
+        flat = {k: ("" if v is None else str(v).lower() if isinstance(v, bool) else str(v))
+                for k, v in _flatten(raw).items()}
+        if strict:
+            unknown = sorted(k for k in flat if k.startswith(PREFIX) and k not in KNOWN_KEYS)
+            if unknown:
+                raise ConfigError(f"{unknown[0]}: unknown setting (known: see docs/configuration.md)")
+        url = _text(flat, "pi.url")
+        if not url:
+            raise ConfigError("pi.url: required, e.g. https://pi.example.com/piwebapi")
+        if not url.lower().startswith(("http://", "https://")):
+            raise ConfigError(f"pi.url: must start with http:// or https://, got {url!r}")
+        auth_type = _choice(flat, "pi.auth.type", AUTH_TYPES)
+        username = _resolve_env("pi.auth.username", _text(flat, "pi.auth.username"))
+        password = _resolve_env("pi.auth.password", _text(flat, "pi.auth.password"))
+        if auth_type == "basic" and not username:
+            raise ConfigError("pi.auth.username: required when pi.auth.type is basic")
+        if auth_type == "basic" and not password:
+            raise ConfigError("pi.auth.password: required when pi.auth.type is basic")
+        ca_bundle = _text(flat, "pi.tls.ca_bundle")
+        if ca_bundle and not os.path.isfile(ca_bundle):
+            raise ConfigError(f"pi.tls.ca_bundle: file not found: {ca_bundle}")
+        backfill = _text(flat, "pi.backfill_start")
+        try:
+            parse_time(backfill, dt.datetime.now(dt.timezone.utc))
+        except ValueError as exc:
+            raise ConfigError(f"pi.backfill_start: {exc}") from None
+        max_items = _int(flat, "pi.max_items_per_call", 1)
+        page_size = _int(flat, "pi.page_size", 1)
+        if page_size > max_items:
+            raise ConfigError(f"pi.page_size: must be <= pi.max_items_per_call ({max_items}), got {page_size}")
+        tags = tuple(t.strip() for t in _text(flat, "pi.tags").split(",") if t.strip())
+        tag_filter = _text(flat, "pi.tag_filter") or "*"
+        return cls(
+            url=url.rstrip("/"),
+            auth_type=auth_type,
+            username=username,
+            password=password,
+            verify_tls=_bool(flat, "pi.tls.verify"),
+            ca_bundle=ca_bundle,
+            data_server=_text(flat, "pi.data_server"),
+            tags=tags,
+            tag_filter=tag_filter,
+            max_tags=_int(flat, "pi.max_tags", 0),
+            backfill_start=backfill,
+            lookback_s=_duration(flat, "pi.lookback"),
+            settle_lag_s=_duration(flat, "pi.settle_lag"),
+            max_window_s=_duration(flat, "pi.max_window", allow_zero=False),
+            tags_per_request=_int(flat, "pi.tags_per_request", 1, 10000),
+            page_size=page_size,
+            max_items_per_call=max_items,
+            partitions=_int(flat, "pi.partitions", 0, 4096),
+            timeout_s=_duration(flat, "pi.http.timeout", allow_zero=False),
+            max_retries=_int(flat, "pi.http.max_retries", 0, 100),
+            backoff_s=_duration(flat, "pi.http.backoff"),
+        )
+
+    @classmethod
+    def from_yaml(cls, path: str) -> "PIConfig":
+        import yaml
+
+        try:
+            with open(path, encoding="utf-8") as handle:
+                data = yaml.safe_load(handle)
+        except OSError as exc:
+            raise ConfigError(f"config file {path}: cannot be read ({exc.strerror})") from None
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark else ""
+            raise ConfigError(f"config file {path}: not valid YAML{where}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"config file {path}: must be a mapping of pi.* settings")
+        return cls.from_mapping(data)
+
+    @classmethod
+    def from_spark_conf(cls, get: Callable[[str, str | None], str | None]) -> "PIConfig":
+        """``get`` is ``spark.conf.get``; only the documented keys are read."""
+        return cls.from_mapping({s.key: v for s in SETTINGS if (v := get(s.key, None)) is not None})
+
+    # ---- hand-over to executors -------------------------------------------------------------
+    def to_options(self) -> dict[str, str]:
+        """Data source options without secrets (they travel in :meth:`secret_payload`)."""
+        data = dataclasses.asdict(self)
+        data.pop("password")
+        return {"config": json.dumps(data, separators=(",", ":"))}
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, str], password: str = "") -> "PIConfig":
+        data = json.loads(options["config"])
+        data["tags"] = tuple(data.get("tags") or ())
+        return cls(**data, password=password)
+
+
+def _flatten(raw: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(_flatten(value, name + "."))
+        else:
+            out[name] = value
+    return out

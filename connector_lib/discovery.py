@@ -1,0 +1,80 @@
+"""Which PI points to ingest: an explicit tag list (looked up by path) or a name filter (paged list)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from .client import PIWebAPIClient, PIWebAPIError
+from .config import ConfigError, PIConfig
+
+POINT_FIELDS = "WebId;Name;PointType;EngineeringUnits;DigitalSetName;Descriptor;Id"
+LIST_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class Tag:
+    web_id: str
+    name: str
+    point_type: str = ""
+    units: str = ""
+    digital_set: str = ""
+    descriptor: str = ""
+
+    @classmethod
+    def from_point(cls, point: dict) -> "Tag":
+        return cls(point["WebId"], point["Name"], point.get("PointType") or "",
+                   point.get("EngineeringUnits") or "", point.get("DigitalSetName") or "",
+                   point.get("Descriptor") or "")
+
+
+def data_server(client: PIWebAPIClient, config: PIConfig) -> dict:
+    servers = client.get("dataservers").get("Items") or []
+    if not servers:
+        raise PIWebAPIError("GET /dataservers: the PI Web API lists no data server")
+    if not config.data_server:
+        return servers[0]
+    for server in servers:
+        if server.get("Name", "").lower() == config.data_server.lower():
+            return server
+    names = ", ".join(s.get("Name", "?") for s in servers)
+    raise ConfigError(f"pi.data_server: {config.data_server!r} not found (server has: {names})")
+
+
+def discover_tags(client: PIWebAPIClient, config: PIConfig) -> list[Tag]:
+    """Tags to ingest, in a stable order (by name)."""
+    server = data_server(client, config)
+    if config.tags:
+        tags = []
+        missing = []
+        for name in config.tags:
+            path = f"\\\\{server['Name']}\\{name}"
+            try:
+                point = client.get(f"points?path={quote(path)}&selectedFields={POINT_FIELDS}")
+            except PIWebAPIError as exc:
+                if exc.status == 404:
+                    missing.append(name)
+                    continue
+                raise
+            tags.append(Tag.from_point(point))
+        if missing:
+            raise ConfigError(f"pi.tags: not found on {server['Name']}: {', '.join(missing[:10])}"
+                              + (" ..." if len(missing) > 10 else ""))
+    else:
+        tags = []
+        start = 0
+        points_url = server.get("Links", {}).get("Points") or f"dataservers/{server['WebId']}/points"
+        # the point list has no Next link: advance startIndex until a short page
+        while True:
+            page = client.get(points_url, params={
+                "nameFilter": config.tag_filter, "startIndex": start, "maxCount": LIST_PAGE,
+                "selectedFields": "Items." + ";Items.".join(POINT_FIELDS.split(";"))})
+            items = page.get("Items") or []
+            tags.extend(Tag.from_point(p) for p in items)
+            if len(items) < LIST_PAGE:
+                break
+            start += LIST_PAGE
+    tags.sort(key=lambda t: t.name)
+    if config.max_tags:
+        tags = tags[: config.max_tags]
+    return tags

@@ -1,0 +1,226 @@
+"""Read the recorded values of many tag windows through the batch controller, page by page, exactly.
+
+One call carries up to ``tags_per_request`` sub-requests ``streams/{webId}/recorded``. The server cuts a
+window at ``maxCount`` without saying so, so a full page means "there may be more": the values at the
+page's last timestamp are held back and the tag's next page starts *at* that timestamp (``Inside`` is
+inclusive), which returns them again together with any further values sharing it. Several values on one
+timestamp therefore never split across pages, and nothing is read twice. A page whose values all share
+one timestamp cannot be cut this way; its ``maxCount`` is doubled (up to the server's item cap) instead.
+
+Each tag's window ends with one completion record (``record_kind = 'window'``) that says whether the
+window was read completely; watermarks are derived only from those records (see docs/state.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from dataclasses import dataclass
+from typing import Iterator
+
+from .client import RETRY_STATUSES, PIWebAPIClient, PIWebAPIError
+from .config import PIConfig
+from .timeutil import UTC, to_pi
+from .values import MalformedValue, normalise
+
+SELECTED_FIELDS = ";".join([
+    "Items.Timestamp", "Items.Value", "Items.UnitsAbbreviation", "Items.Good", "Items.Questionable",
+    "Items.Substituted", "Items.Annotated", "Items.Errors", "UnitsAbbreviation", "WebException",
+])
+
+# Bronze row layout: (name, Spark type). The data source schema is built from this list.
+BRONZE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("record_kind", "string"),  # value | window | quarantine
+    ("web_id", "string"),
+    ("tag", "string"),
+    ("sequence", "int"),
+    ("timestamp", "timestamp"),
+    ("timestamp_raw", "string"),
+    ("value_type", "string"),
+    ("value_double", "double"),
+    ("value_string", "string"),
+    ("state_code", "int"),
+    ("state_name", "string"),
+    ("is_system", "boolean"),
+    ("good", "boolean"),
+    ("questionable", "boolean"),
+    ("substituted", "boolean"),
+    ("annotated", "boolean"),
+    ("units", "string"),
+    ("errors", "string"),
+    ("window_start", "timestamp"),
+    ("window_end", "timestamp"),
+    ("prior_watermark", "timestamp"),
+    ("status", "string"),
+    ("error", "string"),
+    ("value_count", "bigint"),
+    ("point_type", "string"),
+    ("digital_set", "string"),
+    ("raw", "string"),
+    ("extracted_at", "timestamp"),
+)
+_WIDTH = len(BRONZE_COLUMNS)
+
+
+@dataclass(frozen=True)
+class WindowTask:
+    """Read ``[start, end]`` of one tag. ``prior_watermark`` is what bronze already covered."""
+
+    web_id: str
+    tag: str
+    start: dt.datetime
+    end: dt.datetime
+    prior_watermark: dt.datetime | None = None
+    point_type: str = ""
+    digital_set: str = ""
+
+    def to_json(self) -> list:
+        return [self.web_id, self.tag, self.start.isoformat(), self.end.isoformat(),
+                self.prior_watermark.isoformat() if self.prior_watermark else None,
+                self.point_type, self.digital_set]
+
+    @classmethod
+    def from_json(cls, data: list) -> "WindowTask":
+        wid, tag, start, end, prior, ptype, dset = data
+        return cls(wid, tag, dt.datetime.fromisoformat(start), dt.datetime.fromisoformat(end),
+                   dt.datetime.fromisoformat(prior) if prior else None, ptype, dset)
+
+
+class _TagRead:
+    """Paging state of one tag window."""
+
+    def __init__(self, task: WindowTask, page_size: int):
+        self.task = task
+        self.next_start = to_pi(task.start)
+        self.page_size = page_size
+        self.count = 0
+        self.last_ts: dt.datetime | None = None
+        self.seq = 0
+        self.attempts = 0
+        self.error: str | None = None
+        self.done = False
+
+
+def _row(**cols) -> tuple:
+    out = [None] * _WIDTH
+    for i, (name, _) in enumerate(BRONZE_COLUMNS):
+        if name in cols:
+            out[i] = cols[name]
+    return tuple(out)
+
+
+def read_windows(client: PIWebAPIClient, config: PIConfig, tasks: list[WindowTask],
+                 now: callable = lambda: dt.datetime.now(UTC)) -> Iterator[tuple]:
+    """Yield bronze rows (values, quarantine records, one completion record per task)."""
+    reads = [_TagRead(t, config.page_size) for t in tasks]
+    active = list(reads)
+    while active:
+        for start in range(0, len(active), config.tags_per_request):
+            group = active[start:start + config.tags_per_request]
+            yield from _read_round(client, config, group, now)
+        for r in active:
+            if r.done:
+                yield _completion(r, now())
+        active = [r for r in active if not r.done]
+        if any(r.attempts for r in active):
+            time.sleep(min(config.backoff_s * 2 ** max(r.attempts for r in active), 30.0))
+
+
+def _read_round(client: PIWebAPIClient, config: PIConfig, group: list[_TagRead], now) -> Iterator[tuple]:
+    body = {}
+    for i, r in enumerate(group):
+        query = (f"startTime={r.next_start}&endTime={to_pi(r.task.end)}&boundaryType=Inside"
+                 f"&maxCount={r.page_size}&selectedFields={SELECTED_FIELDS}")
+        body[str(i)] = {"Method": "GET", "Resource": client.url(f"streams/{r.task.web_id}/recorded?{query}")}
+    try:
+        answers = client.batch(body)
+    except PIWebAPIError as exc:
+        for r in group:
+            _fail_or_retry(r, config, str(exc), exc.transient)
+        return
+    extracted_at = now()
+    for i, r in enumerate(group):
+        answer = answers.get(str(i))
+        if not isinstance(answer, dict):
+            yield _quarantine(r, "batch response has no entry for this sub-request", answers, extracted_at)
+            _fail_or_retry(r, config, "batch response has no entry for this sub-request", True)
+            continue
+        status = answer.get("Status")
+        content = answer.get("Content")
+        if not isinstance(status, int) or not 200 <= status < 300:
+            detail = content if isinstance(content, str) else json.dumps(content)[:300]
+            _fail_or_retry(r, config, f"HTTP {status}: {detail}", status in RETRY_STATUSES)
+            continue
+        if isinstance(content, dict) and isinstance(content.get("WebException"), dict):
+            exc = content["WebException"]
+            _fail_or_retry(r, config, f"WebException {exc.get('StatusCode')}: {exc.get('Errors')}",
+                           exc.get("StatusCode") in RETRY_STATUSES)
+            continue
+        items = content.get("Items") if isinstance(content, dict) else None
+        if not isinstance(items, list):
+            yield _quarantine(r, "recorded-values response without an Items list", content, extracted_at)
+            _fail_or_retry(r, config, "malformed response (no Items list); quarantined", False)
+            continue
+        r.attempts = 0
+        yield from _take_page(r, config, items, content.get("UnitsAbbreviation"), extracted_at)
+
+
+def _take_page(r: _TagRead, config: PIConfig, items: list, units, extracted_at) -> Iterator[tuple]:
+    full = len(items) >= r.page_size
+    if full:
+        last = items[-1].get("Timestamp") if isinstance(items[-1], dict) else None
+        cut = len(items)
+        while cut > 0 and isinstance(items[cut - 1], dict) and items[cut - 1].get("Timestamp") == last:
+            cut -= 1
+        if cut == 0 or last is None:
+            if r.page_size >= config.max_items_per_call:
+                r.error = (f"more than {r.page_size} values share timestamp {last}; "
+                           f"cannot page past pi.max_items_per_call")
+                r.done = True
+                return
+            r.page_size = min(r.page_size * 2, config.max_items_per_call)
+            return
+        keep, r.next_start = items[:cut], last
+    else:
+        keep = items
+    task = r.task
+    for item in keep:
+        try:
+            values = normalise(item, units)
+        except MalformedValue as exc:
+            yield _quarantine(r, exc.reason, exc.raw, extracted_at)
+            continue
+        ts = values[0]
+        r.seq = r.seq + 1 if ts == r.last_ts else 0
+        r.last_ts = ts
+        r.count += 1
+        yield (("value", task.web_id, task.tag, r.seq) + values
+               + (task.start, task.end, task.prior_watermark, None, None, None,
+                  task.point_type, task.digital_set, None, extracted_at))
+    if not full:
+        r.done = True
+
+
+def _fail_or_retry(r: _TagRead, config: PIConfig, message: str, transient: bool) -> None:
+    r.attempts += 1
+    if not transient or r.attempts > config.max_retries:
+        r.error = message
+        r.done = True
+
+
+def _completion(r: _TagRead, at: dt.datetime) -> tuple:
+    t = r.task
+    return _row(record_kind="window", web_id=t.web_id, tag=t.tag, window_start=t.start, window_end=t.end,
+                prior_watermark=t.prior_watermark, status="failed" if r.error else "ok", error=r.error,
+                value_count=r.count, point_type=t.point_type, digital_set=t.digital_set, extracted_at=at)
+
+
+def _quarantine(r: _TagRead, reason: str, raw: object, at: dt.datetime) -> tuple:
+    t = r.task
+    try:
+        text = json.dumps(raw, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        text = repr(raw)
+    return _row(record_kind="quarantine", web_id=t.web_id, tag=t.tag, window_start=t.start,
+                window_end=t.end, error=reason, raw=text[:100_000], extracted_at=at)

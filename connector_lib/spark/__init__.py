@@ -1,0 +1,1 @@
+"""The Spark-facing part of the connector: the ``pi`` data source, pipeline helpers and transforms."""

@@ -1,0 +1,40 @@
+"""What the pipeline files call: configuration from ``spark.conf``, the data source registration, and
+the watermark state read once at pipeline start (outside any table function, so it is not a graph
+dependency)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pyspark.sql import DataFrame, SparkSession
+
+from ..config import PIConfig
+from ..timeutil import from_epoch_micros
+from .datasource import PIDataSource, reader_options
+
+WATERMARK_TABLE = "pi_watermarks"
+
+
+def pi_config(spark: SparkSession) -> PIConfig:
+    return PIConfig.from_spark_conf(spark.conf.get)
+
+
+def load_watermarks(spark: SparkSession, table: str = WATERMARK_TABLE) -> dict[str, dt.datetime]:
+    """Watermarks as of the previous update; empty on the first run."""
+    if not spark.catalog.tableExists(table):
+        return {}
+    rows = (spark.read.table(table).where("watermark IS NOT NULL")
+            .selectExpr("web_id", "unix_micros(watermark) AS micros").collect())
+    return {r.web_id: from_epoch_micros(r.micros) for r in rows}
+
+
+def prepare_stream_options(spark: SparkSession, config: PIConfig) -> dict[str, str]:
+    """Register the ``pi`` source and read the watermarks: both must happen at pipeline start, outside
+    any query function (SDP forbids analysis inside one, and the state must not become a graph edge)."""
+    spark.dataSource.register(PIDataSource)
+    return reader_options(config, load_watermarks(spark))
+
+
+def recorded_values_stream(spark: SparkSession, options: dict[str, str]) -> DataFrame:
+    """The streaming read behind the bronze table."""
+    return spark.readStream.format(PIDataSource.name()).options(**options).load()

@@ -1,0 +1,43 @@
+"""``python -m pi_simulator serve --port PORT --tags N --seed S [--basic-auth USER:PASS]``"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .model import Archive
+from .server import SimulatorServer
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pi_simulator", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve a simulated PI Web API under http://HOST:PORT/piwebapi")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8420)
+    serve.add_argument("--tags", type=int, default=200, help="number of PI points (default 200)")
+    serve.add_argument("--seed", type=int, default=42)
+    serve.add_argument("--server-name", default="PISIM", help="PI Data Archive name")
+    serve.add_argument("--basic-auth", metavar="USER:PASS", help="require HTTP Basic authentication")
+    serve.add_argument("--max-items-per-call", type=int, default=150_000,
+                       help="MaxReturnedItemsPerCall (default 150000, as on a real server)")
+    args = parser.parse_args(argv)
+    auth = None
+    if args.basic_auth:
+        user, sep, password = args.basic_auth.partition(":")
+        if not sep:
+            parser.error("--basic-auth must be USER:PASS")
+        auth = (user, password)
+    archive = Archive(seed=args.seed, n_points=args.tags, server_name=args.server_name)
+    server = SimulatorServer(archive, args.host, args.port, basic_auth=auth,
+                             max_items_per_call=args.max_items_per_call)
+    print(f"PI Web API simulator: {server.url} ({args.tags} points, seed {args.seed})", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,548 @@
+"""A PI Web API served over real HTTP from the deterministic archive.
+
+Behaviours real clients rely on are reproduced on purpose: case-insensitive query names and enum
+values, ``{"Errors": [...]}`` bodies on every 4xx/5xx, absolute ``Links``, silent ``maxCount``
+truncation with an inclusive ``startTime``, 400 past ``MaxReturnedItemsPerCall``, the batch controller
+with ``ParentIds``/``Parameters``/``RequestTemplate`` and 207 answers, ``X-Requested-With`` on POST,
+``selectedFields``, and WebID 2.0 ids of every type.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import fnmatch
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from . import pitime, webid
+from .model import Archive, Point, TICKS_PER_SECOND
+from .render import format_ticks, timed_values
+from .truth import to_ticks
+
+PRODUCT_TITLE = "PI Web API 2023 SP1 (osipi-lakeflow simulator)"
+PRODUCT_VERSION = "1.19.1.28"
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, *messages: str):
+        super().__init__(messages[0] if messages else "")
+        self.status = status
+        self.messages = list(messages)
+
+
+@dataclass
+class Request:
+    method: str
+    path: str  # below /piwebapi, e.g. "streams/F1DP.../recorded"
+    query: dict[str, list[str]]  # lower-cased names
+    body: bytes = b""
+    base_url: str = ""
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        values = self.query.get(name.lower())
+        return values[0] if values else default
+
+    def args(self, name: str) -> list[str]:
+        return self.query.get(name.lower(), [])
+
+
+@dataclass
+class Response:
+    status: int
+    content: object
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _parse_query(raw: str) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for key, value in parse_qsl(raw, keep_blank_values=True):
+        out.setdefault(key.lower(), []).append(value)
+    return out
+
+
+def _int_arg(req: Request, name: str, default: int) -> int:
+    raw = req.arg(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ApiError(400, f"The value '{raw}' is not valid for {name}.") from None
+
+
+def _bool_arg(req: Request, name: str, default: bool) -> bool:
+    raw = req.arg(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("true", "false"):
+        return raw.lower() == "true"
+    raise ApiError(400, f"The value '{raw}' is not valid for {name}.")
+
+
+def select_fields(content: object, selected: str | None) -> object:
+    """Apply ``selectedFields`` (semicolon-separated dotted paths, case-insensitive)."""
+    if not selected:
+        return content
+    paths = [tuple(p.lower().split(".")) for p in selected.split(";") if p.strip()]
+
+    def walk(node: object, prefix: tuple[str, ...]) -> object:
+        if isinstance(node, list):
+            return [walk(item, prefix) for item in node]
+        if not isinstance(node, dict):
+            return node
+        out = {}
+        for key, value in node.items():
+            here = prefix + (key.lower(),)
+            if any(p[: len(here)] == here and len(p) == len(here) for p in paths):
+                out[key] = value
+            elif any(p[: len(here)] == here for p in paths):
+                out[key] = walk(value, here)
+        return out
+
+    return walk(content, ())
+
+
+class PiWebApi:
+    """Routing and resource logic, independent of the HTTP transport (the batch controller reuses it)."""
+
+    def __init__(self, archive: Archive, max_items_per_call: int = 150_000,
+                 clock=lambda: dt.datetime.now(dt.timezone.utc), require_csrf_header: bool = True):
+        self.archive = archive
+        self.max_items = max_items_per_call
+        self.clock = clock
+        self.require_csrf_header = require_csrf_header
+        self.server_webid = webid.data_server_webid(archive.server_id, archive.server_name)
+
+    # ---- helpers -------------------------------------------------------------------------------
+    def _url(self, req: Request, path: str) -> str:
+        return f"{req.base_url}/piwebapi/{path}"
+
+    def _point_from_webid(self, text: str) -> Point:
+        try:
+            decoded = webid.decode(text)
+        except ValueError:
+            raise ApiError(400, f"Unknown or invalid WebID format: '{text}'.") from None
+        if decoded.marker != webid.POINT:
+            raise ApiError(400, f"The WebID '{text}' does not identify a PI Point.")
+        point = None
+        if decoded.kind == webid.PATH_ONLY:
+            server, _, tag = (decoded.path or "").partition("\\")
+            if server.upper() == self.archive.server_name.upper():
+                point = self.archive.by_name.get(tag.upper())
+        elif decoded.server_id == self.archive.server_id:
+            point = self.archive.by_id.get(decoded.point_id)
+            if point is not None and decoded.path:
+                _, _, tag = decoded.path.partition("\\")
+                if tag.upper() != point.name.upper():
+                    point = None
+        if point is None:
+            raise ApiError(404, f"A PI Point with the WebID '{text}' was not found.")
+        return point
+
+    def _check_server(self, text: str) -> None:
+        try:
+            decoded = webid.decode(text)
+        except ValueError:
+            raise ApiError(400, f"Unknown or invalid WebID format: '{text}'.") from None
+        same = (decoded.marker == webid.DATA_SERVER and (
+            decoded.server_id == self.archive.server_id
+            or (decoded.kind == webid.PATH_ONLY
+                and (decoded.path or "").upper() == self.archive.server_name.upper())))
+        if not same:
+            raise ApiError(404, f"A Data Server with the WebID '{text}' was not found.")
+
+    def point_webid(self, point: Point) -> str:
+        return webid.point_webid(self.archive.server_id, point.point_id,
+                                 f"{self.archive.server_name}\\{point.name}")
+
+    def _data_server(self, req: Request) -> dict:
+        wid = self.server_webid
+        return {
+            "WebId": wid, "Id": str(self.archive.server_id), "Name": self.archive.server_name,
+            "Path": f"\\\\PIServers[{self.archive.server_name}]", "IsConnected": True,
+            "ServerVersion": "3.4.445.688", "ServerTime": format_ticks(to_ticks(self.clock())),
+            "Links": {
+                "Self": self._url(req, f"dataservers/{wid}"),
+                "Points": self._url(req, f"dataservers/{wid}/points"),
+                "EnumerationSets": self._url(req, f"dataservers/{wid}/enumerationsets"),
+            },
+        }
+
+    def _point(self, req: Request, point: Point) -> dict:
+        wid = self.point_webid(point)
+        kind = point.kind
+
+        def link(suffix: str) -> str:
+            return self._url(req, f"streams/{wid}/{suffix}")
+
+        return {
+            "WebId": wid, "Id": point.point_id, "Name": point.name,
+            "Path": f"\\\\{self.archive.server_name}\\{point.name}",
+            "Descriptor": point.descriptor, "PointClass": "classic", "PointType": point.point_type,
+            "DigitalSetName": kind.digital_set, "Span": 100.0 if kind.amplitude else 0.0,
+            "Zero": 0.0, "EngineeringUnits": kind.units, "Step": point.point_type in ("Digital", "String", "Int32"),
+            "Future": False, "DisplayDigits": -5,
+            "Links": {
+                "Self": self._url(req, f"points/{wid}"),
+                "DataServer": self._url(req, f"dataservers/{self.server_webid}"),
+                "Attributes": self._url(req, f"points/{wid}/attributes"),
+                "InterpolatedData": link("interpolated"), "RecordedData": link("recorded"),
+                "PlotData": link("plot"), "SummaryData": link("summary"),
+                "Value": link("value"), "EndValue": link("end"),
+            },
+        }
+
+    def _time_range(self, req: Request) -> tuple[int, int]:
+        """(start, end) in ticks."""
+        now = self.clock()
+        tz = req.arg("timeZone")
+        try:
+            start = pitime.parse_ticks(req.arg("startTime", "*-1d"), now, tz)
+            end = pitime.parse_ticks(req.arg("endTime", "*"), now, tz)
+        except pitime.TimeParseError as exc:
+            raise ApiError(400, str(exc)) from None
+        return start, end
+
+    def _max_count(self, req: Request) -> int:
+        max_count = _int_arg(req, "maxCount", 1000)
+        if max_count > self.max_items:
+            raise ApiError(400, f"Parameter 'maxCount' is greater than the maximum allowed ({self.max_items}).")
+        if max_count < 1:
+            raise ApiError(400, "Parameter 'maxCount' must be greater than 0.")
+        return max_count
+
+    def _recorded(self, req: Request, point: Point) -> dict:
+        start, end = self._time_range(req)
+        boundary = (req.arg("boundaryType") or "Inside").lower()
+        if boundary not in ("inside", "outside", "interpolated"):
+            raise ApiError(400, f"The value '{req.arg('boundaryType')}' is not valid for boundaryType.")
+        if boundary != "inside":
+            raise ApiError(400, "The simulator supports boundaryType=Inside only.")
+        max_count = self._max_count(req)
+        descending = end < start
+        lo, hi = (end, start) if descending else (start, end)
+        now_ticks = to_ticks(self.clock())
+        seg = self.archive.events(point, lo, min(hi, now_ticks))
+        items = timed_values(point, seg)
+        if descending:
+            items.reverse()
+        return {"Links": {}, "Items": items[:max_count], "UnitsAbbreviation": point.kind.units}
+
+    # ---- routing -------------------------------------------------------------------------------
+    def handle(self, req: Request) -> Response:
+        try:
+            return self._route(req)
+        except ApiError as exc:
+            return Response(exc.status, {"Errors": exc.messages})
+
+    def _route(self, req: Request) -> Response:
+        parts = [unquote(p) for p in req.path.strip("/").split("/") if p]
+        lower = [p.lower() for p in parts]
+        method = req.method.upper()
+        if method == "POST" and lower == ["batch"]:
+            return self._batch(req)
+        if method != "GET":
+            raise ApiError(405, f"The requested resource does not support http method '{method}'.")
+        sel = req.arg("selectedFields")
+
+        def ok(content: object) -> Response:
+            return Response(200, select_fields(content, sel))
+
+        if not parts:
+            return ok({"Links": {name: self._url(req, name.lower()) for name in
+                                 ("AssetServers", "DataServers", "PIDirectory", "Search", "System")}})
+        if lower == ["system"]:
+            return ok({"Links": {"Self": self._url(req, "system")}, "ProductTitle": PRODUCT_TITLE,
+                       "ProductVersion": PRODUCT_VERSION})
+        if lower[0] == "dataservers":
+            if len(parts) == 1:
+                path, name = req.arg("path"), req.arg("name")
+                if path or name:
+                    wanted = (path or "").lstrip("\\").upper()
+                    if wanted.startswith("PISERVERS["):
+                        wanted = wanted[len("PISERVERS["):].rstrip("]")
+                    if (name or wanted).upper() != self.archive.server_name.upper():
+                        raise ApiError(404, "The specified path was not found.")
+                    return ok(self._data_server(req))
+                return ok({"Links": {}, "Items": [self._data_server(req)]})
+            self._check_server(parts[1])
+            if len(parts) == 2:
+                return ok(self._data_server(req))
+            if lower[2:] == ["points"]:
+                return ok(self._list_points(req))
+        if lower[0] == "points":
+            if len(parts) == 1:
+                path = req.arg("path")
+                if not path:
+                    raise ApiError(400, "The 'path' parameter is required.")
+                server, _, tag = path.lstrip("\\").partition("\\")
+                point = self.archive.by_name.get(tag.upper())
+                if server.upper() != self.archive.server_name.upper() or point is None:
+                    raise ApiError(404, "The specified path was not found. If more details are needed, "
+                                        "please contact your PI Web API administrator for help in enabling debug mode.")
+                return ok(self._point(req, point))
+            if len(parts) == 2:
+                return ok(self._point(req, self._point_from_webid(parts[1])))
+        if lower[0] == "streams" and len(parts) == 3 and lower[2] == "recorded":
+            return ok(self._recorded(req, self._point_from_webid(parts[1])))
+        if lower[0] == "streams" and len(parts) == 3 and lower[2] in ("value", "end"):
+            point = self._point_from_webid(parts[1])
+            now = to_ticks(self.clock())
+            seg = self.archive.events(point, now - 7 * 86400 * TICKS_PER_SECOND, now)
+            items = timed_values(point, seg)
+            if not items:
+                raise ApiError(404, "No value found.")
+            return ok(items[-1])
+        if lower == ["streamsets", "recorded"]:
+            return ok(self._streamset_recorded(req))
+        raise ApiError(404, "The specified resource was not found.")
+
+    def _list_points(self, req: Request) -> dict:
+        pattern = req.arg("nameFilter") or "*"
+        start = _int_arg(req, "startIndex", 0)
+        count = _int_arg(req, "maxCount", 1000)
+        if count > self.max_items:
+            raise ApiError(400, f"Parameter 'maxCount' is greater than the maximum allowed ({self.max_items}).")
+        rx = re.compile(fnmatch.translate(pattern.upper()))
+        matches = [p for p in self.archive.points if rx.match(p.name.upper())]
+        return {"Links": {}, "Items": [self._point(req, p) for p in matches[start:start + max(count, 0)]]}
+
+    def _streamset_recorded(self, req: Request) -> dict:
+        webids = req.args("webId")
+        if not webids:
+            raise ApiError(400, "The 'webId' parameter is required.")
+        max_count = self._max_count(req)
+        if len(webids) * max_count > self.max_items:
+            raise ApiError(400, f"The request would return more than the maximum allowed "
+                                f"({self.max_items}) items; reduce maxCount or the number of streams.")
+        items = []
+        for wid in webids:
+            point = self._point_from_webid(wid)
+            rec = self._recorded(req, point)
+            items.append({
+                "WebId": wid, "Name": point.name,
+                "Path": f"\\\\{self.archive.server_name}\\{point.name}",
+                "Links": {"Source": self._url(req, f"points/{wid}")},
+                "Items": rec["Items"], "UnitsAbbreviation": point.kind.units,
+            })
+        return {"Links": {}, "Items": items}
+
+    # ---- batch ---------------------------------------------------------------------------------
+    def _batch(self, req: Request) -> Response:
+        try:
+            body = json.loads(req.body or b"{}")
+        except ValueError:
+            raise ApiError(400, "The batch request body is not valid JSON.") from None
+        if not isinstance(body, dict):
+            raise ApiError(400, "The batch request must be a JSON object keyed by request id.")
+        results: dict[str, dict] = {}
+        pending = dict(body)
+        while pending:
+            progressed = False
+            for rid, sub in list(pending.items()):
+                parents = [str(p) for p in (sub.get("ParentIds") or []) if p is not None] \
+                    if isinstance(sub, dict) else []
+                if any(p in pending for p in parents if p in body and p != rid):
+                    continue
+                results[rid] = self._batch_one(req, rid, sub, parents, results, body)
+                del pending[rid]
+                progressed = True
+            if not progressed:  # circular ParentIds
+                for rid in pending:
+                    results[rid] = {"Status": 400, "Headers": {}, "Content": {"Errors": [
+                        "Circular reference between ParentIds."]}}
+                break
+        return Response(207, {rid: results[rid] for rid in body})
+
+    def _batch_one(self, req: Request, rid: str, sub: object, parents: list[str],
+                   results: dict, body: dict) -> dict:
+        if not isinstance(sub, dict):
+            return {"Status": 400, "Headers": {}, "Content": {"Errors": ["Invalid request."]}}
+        sub = {k.lower(): v for k, v in sub.items()}
+        missing = [p for p in parents if p not in body]
+        if missing:
+            return {"Status": 400, "Headers": {}, "Content": {"Errors": [
+                f"The following ParentIds were not found: {', '.join(missing)}."]}}
+        failed = [p for p in parents if not 200 <= results[p]["Status"] < 300]
+        if failed:
+            return {"Status": 409, "Headers": {},
+                    "Content": f"The following ParentIds did not complete successfully: {', '.join(failed)}."}
+        params = sub.get("parameters") or []
+        template = sub.get("requesttemplate")
+        try:
+            selections = [_jsonpath(results, p) for p in params]
+        except ApiError as exc:
+            return {"Status": exc.status, "Headers": {}, "Content": {"Errors": exc.messages}}
+        method = str(sub.get("method") or "GET").upper()
+        content = sub.get("content")
+        data = content.encode() if isinstance(content, str) else b""
+        if template is not None:
+            resource = (template or {}).get("Resource") or (template or {}).get("resource") or ""
+            combos = _combinations(selections)
+            items = [self._sub_call(req, method, resource.format(*c), data) for c in combos]
+            status = 200 if all(200 <= i["Status"] < 300 for i in items) else 207
+            return {"Status": status, "Headers": {}, "Content": {"Total": len(items), "Items": items}}
+        resource = str(sub.get("resource") or "")
+        if resource.startswith("$."):
+            values = _jsonpath(results, resource)
+            resource = str(values[0]) if values else ""
+        elif params:
+            if any(len(s) == 0 for s in selections):
+                return {"Status": 400, "Headers": {}, "Content": {"Errors": [
+                    "Some JSON paths did not select any tokens."]}}
+            resource = resource.format(*[s[0] for s in selections])
+        return self._sub_call(req, method, resource, data)
+
+    def _sub_call(self, req: Request, method: str, resource: str, data: bytes) -> dict:
+        url = urlsplit(resource)
+        path = url.path
+        marker = path.lower().find("/piwebapi")
+        path = path[marker + len("/piwebapi"):] if marker >= 0 else path
+        sub_req = Request(method, path, _parse_query(url.query), data, req.base_url)
+        resp = self.handle(sub_req) if path.strip("/").lower() != "batch" else \
+            Response(400, {"Errors": ["Nested batch requests are not supported."]})
+        return {"Status": resp.status, "Headers": {"Content-Type": "application/json; charset=utf-8"},
+                "Content": resp.content}
+
+
+_TOKEN = re.compile(r"\.([^.\[\]]+)|\[(\*|\d+)\]|\['([^']+)'\]")
+
+
+def _jsonpath(results: dict, path: str) -> list:
+    """The subset of JSONPath the batch controller's clients use: ``$.id.Content.A[0].B[*].C``."""
+    if not path.startswith("$"):
+        raise ApiError(400, f"Invalid JSONPath '{path}'.")
+    nodes = [results]
+    pos = 1
+    while pos < len(path):
+        m = _TOKEN.match(path, pos)
+        if not m:
+            raise ApiError(400, f"Invalid JSONPath '{path}'.")
+        name, index = m.group(1) or m.group(3), m.group(2)
+        nxt = []
+        for node in nodes:
+            if name is not None and isinstance(node, dict):
+                key = next((k for k in node if k.lower() == name.lower()), None)
+                if key is not None:
+                    nxt.append(node[key])
+            elif index == "*":
+                if isinstance(node, list):
+                    nxt.extend(node)
+                elif isinstance(node, dict):
+                    nxt.extend(node.values())
+            elif index is not None and isinstance(node, list) and int(index) < len(node):
+                nxt.append(node[int(index)])
+        nodes = nxt
+        pos = m.end()
+    return nodes
+
+
+def _combinations(selections: list[list]) -> list[tuple]:
+    """RequestTemplate fan-out: one sub-request per token of the first multi-token parameter."""
+    if not selections:
+        return [()]
+    count = max(len(s) for s in selections)
+    return [tuple(s[i] if len(s) > 1 else (s[0] if s else "") for s in selections) for i in range(count)]
+
+
+# ---- HTTP transport ----------------------------------------------------------------------------
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "Microsoft-HTTPAPI/2.0"
+    api: PiWebApi
+    basic_auth: tuple[str, str] | None
+
+    def log_message(self, fmt, *args):  # quiet: tests and `make run` read stdout
+        pass
+
+    def _send(self, status: int, content: object, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def _authorised(self) -> bool:
+        if self.basic_auth is None:
+            return True
+        header = self.headers.get("Authorization", "")
+        if not header.lower().startswith("basic "):
+            return False
+        try:
+            user, _, password = base64.b64decode(header[6:]).decode("utf-8").partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return False
+        return (user, password) == self.basic_auth
+
+    def _dispatch(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        url = urlsplit(self.path)
+        if not self._authorised():
+            self._send(401, {"Errors": ["Authorization has been denied for this request."]},
+                       {"WWW-Authenticate": 'Basic realm="PI Web API"'})
+            return
+        path = unquote(url.path)
+        if not path.lower().rstrip("/").startswith("/piwebapi"):
+            self._send(404, {"Errors": ["The specified resource was not found."]})
+            return
+        if (self.command in ("POST", "PUT", "PATCH", "DELETE") and self.api.require_csrf_header
+                and "X-Requested-With" not in self.headers):
+            self._send(403, {"Errors": ["The request requires the 'X-Requested-With' header "
+                                        "(cross-site request forgery defense is enabled)."]})
+            return
+        host = self.headers.get("Host") or f"{self.server.server_address[0]}:{self.server.server_address[1]}"
+        req = Request(self.command, url.path[len("/piwebapi"):], _parse_query(url.query), body,
+                      f"http://{host}")
+        try:
+            resp = self.api.handle(req)
+        except Exception as exc:  # noqa: BLE001 - a server answers 500, it does not die
+            resp = Response(500, {"Errors": [f"Internal server error: {type(exc).__name__}"]})
+        self._send(resp.status, resp.content, resp.headers)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _dispatch
+
+
+class SimulatorServer:
+    """Run the simulator in a background thread (tests, ``make run``) or in the foreground (CLI)."""
+
+    def __init__(self, archive: Archive, host: str = "127.0.0.1", port: int = 0,
+                 basic_auth: tuple[str, str] | None = None, **api_kwargs):
+        self.api = PiWebApi(archive, **api_kwargs)
+        handler = type("Handler", (_Handler,), {"api": self.api, "basic_auth": basic_auth})
+        self.httpd = ThreadingHTTPServer((host, port), handler)
+        self.httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}/piwebapi"
+
+    def start(self) -> "SimulatorServer":
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="pi-simulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self.httpd.serve_forever()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def __enter__(self) -> "SimulatorServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

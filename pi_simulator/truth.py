@@ -1,0 +1,60 @@
+"""Ground truth: the exact values the archive holds for a tag and window, in the normalised form
+the lakehouse tables should end up with. Tests and ``make run`` compare silver with this, never
+with the pipeline's own output.
+
+Keys are (tag, timestamp at microsecond precision, sequence): Spark timestamps keep microseconds, so
+events whose 100 ns ticks fall in one microsecond are told apart by their order (``sequence``), exactly
+like several events sharing one PI timestamp.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from .model import DIGITAL_SETS, TICKS_PER_SECOND, Archive, system_state_name
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def to_ticks(when: dt.datetime) -> int:
+    delta = when - _EPOCH
+    return (delta.days * 86400 + delta.seconds) * TICKS_PER_SECOND + delta.microseconds * 10
+
+
+def ticks_to_datetime(ticks: int) -> dt.datetime:
+    """Truncate 100 ns ticks to the microsecond, as the connector does."""
+    return _EPOCH + dt.timedelta(microseconds=int(ticks) // 10)
+
+
+def recorded(archive: Archive, tag: str, start: dt.datetime, end: dt.datetime) -> list[dict]:
+    """Every archived event of ``tag`` with ``start <= time <= end`` (both inclusive)."""
+    point = archive.by_name[tag.upper()]
+    seg = archive.events(point, to_ticks(start), to_ticks(end))
+    states = DIGITAL_SETS.get(point.kind.digital_set, ())
+    rows: list[dict] = []
+    last_us, seq = None, 0
+    for i in range(len(seg.ticks)):
+        us = int(seg.ticks[i]) // 10
+        seq = seq + 1 if us == last_us else 0
+        last_us = us
+        code = int(seg.system_code[i])
+        row = {
+            "tag": point.name, "timestamp": ticks_to_datetime(seg.ticks[i]), "sequence": seq,
+            "value_type": None, "value_double": None, "value_string": None,
+            "state_code": None, "state_name": None, "is_system": False,
+            "good": code == 0, "questionable": bool(seg.questionable[i]),
+            "substituted": bool(seg.substituted[i]), "annotated": bool(seg.annotated[i]),
+            "units": point.kind.units,
+        }
+        if code:
+            row.update(value_type="system", state_code=code, state_name=system_state_name(code),
+                       is_system=True)
+        elif point.point_type == "Digital":
+            idx = int(seg.number[i])
+            row.update(value_type="digital", state_code=idx, state_name=states[idx])
+        elif point.point_type == "String":
+            row.update(value_type="string", value_string=seg.text[i])
+        else:
+            row.update(value_type="number", value_double=float(seg.number[i]))
+        rows.append(row)
+    return rows

@@ -1,0 +1,37 @@
+"""Bronze: the raw extraction log of the PI Web API, append-only, and the watermarks derived from it."""
+
+from pyspark import pipelines as dp
+from pyspark.sql import functions as F
+
+from connector_lib.spark import transforms
+from connector_lib.spark.pipeline import pi_config, prepare_stream_options, recorded_values_stream
+
+config = pi_config(spark)  # noqa: F821 - `spark` is injected by the pipeline runtime
+stream_options = prepare_stream_options(spark, config)  # noqa: F821 - watermarks as of pipeline start
+
+
+@dp.table(name="pi_recorded_bronze",
+          comment="Recorded values as read from the PI Web API, one completion record per tag window; "
+                  "may hold re-read duplicates")
+def pi_recorded_bronze():
+    return recorded_values_stream(spark, stream_options)  # noqa: F821
+
+
+@dp.materialized_view(name="pi_watermarks", comment="Per-tag watermark: bronze holds every value up to it")
+def pi_watermarks():
+    return transforms.watermarks(spark.read.table("pi_recorded_bronze"))  # noqa: F821
+
+
+@dp.materialized_view(name="pi_extraction_log", comment="Every tag window read, with its status and error")
+def pi_extraction_log():
+    return (spark.read.table("pi_recorded_bronze")  # noqa: F821
+            .where(F.col("record_kind") == "window")
+            .select("web_id", "tag", "window_start", "window_end", "prior_watermark", "status", "error",
+                    "value_count", "extracted_at"))
+
+
+@dp.materialized_view(name="pi_quarantine", comment="Payloads that could not be parsed, with their context")
+def pi_quarantine():
+    return (spark.read.table("pi_recorded_bronze")  # noqa: F821
+            .where(F.col("record_kind") == "quarantine")
+            .select("web_id", "tag", "window_start", "window_end", "error", "raw", "extracted_at"))

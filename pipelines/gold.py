@@ -1,0 +1,13 @@
+"""Gold: hourly statistics per tag."""
+
+from pyspark import pipelines as dp
+
+from connector_lib.spark import transforms
+from expectations import expect_rules
+
+
+@dp.materialized_view(name="pi_hourly_gold",
+                      comment="Hourly count, min, max, mean, time-weighted mean, first, last, good share")
+@expect_rules("pi_hourly_gold")
+def pi_hourly_gold():
+    return transforms.hourly_aggregates(spark.read.table("pi_timeseries_silver"))  # noqa: F821

@@ -1,0 +1,13 @@
+"""Silver: typed PI values, each (tag, timestamp, sequence) once with the latest value reported."""
+
+from pyspark import pipelines as dp
+
+from connector_lib.spark import transforms
+from expectations import expect_rules
+
+
+@dp.materialized_view(name="pi_timeseries_silver",
+                      comment="One row per PI event (tag, timestamp, sequence); late arrivals flagged")
+@expect_rules("pi_timeseries_silver")
+def pi_timeseries_silver():
+    return transforms.silver_values(spark.read.table("pi_recorded_bronze"))  # noqa: F821

@@ -18,6 +18,11 @@ from typing import Mapping
 
 REPO = Path(__file__).resolve().parent.parent
 SPEC = REPO / "spark-pipeline.yml"
+# Definition files in dependency order. Open-source SDP 4.2 resolves a table read against the catalog
+# when the reading file is loaded before the file defining that table and the table already exists
+# (second update): the flow then runs unordered against a truncated input. Listing the layers in order
+# avoids it; Databricks resolves the graph either way.
+LAYERS = ("bronze", "silver", "gold")
 
 SPARK_VERSION = "4.2"
 DELTA_VERSION = "4.4.0"
@@ -84,7 +89,7 @@ class LocalPipeline:
             "name": "osipi_lakeflow",
             "storage": (self.work_dir / "storage").as_uri(),
             "configuration": self.configuration,
-            "libraries": [{"glob": {"include": "pipelines/**"}}],
+            "libraries": [{"glob": {"include": f"pipelines/{layer}.py"}} for layer in LAYERS],
         })
 
     def update(self, full_refresh_all: bool = False) -> UpdateResult:

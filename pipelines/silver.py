@@ -6,8 +6,14 @@ from connector_lib.spark import transforms
 from expectations import expect_rules
 
 
+@dp.temporary_view(name="pi_timeseries_v",
+                   comment="Deduplicated, typed values with the silver expectations applied")
+@expect_rules("pi_timeseries_silver")
+def pi_timeseries_v():
+    return transforms.silver_values(spark.read.table("pi_recorded_bronze"))  # noqa: F821
+
+
 @dp.materialized_view(name="pi_timeseries_silver",
                       comment="One row per PI event (tag, timestamp, sequence); late arrivals flagged")
-@expect_rules("pi_timeseries_silver")
 def pi_timeseries_silver():
-    return transforms.silver_values(spark.read.table("pi_recorded_bronze"))  # noqa: F821
+    return spark.read.table("pi_timeseries_v")  # noqa: F821

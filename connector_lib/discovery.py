@@ -63,17 +63,18 @@ def discover_tags(client: PIWebAPIClient, config: PIConfig) -> list[Tag]:
     else:
         tags = []
         start = 0
+        page_size = min(LIST_PAGE, config.max_items_per_call)
         points_url = server.get("Links", {}).get("Points") or f"dataservers/{server['WebId']}/points"
         # the point list has no Next link: advance startIndex until a short page
         while True:
             page = client.get(points_url, params={
-                "nameFilter": config.tag_filter, "startIndex": start, "maxCount": LIST_PAGE,
+                "nameFilter": config.tag_filter, "startIndex": start, "maxCount": page_size,
                 "selectedFields": "Items." + ";Items.".join(POINT_FIELDS.split(";"))})
             items = page.get("Items") or []
             tags.extend(Tag.from_point(p) for p in items)
-            if len(items) < LIST_PAGE:
+            if len(items) < page_size:
                 break
-            start += LIST_PAGE
+            start += page_size
     tags.sort(key=lambda t: t.name)
     if config.max_tags:
         tags = tags[: config.max_tags]

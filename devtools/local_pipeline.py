@@ -62,7 +62,9 @@ class UpdateResult:
 class LocalPipeline:
     """One local Spark Connect session; :meth:`update` runs one triggered pipeline update."""
 
-    def __init__(self, work_dir: Path, configuration: Mapping[str, str], master: str = "local[2]"):
+    def __init__(self, work_dir: Path, configuration: Mapping[str, str], master: str = "local[2]",
+                 database: str = "osipi"):
+        self.database = database
         self.work_dir = Path(work_dir).resolve()
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.configuration = dict(configuration)
@@ -88,6 +90,7 @@ class LocalPipeline:
         return unpack_pipeline_spec({
             "name": "osipi_lakeflow",
             "storage": (self.work_dir / "storage").as_uri(),
+            "database": self.database,
             "configuration": self.configuration,
             "libraries": [{"glob": {"include": f"pipelines/{layer}.py"}} for layer in LAYERS],
         })
@@ -98,6 +101,8 @@ class LocalPipeline:
         from pyspark.pipelines.spark_connect_pipeline import create_dataflow_graph, start_run
 
         spark = self.spark
+        spark.sql(f"CREATE DATABASE IF NOT EXISTS {self.database}")  # SDP needs it to exist
+        spark.catalog.setCurrentDatabase(self.database)
         spec = self._spec()
         for key, value in spec.configuration.items():  # as spark-pipelines does: configuration = session confs
             spark.conf.set(key, value)

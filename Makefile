@@ -1,0 +1,23 @@
+# The two commands of the README. Both bootstrap a fresh machine first (Java, venv, packages).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+CONFIG ?=
+export PYSPARK_PYTHON := $(abspath $(PY))
+export SPARK_LOCAL_IP ?= 127.0.0.1
+
+.PHONY: run test bootstrap clean
+
+bootstrap:
+	@VENV=$(VENV) scripts/bootstrap.sh
+
+## run the pipeline end to end on local Spark Declarative Pipelines against the bundled simulator
+## (or against a real PI Web API: make run CONFIG=path.yml)
+run: bootstrap
+	@$(PY) -m devtools.run $(if $(CONFIG),--config $(CONFIG),)
+
+## run the test suite (unit, chispa, simulator, third-party client, end to end)
+test: bootstrap
+	@$(PY) -m pytest -q -p no:cacheprovider tests
+
+clean:
+	rm -rf .work spark-warehouse metastore_db derby.log

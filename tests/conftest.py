@@ -1,0 +1,46 @@
+"""Shared fixtures: the simulator over real HTTP and one local Spark (Connect) session with Delta.
+
+One Spark session serves the whole run (the chispa tests and the end-to-end pipeline), because a JVM
+holds a single SparkContext and the pipeline needs the Delta and Hive settings at start-up.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def local_pipeline_factory(tmp_path_factory):
+    """Creates LocalPipeline objects that share one Spark session (the first one's)."""
+    from devtools.local_pipeline import LocalPipeline
+
+    warnings.filterwarnings("ignore", category=UserWarning)
+    created = []
+
+    def make(configuration, name="pipeline"):
+        work = tmp_path_factory.mktemp(name)
+        pipeline = LocalPipeline(work, configuration, database=name)
+        if created:
+            pipeline._spark = created[0].spark
+        created.append(pipeline)
+        return pipeline
+
+    yield make
+    if created:
+        created[0].stop()
+
+
+@pytest.fixture(scope="session")
+def spark(local_pipeline_factory):
+    return local_pipeline_factory({}, "spark").spark

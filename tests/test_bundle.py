@@ -1,0 +1,351 @@
+"""Offline checks of the Databricks Asset Bundle (databricks.yml + resources/*.yml).
+
+The `databricks` CLI (a Go binary) is not installable here, so `bundle validate` cannot run. These tests
+do the part of it that matters before a deploy: resolve ``${var.*}`` per target, check that every local
+path the bundle references exists, validate each resource against the typed models of
+``databricks-bundles`` (which reject unknown fields and wrong types), and check the pipeline
+configuration against the connector's own list of settings and secrets. No Spark, no network.
+"""
+
+from __future__ import annotations
+
+import copy
+import glob
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import pytest
+import yaml
+from databricks.bundles.jobs import Job, JobPermission, JobRunAs
+from databricks.bundles.pipelines import Pipeline
+
+from connector_lib.config import KNOWN_KEYS, PREFIX, SECRET_KEYS
+
+ROOT = Path(__file__).resolve().parents[1]
+BUNDLE_FILE = ROOT / "databricks.yml"
+
+VAR_REF = re.compile(r"\$\{var\.([A-Za-z0-9_-]+)\}")
+RESOURCE_REF = re.compile(r"\$\{resources\.([a-z_]+)\.([A-Za-z0-9_-]+)\.[A-Za-z0-9_.]+\}")
+SECRET_REF = re.compile(r"^\{\{secrets/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+\}\}$")
+SENSITIVE_KEY = re.compile(r"pass(word|wd)?|secret|token|credential|api[_.-]?key|private[_.-]?key", re.I)
+URL_WITH_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@\s]+:[^/@\s]+@", re.I)
+
+# Top-level and target-level keys of the bundle schema (a typo such as `targest:` is otherwise silently
+# ignored by a plain YAML load).
+ROOT_KEYS = {"bundle", "include", "artifacts", "variables", "targets", "resources", "workspace",
+             "permissions", "run_as", "sync", "presets", "experimental", "scripts", "python", "environments"}
+TARGET_KEYS = {"mode", "default", "workspace", "variables", "resources", "permissions", "run_as", "presets",
+               "artifacts", "bundle", "git", "sync", "cluster_id", "compute_id"}
+ARTIFACT_KEYS = {"type", "build", "path", "files", "executable", "dynamic_version"}
+MODELS = {"pipelines": Pipeline, "jobs": Job}
+
+
+# ---- loading and resolution ---------------------------------------------------------------------------
+
+@dataclass
+class Resource:
+    kind: str  # "pipelines" | "jobs"
+    key: str
+    spec: dict[str, Any]
+    source: Path  # the YAML file it was declared in; its paths are relative to this file's folder
+
+
+def load_bundle(bundle_file: Path = BUNDLE_FILE) -> tuple[dict, list[tuple[Path, dict]]]:
+    """databricks.yml and every file its ``include`` globs match, each as loaded by ``yaml.safe_load``."""
+    root = yaml.safe_load(bundle_file.read_text(encoding="utf-8"))
+    included = []
+    for pattern in root.get("include", []):
+        matches = sorted(glob.glob(str(bundle_file.parent / pattern)))
+        assert matches, f"include pattern {pattern!r} matches no file"
+        for name in matches:
+            included.append((Path(name), yaml.safe_load(Path(name).read_text(encoding="utf-8")) or {}))
+    return root, included
+
+
+def target_variables(root: Mapping, target: str) -> dict[str, Any]:
+    """Variable values of one target: the target's own value, else the variable's default."""
+    declared = root.get("variables", {})
+    overrides = root["targets"][target].get("variables") or {}
+    unknown = sorted(set(overrides) - set(declared))
+    assert not unknown, f"target {target} sets undeclared variables {unknown}"
+    values = {}
+    for name, spec in declared.items():
+        value = overrides.get(name, (spec or {}).get("default"))
+        if isinstance(value, Mapping) and "default" in value:
+            value = value["default"]
+        values[name] = value
+    return values
+
+
+def substitute(obj: Any, values: Mapping[str, Any]) -> Any:
+    """Replace ``${var.name}`` everywhere in a YAML tree; an unknown or unset variable is an error."""
+    if isinstance(obj, dict):
+        return {k: substitute(v, values) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [substitute(v, values) for v in obj]
+    if not isinstance(obj, str):
+        return obj
+
+    def one(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in values:
+            raise KeyError(f"${{var.{name}}} is not a declared variable")
+        if values[name] is None:
+            raise KeyError(f"${{var.{name}}} has neither a default nor a target value")
+        return str(values[name])
+
+    return VAR_REF.sub(one, obj)
+
+
+def _merge(base: Any, override: Any) -> Any:
+    if isinstance(base, dict) and isinstance(override, dict):
+        out = dict(base)
+        for key, value in override.items():
+            out[key] = _merge(base.get(key), value) if key in base else value
+        return out
+    return override
+
+
+def resources_for(root: Mapping, included: list[tuple[Path, dict]], target: str) -> list[Resource]:
+    """Every pipeline and job of one target, variables resolved, target overrides merged in."""
+    values = target_variables(root, target)
+    found: dict[tuple[str, str], Resource] = {}
+    for source, doc in [(BUNDLE_FILE, root), *included]:
+        for kind, entries in (doc.get("resources") or {}).items():
+            for key, spec in (entries or {}).items():
+                assert (kind, key) not in found, f"resources.{kind}.{key} is declared twice"
+                found[(kind, key)] = Resource(kind, key, spec, source)
+    for kind, entries in (root["targets"][target].get("resources") or {}).items():
+        for key, spec in (entries or {}).items():
+            assert (kind, key) in found, f"targets.{target} overrides unknown resources.{kind}.{key}"
+            found[(kind, key)].spec = _merge(found[(kind, key)].spec, spec)
+    return [Resource(r.kind, r.key, substitute(copy.deepcopy(r.spec), values), r.source)
+            for r in found.values()]
+
+
+# ---- checks (return problems as text so a negative test can assert on them) -----------------------------
+
+def config_problems(configuration: Mapping[str, Any]) -> list[str]:
+    """What is wrong with a pipeline ``configuration`` mapping, one line per problem."""
+    problems = []
+    for key, value in configuration.items():
+        if not isinstance(value, str):
+            problems.append(f"{key}: value must be a quoted string, got {type(value).__name__} {value!r}")
+            continue
+        if key.startswith(PREFIX) and key not in KNOWN_KEYS:
+            problems.append(f"{key}: not a known setting of connector_lib.config")
+        is_secret_ref = bool(SECRET_REF.match(value))
+        if key in SECRET_KEYS and not is_secret_ref:
+            problems.append(f"{key}: must be a Databricks secret reference {{{{secrets/<scope>/<key>}}}}")
+        elif SENSITIVE_KEY.search(key) and value and not is_secret_ref:
+            problems.append(f"{key}: looks like a literal secret; use a secret reference")
+        if URL_WITH_PASSWORD.match(value):
+            problems.append(f"{key}: URL carries a password; use pi.auth.* with secret references")
+        if "{{secrets/" in value and not is_secret_ref:
+            problems.append(f"{key}: malformed secret reference")
+    missing = sorted(k for k in SECRET_KEYS if k not in configuration)
+    problems += [f"{k}: missing (must be a secret reference)" for k in missing]
+    return problems
+
+
+def path_problems(resource: Resource, root: Mapping) -> list[str]:
+    """Local files a pipeline references that do not exist (relative to the resource's YAML file)."""
+    base = resource.source.parent
+    problems = []
+    for lib in resource.spec.get("libraries") or []:
+        for kind in ("file", "notebook", "glob"):
+            if kind not in lib:
+                continue
+            ref = lib[kind].get("include" if kind == "glob" else "path")
+            if ref.startswith("/"):
+                continue  # a workspace path, outside the bundle
+            pattern = str(base / ref)
+            if not (glob.glob(pattern, recursive=True) if kind == "glob" else Path(pattern).is_file()):
+                problems.append(f"library {kind} {ref!r} not found from {resource.source.name}")
+    for dep in (resource.spec.get("environment") or {}).get("dependencies") or []:
+        if not dep.startswith("."):
+            continue  # a pip requirement or a workspace/volume path (the CLI treats only ./ ../ as local)
+        path = (base / dep).resolve()
+        if path.parent.name == "dist" and path.name.endswith(".whl"):
+            problems += _wheel_problems(dep, path.parent.parent, root)
+        elif not glob.glob(str(path)):
+            problems.append(f"dependency {dep!r} not found from {resource.source.name}")
+    return problems
+
+
+def _wheel_problems(dep: str, project: Path, root: Mapping) -> list[str]:
+    """A wheel in dist/ does not exist before `bundle deploy`: it must be what a whl artifact builds."""
+    for name, artifact in (root.get("artifacts") or {}).items():
+        if artifact.get("type") == "whl" and (BUNDLE_FILE.parent / artifact.get("path", ".")).resolve() == project:
+            if (project / "setup.py").is_file() or (project / "pyproject.toml").is_file():
+                return []
+            return [f"artifact {name} builds {project} which has no setup.py or pyproject.toml"]
+    return [f"dependency {dep!r}: no whl artifact in databricks.yml builds {project / 'dist'}"]
+
+
+def reference_problems(resources: list[Resource]) -> list[str]:
+    """``${resources.<kind>.<key>.*}`` references that name no resource of the bundle."""
+    known = {(r.kind, r.key) for r in resources}
+    problems = []
+    for r in resources:
+        for kind, key in RESOURCE_REF.findall(yaml.safe_dump(r.spec)):
+            if (kind, key) not in known:
+                problems.append(f"{r.kind}.{r.key} references unknown resources.{kind}.{key}")
+    return problems
+
+
+# ---- tests --------------------------------------------------------------------------------------------
+
+BUNDLE, INCLUDED = load_bundle()
+TARGETS = sorted(BUNDLE.get("targets", {}))
+
+
+def test_bundle_structure():
+    assert set(BUNDLE) <= ROOT_KEYS, f"unknown top-level keys {sorted(set(BUNDLE) - ROOT_KEYS)}"
+    assert BUNDLE["bundle"]["name"] == "osipi_lakeflow"
+    assert BUNDLE["include"] == ["resources/*.yml"]
+    assert INCLUDED, "the include globs match no resource file"
+    for source, doc in INCLUDED:
+        assert set(doc) <= {"resources", "variables", "targets"}, f"{source.name}: unexpected keys {sorted(doc)}"
+    for name, spec in BUNDLE["variables"].items():
+        assert (spec or {}).get("description"), f"variable {name} has no description"
+    assert {"catalog", "schema", "pi_url", "secret_scope"} <= set(BUNDLE["variables"])
+    assert BUNDLE["variables"]["secret_scope"]["default"] == "osipi"
+
+    targets = BUNDLE["targets"]
+    assert {"dev", "prod"} <= set(targets)
+    for name, target in targets.items():
+        assert set(target) <= TARGET_KEYS, f"targets.{name}: unknown keys {sorted(set(target) - TARGET_KEYS)}"
+    assert [n for n, t in targets.items() if t.get("default")] == ["dev"], "dev must be the only default target"
+    assert targets["dev"]["mode"] == "development"
+    assert targets["prod"]["mode"] == "production"
+    assert "root_path" not in targets["dev"].get("workspace", {})  # development mode derives a per-user path
+    assert target_variables(BUNDLE, "prod")["schema"] != target_variables(BUNDLE, "dev")["schema"]
+
+
+def test_prod_target_can_deploy():
+    """What `bundle validate` demands of mode: production: a root_path and a run_as identity."""
+    prod = BUNDLE["targets"]["prod"]
+    assert prod["workspace"].get("root_path"), "mode: production requires workspace.root_path"
+    run_as = prod.get("run_as")
+    assert run_as, "mode: production requires run_as for every job (set once at target level)"
+    JobRunAs.from_dict(run_as)
+    assert sum(bool(v) for v in run_as.values()) == 1, "run_as must name exactly one identity"
+    for permission in prod.get("permissions", []):
+        JobPermission.from_dict(permission)
+        assert permission["level"] in ("CAN_MANAGE", "CAN_VIEW", "CAN_RUN")
+
+
+def test_artifact_builds_the_wheel_from_setup_py():
+    wheels = {k: a for k, a in BUNDLE["artifacts"].items() if a.get("type") == "whl"}
+    assert len(wheels) == 1
+    (name, artifact), = wheels.items()
+    assert set(artifact) <= ARTIFACT_KEYS, f"artifact {name}: unknown keys"
+    assert (BUNDLE_FILE.parent / artifact["path"] / "setup.py").is_file()
+    assert ("pip wheel" in artifact["build"] and "-w dist" in artifact["build"]) or "build --wheel" in artifact["build"]
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_resources_validate(target):
+    resources = resources_for(BUNDLE, INCLUDED, target)
+    kinds = {(r.kind, r.key) for r in resources}
+    assert ("pipelines", "osipi_lakeflow") in kinds
+    assert ("jobs", "osipi_lakeflow_refresh") in kinds
+    for r in resources:
+        assert r.kind in MODELS, f"no offline model for resources.{r.kind}"
+        assert "${var." not in yaml.safe_dump(r.spec), f"{r.kind}.{r.key}: unresolved variable"
+        MODELS[r.kind].from_dict(r.spec)  # raises on unknown fields and wrong types
+    assert reference_problems(resources) == []
+
+    job = next(r.spec for r in resources if r.key == "osipi_lakeflow_refresh")
+    assert [t["pipeline_task"]["pipeline_id"] for t in job["tasks"]] == ["${resources.pipelines.osipi_lakeflow.id}"]
+    assert job["schedule"]["quartz_cron_expression"].split()[:2] == ["0", "0/15"], "every 15 minutes"
+    assert "pause_status" not in job["schedule"], "dev mode pauses the schedule only if it is left unset"
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_pipeline_paths_and_configuration(target):
+    pipelines = [r for r in resources_for(BUNDLE, INCLUDED, target) if r.kind == "pipelines"]
+    for p in pipelines:
+        assert path_problems(p, BUNDLE) == []
+        assert config_problems(p.spec.get("configuration") or {}) == []
+        assert p.spec["serverless"] is True and not p.spec.get("clusters")
+        assert p.spec.get("continuous") is False, "triggered pipeline; the job schedules the updates"
+
+    config = next(p for p in pipelines if p.key == "osipi_lakeflow").spec["configuration"]
+    scope = target_variables(BUNDLE, target)["secret_scope"]
+    assert config["pi.url"] == target_variables(BUNDLE, target)["pi_url"]
+    assert config["pi.auth.type"] == "basic"
+    assert config["pi.auth.username"] == f"{{{{secrets/{scope}/pi_username}}}}"
+    assert config["pi.auth.password"] == f"{{{{secrets/{scope}/pi_password}}}}"
+
+
+def test_pipeline_libraries_match_the_open_source_spec():
+    """The bundle deploys the same files, in the same order, as spark-pipeline.yml runs locally."""
+    pipeline = next(r for r in resources_for(BUNDLE, INCLUDED, "dev") if r.key == "osipi_lakeflow")
+    deployed = [(pipeline.source.parent / lib["file"]["path"]).resolve() for lib in pipeline.spec["libraries"]]
+    spec = yaml.safe_load((ROOT / "spark-pipeline.yml").read_text(encoding="utf-8"))
+    local = [(ROOT / lib["glob"]["include"]).resolve() for lib in spec["libraries"]]
+    assert deployed == local == [ROOT / "pipelines" / f"{layer}.py" for layer in ("bronze", "silver", "gold")]
+
+
+def test_configuration_defaults_match_the_connector():
+    """Tuning keys set in the bundle carry the connector's own defaults, so docs and deploy agree."""
+    from connector_lib.config import PIConfig, SETTINGS
+
+    pipeline = next(r for r in resources_for(BUNDLE, INCLUDED, "prod") if r.key == "osipi_lakeflow")
+    config = pipeline.spec["configuration"]
+    defaults = {s.key: s.default for s in SETTINGS}
+    for key, value in config.items():
+        if key not in ("pi.url", "pi.auth.type") and key not in SECRET_KEYS and key != "pi.auth.username":
+            assert value == defaults[key], f"{key}: {value!r} differs from the default {defaults[key]!r}"
+    # The connector accepts the deployed configuration once Databricks has resolved the secrets.
+    resolved = {k: ("resolved-by-databricks" if SECRET_REF.match(v) else v) for k, v in config.items()}
+    PIConfig.from_mapping(resolved)
+
+
+# ---- the checks can fail ------------------------------------------------------------------------------
+
+def test_validation_rejects_bad_bundles():
+    pipeline = next(r for r in resources_for(BUNDLE, INCLUDED, "dev") if r.key == "osipi_lakeflow")
+
+    bad = copy.deepcopy(pipeline.spec)
+    bad["serverles"] = True
+    with pytest.raises(ValueError, match="serverles"):
+        Pipeline.from_dict(bad)
+
+    job = next(r for r in resources_for(BUNDLE, INCLUDED, "dev") if r.key == "osipi_lakeflow_refresh")
+    bad_job = copy.deepcopy(job.spec)
+    bad_job["tasks"][0]["pipeline_task"]["pipeline_idd"] = bad_job["tasks"][0]["pipeline_task"].pop("pipeline_id")
+    with pytest.raises((ValueError, TypeError)):
+        Job.from_dict(bad_job)
+
+    config = dict(pipeline.spec["configuration"])
+    config["pi.page_sise"] = config.pop("pi.page_size")
+    config["pi.auth.password"] = "hunter2"
+    config["pi.max_tags"] = 0
+    config["pi.url"] = "https://svc:hunter2@pi.example.com/piwebapi"
+    config["pi.auth.username"] = "{{secrets/osipi/pi_username"
+    problems = "\n".join(config_problems(config))
+    assert "pi.page_sise: not a known setting" in problems
+    assert "pi.auth.password: must be a Databricks secret reference" in problems
+    assert "pi.max_tags: value must be a quoted string" in problems
+    assert "pi.url: URL carries a password" in problems
+    assert "pi.auth.username: malformed secret reference" in problems
+    assert "hunter2" not in problems  # the report never echoes a secret it found
+    assert "pi.auth.password: missing" in "\n".join(config_problems({"pi.url": "https://x"}))
+
+    moved = Resource(pipeline.kind, pipeline.key, copy.deepcopy(pipeline.spec), ROOT / "elsewhere" / "p.yml")
+    assert len(path_problems(moved, BUNDLE)) == 3  # the three library files are not found from elsewhere/
+    no_artifact = {**BUNDLE, "artifacts": {}}
+    assert any("no whl artifact" in p for p in path_problems(pipeline, no_artifact))
+
+    orphan = copy.deepcopy(job)
+    orphan.spec["tasks"][0]["pipeline_task"]["pipeline_id"] = "${resources.pipelines.osipi.id}"
+    assert reference_problems([orphan]) == [
+        "jobs.osipi_lakeflow_refresh references unknown resources.pipelines.osipi"]
+
+    with pytest.raises(KeyError, match="pi_urll"):
+        substitute({"pi.url": "${var.pi_urll}"}, target_variables(BUNDLE, "dev"))

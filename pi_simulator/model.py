@@ -123,7 +123,7 @@ class Archive:
 
     def _make_point(self, index: int) -> Point:
         plant_code, _ = PLANTS[index % len(PLANTS)]
-        kind = KINDS[(index // len(PLANTS)) % len(KINDS)]
+        kind = KINDS[index % len(KINDS)]  # 9 kinds and 5 plants: every pairing within 45 points
         unit = index // (len(PLANTS) * len(KINDS)) + 1
         rng = np.random.default_rng([self.seed, 7919, index])
         lo, hi = kind.mean_interval_s

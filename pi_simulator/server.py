@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import fnmatch
 import json
 import re
 import threading
@@ -198,15 +197,22 @@ class PiWebApi:
         }
 
     def _time_range(self, req: Request) -> tuple[int, int]:
-        """(start, end) in ticks."""
+        """(start, end) in ticks. As in AFTimeRange, a bare interval ("+1h", "-30m") is relative to the
+        other end of the range when only one of the two is bare, not to now."""
         now = self.clock()
         tz = req.arg("timeZone")
+        start_text, end_text = req.arg("startTime", "*-1d"), req.arg("endTime", "*")
+        start_bare, end_bare = ((t or "").strip().startswith(("+", "-")) for t in (start_text, end_text))
         try:
-            start = pitime.parse_ticks(req.arg("startTime", "*-1d"), now, tz)
-            end = pitime.parse_ticks(req.arg("endTime", "*"), now, tz)
+            if end_bare and not start_bare:
+                start = pitime.parse_ticks(start_text, now, tz)
+                return start, start + pitime.parse_ticks(end_text, now, tz) - to_ticks(now)
+            end = pitime.parse_ticks(end_text, now, tz)
+            if start_bare and not end_bare:
+                return end + pitime.parse_ticks(start_text, now, tz) - to_ticks(now), end
+            return pitime.parse_ticks(start_text, now, tz), end
         except pitime.TimeParseError as exc:
             raise ApiError(400, str(exc)) from None
-        return start, end
 
     def _max_count(self, req: Request) -> int:
         max_count = _int_arg(req, "maxCount", 1000)
@@ -275,6 +281,8 @@ class PiWebApi:
                 return ok(self._data_server(req))
             if lower[2:] == ["points"]:
                 return ok(self._list_points(req))
+        if lower == ["points", "search"]:
+            return ok(self._search_points(req))
         if lower[0] == "points":
             if len(parts) == 1:
                 path = req.arg("path")
@@ -308,9 +316,36 @@ class PiWebApi:
         count = _int_arg(req, "maxCount", 1000)
         if count > self.max_items:
             raise ApiError(400, f"Parameter 'maxCount' is greater than the maximum allowed ({self.max_items}).")
-        rx = re.compile(fnmatch.translate(pattern.upper()))
-        matches = [p for p in self.archive.points if rx.match(p.name.upper())]
-        return {"Links": {}, "Items": [self._point(req, p) for p in matches[start:start + max(count, 0)]]}
+        if count < 0 or start < 0:  # a negative startIndex would slice from the end
+            raise ApiError(400, "Parameters 'startIndex' and 'maxCount' must not be negative.")
+        rx = re.compile(_wildcard(pattern), re.I | re.S)
+        matches = [p for p in self.archive.points if rx.fullmatch(p.name)]
+        return {"Links": {}, "Items": [self._point(req, p) for p in matches[start:start + count]]}
+
+    def _search_points(self, req: Request) -> dict:
+        """``points/search`` (PI Web API 2021 SP3+), the PI point query tagreader and newer clients use."""
+        server = req.arg("dataServerWebId")
+        if server:
+            self._check_server(server)
+        start = _int_arg(req, "startIndex", 0)
+        count = _int_arg(req, "maxCount", 1000)
+        if count > 1000:
+            raise ApiError(400, "Parameter 'maxCount' is greater than the maximum allowed (1000).")
+        if count < 0 or start < 0:
+            raise ApiError(400, "Parameters 'startIndex' and 'maxCount' must not be negative.")
+        option = (req.arg("searchOption") or "ExactMatch").lower()
+        if option not in ("contains", "exactmatch", "startswith", "endswith"):
+            raise ApiError(400, f"The value '{req.arg('searchOption')}' is not valid for searchOption.")
+        conditions = parse_point_query(req.arg("query") or "", option)
+        both = _bool_arg(req, "searchNameAndDescriptor", False)
+        matches = [p for p in self.archive.points
+                   if any(_matches(self._attributes(p), cond, both) for cond in conditions)]
+        return {"Links": {}, "Items": [self._point(req, p) for p in matches[start:start + count]]}
+
+    def _attributes(self, point: Point) -> dict[str, object]:
+        return {"tag": point.name, "descriptor": point.descriptor, "pointtype": point.point_type,
+                "pointid": point.point_id, "engunits": point.kind.units,
+                "digitalset": point.kind.digital_set, "ptclassname": "classic"}
 
     def _streamset_recorded(self, req: Request) -> dict:
         webids = req.args("webId")
@@ -378,24 +413,38 @@ class PiWebApi:
             selections = [_jsonpath(results, p) for p in params]
         except ApiError as exc:
             return {"Status": exc.status, "Headers": {}, "Content": {"Errors": exc.messages}}
+        if any(len(s) == 0 for s in selections):  # also for a RequestTemplate over an empty parent list
+            return {"Status": 400, "Headers": {}, "Content": {"Errors": [
+                "Some JSON paths did not select any tokens."]}}
         method = str(sub.get("method") or "GET").upper()
         content = sub.get("content")
         data = content.encode() if isinstance(content, str) else b""
         if template is not None:
             resource = (template or {}).get("Resource") or (template or {}).get("resource") or ""
-            combos = _combinations(selections)
-            items = [self._sub_call(req, method, resource.format(*c), data) for c in combos]
+            try:
+                resources = [_fill(resource, c) for c in _combinations(selections)]
+            except ApiError as exc:
+                return {"Status": exc.status, "Headers": {}, "Content": {"Errors": exc.messages}}
+            items = [self._sub_call(req, method, r, data) for r in resources]
             status = 200 if all(200 <= i["Status"] < 300 for i in items) else 207
             return {"Status": status, "Headers": {}, "Content": {"Total": len(items), "Items": items}}
         resource = str(sub.get("resource") or "")
         if resource.startswith("$."):
-            values = _jsonpath(results, resource)
-            resource = str(values[0]) if values else ""
-        elif params:
-            if any(len(s) == 0 for s in selections):
+            try:
+                values = _jsonpath(results, resource)
+            except ApiError as exc:
+                return {"Status": exc.status, "Headers": {}, "Content": {"Errors": exc.messages}}
+            if not values:  # not an empty Resource, which would silently GET the landing page
                 return {"Status": 400, "Headers": {}, "Content": {"Errors": [
                     "Some JSON paths did not select any tokens."]}}
-            resource = resource.format(*[s[0] for s in selections])
+            resource = str(values[0])
+        elif params:
+            try:
+                resource = _fill(resource, [s[0] for s in selections])
+            except ApiError as exc:
+                return {"Status": exc.status, "Headers": {}, "Content": {"Errors": exc.messages}}
+        if not resource:
+            return {"Status": 400, "Headers": {}, "Content": {"Errors": ["The Resource is required."]}}
         return self._sub_call(req, method, resource, data)
 
     def _sub_call(self, req: Request, method: str, resource: str, data: bytes) -> dict:
@@ -408,6 +457,125 @@ class PiWebApi:
             Response(400, {"Errors": ["Nested batch requests are not supported."]})
         return {"Status": resp.status, "Headers": {"Content-Type": "application/json; charset=utf-8"},
                 "Content": resp.content}
+
+
+# PI point query (PIPoint Search Query Syntax): filters "Attr:op value" (op "", "=", "<>", "<", "<=",
+# ">", ">="), a bare value meaning Tag:=, AND (or whitespace) inside a condition, OR between conditions,
+# values quoted or backslash-escaped, "*" and "?" wildcards, attribute aliases.
+_QUERY_ALIASES = {"name": "tag", "description": "descriptor", "datatype": "pointtype", "pointclass": "ptclassname"}
+_QUERY_ATTRIBUTES = {"tag", "descriptor", "pointtype", "pointid", "engunits", "digitalset", "ptclassname"}
+_VALUE_FILTERS = {"value", "timestamp", "substituted", "questionable", "annotated", "isgood"}
+_FILTER_NAME = re.compile(r"([A-Za-z_][A-Za-z0-9_]*):(<>|<=|>=|=|<|>)?")
+
+
+@dataclass
+class _Filter:
+    attribute: str
+    op: str
+    text: str  # the value, unescaped
+    pattern: re.Pattern  # the value as a case-insensitive wildcard pattern
+
+
+def parse_point_query(query: str, search_option: str = "exactmatch") -> list[list[_Filter]]:
+    """Parse into OR-ed lists of AND-ed filters; 400 on syntax PI would reject."""
+    conditions: list[list[_Filter]] = [[]]
+    pos, depth = 0, 0
+    while pos < len(query):
+        ch = query[pos]
+        if ch.isspace():
+            pos += 1
+            continue
+        if ch == "(" and not conditions[-1]:
+            depth, pos = depth + 1, pos + 1
+            continue
+        if ch == ")" and depth:
+            depth, pos = depth - 1, pos + 1
+            continue
+        word = re.match(r"(AND|OR)(?=\s|\(|$)", query[pos:], re.I)
+        if word:
+            if word.group(1).upper() == "OR":
+                if not conditions[-1]:
+                    raise ApiError(400, f"Invalid query '{query}': OR without a condition.")
+                conditions.append([])
+            pos += word.end()
+            continue
+        m = _FILTER_NAME.match(query, pos)
+        attribute, op = ("tag", "=") if not m else (m.group(1).lower(), m.group(2) or "=")
+        if m:
+            pos = m.end()
+        attribute = _QUERY_ALIASES.get(attribute, attribute)
+        if attribute in _VALUE_FILTERS:
+            raise ApiError(400, f"Query filter '{m.group(1)}' on PI point values is not supported by the simulator.")
+        if attribute not in _QUERY_ATTRIBUTES:
+            raise ApiError(400, f"Invalid query '{query}': unknown PI point attribute '{m.group(1)}'.")
+        text, rx, pos = _query_value(query, pos, depth)
+        if attribute == "tag" and op == "=" and search_option != "exactmatch":
+            rx = {"contains": f".*{rx}.*", "startswith": f"{rx}.*", "endswith": f".*{rx}"}[search_option]
+        conditions[-1].append(_Filter(attribute, op, text, re.compile(rx, re.I | re.S)))
+    if depth:
+        raise ApiError(400, f"Invalid query '{query}': unbalanced parentheses.")
+    if not conditions[-1] and len(conditions) > 1:
+        raise ApiError(400, f"Invalid query '{query}': OR without a condition.")
+    return conditions
+
+
+def _wildcard(text: str) -> str:
+    """PI wildcards as a regex: ``*`` any run, ``?`` one character, all else literal (``[`` too)."""
+    return "".join({"*": ".*", "?": "."}.get(ch, re.escape(ch)) for ch in text)
+
+
+def _query_value(query: str, pos: int, depth: int) -> tuple[str, str, int]:
+    """(unescaped text, regex, end) of a StringValue: quoted, or escaped characters up to whitespace."""
+    text, rx = [], []
+
+    def put(ch: str, literal: bool) -> None:
+        text.append(ch)
+        rx.append(re.escape(ch) if literal else _wildcard(ch))
+
+    if pos < len(query) and query[pos] in "'\"":
+        quote, pos = query[pos], pos + 1
+        while pos < len(query):
+            ch, nxt = query[pos], query[pos + 1:pos + 2]
+            if (ch == "\\" and nxt and nxt in "'\"") or (ch == quote and nxt == quote):
+                put(nxt, True)
+                pos += 2
+            elif ch == quote:
+                return "".join(text), "".join(rx), pos + 1
+            else:
+                put(ch, False)
+                pos += 1
+        raise ApiError(400, f"Invalid query '{query}': unterminated quoted value.")
+    while pos < len(query) and not query[pos].isspace() and not (query[pos] == ")" and depth):
+        if query[pos] == "\\" and pos + 1 < len(query):
+            put(query[pos + 1], True)
+            pos += 2
+        else:
+            put(query[pos], False)
+            pos += 1
+    return "".join(text), "".join(rx), pos
+
+
+def _matches(attributes: dict[str, object], condition: list[_Filter], name_and_descriptor: bool) -> bool:
+    both = name_and_descriptor and not any(f.attribute == "descriptor" for f in condition)
+    for f in condition:
+        value = attributes[f.attribute]
+        if f.op in ("=", "<>"):
+            hit = f.pattern.fullmatch(str(value)) is not None
+            if both and f.attribute == "tag":
+                hit = hit or f.pattern.fullmatch(str(attributes["descriptor"])) is not None
+            if hit != (f.op == "="):
+                return False
+            continue
+        if isinstance(value, int):
+            try:
+                left, right = value, int(f.text)
+            except ValueError:
+                raise ApiError(400, f"The value '{f.text}' is not valid for {f.attribute}.") from None
+        else:
+            left, right = str(value).upper(), f.text.upper()
+        if not {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[f.op]:
+            return False
+    return True
 
 
 _TOKEN = re.compile(r"\.([^.\[\]]+)|\[(\*|\d+)\]|\['([^']+)'\]")
@@ -442,6 +610,14 @@ def _jsonpath(results: dict, path: str) -> list:
     return nodes
 
 
+def _fill(resource: str, values) -> str:
+    """Substitute ``{0}``, ``{1}`` ...; a bad placeholder fails this sub-request only, not the batch."""
+    try:
+        return resource.format(*values)
+    except (IndexError, KeyError, ValueError):
+        raise ApiError(400, f"The Resource '{resource}' does not match its Parameters.") from None
+
+
 def _combinations(selections: list[list]) -> list[tuple]:
     """RequestTemplate fan-out: one sub-request per token of the first multi-token parameter."""
     if not selections:
@@ -454,6 +630,7 @@ def _combinations(selections: list[list]) -> list[tuple]:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
     server_version = "Microsoft-HTTPAPI/2.0"
     api: PiWebApi
     basic_auth: tuple[str, str] | None
@@ -493,7 +670,7 @@ class _Handler(BaseHTTPRequestHandler):
                        {"WWW-Authenticate": 'Basic realm="PI Web API"'})
             return
         path = unquote(url.path)
-        if not path.lower().rstrip("/").startswith("/piwebapi"):
+        if path.lower().rstrip("/") != "/piwebapi" and not path.lower().startswith("/piwebapi/"):
             self._send(404, {"Errors": ["The specified resource was not found."]})
             return
         if (self.command in ("POST", "PUT", "PATCH", "DELETE") and self.api.require_csrf_header

@@ -1,0 +1,97 @@
+"""The real pipeline, twice, on local Spark Declarative Pipelines with Delta tables, against the simulator
+over HTTP with Basic auth; silver must equal the simulator's ground truth after each update."""
+
+import contextlib
+import io
+import os
+import time
+
+import pytest
+
+from connector_lib.config import PIConfig
+from connector_lib.spark.datasource import PIDataSource, reader_options
+from devtools.reconcile import reconcile
+from pi_simulator import Archive, SimulatorServer
+
+CANARY = "canary-Pw-7f3e91"
+
+
+@pytest.fixture(scope="module")
+def simulator():
+    archive = Archive(seed=5, n_points=40)
+    with SimulatorServer(archive, basic_auth=("svc_pi", CANARY)) as server:
+        yield archive, server
+
+
+@pytest.fixture(scope="module")
+def runs(simulator, local_pipeline_factory):
+    archive, server = simulator
+    os.environ["OSIPI_E2E_PASSWORD"] = CANARY
+    pipeline = local_pipeline_factory({
+        "pi.url": server.url, "pi.auth.type": "basic", "pi.auth.username": "svc_pi",
+        "pi.auth.password": "env:OSIPI_E2E_PASSWORD", "pi.backfill_start": "*-90m", "pi.lookback": "10m",
+        "pi.settle_lag": "2s", "pi.tags_per_request": "15"}, "e2e")
+    first = pipeline.update()
+    assert first.ok, first.error
+    spark = pipeline.spark
+    rec1 = reconcile(spark, archive)
+    marks1 = {r.web_id: r.watermark for r in spark.read.table("pi_watermarks").collect()}
+    time.sleep(3)
+    second = pipeline.update()
+    assert second.ok, second.error
+    rec2 = reconcile(spark, archive)
+    return {"pipeline": pipeline, "spark": spark, "rec": (rec1, rec2), "events": first.events + second.events,
+            "marks1": marks1, "archive": archive}
+
+
+def test_silver_equals_ground_truth_after_each_update(runs):
+    for rec in runs["rec"]:
+        print(rec.line())
+        assert rec.tags == 40 and rec.truth > 1000
+        assert (rec.missing, rec.duplicated, rec.unexpected, rec.mismatched) == (0, 0, 0, 0)
+        assert rec.silver == rec.truth
+    assert runs["rec"][1].truth > runs["rec"][0].truth
+
+
+def test_second_update_reads_only_after_the_watermarks_minus_lookback(runs):
+    spark = runs["spark"]
+    log = spark.sql("""SELECT web_id, window_start, window_end, prior_watermark FROM pi_extraction_log
+                       WHERE prior_watermark IS NOT NULL""").collect()
+    assert len(log) == 40
+    for row in log:
+        assert row.prior_watermark == runs["marks1"][row.web_id]
+        assert (row.prior_watermark - row.window_start).total_seconds() == 600
+    stale = spark.sql("""SELECT count(*) AS n FROM pi_recorded_bronze WHERE record_kind = 'value'
+                         AND prior_watermark IS NOT NULL
+                         AND timestamp < prior_watermark - INTERVAL 10 MINUTES""").first().n
+    assert stale == 0
+    marks2 = {r.web_id: r.watermark for r in spark.read.table("pi_watermarks").collect()}
+    assert all(marks2[k] > v for k, v in runs["marks1"].items())
+
+
+def test_tables_are_delta_and_hold_every_value_kind(runs):
+    spark = runs["spark"]
+    for table in ("pi_recorded_bronze", "pi_timeseries_silver", "pi_hourly_gold", "pi_watermarks"):
+        assert spark.sql(f"DESCRIBE DETAIL {table}").first().format == "delta"
+    kinds = {r.value_type for r in spark.sql("SELECT DISTINCT value_type FROM pi_timeseries_silver").collect()}
+    assert {"number", "digital", "string"} <= kinds
+    assert spark.read.table("pi_hourly_gold").count() > 0
+    assert spark.read.table("pi_quarantine").count() == 0
+
+
+def test_canary_password_never_leaks(runs, tmp_path):
+    spark, pipeline = runs["spark"], runs["pipeline"]
+    assert not any(CANARY in m for m in runs["events"])
+    for table in ("pi_recorded_bronze", "pi_extraction_log", "pi_watermarks"):
+        text = " ".join(str(r) for r in spark.read.table(table).limit(100000).collect())
+        assert CANARY not in text
+    config = PIConfig.from_mapping({"pi.url": "http://127.0.0.1:9/piwebapi", "pi.auth.type": "basic",
+                                    "pi.auth.username": "svc_pi", "pi.auth.password": CANARY})
+    spark.dataSource.register(PIDataSource)
+    df = spark.readStream.format("pi").options(**reader_options(config)).load()
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        df.explain(extended=True)
+    assert out.getvalue() and CANARY not in out.getvalue()
+    leaked = [p for p in pipeline.work_dir.rglob("*") if p.is_file() and CANARY.encode() in p.read_bytes()]
+    assert leaked == []

@@ -1,0 +1,106 @@
+"""chispa tests of the silver, watermark and gold transformations on a real local Spark."""
+
+import datetime as dt
+
+import pytest
+from chispa import assert_approx_df_equality, assert_df_equality
+
+from connector_lib.extract import BRONZE_COLUMNS
+from connector_lib.spark import transforms
+
+UTC = dt.timezone.utc
+SCHEMA = ", ".join(f"{n} {t}" for n, t in BRONZE_COLUMNS)
+T0 = dt.datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
+
+
+def at(minutes: float) -> dt.datetime:
+    return T0 + dt.timedelta(minutes=minutes)
+
+
+def bronze(spark, rows):
+    names = [n for n, _ in BRONZE_COLUMNS]
+    return spark.createDataFrame([tuple(r.get(n) for n in names) for r in rows], SCHEMA)
+
+
+def value(tag, minute, v, read_at, prior=None, seq=0, vtype="number", good=True, **extra):
+    return {"record_kind": "value", "web_id": "W" + tag, "tag": tag, "sequence": seq, "timestamp": at(minute),
+            "value_type": vtype, "value_double": v if vtype == "number" else None, "good": good,
+            "is_system": vtype == "system", "questionable": False, "substituted": False, "annotated": False,
+            "units": "degC", "extracted_at": at(read_at), "prior_watermark": prior, **extra}
+
+
+def window(tag, start, end, status, read_at, count=0):
+    return {"record_kind": "window", "web_id": "W" + tag, "tag": tag, "window_start": at(start),
+            "window_end": at(end), "status": status, "error": None if status == "ok" else "HTTP 503",
+            "value_count": count, "extracted_at": at(read_at)}
+
+
+def test_silver_keeps_each_event_once_with_the_latest_value_and_flags_late_arrivals(spark):
+    rows = [
+        value("A", 1, 10.0, read_at=5),                       # first read
+        value("A", 1, 11.0, read_at=20, prior=at(5)),          # re-read in the lookback: edited value
+        value("A", 1, 7.0, read_at=20, prior=at(5), seq=1),    # second event on the same timestamp
+        value("A", 3, 12.0, read_at=20, prior=at(5)),          # arrived after the first read covered it
+        value("A", 8, 13.0, read_at=20, prior=at(5)),          # new data after the watermark
+        window("A", 0, 5, "ok", 5, 1),
+        {"record_kind": "quarantine", "web_id": "WA", "tag": "A", "raw": "{}", "extracted_at": at(20)},
+    ]
+    got = transforms.silver_values(bronze(spark, rows)).select(
+        "tag", "timestamp", "sequence", "value_double", "is_late", "times_read")
+    expected = spark.createDataFrame([
+        ("A", at(1), 0, 11.0, False, 2),
+        ("A", at(1), 1, 7.0, True, 1),
+        ("A", at(3), 0, 12.0, True, 1),
+        ("A", at(8), 0, 13.0, False, 1),
+    ], "tag string, timestamp timestamp, sequence int, value_double double, is_late boolean, times_read bigint")
+    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_watermark_stops_at_the_first_gap(spark):
+    rows = [
+        window("A", 0, 10, "ok", 10), window("A", 5, 20, "failed", 20), window("A", 5, 30, "ok", 30),
+        window("B", 0, 10, "ok", 10), window("B", 15, 30, "ok", 30),  # gap 10..15: not covered
+        window("C", 0, 10, "failed", 10),
+    ]
+    got = transforms.watermarks(bronze(spark, rows)).select("tag", "coverage_start", "watermark", "last_status",
+                                                            "failed_windows")
+    expected = spark.createDataFrame([
+        ("A", at(0), at(30), "ok", 1),
+        ("B", at(0), at(10), "ok", 0),
+        ("C", None, None, "failed", 1),
+    ], "tag string, coverage_start timestamp, watermark timestamp, last_status string, failed_windows bigint")
+    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_hourly_aggregates_step_weighted(spark):
+    silver = transforms.silver_values(bronze(spark, [
+        value("A", 0, 10.0, read_at=90),
+        value("A", 30, 20.0, read_at=90),
+        value("A", 45, None, read_at=90, vtype="system", good=False, state_name="I/O Timeout", state_code=246),
+        value("A", 75, 30.0, read_at=90),
+    ]))
+    got = transforms.hourly_aggregates(silver).select(
+        "tag", "hour", "count", "good_numeric_count", "min", "max", "mean", "time_weighted_mean", "first", "last",
+        "good_share")
+    expected = spark.createDataFrame([
+        ("A", at(0), 3, 2, 10.0, 20.0, 15.0, (10 * 1800 + 20 * 900) / 2700, 10.0, 20.0, 2 / 3),
+        ("A", at(60), 1, 1, 30.0, 30.0, 30.0, 30.0, 30.0, 30.0, 1.0),
+    ], "tag string, hour timestamp, count bigint, good_numeric_count bigint, min double, max double, mean double, "
+       "time_weighted_mean double, first double, last double, good_share double")
+    assert_approx_df_equality(got, expected, 1e-9, ignore_row_order=True, ignore_nullable=True)
+
+
+@pytest.mark.parametrize("rule_table", ["pi_timeseries_silver", "pi_hourly_gold"])
+def test_expectation_rules_parse_and_run(spark, rule_table):
+    import expectations
+
+    rules = expectations.load_rules(rule_table)
+    assert {r.action for r in rules} <= {"warn", "drop", "fail"} and rules
+    df = spark.createDataFrame([(1,)], "x int")
+    bad = expectations.Rule("x_positive", "x > 1", "fail")
+    with pytest.raises(Exception, match="EXPECTATION_VIOLATION: x_positive"):
+        expectations.apply_local(df, [bad]).collect()
+    dropped = expectations.apply_local(df, [expectations.Rule("x_big", "x > 1", "drop")])
+    assert dropped.count() == 0
+    kept = expectations.apply_local(df, [expectations.Rule("x_big", "x > 1", "warn")])
+    assert kept.count() == 1

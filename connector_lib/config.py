@@ -37,10 +37,10 @@ class Setting:
 # Every key the connector reads, with its default and meaning (docs/configuration.md mirrors this).
 SETTINGS: tuple[Setting, ...] = (
     Setting("pi.url", None, "PI Web API base URL, e.g. https://pi.example.com/piwebapi (required)"),
-    Setting("pi.auth.type", "anonymous", "basic | anonymous"),
+    Setting("pi.auth.type", "anonymous", "basic or anonymous"),
     Setting("pi.auth.username", "", "user for basic auth; env:VAR reads an environment variable"),
     Setting("pi.auth.password", "", "password for basic auth; a Databricks secret reference or env:VAR", True),
-    Setting("pi.tls.verify", "true", "verify the server certificate (true | false)"),
+    Setting("pi.tls.verify", "true", "verify the server certificate (true or false)"),
     Setting("pi.tls.ca_bundle", "", "path of a CA bundle for a private PKI"),
     Setting("pi.data_server", "", "PI Data Archive name; default: the first data server"),
     Setting("pi.tags", "", "comma-separated tag names to ingest; overrides pi.tag_filter"),

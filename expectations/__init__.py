@@ -51,8 +51,9 @@ def load_rules(table: str, directory: str = _HERE) -> list[Rule]:
     return rules
 
 
-# table -> (query function without expectations, rules): what a local run evaluates for its report
-_APPLIED: dict[str, tuple[Callable, list[Rule]]] = {}
+# rules table -> (dataset name, query function without expectations, rules), in registration order:
+# what a local run evaluates for its report
+_APPLIED: dict[str, tuple[str, Callable, list[Rule]]] = {}
 
 
 def _databricks_decorators():
@@ -63,8 +64,9 @@ def _databricks_decorators():
     return None
 
 
-def expect_rules(table: str, rules: list[Rule] | None = None):
-    """Decorator placed below ``@dp.table`` / ``@dp.materialized_view``."""
+def expect_rules(table: str, rules: list[Rule] | None = None, dataset: str | None = None):
+    """Decorator placed below ``@dp.table`` / ``@dp.materialized_view`` / ``@dp.temporary_view``.
+    ``table`` names the rule file; ``dataset`` is the decorated dataset when it differs (a view)."""
     rules = load_rules(table) if rules is None else rules
 
     def decorate(query: Callable):
@@ -82,7 +84,7 @@ def expect_rules(table: str, rules: list[Rule] | None = None):
         def local_query(*args, **kwargs):
             return apply_local(query(*args, **kwargs), rules)
 
-        _APPLIED[table] = (query, rules)
+        _APPLIED[table] = (dataset or table, query, rules)
         return local_query
 
     return decorate
@@ -107,10 +109,12 @@ def report(tables: list[str] | None = None) -> list[dict]:
     from pyspark.sql import functions as F
 
     out = []
-    for table, (query, rules) in _APPLIED.items():
+    for table, (dataset, query, rules) in _APPLIED.items():
+        df = query()
+        if dataset != table:  # a pipeline-private view: later queries of the report read it by name
+            apply_local(df, rules).createOrReplaceTempView(dataset)
         if tables and table not in tables:
             continue
-        df = query()
         aggs = [F.count(F.lit(1)).alias("__rows")]
         aggs += [F.sum(F.when(F.coalesce(F.expr(r.constraint), F.lit(False)), 0).otherwise(1)).alias(f"f{i}")
                  for i, r in enumerate(rules)]

@@ -8,7 +8,7 @@ from expectations import expect_rules
 
 @dp.temporary_view(name="pi_timeseries_v",
                    comment="Deduplicated, typed values with the silver expectations applied")
-@expect_rules("pi_timeseries_silver")
+@expect_rules("pi_timeseries_silver", dataset="pi_timeseries_v")
 def pi_timeseries_v():
     return transforms.silver_values(spark.read.table("pi_recorded_bronze"))  # noqa: F821
 

@@ -95,3 +95,15 @@ def test_canary_password_never_leaks(runs, tmp_path):
     assert out.getvalue() and CANARY not in out.getvalue()
     leaked = [p for p in pipeline.work_dir.rglob("*") if p.is_file() and CANARY.encode() in p.read_bytes()]
     assert leaked == []
+
+
+def test_expectation_counts_are_reported_for_silver_and_gold(runs):
+    import expectations
+
+    report = {(r["table"], r["rule"]): r for r in expectations.report()}
+    silver_rows = runs["spark"].read.table("pi_timeseries_silver").count()
+    quality = report[("pi_timeseries_silver", "good_quality")]
+    assert quality["action"] == "warn" and quality["passed"] + quality["failed"] == silver_rows
+    assert quality["failed"] == runs["spark"].sql("SELECT count_if(NOT good) AS n FROM pi_timeseries_silver").first().n
+    gold = report[("pi_hourly_gold", "min_not_above_max")]
+    assert gold["failed"] == 0 and gold["passed"] == runs["spark"].read.table("pi_hourly_gold").count()

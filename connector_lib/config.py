@@ -202,20 +202,7 @@ class PIConfig:
 
     @classmethod
     def from_yaml(cls, path: str) -> "PIConfig":
-        import yaml
-
-        try:
-            with open(path, encoding="utf-8") as handle:
-                data = yaml.safe_load(handle)
-        except OSError as exc:
-            raise ConfigError(f"config file {path}: cannot be read ({exc.strerror})") from None
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}" if mark else ""
-            raise ConfigError(f"config file {path}: not valid YAML{where}") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"config file {path}: must be a mapping of pi.* settings")
-        return cls.from_mapping(data)
+        return cls.from_mapping(read_settings_file(path))
 
     @classmethod
     def from_spark_conf(cls, get: Callable[[str, str | None], str | None]) -> "PIConfig":
@@ -234,6 +221,25 @@ class PIConfig:
         data = json.loads(options["config"])
         data["tags"] = tuple(data.get("tags") or ())
         return cls(**data, password=password)
+
+
+def read_settings_file(path: str) -> dict[str, str]:
+    """A YAML file of ``pi.*`` settings (flat or nested) as the string map a pipeline configuration is."""
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle)
+    except OSError as exc:
+        raise ConfigError(f"config file {path}: cannot be read ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"config file {path}: not valid YAML{where}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path}: must be a mapping of pi.* settings")
+    return {k: "" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
+            for k, v in _flatten(data).items()}
 
 
 def _flatten(raw: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -42,7 +42,8 @@ def session_conf(work_dir: Path) -> dict[str, str]:
         "spark.sql.warehouse.dir": str(warehouse),
         "spark.hadoop.javax.jdo.option.ConnectionURL":
             f"jdbc:derby:;databaseName={work_dir / 'metastore_db'};create=true",
-        "spark.driver.extraJavaOptions": f"-Dderby.system.home={work_dir}",
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={work_dir} "
+                                         f"-Dlog4j2.configurationFile={Path(__file__).parent / 'log4j2.properties'}",
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.shuffle.partitions": "4",
         "spark.ui.enabled": "false",

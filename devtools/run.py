@@ -17,7 +17,7 @@ import time
 import warnings
 from pathlib import Path
 
-from connector_lib.config import ConfigError, PIConfig
+from connector_lib.config import ConfigError, PIConfig, read_settings_file
 
 from .local_pipeline import REPO, LocalPipeline
 
@@ -72,17 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     server = archive = None
     if args.config:
         try:
-            PIConfig.from_yaml(args.config)  # fail fast, before Spark starts
+            configuration = read_settings_file(args.config)
+            PIConfig.from_mapping(configuration)  # fail fast, before Spark starts
         except ConfigError as exc:
             _say(f"configuration error: {exc}")
             return 2
-        import yaml
-
-        with open(args.config, encoding="utf-8") as handle:
-            raw = yaml.safe_load(handle)
-        from connector_lib.config import _flatten
-
-        configuration = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in _flatten(raw).items()}
     else:
         from pi_simulator import Archive, SimulatorServer
 

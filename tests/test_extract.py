@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from connector_lib.client import PIWebAPIClient
-from connector_lib.config import PIConfig
+from connector_lib.config import ConfigError, PIConfig
 from connector_lib.discovery import discover_tags
 from connector_lib.extract import BRONZE_COLUMNS, WindowTask, read_windows
 from pi_simulator import Archive, SimulatorServer
@@ -116,3 +116,18 @@ def test_a_failing_tag_does_not_hold_back_the_others(server, archive):
     assert status["GHOST"][0] == "failed" and "404" in status["GHOST"][1]
     assert all(status[t.tag][0] == "ok" for t in tasks)
     assert keyed(values) == truth_keyed(archive, [t.tag for t in tasks])
+
+
+def test_discovery_by_explicit_list_and_by_name_filter(server, archive):
+    base = {"pi.url": server.url}
+    names = [archive.points[3].name, archive.points[0].name.lower()]
+    config = PIConfig.from_mapping({**base, "pi.tags": ",".join(names)})
+    found = discover_tags(PIWebAPIClient(config), config)
+    assert [t.name for t in found] == sorted([archive.points[3].name, archive.points[0].name])
+    assert found[0].point_type and found[0].web_id.startswith("F1DP")
+    config = PIConfig.from_mapping({**base, "pi.tag_filter": "syd.*"})
+    by_filter = discover_tags(PIWebAPIClient(config), config)
+    assert {t.name for t in by_filter} == {p.name for p in archive.points if p.name.startswith("SYD.")}
+    config = PIConfig.from_mapping({**base, "pi.tags": "NOPE.1, " + archive.points[1].name})
+    with pytest.raises(ConfigError, match=r"^pi.tags: not found on PISIM: NOPE.1$"):
+        discover_tags(PIWebAPIClient(config), config)

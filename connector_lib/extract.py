@@ -17,7 +17,7 @@ import datetime as dt
 import json
 import time
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 
 from .client import RETRY_STATUSES, PIWebAPIClient, PIWebAPIError
 from .config import PIConfig
@@ -111,7 +111,7 @@ def _row(**cols) -> tuple:
 
 
 def read_windows(client: PIWebAPIClient, config: PIConfig, tasks: list[WindowTask],
-                 now: callable = lambda: dt.datetime.now(UTC)) -> Iterator[tuple]:
+                 now: Callable[[], dt.datetime] = lambda: dt.datetime.now(UTC)) -> Iterator[tuple]:
     """Yield bronze rows (values, quarantine records, one completion record per task)."""
     reads = [_TagRead(t, config.page_size) for t in tasks]
     active = list(reads)

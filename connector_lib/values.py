@@ -14,8 +14,6 @@ import math
 
 from .timeutil import parse_pi_timestamp
 
-VALUE_TYPES = ("number", "string", "digital", "system", "error")
-
 # column order of a normalised value (the data source schema repeats it)
 VALUE_FIELDS = (
     "timestamp", "timestamp_raw", "value_type", "value_double", "value_string", "state_code",

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+import orjson
+
 from . import pitime, webid
 from .model import Archive, Point, TICKS_PER_SECOND
 from .render import format_ticks, timed_values
@@ -639,7 +641,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _send(self, status: int, content: object, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        data = orjson.dumps(content)
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))

@@ -21,6 +21,7 @@ from ..discovery import Tag, discover_tags
 from ..extract import BRONZE_COLUMNS, WindowTask, read_windows
 from ..plan import partition_tasks, plan_windows
 from ..timeutil import UTC, parse_time
+from .arrow import record_batches
 
 SCHEMA = ", ".join(f"{name} {kind}" for name, kind in BRONZE_COLUMNS)
 PASSWORD_OPTION = "pi.auth.password"
@@ -68,7 +69,7 @@ class PIDataSource(DataSource):
 def _read(config: PIConfig, partition: InputPartition):
     client = PIWebAPIClient(config)
     try:
-        yield from read_windows(client, config, _tasks(partition))
+        yield from record_batches(read_windows(client, config, _tasks(partition)))
     finally:
         client.session.close()
 

@@ -57,7 +57,7 @@ class PIWebAPIClient:
         self.config = config
         self.base = config.url.rstrip("/")
         self.session = session or requests.Session()
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(16, config.max_concurrent_requests), max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers.update({"Accept": "application/json", "User-Agent": "osipi-lakeflow"})

@@ -53,6 +53,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("pi.tags_per_request", "100", "sub-requests (tags) per batch-controller call"),
     Setting("pi.page_size", "10000", "maxCount per sub-request; pages continue until a window is complete"),
     Setting("pi.max_items_per_call", "150000", "the server's MaxReturnedItemsPerCall"),
+    Setting("pi.max_concurrent_requests", "4", "batch calls in flight at once inside one Spark task"),
     Setting("pi.partitions", "0", "Spark partitions per micro-batch (0 = one per tag batch, at most 64)"),
     Setting("pi.http.timeout", "60s", "per-request timeout"),
     Setting("pi.http.max_retries", "5", "retries on 429, 5xx and connection errors"),
@@ -134,6 +135,7 @@ class PIConfig:
     tags_per_request: int = 100
     page_size: int = 10000
     max_items_per_call: int = 150000
+    max_concurrent_requests: int = 4
     partitions: int = 0
     timeout_s: float = 60.0
     max_retries: int = 5
@@ -194,6 +196,7 @@ class PIConfig:
             tags_per_request=_int(flat, "pi.tags_per_request", 1, 10000),
             page_size=page_size,
             max_items_per_call=max_items,
+            max_concurrent_requests=_int(flat, "pi.max_concurrent_requests", 1, 64),
             partitions=_int(flat, "pi.partitions", 0, 4096),
             timeout_s=_duration(flat, "pi.http.timeout", allow_zero=False),
             max_retries=_int(flat, "pi.http.max_retries", 0, 100),

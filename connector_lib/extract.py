@@ -16,6 +16,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
@@ -112,32 +114,50 @@ def _row(**cols) -> tuple:
 
 def read_windows(client: PIWebAPIClient, config: PIConfig, tasks: list[WindowTask],
                  now: Callable[[], dt.datetime] = lambda: dt.datetime.now(UTC)) -> Iterator[tuple]:
-    """Yield bronze rows (values, quarantine records, one completion record per task)."""
-    reads = [_TagRead(t, config.page_size) for t in tasks]
-    active = list(reads)
-    while active:
-        for start in range(0, len(active), config.tags_per_request):
-            group = active[start:start + config.tags_per_request]
-            yield from _read_round(client, config, group, now)
-        for r in active:
-            if r.done:
-                yield _completion(r, now())
-        active = [r for r in active if not r.done]
-        if any(r.attempts for r in active):
-            time.sleep(min(config.backoff_s * 2 ** max(r.attempts for r in active), 30.0))
+    """Yield bronze rows (values, quarantine records, one completion record per task).
+
+    Up to ``pi.max_concurrent_requests`` batch calls are in flight at once; answers are processed in
+    the order the calls were made, so at most that many answers are held in memory."""
+    active = [_TagRead(t, config.page_size) for t in tasks]
+    with ThreadPoolExecutor(max_workers=config.max_concurrent_requests, thread_name_prefix="pi-batch") as pool:
+        while active:
+            groups = [active[i:i + config.tags_per_request] for i in range(0, len(active), config.tags_per_request)]
+            in_flight: deque = deque()
+            for group in groups:
+                in_flight.append((group, pool.submit(_call, client, group)))
+                if len(in_flight) >= config.max_concurrent_requests:
+                    yield from _answer(config, *_done(in_flight.popleft()), now)
+            while in_flight:
+                yield from _answer(config, *_done(in_flight.popleft()), now)
+            for r in active:
+                if r.done:
+                    yield _completion(r, now())
+            active = [r for r in active if not r.done]
+            if any(r.attempts for r in active):
+                time.sleep(min(config.backoff_s * 2 ** max(r.attempts for r in active), 30.0))
 
 
-def _read_round(client: PIWebAPIClient, config: PIConfig, group: list[_TagRead], now) -> Iterator[tuple]:
+def _call(client: PIWebAPIClient, group: list[_TagRead]) -> dict:
     body = {}
     for i, r in enumerate(group):
         query = (f"startTime={r.next_start}&endTime={to_pi(r.task.end)}&boundaryType=Inside"
                  f"&maxCount={r.page_size}&selectedFields={SELECTED_FIELDS}")
         body[str(i)] = {"Method": "GET", "Resource": client.url(f"streams/{r.task.web_id}/recorded?{query}")}
+    return client.batch(body)
+
+
+def _done(entry: tuple) -> tuple[list[_TagRead], dict | PIWebAPIError]:
+    group, future = entry
     try:
-        answers = client.batch(body)
+        return group, future.result()
     except PIWebAPIError as exc:
+        return group, exc
+
+
+def _answer(config: PIConfig, group: list[_TagRead], answers: dict | PIWebAPIError, now) -> Iterator[tuple]:
+    if isinstance(answers, PIWebAPIError):
         for r in group:
-            _fail_or_retry(r, config, str(exc), exc.transient)
+            _fail_or_retry(r, config, str(answers), answers.transient)
         return
     extracted_at = now()
     for i, r in enumerate(group):

@@ -37,7 +37,7 @@ setup(
     version=VERSION,
     description="AVEVA PI Web API to Delta ingestion with Lakeflow Declarative Pipelines",
     long_description=__doc__,
-    python_requires=">=3.10",
+    python_requires=">=3.11",
     packages=find_packages(include=["connector_lib", "connector_lib.*", "expectations"]),
     package_data={"expectations": ["*.yml"]},
     install_requires=RUNTIME,

@@ -32,7 +32,7 @@ class MalformedValue(ValueError):
 
 def _flag(item: dict, name: str, default: bool) -> bool:
     value = item.get(name, default)
-    if isinstance(value, bool):
+    if value is True or value is False:
         return value
     if value is None:
         return default
@@ -40,52 +40,55 @@ def _flag(item: dict, name: str, default: bool) -> bool:
 
 
 def normalise(item: object, stream_units: str | None = None) -> tuple:
-    """One ``TimedValue`` to a tuple in :data:`VALUE_FIELDS` order."""
-    if not isinstance(item, dict):
+    """One ``TimedValue`` to a tuple in :data:`VALUE_FIELDS` order (``timestamp_raw`` is the server's text)."""
+    if type(item) is not dict:
         raise MalformedValue("value is not a JSON object", item)
     raw_ts = item.get("Timestamp")
-    if not isinstance(raw_ts, str):
+    if type(raw_ts) is not str:
         raise MalformedValue("Timestamp missing or not a string", item)
     try:
-        ts, canonical = parse_pi_timestamp(raw_ts)
+        ts = parse_pi_timestamp(raw_ts)
     except ValueError:
         raise MalformedValue(f"unparseable Timestamp {raw_ts!r}", item) from None
     value = item.get("Value")
-    units = item.get("UnitsAbbreviation")
+    units = item.get("UnitsAbbreviation", stream_units)
     if units is None:
         units = stream_units
-    if units is not None and not isinstance(units, str):
+    elif type(units) is not str:
         raise MalformedValue("UnitsAbbreviation is not a string", item)
     errors = item.get("Errors")
     good = _flag(item, "Good", True)
-    flags = (_flag(item, "Questionable", False), _flag(item, "Substituted", False),
-             _flag(item, "Annotated", False))
+    questionable = _flag(item, "Questionable", False)
+    substituted = _flag(item, "Substituted", False)
+    annotated = _flag(item, "Annotated", False)
     value_double = value_string = state_code = state_name = None
     is_system = False
+    kind = type(value)
     if errors:
         value_type = "error"
         good = False
         value_string = None if value is None else json.dumps(value, ensure_ascii=False)
-    elif isinstance(value, dict):
+    elif kind is float or kind is int:
+        value_type, value_double = "number", float(value)
+        if value_double != value_double or value_double in (math.inf, -math.inf):
+            value_type, value_double, value_string = "string", None, str(value)
+    elif kind is dict:
         name, code = value.get("Name"), value.get("Value")
-        if not isinstance(name, str) or isinstance(code, bool) or not isinstance(code, int):
+        if type(name) is not str or type(code) is not int:
             raise MalformedValue("digital state without a Name and an integer Value", item)
         is_system = value.get("IsSystem") is True
         value_type = "system" if is_system else "digital"
         state_code, state_name = code, name
-    elif isinstance(value, bool):
-        value_type, value_double = "number", 1.0 if value else 0.0
-    elif isinstance(value, (int, float)):
-        value_type, value_double = "number", float(value)
-        if math.isnan(value_double) or math.isinf(value_double):
-            value_type, value_string = "string", str(value)
-    elif isinstance(value, str):
+    elif kind is str:
         value_type, value_string = "string", value
+    elif kind is bool:
+        value_type, value_double = "number", 1.0 if value else 0.0
     elif value is None:
         raise MalformedValue("Value is null without Errors", item)
     else:
-        raise MalformedValue(f"unsupported Value type {type(value).__name__}", item)
+        raise MalformedValue(f"unsupported Value type {kind.__name__}", item)
     return (
-        ts, canonical, value_type, value_double, value_string, state_code, state_name, is_system,
-        good, *flags, units, json.dumps(errors, ensure_ascii=False) if errors else None,
+        ts, raw_ts, value_type, value_double, value_string, state_code, state_name, is_system,
+        good, questionable, substituted, annotated, units,
+        json.dumps(errors, ensure_ascii=False) if errors else None,
     )

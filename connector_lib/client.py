@@ -18,6 +18,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from .config import PIConfig
+from .ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +54,13 @@ def _errors_text(content: Any) -> str:
 
 
 class PIWebAPIClient:
-    def __init__(self, config: PIConfig, session: requests.Session | None = None):
+    def __init__(self, config: PIConfig, session: requests.Session | None = None,
+                 requests_per_second: float | None = None):
+        """``requests_per_second`` is this client's share of ``pi.max_requests_per_second`` (default: all
+        of it); every attempt, retries included, waits for its slot."""
         self.config = config
+        rate = config.max_requests_per_second if requests_per_second is None else requests_per_second
+        self.limiter = RateLimiter(rate)
         self.base = config.url.rstrip("/")
         self.session = session or requests.Session()
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(16, config.max_concurrent_requests), max_retries=0)
@@ -91,6 +97,7 @@ class PIWebAPIClient:
         attempt = 0
         while True:
             try:
+                self.limiter.acquire()
                 resp = self.session.request(method, url, timeout=self.config.timeout_s, **kwargs)
                 error = self._check(resp, where)
                 if error is None:

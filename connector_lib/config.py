@@ -53,6 +53,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("pi.tags_per_request", "100", "sub-requests (tags) per batch-controller call"),
     Setting("pi.page_size", "10000", "maxCount per sub-request; pages continue until a window is complete"),
     Setting("pi.max_items_per_call", "150000", "the server's MaxReturnedItemsPerCall"),
+    Setting("pi.max_requests_per_second", "0", "limit on PI Web API calls per second for the whole update (0 = none)"),
     Setting("pi.max_concurrent_requests", "4", "batch calls in flight at once inside one Spark task"),
     Setting("pi.partitions", "0", "Spark partitions per micro-batch (0 = one per tag batch, at most 64)"),
     Setting("pi.http.timeout", "60s", "per-request timeout"),
@@ -102,6 +103,17 @@ def _duration(raw, key: str, allow_zero: bool = True) -> float:
     return seconds
 
 
+def _rate(raw, key: str) -> float:
+    text = _text(raw, key)
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"{key}: must be a number of requests per second, got {text!r}") from None
+    if value < 0 or value != value:
+        raise ConfigError(f"{key}: must be >= 0 (0 = no limit), got {text!r}")
+    return value
+
+
 def _bool(raw, key: str) -> bool:
     text = _text(raw, key).lower()
     if text not in ("true", "false"):
@@ -135,6 +147,7 @@ class PIConfig:
     tags_per_request: int = 100
     page_size: int = 10000
     max_items_per_call: int = 150000
+    max_requests_per_second: float = 0.0
     max_concurrent_requests: int = 4
     partitions: int = 0
     timeout_s: float = 60.0
@@ -196,6 +209,7 @@ class PIConfig:
             tags_per_request=_int(flat, "pi.tags_per_request", 1, 10000),
             page_size=page_size,
             max_items_per_call=max_items,
+            max_requests_per_second=_rate(flat, "pi.max_requests_per_second"),
             max_concurrent_requests=_int(flat, "pi.max_concurrent_requests", 1, 64),
             partitions=_int(flat, "pi.partitions", 0, 4096),
             timeout_s=_duration(flat, "pi.http.timeout", allow_zero=False),

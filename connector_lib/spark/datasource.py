@@ -28,12 +28,16 @@ PASSWORD_OPTION = "pi.auth.password"
 
 
 class PIPartition(InputPartition):
-    def __init__(self, tasks: list[WindowTask]):
-        super().__init__(json.dumps([t.to_json() for t in tasks]))
+    """Tag windows of one Spark task and the task's share of the request-rate limit."""
+
+    def __init__(self, tasks: list[WindowTask], rate_share: float = 0.0):
+        super().__init__(json.dumps({"tasks": [t.to_json() for t in tasks], "rate": rate_share}))
 
 
-def _tasks(partition: InputPartition) -> list[WindowTask]:
-    return [WindowTask.from_json(t) for t in json.loads(partition.value)]
+def _partitions(tasks: list[WindowTask], config: PIConfig) -> list[PIPartition]:
+    parts = partition_tasks(tasks, config)
+    share = config.max_requests_per_second / len(parts) if parts else 0.0
+    return [PIPartition(p, share) for p in parts]
 
 
 def reader_options(config: PIConfig, watermarks: dict[str, dt.datetime] | None = None) -> dict[str, str]:
@@ -67,9 +71,11 @@ class PIDataSource(DataSource):
 
 
 def _read(config: PIConfig, partition: InputPartition):
-    client = PIWebAPIClient(config)
+    spec = json.loads(partition.value)
+    client = PIWebAPIClient(config, requests_per_second=spec["rate"])
     try:
-        yield from record_batches(read_windows(client, config, _tasks(partition)))
+        tasks = [WindowTask.from_json(t) for t in spec["tasks"]]
+        yield from record_batches(read_windows(client, config, tasks))
     finally:
         client.session.close()
 
@@ -85,7 +91,7 @@ class PIBatchReader(DataSourceReader):
         start, end = parse_time(self.start, now), parse_time(self.end, now)
         tags = discover_tags(PIWebAPIClient(self.config), self.config)
         tasks = [WindowTask(t.web_id, t.name, start, end, None, t.point_type, t.digital_set) for t in tags]
-        return [PIPartition(p) for p in partition_tasks(tasks, self.config)] or [PIPartition([])]
+        return _partitions(tasks, self.config) or [PIPartition([])]
 
     def read(self, partition):
         yield from _read(self.config, partition)
@@ -147,7 +153,7 @@ class PIStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
             bound = dt.datetime.fromisoformat(end["end"])
             fresh = {t.web_id: self._active_marks.get(t.web_id, self._positions[t.web_id]) for t in self._tags}
             tasks = plan_windows(self._tags, fresh, self._active_marks, set(), self.config, bound)
-        return [PIPartition(p) for p in partition_tasks(tasks, self.config)]
+        return _partitions(tasks, self.config)
 
     def read(self, partition):
         yield from _read(self.config, partition)

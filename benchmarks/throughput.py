@@ -35,10 +35,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_simulator(tags: int, seed: int) -> tuple[subprocess.Popen, str]:
+def start_simulator(tags: int, seed: int, latency_ms: float = 0.0) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-m", "pi_simulator", "serve", "--port", str(port), "--tags", str(tags),
-                             "--seed", str(seed)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                             "--seed", str(seed), "--latency-ms", str(latency_ms)],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/piwebapi"
     import requests
 
@@ -81,6 +82,38 @@ def ceiling(url: str, start: dt.datetime, end: dt.datetime, threads: int = 8, pe
     return {"values": values, "seconds": seconds, "values_per_s": values / seconds}
 
 
+def naive(url: str, start: dt.datetime, end: dt.datetime) -> dict:
+    """What the peers do: one tag per request, one request at a time, pages of the default 1000."""
+    import orjson
+    import requests
+
+    from connector_lib.client import PIWebAPIClient
+    from connector_lib.config import PIConfig
+    from connector_lib.discovery import discover_tags
+    from connector_lib.timeutil import to_pi
+
+    config = PIConfig.from_mapping({"pi.url": url})
+    tags = discover_tags(PIWebAPIClient(config), config)
+    session = requests.Session()
+    values = 0
+    started = time.perf_counter()
+    for tag in tags:
+        since = to_pi(start)
+        while True:
+            resp = session.get(f"{url}/streams/{tag.web_id}/recorded",
+                               params={"startTime": since, "endTime": to_pi(end), "maxCount": 1000})
+            items = orjson.loads(resp.content)["Items"]
+            if len(items) < 1000:
+                values += len(items)
+                break
+            last = items[-1]["Timestamp"]
+            keep = [i for i in items if i["Timestamp"] != last]
+            values += len(keep)
+            since = last
+    seconds = time.perf_counter() - started
+    return {"values": values, "seconds": seconds, "values_per_s": values / seconds}
+
+
 def connector_run(url: str, start: str, end: str, master: str) -> dict:
     """Runs in its own process: one Spark session per master."""
     import warnings
@@ -114,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--windows", default="15m,1h")
     parser.add_argument("--masters", default="local[1],local[2]")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--latency-ms", type=float, default=50.0,
+                        help="added latency of the remote-server comparison (0 skips it)")
+    parser.add_argument("--latency-tags", type=int, default=1000)
+    parser.add_argument("--latency-window", default="1h")
     parser.add_argument("--connector-run", nargs=4, metavar=("URL", "START", "END", "MASTER"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.connector_run:
@@ -141,6 +178,21 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         proc.kill()
 
+    remote = None
+    if args.latency_ms > 0:
+        proc, url = start_simulator(args.latency_tags, args.seed, args.latency_ms)
+        try:
+            start = end - parse_duration(args.latency_window)
+            ceiling(url, start, end)  # warm the segment cache
+            out = subprocess.run([sys.executable, "-m", "benchmarks.throughput", "--connector-run", url,
+                                  start.isoformat(), end.isoformat(), "local[2]"],
+                                 cwd=REPO, capture_output=True, text=True, check=True)
+            remote = {"latency_ms": args.latency_ms, "tags": args.latency_tags, "window": args.latency_window,
+                      "connector local[2]": json.loads(out.stdout.strip().splitlines()[-1]),
+                      "naive one tag per request": naive(url, start, end)}
+        finally:
+            proc.kill()
+
     masters = args.masters.split(",")
     print(f"\n{'tags':>6} {'window':>6} {'values':>9} {'ceiling v/s':>12} "
           + " ".join(f"{m + ' v/s':>15}" for m in masters) + f" {'ratio':>7}")
@@ -150,10 +202,16 @@ def main(argv: list[str] | None = None) -> int:
               f"{row['ceiling']['values_per_s']:>12.0f} "
               + " ".join(f"{row[m]['values_per_s']:>15.0f}" for m in masters)
               + f" {best / row['ceiling']['values_per_s']:>7.2f}")
+    if remote:
+        c, n = remote["connector local[2]"], remote["naive one tag per request"]
+        print(f"\nwith {remote['latency_ms']:.0f} ms per request, {remote['tags']} tags x {remote['window']}: "
+              f"connector {c['values_per_s']:.0f} values/s ({c['seconds']:.1f}s), naive one-tag-per-request "
+              f"{n['values_per_s']:.0f} values/s ({n['seconds']:.1f}s), ratio {c['values_per_s'] / n['values_per_s']:.1f}x")
     import pyspark
 
     report = {"when": dt.datetime.now(dt.timezone.utc).isoformat(), "cores": os.cpu_count(),
-              "python": platform.python_version(), "pyspark": pyspark.__version__, "results": results}
+              "python": platform.python_version(), "pyspark": pyspark.__version__, "results": results,
+              "remote": remote}
     out_dir = REPO / "benchmarks" / "results"
     out_dir.mkdir(exist_ok=True)
     path = out_dir / f"throughput-{dt.datetime.now():%Y%m%d-%H%M%S}.json"

@@ -21,6 +21,10 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--basic-auth", metavar="USER:PASS", help="require HTTP Basic authentication")
     serve.add_argument("--max-items-per-call", type=int, default=150_000,
                        help="MaxReturnedItemsPerCall (default 150000, as on a real server)")
+    serve.add_argument("--latency-ms", type=float, default=0.0,
+                       help="added to every HTTP request, to model a remote server (default 0)")
+    serve.add_argument("--max-concurrency", type=int, default=64,
+                       help="requests served at once (default 64)")
     args = parser.parse_args(argv)
     auth = None
     if args.basic_auth:
@@ -30,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
         auth = (user, password)
     archive = Archive(seed=args.seed, n_points=args.tags, server_name=args.server_name)
     server = SimulatorServer(archive, args.host, args.port, basic_auth=auth,
-                             max_items_per_call=args.max_items_per_call)
+                             max_items_per_call=args.max_items_per_call, latency_ms=args.latency_ms,
+                             max_concurrency=args.max_concurrency)
     print(f"PI Web API simulator: {server.url} ({args.tags} points, seed {args.seed})", flush=True)
     try:
         server.serve_forever()

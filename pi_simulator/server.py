@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -636,6 +637,8 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "Microsoft-HTTPAPI/2.0"
     api: PiWebApi
     basic_auth: tuple[str, str] | None
+    latency_s: float = 0.0
+    capacity: threading.BoundedSemaphore
 
     def log_message(self, fmt, *args):  # quiet: tests and `make run` read stdout
         pass
@@ -666,6 +669,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        if self.latency_s:  # network round trip of a remote server: costs time, not server capacity
+            time.sleep(self.latency_s)
+        with self.capacity:
+            self._serve(body)
+
+    def _serve(self, body: bytes) -> None:
         url = urlsplit(self.path)
         if not self._authorised():
             self._send(401, {"Errors": ["Authorization has been denied for this request."]},
@@ -696,9 +705,14 @@ class SimulatorServer:
     """Run the simulator in a background thread (tests, ``make run``) or in the foreground (CLI)."""
 
     def __init__(self, archive: Archive, host: str = "127.0.0.1", port: int = 0,
-                 basic_auth: tuple[str, str] | None = None, **api_kwargs):
+                 basic_auth: tuple[str, str] | None = None, latency_ms: float = 0.0,
+                 max_concurrency: int = 64, **api_kwargs):
+        """``latency_ms`` is added to every HTTP request (a remote server's round trip);
+        ``max_concurrency`` caps the requests served at once (a server's worker threads)."""
         self.api = PiWebApi(archive, **api_kwargs)
-        handler = type("Handler", (_Handler,), {"api": self.api, "basic_auth": basic_auth})
+        handler = type("Handler", (_Handler,), {
+            "api": self.api, "basic_auth": basic_auth, "latency_s": latency_ms / 1000.0,
+            "capacity": threading.BoundedSemaphore(max(1, max_concurrency))})
         self.httpd = ThreadingHTTPServer((host, port), handler)
         self.httpd.daemon_threads = True
         self._thread: threading.Thread | None = None

@@ -671,3 +671,14 @@ def test_cli_serves():
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_latency_models_a_remote_server():
+    """Every request waits at least ``latency_ms`` (the benchmarks' remote-server model)."""
+    import time as _time
+
+    with SimulatorServer(Archive(seed=3, n_points=5), latency_ms=120, max_concurrency=1) as slow:
+        for _ in range(2):
+            started = _time.perf_counter()
+            assert requests.get(slow.url + "/system", timeout=10).status_code == 200
+            assert _time.perf_counter() - started >= 0.12

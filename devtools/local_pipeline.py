@@ -10,6 +10,7 @@ flow completed (see shared research, dlt-local.md section 2.6). Any real failure
 
 from __future__ import annotations
 
+import datetime
 import os
 import sys
 from dataclasses import dataclass, field
@@ -58,6 +59,19 @@ class UpdateResult:
     ok: bool
     events: list[str] = field(default_factory=list)
     error: str | None = None
+    #: (UTC time, message) of every pipeline event, for per-flow timings
+    timeline: list[tuple[datetime.datetime, str]] = field(default_factory=list)
+
+    def flow_seconds(self) -> dict[str, float]:
+        """Seconds from each flow's STARTING to its COMPLETED event."""
+        started, took = {}, {}
+        for when, message in self.timeline:
+            name = message.split()[1] if message.startswith("Flow ") else None
+            if name and message.endswith("is STARTING."):
+                started[name] = when
+            elif name and message.endswith("has COMPLETED.") and name in started:
+                took[name.rsplit(".", 1)[-1]] = (when - started[name]).total_seconds()
+        return took
 
 
 class LocalPipeline:
@@ -116,7 +130,9 @@ class LocalPipeline:
             for item in start_run(spark, graph_id, full_refresh=None, full_refresh_all=full_refresh_all,
                                   refresh=None, dry=False, storage=spec.storage):
                 if "pipeline_event_result" in item:
-                    result.events.append(item["pipeline_event_result"].event.message)
+                    event = item["pipeline_event_result"].event
+                    result.events.append(event.message)
+                    result.timeline.append((event.timestamp.ToDatetime(), event.message))
         except Exception as exc:  # noqa: BLE001 - classified below
             text = str(exc)
             if "UNKNOWN_RESPONSE" not in text or "__python_accumulator__" not in text:

@@ -92,7 +92,7 @@ def test_canary_password_never_leaks(runs, tmp_path):
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         df.explain(extended=True)
-    assert out.getvalue() and CANARY not in out.getvalue()
+    assert "pi.auth.password=*********(redacted)" in out.getvalue() and CANARY not in out.getvalue()
     leaked = [p for p in pipeline.work_dir.rglob("*") if p.is_file() and CANARY.encode() in p.read_bytes()]
     assert leaked == []
 

@@ -107,3 +107,15 @@ def test_expectation_counts_are_reported_for_silver_and_gold(runs):
     assert quality["failed"] == runs["spark"].sql("SELECT count_if(NOT good) AS n FROM pi_timeseries_silver").first().n
     gold = report[("pi_hourly_gold", "min_not_above_max")]
     assert gold["failed"] == 0 and gold["passed"] == runs["spark"].read.table("pi_hourly_gold").count()
+
+
+def test_full_refresh_resets_bronze_and_watermarks_together(runs):
+    """Run last (pytest keeps file order): a full refresh re-reads from pi.backfill_start, ignoring the
+    watermarks of the bronze it just emptied, and silver still equals the truth."""
+    pipeline, spark = runs["pipeline"], runs["spark"]
+    result = pipeline.update(full_refresh_all=True)
+    assert result.ok, result.error
+    log = spark.sql("SELECT count(*) AS n, count(prior_watermark) AS with_prior FROM pi_extraction_log").first()
+    assert log.n == 40 and log.with_prior == 0  # one fresh window per tag, none continuing old state
+    rec = reconcile(spark, runs["archive"])
+    assert (rec.missing, rec.duplicated, rec.unexpected) == (0, 0, 0) and rec.truth > 1000

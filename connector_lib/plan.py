@@ -10,6 +10,7 @@ in bounded chunks, one per micro-batch, and fresh tags are not held back behind 
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import math
 from typing import Iterable, Mapping
 
@@ -41,15 +42,31 @@ def plan_windows(tags: Iterable[Tag], positions: Mapping[str, dt.datetime], wate
     return tasks
 
 
-def partition_tasks(tasks: list[WindowTask], config: PIConfig) -> list[list[WindowTask]]:
-    """Cut tasks into partitions of whole batch calls, spread round-robin so neighbours in name
-    order (often the same plant and scan class) do not pile up in one partition."""
+def expected_values(task: WindowTask, densities: Mapping[str, float], default: float) -> float:
+    """Values a window should hold: the tag's past density (values per second) times its length."""
+    return densities.get(task.web_id, default) * max((task.end - task.start).total_seconds(), 1.0)
+
+
+def partition_tasks(tasks: list[WindowTask], config: PIConfig,
+                    densities: Mapping[str, float] | None = None) -> list[list[WindowTask]]:
+    """Cut tasks into Spark partitions balanced by expected values, not by tag count, so one dense tag
+    or a tag still backfilling does not make a straggler. Densities come from what earlier updates read
+    (``pi_watermarks``); tags without history count as the median tag (or one value a minute).
+    Greedy longest-first: each window goes to the partition with the fewest expected values so far."""
     if not tasks:
         return []
     calls = math.ceil(len(tasks) / config.tags_per_request)
     n = config.partitions or min(calls, MAX_AUTO_PARTITIONS)
     n = max(1, min(n, len(tasks)))
+    densities = densities or {}
+    known = sorted(densities.values())
+    default = known[len(known) // 2] if known else 1 / 60
+    weighted = sorted(((expected_values(t, densities, default), i, t) for i, t in enumerate(tasks)),
+                      key=lambda x: (-x[0], x[1]))
+    heap = [(0.0, k) for k in range(n)]
     parts: list[list[WindowTask]] = [[] for _ in range(n)]
-    for i, task in enumerate(tasks):
-        parts[i % n].append(task)
+    for load, _, task in weighted:
+        total, k = heapq.heappop(heap)
+        parts[k].append(task)
+        heapq.heappush(heap, (total + load, k))
     return [p for p in parts if p]

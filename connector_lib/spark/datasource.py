@@ -34,13 +34,15 @@ class PIPartition(InputPartition):
         super().__init__(json.dumps({"tasks": [t.to_json() for t in tasks], "rate": rate_share}))
 
 
-def _partitions(tasks: list[WindowTask], config: PIConfig) -> list[PIPartition]:
-    parts = partition_tasks(tasks, config)
+def _partitions(tasks: list[WindowTask], config: PIConfig,
+                densities: dict[str, float] | None = None) -> list[PIPartition]:
+    parts = partition_tasks(tasks, config, densities)
     share = config.max_requests_per_second / len(parts) if parts else 0.0
     return [PIPartition(p, share) for p in parts]
 
 
-def reader_options(config: PIConfig, watermarks: dict[str, dt.datetime] | None = None) -> dict[str, str]:
+def reader_options(config: PIConfig, watermarks: dict[str, dt.datetime] | None = None,
+                   densities: dict[str, float] | None = None) -> dict[str, str]:
     """Options for ``spark.readStream.format("pi")``. The password travels under a key Spark redacts."""
     options = config.to_options()
     if config.password:
@@ -48,6 +50,8 @@ def reader_options(config: PIConfig, watermarks: dict[str, dt.datetime] | None =
     if watermarks is not None:
         options["watermarks"] = json.dumps({k: v.isoformat() for k, v in watermarks.items()},
                                            separators=(",", ":"))
+    if densities:
+        options["densities"] = json.dumps({k: round(v, 6) for k, v in densities.items()}, separators=(",", ":"))
     return options
 
 
@@ -67,7 +71,7 @@ class PIDataSource(DataSource):
 
     def streamReader(self, schema):
         marks = {k: dt.datetime.fromisoformat(v) for k, v in json.loads(self.options.get("watermarks") or "{}").items()}
-        return PIStreamReader(self._config(), marks)
+        return PIStreamReader(self._config(), marks, json.loads(self.options.get("densities") or "{}"))
 
 
 def _read(config: PIConfig, partition: InputPartition):
@@ -101,9 +105,11 @@ class PIStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
     """Triggered updates (``availableNow``) fix their end time when they start, then read every tag up
     to it in as many micro-batches as the ``pi.max_window`` chunks need."""
 
-    def __init__(self, config: PIConfig, watermarks: dict[str, dt.datetime]):
+    def __init__(self, config: PIConfig, watermarks: dict[str, dt.datetime],
+                 densities: dict[str, float] | None = None):
         self.config = config
         self.watermarks = watermarks
+        self.densities = densities or {}
         self._tags: list[Tag] | None = None
         self._positions: dict[str, dt.datetime] = {}
         self._active_marks: dict[str, dt.datetime] = {}
@@ -153,7 +159,7 @@ class PIStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
             bound = dt.datetime.fromisoformat(end["end"])
             fresh = {t.web_id: self._active_marks.get(t.web_id, self._positions[t.web_id]) for t in self._tags}
             tasks = plan_windows(self._tags, fresh, self._active_marks, set(), self.config, bound)
-        return _partitions(tasks, self.config)
+        return _partitions(tasks, self.config, self.densities)
 
     def read(self, partition):
         yield from _read(self.config, partition)

@@ -19,20 +19,25 @@ def pi_config(spark: SparkSession) -> PIConfig:
     return PIConfig.from_spark_conf(spark.conf.get)
 
 
-def load_watermarks(spark: SparkSession, table: str = WATERMARK_TABLE) -> dict[str, dt.datetime]:
-    """Watermarks as of the previous update; empty on the first run."""
+def load_state(spark: SparkSession, table: str = WATERMARK_TABLE) -> tuple[dict[str, dt.datetime], dict[str, float]]:
+    """Watermarks and value densities (values per second read so far) as of the previous update; empty
+    on the first run. Densities let the planner balance partitions by expected values."""
     if not spark.catalog.tableExists(table):
-        return {}
+        return {}, {}
     rows = (spark.read.table(table).where("watermark IS NOT NULL")
-            .selectExpr("web_id", "unix_micros(watermark) AS micros").collect())
-    return {r.web_id: from_epoch_micros(r.micros) for r in rows}
+            .selectExpr("web_id", "unix_micros(watermark) AS micros",
+                        "rows_read / greatest(unix_seconds(watermark) - unix_seconds(coverage_start), 1) AS density")
+            .collect())
+    return ({r.web_id: from_epoch_micros(r.micros) for r in rows},
+            {r.web_id: float(r.density) for r in rows if r.density is not None})
 
 
 def prepare_stream_options(spark: SparkSession, config: PIConfig) -> dict[str, str]:
     """Register the ``pi`` source and read the watermarks: both must happen at pipeline start, outside
     any query function (SDP forbids analysis inside one, and the state must not become a graph edge)."""
     spark.dataSource.register(PIDataSource)
-    return reader_options(config, load_watermarks(spark))
+    watermarks, densities = load_state(spark)
+    return reader_options(config, watermarks, densities)
 
 
 def recorded_values_stream(spark: SparkSession, options: dict[str, str]) -> DataFrame:

@@ -159,8 +159,7 @@ class PIConfig:
     def from_mapping(cls, raw: Mapping[str, Any], *, strict: bool = True) -> "PIConfig":
         """Build from ``pi.*`` keys (nested dicts are flattened with dots). Unknown ``pi.*`` keys are
         errors when ``strict`` (typos must not silently fall back to defaults)."""
-        flat = {k: ("" if v is None else str(v).lower() if isinstance(v, bool) else str(v))
-                for k, v in _flatten(raw).items()}
+        flat = setting_strings(raw)
         if strict:
             unknown = sorted(k for k in flat if k.startswith(PREFIX) and k not in KNOWN_KEYS)
             if unknown:
@@ -255,8 +254,14 @@ def read_settings_file(path: str) -> dict[str, str]:
         raise ConfigError(f"config file {path}: not valid YAML{where}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path}: must be a mapping of pi.* settings")
+    return setting_strings(data)
+
+
+def setting_strings(raw: Mapping[str, Any]) -> dict[str, str]:
+    """Flatten nested keys with dots and render values as pipeline configuration strings
+    (booleans as ``true``/``false``, null as empty)."""
     return {k: "" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
-            for k, v in _flatten(data).items()}
+            for k, v in _flatten(raw).items()}
 
 
 def _flatten(raw: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -163,7 +163,8 @@ def _answer(config: PIConfig, group: list[_TagRead], answers: dict | PIWebAPIErr
     for i, r in enumerate(group):
         answer = answers.get(str(i))
         if not isinstance(answer, dict):
-            yield _quarantine(r, "batch response has no entry for this sub-request", answers, extracted_at)
+            context = {"request_id": str(i), "answer": answer, "ids_in_response": sorted(answers)[:100]}
+            yield _quarantine(r, "batch response has no entry for this sub-request", context, extracted_at)
             _fail_or_retry(r, config, "batch response has no entry for this sub-request", True)
             continue
         status = answer.get("Status")

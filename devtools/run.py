@@ -38,7 +38,7 @@ def summarize(spark, since: str) -> None:
     _say(f"  watermarks: {w.tags} tags, from {w.lo} to {w.hi} UTC, {w.failing} failing")
     latest = spark.sql(f"""
         SELECT count(*) AS windows, min(window_start) AS lo, max(window_end) AS hi,
-               sum(value_count) AS values_read, count_if(status <> 'ok') AS failed
+               count_if(status <> 'ok') AS failed
         FROM pi_extraction_log WHERE extracted_at >= TIMESTAMP '{since}'""").first()
     fresh = spark.sql(f"""
         SELECT count_if(timestamp <= prior_watermark) AS in_lookback,

@@ -137,28 +137,29 @@ class PIStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
     def initialOffset(self) -> dict:
         return {"round": 0, "end": None}
 
-    def latestOffset(self, start: dict | None = None, limit=None) -> dict:
-        start = start or self.initialOffset()
+    def _plan(self, start: dict, end: dt.datetime) -> list[WindowTask]:
+        """The next windows up to ``end``; positions move on as soon as they are planned."""
         self._start_state(start)
-        end = self._now_bound()
         tasks = plan_windows(self._tags, self._positions, self._active_marks, self._lookback_done,
                              self.config, end)
+        for task in tasks:
+            self._positions[task.web_id] = task.end
+            self._lookback_done.add(task.web_id)
+        return tasks
+
+    def latestOffset(self, start: dict | None = None, limit=None) -> dict:
+        start = start or self.initialOffset()
+        tasks = self._plan(start, self._now_bound())
         if not tasks:
             return start
         round_no = int(start.get("round", 0)) + 1
         self._plans[round_no] = tasks
-        for task in tasks:
-            self._positions[task.web_id] = task.end
-            self._lookback_done.add(task.web_id)
         return {"round": round_no, "end": max(t.end for t in tasks).isoformat()}
 
     def partitions(self, start: dict, end: dict):
         tasks = self._plans.pop(int(end["round"]), None)
-        if tasks is None:  # replaying a batch planned by an earlier process: re-read from watermarks
-            self._start_state(start)
-            bound = dt.datetime.fromisoformat(end["end"])
-            fresh = {t.web_id: self._active_marks.get(t.web_id, self._positions[t.web_id]) for t in self._tags}
-            tasks = plan_windows(self._tags, fresh, self._active_marks, set(), self.config, bound)
+        if tasks is None:  # replaying a batch an earlier process planned: re-read from the watermarks
+            tasks = self._plan(start, dt.datetime.fromisoformat(end["end"]))
         return _partitions(tasks, self.config, self.densities)
 
     def read(self, partition):

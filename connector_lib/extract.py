@@ -19,51 +19,21 @@ import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
+
+import pyarrow as pa
 
 from .client import RETRY_STATUSES, PIWebAPIClient, PIWebAPIError
 from .config import PIConfig
-from .timeutil import UTC, to_pi
+from .bronze import BRONZE_COLUMNS, COLUMN_NAMES, row as _row
+from .pages import PageOf, decode_page, value_batch
+from .timeutil import UTC, epoch_micros, to_pi
 from .values import MalformedValue, normalise
 
-SELECTED_FIELDS = ";".join([
-    "Items.Timestamp", "Items.Value", "Items.UnitsAbbreviation", "Items.Good", "Items.Questionable",
-    "Items.Substituted", "Items.Annotated", "Items.Errors", "UnitsAbbreviation", "WebException",
-])
+__all__ = ["BRONZE_COLUMNS", "WindowTask", "read_windows", "iter_rows"]
 
-# Bronze row layout: (name, Spark type). The data source schema is built from this list.
-BRONZE_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("record_kind", "string"),  # value | window | quarantine
-    ("web_id", "string"),
-    ("tag", "string"),
-    ("sequence", "int"),
-    ("timestamp", "timestamp"),
-    ("timestamp_raw", "string"),
-    ("value_type", "string"),
-    ("value_double", "double"),
-    ("value_string", "string"),
-    ("state_code", "int"),
-    ("state_name", "string"),
-    ("is_system", "boolean"),
-    ("good", "boolean"),
-    ("questionable", "boolean"),
-    ("substituted", "boolean"),
-    ("annotated", "boolean"),
-    ("units", "string"),
-    ("errors", "string"),
-    ("window_start", "timestamp"),
-    ("window_end", "timestamp"),
-    ("prior_watermark", "timestamp"),
-    ("status", "string"),
-    ("error", "string"),
-    ("value_count", "bigint"),
-    ("point_type", "string"),
-    ("digital_set", "string"),
-    ("raw", "string"),
-    ("extracted_at", "timestamp"),
-)
-_WIDTH = len(BRONZE_COLUMNS)
-
+# No selectedFields on recorded reads: a TimedValue carries only the fields we keep, and filtering costs
+# the server time per value (measured 5x on the simulator, see docs/performance.md).
 
 @dataclass(frozen=True)
 class WindowTask:
@@ -97,24 +67,17 @@ class _TagRead:
         self.next_start = to_pi(task.start)
         self.page_size = page_size
         self.count = 0
-        self.last_ts: dt.datetime | None = None
+        self.last_micros: int | None = None  # last value's timestamp (µs) and sequence, across pages
         self.seq = 0
         self.attempts = 0
         self.error: str | None = None
         self.done = False
 
 
-def _row(**cols) -> tuple:
-    out = [None] * _WIDTH
-    for i, (name, _) in enumerate(BRONZE_COLUMNS):
-        if name in cols:
-            out[i] = cols[name]
-    return tuple(out)
-
-
 def read_windows(client: PIWebAPIClient, config: PIConfig, tasks: list[WindowTask],
-                 now: Callable[[], dt.datetime] = lambda: dt.datetime.now(UTC)) -> Iterator[tuple]:
-    """Yield bronze rows (values, quarantine records, one completion record per task).
+                 now: Callable[[], dt.datetime] = lambda: dt.datetime.now(UTC)) -> Iterator[tuple | pa.RecordBatch]:
+    """Yield bronze rows (values, quarantine records, one completion record per task): the values of
+    plain pages as one Arrow record batch per batch-controller answer, every other row as a tuple.
 
     Up to ``pi.max_concurrent_requests`` batch calls are in flight at once; answers are processed in
     the order the calls were made, so at most that many answers are held in memory."""
@@ -141,7 +104,7 @@ def _call(client: PIWebAPIClient, group: list[_TagRead]) -> dict:
     body = {}
     for i, r in enumerate(group):
         query = (f"startTime={r.next_start}&endTime={to_pi(r.task.end)}&boundaryType=Inside"
-                 f"&maxCount={r.page_size}&selectedFields={SELECTED_FIELDS}")
+                 f"&maxCount={r.page_size}")
         body[str(i)] = {"Method": "GET", "Resource": client.url(f"streams/{r.task.web_id}/recorded?{query}")}
     return client.batch(body)
 
@@ -160,6 +123,7 @@ def _answer(config: PIConfig, group: list[_TagRead], answers: dict | PIWebAPIErr
             _fail_or_retry(r, config, str(answers), answers.transient)
         return
     extracted_at = now()
+    plain: list[tuple[_TagRead, PageOf]] = []
     for i, r in enumerate(group):
         answer = answers.get(str(i))
         if not isinstance(answer, dict):
@@ -184,43 +148,83 @@ def _answer(config: PIConfig, group: list[_TagRead], answers: dict | PIWebAPIErr
             _fail_or_retry(r, config, "malformed response (no Items list); quarantined", False)
             continue
         r.attempts = 0
-        yield from _take_page(r, config, items, content.get("UnitsAbbreviation"), extracted_at)
+        keep = _page(r, config, items)
+        if keep:
+            page = _plain_page(r, keep, content.get("UnitsAbbreviation"))
+            if page is None:
+                yield from _value_rows(r, keep, content.get("UnitsAbbreviation"), extracted_at)
+            else:
+                plain.append((r, page))
+    if plain:
+        reads = {id(page): r for r, page in plain}
+        batch, ends, declined = value_batch([page for _, page in plain], extracted_at)
+        for page, last_micros, last_seq in ends:
+            r = reads[id(page)]
+            r.last_micros, r.seq = last_micros, last_seq
+            r.count += len(page.columns.raw_ts)
+        if batch is not None:
+            yield batch
+        for page in declined:
+            yield from _value_rows(reads[id(page)], page.items, page.units, extracted_at)
 
 
-def _take_page(r: _TagRead, config: PIConfig, items: list, units, extracted_at) -> Iterator[tuple]:
+def _page(r: _TagRead, config: PIConfig, items: list) -> list:
+    """The values of a page to keep; moves the tag's paging state on (next start, page size, done)."""
     full = len(items) >= r.page_size
-    if full:
-        last = items[-1].get("Timestamp") if isinstance(items[-1], dict) else None
-        cut = len(items)
-        while cut > 0 and isinstance(items[cut - 1], dict) and items[cut - 1].get("Timestamp") == last:
-            cut -= 1
-        if cut == 0 or last is None:
-            if r.page_size >= config.max_items_per_call:
-                r.error = (f"more than {r.page_size} values share timestamp {last}; "
-                           f"cannot page past pi.max_items_per_call")
-                r.done = True
-                return
-            r.page_size = min(r.page_size * 2, config.max_items_per_call)
-            return
-        keep, r.next_start = items[:cut], last
-    else:
-        keep = items
+    if not full:
+        r.done = True
+        return items
+    last = items[-1].get("Timestamp") if isinstance(items[-1], dict) else None
+    cut = len(items)
+    while cut > 0 and isinstance(items[cut - 1], dict) and items[cut - 1].get("Timestamp") == last:
+        cut -= 1
+    if cut == 0 or last is None:
+        if r.page_size >= config.max_items_per_call:
+            r.error = (f"more than {r.page_size} values share timestamp {last}; "
+                       f"cannot page past pi.max_items_per_call")
+            r.done = True
+            return []
+        r.page_size = min(r.page_size * 2, config.max_items_per_call)
+        return []
+    r.next_start = last
+    return items[:cut]
+
+
+def _plain_page(r: _TagRead, items: list, units) -> PageOf | None:
+    columns = decode_page(items, units)
+    if columns is None:
+        return None
+    t = r.task
+    constants = {"web_id": t.web_id, "tag": t.tag, "window_start": t.start, "window_end": t.end,
+                 "prior_watermark": t.prior_watermark, "point_type": t.point_type, "digital_set": t.digital_set}
+    return PageOf(items, columns, constants, r.last_micros, r.seq, units=units)
+
+
+def _value_rows(r: _TagRead, items: list, units, extracted_at: dt.datetime) -> Iterator[tuple]:
+    """The careful path: one value at a time, odd values typed or quarantined with their payload."""
     task = r.task
-    for item in keep:
+    for item in items:
         try:
             values = normalise(item, units)
         except MalformedValue as exc:
             yield _quarantine(r, exc.reason, exc.raw, extracted_at)
             continue
-        ts = values[0]
-        r.seq = r.seq + 1 if ts == r.last_ts else 0
-        r.last_ts = ts
+        micros = epoch_micros(values[0])
+        r.seq = r.seq + 1 if micros == r.last_micros else 0
+        r.last_micros = micros
         r.count += 1
         yield (("value", task.web_id, task.tag, r.seq) + values
                + (task.start, task.end, task.prior_watermark, None, None, None,
                   task.point_type, task.digital_set, None, extracted_at))
-    if not full:
-        r.done = True
+
+
+def iter_rows(records: Iterable[tuple | pa.RecordBatch]) -> Iterator[tuple]:
+    """Everything :func:`read_windows` yields as plain tuples (tests and small tools)."""
+    for record in records:
+        if isinstance(record, pa.RecordBatch):
+            yield from zip(*(record.column(name).to_pylist() for name in COLUMN_NAMES))
+        else:
+            yield record
 
 
 def _fail_or_retry(r: _TagRead, config: PIConfig, message: str, transient: bool) -> None:

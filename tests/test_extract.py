@@ -10,7 +10,7 @@ import pytest
 from connector_lib.client import PIWebAPIClient
 from connector_lib.config import ConfigError, PIConfig
 from connector_lib.discovery import discover_tags
-from connector_lib.extract import BRONZE_COLUMNS, WindowTask, read_windows
+from connector_lib.extract import BRONZE_COLUMNS, WindowTask, iter_rows, read_windows
 from pi_simulator import Archive, SimulatorServer
 from pi_simulator import truth
 
@@ -37,7 +37,7 @@ def server(archive):
 
 def run(server_url, tasks, **settings):
     config = PIConfig.from_mapping({"pi.url": server_url, "pi.http.backoff": "0s", **settings})
-    rows = [dict(zip(COLS, r)) for r in read_windows(PIWebAPIClient(config), config, tasks)]
+    rows = [dict(zip(COLS, r)) for r in iter_rows(read_windows(PIWebAPIClient(config), config, tasks))]
     return [r for r in rows if r["record_kind"] == "value"], [r for r in rows if r["record_kind"] == "window"]
 
 

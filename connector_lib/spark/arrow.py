@@ -1,4 +1,4 @@
-"""Bronze rows as Arrow record batches: Spark takes them column by column instead of converting every
+"""Bronze records as Arrow record batches: Spark takes them column by column instead of converting every
 Python tuple, which is most of a Python data source's per-row cost."""
 
 from __future__ import annotations
@@ -7,21 +7,22 @@ from typing import Iterable, Iterator
 
 import pyarrow as pa
 
-from ..extract import BRONZE_COLUMNS
+from ..bronze import ARROW_SCHEMA
 
-_ARROW_TYPES = {
-    "string": pa.string(), "int": pa.int32(), "bigint": pa.int64(), "double": pa.float64(),
-    "boolean": pa.bool_(), "timestamp": pa.timestamp("us", tz="UTC"),
-}
-SCHEMA = pa.schema([(name, _ARROW_TYPES[kind]) for name, kind in BRONZE_COLUMNS])
+SCHEMA = ARROW_SCHEMA
 BATCH_ROWS = 8192
 
 
-def record_batches(rows: Iterable[tuple], batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
-    """Group rows into batches of at most ``batch_rows``; memory stays bounded by one batch."""
+def record_batches(records: Iterable[tuple | pa.RecordBatch], batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+    """Record batches pass through (already columnar, one per batch-controller answer); tuples are
+    grouped into batches of at most ``batch_rows``. Memory stays bounded by one answer."""
     buffer: list[tuple] = []
-    for row in rows:
-        buffer.append(row)
+    for record in records:
+        if isinstance(record, pa.RecordBatch):
+            if record.num_rows:
+                yield record
+            continue
+        buffer.append(record)
         if len(buffer) >= batch_rows:
             yield _batch(buffer)
             buffer = []

@@ -18,12 +18,13 @@ from pyspark.sql.streaming.datasource import SupportsTriggerAvailableNow
 from ..client import PIWebAPIClient
 from ..config import PIConfig
 from ..discovery import Tag, discover_tags
-from ..extract import BRONZE_COLUMNS, WindowTask, read_windows
+from ..bronze import SPARK_SCHEMA
+from ..extract import WindowTask, read_windows
 from ..plan import partition_tasks, plan_windows
 from ..timeutil import UTC, parse_time
 from .arrow import record_batches
 
-SCHEMA = ", ".join(f"{name} {kind}" for name, kind in BRONZE_COLUMNS)
+SCHEMA = SPARK_SCHEMA
 PASSWORD_OPTION = "pi.auth.password"
 
 

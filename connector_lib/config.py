@@ -53,6 +53,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("pi.tags_per_request", "100", "sub-requests (tags) per batch-controller call"),
     Setting("pi.page_size", "10000", "maxCount per sub-request; pages continue until a window is complete"),
     Setting("pi.max_items_per_call", "150000", "the server's MaxReturnedItemsPerCall"),
+    Setting("pi.values_per_call", "20000", "values one batch call may return: each sub-request's maxCount is "
+            "this shared over the call's tags, so an executor's memory does not grow with the window"),
     Setting("pi.max_requests_per_second", "0", "limit on PI Web API calls per second for the whole update (0 = none)"),
     Setting("pi.max_concurrent_requests", "4", "batch calls in flight at once inside one Spark task"),
     Setting("pi.partitions", "0", "Spark partitions per micro-batch (0 = one per tag batch, at most 64)"),
@@ -147,6 +149,7 @@ class PIConfig:
     tags_per_request: int = 100
     page_size: int = 10000
     max_items_per_call: int = 150000
+    values_per_call: int = 20000
     max_requests_per_second: float = 0.0
     max_concurrent_requests: int = 4
     partitions: int = 0
@@ -188,6 +191,11 @@ class PIConfig:
         page_size = _int(flat, "pi.page_size", 1)
         if page_size > max_items:
             raise ConfigError(f"pi.page_size: must be <= pi.max_items_per_call ({max_items}), got {page_size}")
+        values_per_call = _int(flat, "pi.values_per_call", 1)
+        if "pi.values_per_call" not in flat:
+            values_per_call = min(values_per_call, max_items)
+        elif values_per_call > max_items:
+            raise ConfigError(f"pi.values_per_call: must be <= pi.max_items_per_call ({max_items}), got {values_per_call}")
         tags = tuple(t.strip() for t in _text(flat, "pi.tags").split(",") if t.strip())
         tag_filter = _text(flat, "pi.tag_filter") or "*"
         return cls(
@@ -208,6 +216,7 @@ class PIConfig:
             tags_per_request=_int(flat, "pi.tags_per_request", 1, 10000),
             page_size=page_size,
             max_items_per_call=max_items,
+            values_per_call=values_per_call,
             max_requests_per_second=_rate(flat, "pi.max_requests_per_second"),
             max_concurrent_requests=_int(flat, "pi.max_concurrent_requests", 1, 64),
             partitions=_int(flat, "pi.partitions", 0, 4096),

@@ -81,7 +81,7 @@ def read_windows(client: PIWebAPIClient, config: PIConfig, tasks: list[WindowTas
 
     Up to ``pi.max_concurrent_requests`` batch calls are in flight at once; answers are processed in
     the order the calls were made, so at most that many answers are held in memory."""
-    active = [_TagRead(t, config.page_size) for t in tasks]
+    active = [_TagRead(t, first_page_size(config, len(tasks))) for t in tasks]
     with ThreadPoolExecutor(max_workers=config.max_concurrent_requests, thread_name_prefix="pi-batch") as pool:
         while active:
             groups = [active[i:i + config.tags_per_request] for i in range(0, len(active), config.tags_per_request)]
@@ -98,6 +98,14 @@ def read_windows(client: PIWebAPIClient, config: PIConfig, tasks: list[WindowTas
             active = [r for r in active if not r.done]
             if any(r.attempts for r in active):
                 time.sleep(min(config.backoff_s * 2 ** max(r.attempts for r in active), 30.0))
+
+
+def first_page_size(config: PIConfig, n_tasks: int) -> int:
+    """``maxCount`` of a sub-request: ``pi.page_size``, cut so that one call of ``pi.tags_per_request``
+    sub-requests returns at most ``pi.values_per_call`` values. Answers in flight are what an executor
+    holds in memory, so it stays flat however long the window is; a long window just takes more pages."""
+    per_call = max(1, min(n_tasks, config.tags_per_request))
+    return max(1, min(config.page_size, config.values_per_call // per_call))
 
 
 def _call(client: PIWebAPIClient, group: list[_TagRead]) -> dict:

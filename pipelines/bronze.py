@@ -3,6 +3,7 @@
 from pyspark import pipelines as dp
 from pyspark.sql import functions as F
 
+from connector_lib.bronze import TABLE_PROPERTIES
 from connector_lib.spark import transforms
 from connector_lib.spark.pipeline import pi_config, prepare_stream_options, recorded_values_stream
 
@@ -12,7 +13,8 @@ stream_options = prepare_stream_options(spark, config)  # noqa: F821 - watermark
 
 @dp.table(name="pi_recorded_bronze",
           comment="Recorded values as read from the PI Web API, one completion record per tag window; "
-                  "may hold re-read duplicates")
+                  "may hold re-read duplicates",
+          table_properties=TABLE_PROPERTIES)
 def pi_recorded_bronze():
     return recorded_values_stream(spark, stream_options)  # noqa: F821
 

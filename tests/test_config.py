@@ -37,6 +37,8 @@ def test_nested_yaml_style_keys_are_flattened():
     ({**GOOD, "pi.page_size": "-5"}, "pi.page_size", ">= 1"),
     ({**GOOD, "pi.page_size": "lots"}, "pi.page_size", "integer"),
     ({**GOOD, "pi.page_size": "200000"}, "pi.page_size", "max_items_per_call"),
+    ({**GOOD, "pi.values_per_call": "150001"}, "pi.values_per_call", "max_items_per_call"),
+    ({**GOOD, "pi.values_per_call": "0"}, "pi.values_per_call", ">= 1"),
     ({**GOOD, "pi.tags_per_request": "0"}, "pi.tags_per_request", "between 1 and 10000"),
     ({**GOOD, "pi.backfill_start": "last tuesday-ish"}, "pi.backfill_start", "not a time"),
     ({**GOOD, "pi.lookback": "10 parsecs"}, "pi.lookback", "not a duration"),
@@ -84,3 +86,13 @@ def test_from_spark_conf_reads_only_known_keys():
     conf = {"pi.url": "http://h/piwebapi", "pi.page_size": "42", "spark.sql.shuffle.partitions": "3"}
     config = PIConfig.from_spark_conf(lambda key, default=None: conf.get(key, default))
     assert config.page_size == 42
+
+
+def test_every_setting_is_documented_with_its_default():
+    from connector_lib.config import SETTINGS
+    from tests.conftest import REPO
+
+    reference = (REPO / "docs" / "configuration.md").read_text()
+    for setting in SETTINGS:
+        shown = {None: "(required)", "": "(empty)"}.get(setting.default, f"`{setting.default}`")
+        assert f"| `{setting.key}` | {shown} |" in reference, setting.key

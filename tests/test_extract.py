@@ -62,10 +62,11 @@ def truth_keyed(archive, tags, start=START, end=END):
             for name in tags for t in truth.recorded(archive, name, start, end)}
 
 
-@pytest.mark.parametrize("page_size, per_request, n_tags", [(10000, 100, 24), (7, 5, 12), (2, 3, 4)])
-def test_every_value_once_whatever_the_page_size(server, archive, page_size, per_request, n_tags):
+@pytest.mark.parametrize("page_size, per_request, n_tags, per_call", [
+    (10000, 100, 24, 20000), (7, 5, 12, 20000), (2, 3, 4, 20000), (10000, 24, 24, 240)])
+def test_every_value_once_whatever_the_page_size(server, archive, page_size, per_request, n_tags, per_call):
     tasks = tasks_for(server.url)[:n_tags]
-    values, windows = run(server.url, tasks, **{"pi.page_size": str(page_size),
+    values, windows = run(server.url, tasks, **{"pi.page_size": str(page_size), "pi.values_per_call": str(per_call),
                                                 "pi.tags_per_request": str(per_request)})
     expected = truth_keyed(archive, [t.tag for t in tasks])
     assert len(expected) > 100 and (page_size > 100 or len(expected) > 50 * page_size)
@@ -134,3 +135,15 @@ def test_discovery_by_explicit_list_and_by_name_filter(server, archive):
     config = PIConfig.from_mapping({**base, "pi.tags": "NOPE.1, " + archive.points[1].name})
     with pytest.raises(ConfigError, match=r"^pi.tags: not found on PISIM: NOPE.1$"):
         discover_tags(PIWebAPIClient(config), config)
+
+
+def test_a_call_returns_at_most_values_per_call_whatever_the_window():
+    from connector_lib.extract import first_page_size
+
+    config = PIConfig.from_mapping({"pi.url": "http://h/piwebapi", "pi.values_per_call": "20000"})
+    assert first_page_size(config, 5000) == 200  # 100 tags per call x 200 values
+    assert first_page_size(config, 10) == 2000  # a call carries only the partition's 10 tags
+    small = PIConfig.from_mapping({"pi.url": "http://h/piwebapi", "pi.values_per_call": "50", "pi.tags_per_request": "100"})
+    assert first_page_size(small, 1000) == 1  # never below one value per sub-request
+    capped = PIConfig.from_mapping({"pi.url": "http://h/piwebapi", "pi.max_items_per_call": "500", "pi.page_size": "500"})
+    assert capped.values_per_call == 500  # the default follows a lower server cap

@@ -78,8 +78,10 @@ class LocalPipeline:
     """One local Spark Connect session; :meth:`update` runs one triggered pipeline update."""
 
     def __init__(self, work_dir: Path, configuration: Mapping[str, str], master: str = "local[2]",
-                 database: str = "osipi"):
+                 database: str = "osipi", spark_conf: Mapping[str, str] | None = None):
+        """``spark_conf`` adds to (or overrides) :func:`session_conf`, e.g. ``spark.driver.memory``."""
         self.database = database
+        self.spark_conf = dict(spark_conf or {})
         self.work_dir = Path(work_dir).resolve()
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.configuration = dict(configuration)
@@ -94,7 +96,7 @@ class LocalPipeline:
             from pyspark.sql import SparkSession
 
             builder = SparkSession.builder.remote(self.master)
-            for key, value in session_conf(self.work_dir).items():
+            for key, value in {**session_conf(self.work_dir), **self.spark_conf}.items():
                 builder = builder.config(key, value)
             self._spark = builder.getOrCreate()
         return self._spark

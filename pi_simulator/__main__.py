@@ -25,6 +25,8 @@ def main(argv: list[str] | None = None) -> int:
                        help="added to every HTTP request, to model a remote server (default 0)")
     serve.add_argument("--max-concurrency", type=int, default=64,
                        help="requests served at once (default 64)")
+    serve.add_argument("--segment-cache", type=int, default=8192,
+                       help="generated point-hours kept in memory, about 1.5 KB each (default 8192)")
     args = parser.parse_args(argv)
     auth = None
     if args.basic_auth:
@@ -32,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
         if not sep:
             parser.error("--basic-auth must be USER:PASS")
         auth = (user, password)
-    archive = Archive(seed=args.seed, n_points=args.tags, server_name=args.server_name)
+    archive = Archive(seed=args.seed, n_points=args.tags, server_name=args.server_name,
+                      segment_cache=args.segment_cache)
     server = SimulatorServer(archive, args.host, args.port, basic_auth=auth,
                              max_items_per_call=args.max_items_per_call, latency_ms=args.latency_ms,
                              max_concurrency=args.max_concurrency)

@@ -110,7 +110,10 @@ class Archive:
     #: points are created between these two instants (ticks); all exist for any recent window
     CREATED_FROM = 1735689600 * TICKS_PER_SECOND  # 2025-01-01T00:00:00Z
 
-    def __init__(self, seed: int = 42, n_points: int = 200, server_name: str = "PISIM"):
+    def __init__(self, seed: int = 42, n_points: int = 200, server_name: str = "PISIM",
+                 segment_cache: int = 8192):
+        """``segment_cache``: generated hours kept in memory (LRU), about 1.5 KB each; a real server's
+        archive cache. Generation is on demand either way; the cache only saves repeating it."""
         if n_points < 1:
             raise ValueError("n_points must be >= 1")
         self.seed = int(seed)
@@ -119,7 +122,7 @@ class Archive:
         self.points = [self._make_point(i) for i in range(n_points)]
         self.by_name = {p.name.upper(): p for p in self.points}
         self.by_id = {p.point_id: p for p in self.points}
-        self._segment = functools.lru_cache(maxsize=8192)(self._generate_segment)
+        self._segment = functools.lru_cache(maxsize=segment_cache)(self._generate_segment)
 
     def _make_point(self, index: int) -> Point:
         plant_code, _ = PLANTS[index % len(PLANTS)]

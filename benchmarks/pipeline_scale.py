@@ -2,11 +2,14 @@
 
     .venv/bin/python -m benchmarks.pipeline_scale --tags 30000 --backfill 1d --incremental 15m
 
-One simulator process serves ``--tags`` points. Update 1 backfills ``--backfill`` for every tag; after
-waiting ``--incremental`` of wall time is not practical, so update 2 is the incremental case measured
-the way production runs it: a fresh pipeline whose backfill start is ``--incremental`` ago (the windows
-an every-15-minutes schedule reads). Prints wall time, values and values/s per update and seconds per
-flow; writes JSON under benchmarks/results/.
+One simulator process serves ``--tags`` points, one pipeline runs two triggered updates:
+  backfill     the first update reads ``--backfill`` of every tag, up to ``--incremental`` ago (the
+               pipeline's ``pi.settle_lag`` holds the last ``--incremental`` back);
+  incremental  the second update, with the lag set to 0, reads the ``--incremental`` of new data every
+               tag gained since: what an every-15-minutes schedule reads, on top of a day of history.
+``--cases incremental`` alone runs a fresh pipeline over the last ``--incremental`` instead (quick).
+Prints wall time, values and values/s per update and seconds per flow; writes JSON under
+benchmarks/results/.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -24,25 +26,23 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.throughput import start_simulator  # noqa: E402
+from benchmarks.throughput import start_simulator, versions  # noqa: E402
 from devtools.local_pipeline import LocalPipeline  # noqa: E402
 
 
-def run_case(url: str, backfill: str, label: str, master: str) -> dict:
-    pipeline = LocalPipeline(Path(tempfile.mkdtemp(prefix=f"osipi-scale-{label}-")), {
-        "pi.url": url, "pi.backfill_start": f"*-{backfill}", "pi.settle_lag": "0s", "pi.lookback": "0s",
-        "pi.max_window": "1d", "pi.partitions": "8"}, master=master)
+def timed_update(pipeline: LocalPipeline, label: str, window: str) -> dict:
     spark = pipeline.spark  # JVM start is not part of the measurement
+    before = spark.sql("SELECT count(*) AS n FROM pi_recorded_bronze WHERE record_kind = 'value'").first().n \
+        if spark.catalog.tableExists("pi_recorded_bronze") else 0
     started = time.perf_counter()
     result = pipeline.update()
     seconds = time.perf_counter() - started
     if not result.ok:
         raise SystemExit(f"{label} update failed: {result.error}")
-    values = spark.sql("SELECT count(*) AS n FROM pi_recorded_bronze WHERE record_kind = 'value'").first().n
+    values = spark.sql("SELECT count(*) AS n FROM pi_recorded_bronze WHERE record_kind = 'value'").first().n - before
     silver = spark.read.table("pi_timeseries_silver").count()
     failed = spark.sql("SELECT count(*) AS n FROM pi_extraction_log WHERE status <> 'ok'").first().n
-    pipeline.stop()
-    return {"case": label, "window": backfill, "seconds": seconds, "values": values, "silver_rows": silver,
+    return {"case": label, "window": window, "seconds": seconds, "values": values, "silver_rows": silver,
             "failed_windows": failed, "values_per_s": values / seconds, "flows": result.flow_seconds()}
 
 
@@ -52,31 +52,39 @@ def main() -> None:
     parser.add_argument("--backfill", default="1d")
     parser.add_argument("--incremental", default="15m")
     parser.add_argument("--master", default="local[2]")
-    parser.add_argument("--cases", default="incremental,backfill")
+    parser.add_argument("--cases", default="backfill,incremental", help="backfill,incremental or incremental")
+    parser.add_argument("--driver-memory", default="6g", help="heap of the local Spark JVM (default 6g)")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    cases = args.cases.split(",")
     proc, url = start_simulator(args.tags, 42)
     rows = []
     try:
-        windows = {"incremental": args.incremental, "backfill": args.backfill}
-        for case in args.cases.split(","):
-            rows.append(run_case(url, windows[case], case, args.master))
-            r = rows[-1]
+        first = "backfill" if "backfill" in cases else "incremental"
+        pipeline = LocalPipeline(Path(tempfile.mkdtemp(prefix="osipi-scale-")), {
+            "pi.url": url, "pi.backfill_start": f"*-{args.backfill if first == 'backfill' else args.incremental}",
+            "pi.settle_lag": args.incremental if first == "backfill" else "0s", "pi.lookback": "0s",
+            "pi.max_window": "1d", "pi.partitions": "8"}, master=args.master,
+            spark_conf={"spark.driver.memory": args.driver_memory})
+        rows.append(timed_update(pipeline, first, args.backfill if first == "backfill" else args.incremental))
+        if first == "backfill" and "incremental" in cases:
+            pipeline.configuration["pi.settle_lag"] = "0s"
+            rows.append(timed_update(pipeline, "incremental", args.incremental))
+        pipeline.stop()
+        for r in rows:
             flows = ", ".join(f"{k} {v:.1f}s" for k, v in sorted(r["flows"].items()))
-            print(f"{case}: {args.tags} tags x {r['window']}: {r['values']} values in {r['seconds']:.1f}s "
-                  f"({r['values_per_s']:,.0f} values/s), silver {r['silver_rows']}, failed windows "
+            print(f"{r['case']}: {args.tags} tags x {r['window']}: {r['values']:,} values in {r['seconds']:.1f}s "
+                  f"({r['values_per_s']:,.0f} values/s), silver {r['silver_rows']:,} rows, failed windows "
                   f"{r['failed_windows']}; flows: {flows}", flush=True)
     finally:
         proc.kill()
-    import pyspark
-
     out = Path(__file__).resolve().parent / "results"
     out.mkdir(exist_ok=True)
     path = out / f"pipeline_scale-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
     path.write_text(json.dumps({"when": dt.datetime.now(dt.timezone.utc).isoformat(), "cores": os.cpu_count(),
-                                "python": platform.python_version(), "pyspark": pyspark.__version__,
-                                "tags": args.tags, "master": args.master, "results": rows}, indent=2))
+                                "versions": versions(), "tags": args.tags, "master": args.master,
+                                "driver_memory": args.driver_memory, "results": rows}, indent=2))
     print(f"written {path}")
 
 

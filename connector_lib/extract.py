@@ -62,10 +62,11 @@ class WindowTask:
 class _TagRead:
     """Paging state of one tag window."""
 
-    def __init__(self, task: WindowTask, page_size: int):
+    def __init__(self, task: WindowTask):
         self.task = task
         self.next_start = to_pi(task.start)
-        self.page_size = page_size
+        self.min_page = 1  # grows (doubles) when a full page holds one timestamp only
+        self.page_size = 0  # maxCount of the page in flight
         self.count = 0
         self.last_micros: int | None = None  # last value's timestamp (µs) and sequence, across pages
         self.seq = 0
@@ -81,12 +82,15 @@ def read_windows(client: PIWebAPIClient, config: PIConfig, tasks: list[WindowTas
 
     Up to ``pi.max_concurrent_requests`` batch calls are in flight at once; answers are processed in
     the order the calls were made, so at most that many answers are held in memory."""
-    active = [_TagRead(t, first_page_size(config, len(tasks))) for t in tasks]
+    active = [_TagRead(t) for t in tasks]
     with ThreadPoolExecutor(max_workers=config.max_concurrent_requests, thread_name_prefix="pi-batch") as pool:
         while active:
             groups = [active[i:i + config.tags_per_request] for i in range(0, len(active), config.tags_per_request)]
             in_flight: deque = deque()
             for group in groups:
+                size = max_count(config, len(group))
+                for r in group:
+                    r.page_size = max(size, r.min_page)
                 in_flight.append((group, pool.submit(_call, client, group)))
                 if len(in_flight) >= config.max_concurrent_requests:
                     yield from _answer(config, *_done(in_flight.popleft()), now)
@@ -100,12 +104,12 @@ def read_windows(client: PIWebAPIClient, config: PIConfig, tasks: list[WindowTas
                 time.sleep(min(config.backoff_s * 2 ** max(r.attempts for r in active), 30.0))
 
 
-def first_page_size(config: PIConfig, n_tasks: int) -> int:
-    """``maxCount`` of a sub-request: ``pi.page_size``, cut so that one call of ``pi.tags_per_request``
-    sub-requests returns at most ``pi.values_per_call`` values. Answers in flight are what an executor
-    holds in memory, so it stays flat however long the window is; a long window just takes more pages."""
-    per_call = max(1, min(n_tasks, config.tags_per_request))
-    return max(1, min(config.page_size, config.values_per_call // per_call))
+def max_count(config: PIConfig, sub_requests: int) -> int:
+    """``maxCount`` of each sub-request of a call: ``pi.page_size``, cut so that the call returns at most
+    ``pi.values_per_call`` values. Answers in flight are what an executor holds in memory, so it stays
+    flat however long the window is; a long window just takes more pages, and the tags still paging
+    after the others finished get larger pages."""
+    return max(1, min(config.page_size, config.values_per_call // max(1, sub_requests)))
 
 
 def _call(client: PIWebAPIClient, group: list[_TagRead]) -> dict:
@@ -192,7 +196,7 @@ def _page(r: _TagRead, config: PIConfig, items: list) -> list:
                        f"cannot page past pi.max_items_per_call")
             r.done = True
             return []
-        r.page_size = min(r.page_size * 2, config.max_items_per_call)
+        r.min_page = min(r.page_size * 2, config.max_items_per_call)
         return []
     r.next_start = last
     return items[:cut]

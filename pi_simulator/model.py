@@ -196,18 +196,35 @@ class Archive:
             seg = _with_creation(seg, created)
         return seg
 
-    def events(self, point: Point, start_ticks: int, end_ticks: int) -> Segment:
-        """Archived events with ``start <= tick <= end``, oldest first."""
+    def events(self, point: Point, start_ticks: int, end_ticks: int, limit: int | None = None,
+               newest_first: bool = False) -> Segment:
+        """Archived events with ``start <= tick <= end``, oldest first; with ``limit``, only the first
+        ``limit`` of them (the newest ``limit`` when ``newest_first``), generating no more hours than
+        those need, as an archive reads only the pages a ``maxCount`` asks for."""
         lo = max(start_ticks, point.created_ticks)
+        is_string = point.point_type == "String"
         if end_ticks < lo:
-            return _empty(point.point_type == "String")
-        parts = [
-            self._segment(point.point_id, s)
-            for s in range(lo // SEGMENT_TICKS, end_ticks // SEGMENT_TICKS + 1)
-        ]
-        merged = _concat(parts, point.point_type == "String")
-        keep = (merged.ticks >= lo) & (merged.ticks <= end_ticks)
-        return _select(merged, keep)
+            return _empty(is_string)
+        hours = range(lo // SEGMENT_TICKS, end_ticks // SEGMENT_TICKS + 1)
+        parts, found = [], 0
+        for s in (reversed(hours) if newest_first else hours):
+            seg = self._segment(point.point_id, s)
+            seg = _select(seg, (seg.ticks >= lo) & (seg.ticks <= end_ticks))
+            parts.append(seg)
+            found += len(seg.ticks)
+            if limit is not None and found >= limit:
+                break
+        if newest_first:
+            parts.reverse()
+        merged = _concat(parts, is_string) if parts else _empty(is_string)
+        if limit is not None and len(merged.ticks) > limit:
+            cut = np.zeros(len(merged.ticks), dtype=bool)
+            if newest_first:
+                cut[-limit:] = True
+            else:
+                cut[:limit] = True
+            merged = _select(merged, cut)
+        return merged
 
 
 def _empty(is_string: bool) -> Segment:

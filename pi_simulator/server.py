@@ -236,11 +236,11 @@ class PiWebApi:
         descending = end < start
         lo, hi = (end, start) if descending else (start, end)
         now_ticks = to_ticks(self.clock())
-        seg = self.archive.events(point, lo, min(hi, now_ticks))
+        seg = self.archive.events(point, lo, min(hi, now_ticks), limit=max_count, newest_first=descending)
         items = timed_values(point, seg)
         if descending:
             items.reverse()
-        return {"Links": {}, "Items": items[:max_count], "UnitsAbbreviation": point.kind.units}
+        return {"Links": {}, "Items": items, "UnitsAbbreviation": point.kind.units}
 
     # ---- routing -------------------------------------------------------------------------------
     def handle(self, req: Request) -> Response:

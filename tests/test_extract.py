@@ -105,9 +105,10 @@ def test_page_of_one_timestamp_grows_then_reports_the_item_cap(archive):
     # what was read before the unpageable instant is real data, not invented
     expected = truth_keyed(archive, [name])
     assert set(keyed(values)) <= set(expected)
-    # when the cap leaves room for one more value than the shared instant holds, paging goes on
-    with SimulatorServer(archive, max_items_per_call=3) as capped:
-        cap = {"pi.page_size": "1", "pi.max_items_per_call": "3"}
+    # when the cap leaves room for one more value than the busiest shared instant holds, paging goes on
+    most = 1 + max(r["sequence"] for r in truth.recorded(archive, name, START, END))
+    with SimulatorServer(archive, max_items_per_call=most + 1) as capped:
+        cap = {"pi.page_size": "1", "pi.max_items_per_call": str(most + 1)}
         values, windows = run(capped.url, tasks_for(capped.url, names={name}, **cap), **cap)
     assert windows[0]["status"] == "ok" and keyed(values) == expected
 
@@ -138,12 +139,13 @@ def test_discovery_by_explicit_list_and_by_name_filter(server, archive):
 
 
 def test_a_call_returns_at_most_values_per_call_whatever_the_window():
-    from connector_lib.extract import first_page_size
+    from connector_lib.extract import max_count
 
     config = PIConfig.from_mapping({"pi.url": "http://h/piwebapi", "pi.values_per_call": "20000"})
-    assert first_page_size(config, 5000) == 200  # 100 tags per call x 200 values
-    assert first_page_size(config, 10) == 2000  # a call carries only the partition's 10 tags
-    small = PIConfig.from_mapping({"pi.url": "http://h/piwebapi", "pi.values_per_call": "50", "pi.tags_per_request": "100"})
-    assert first_page_size(small, 1000) == 1  # never below one value per sub-request
+    assert max_count(config, 100) == 200  # 100 sub-requests x 200 values
+    assert max_count(config, 10) == 2000  # the tags still paging get larger pages
+    assert max_count(config, 1) == 10000  # never above pi.page_size
+    small = PIConfig.from_mapping({"pi.url": "http://h/piwebapi", "pi.values_per_call": "50"})
+    assert max_count(small, 100) == 1  # never below one value per sub-request
     capped = PIConfig.from_mapping({"pi.url": "http://h/piwebapi", "pi.max_items_per_call": "500", "pi.page_size": "500"})
     assert capped.values_per_call == 500  # the default follows a lower server cap

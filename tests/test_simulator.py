@@ -688,3 +688,20 @@ def test_latency_models_a_remote_server():
             started = _time.perf_counter()
             assert requests.get(slow.url + "/system", timeout=10).status_code == 200
             assert _time.perf_counter() - started >= 0.12
+
+
+@pytest.mark.parametrize("limit", [1, 7, 150, 10_000])
+def test_a_limited_read_is_the_head_or_tail_of_the_full_one(limit):
+    """maxCount reads only the hours it needs; the values are exactly the first (or last) of the window."""
+    archive = Archive(seed=3, n_points=12)
+    end = truth.to_ticks(dt.datetime(2026, 11, 20, tzinfo=dt.timezone.utc))
+    start = end - 30 * 3600 * 10_000_000
+    for point in archive.points:
+        full = archive.events(point, start, end)
+        head = archive.events(point, start, end, limit=limit)
+        tail = archive.events(point, start, end, limit=limit, newest_first=True)
+        assert head.ticks.tolist() == full.ticks.tolist()[:limit]
+        assert tail.ticks.tolist() == full.ticks.tolist()[-limit:]
+        assert head.number.tolist() == full.number.tolist()[:limit]
+        if full.text is not None:
+            assert tail.text == full.text[-limit:]

@@ -26,10 +26,19 @@ try:  # orjson decodes large value pages several times faster; the stdlib is the
     import orjson
 
     def _loads(data: bytes) -> Any:
-        return orjson.loads(data)
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            # strict JSON has no NaN or Infinity, but .NET serialisers can write them bare; the stdlib
+            # reads them, and the value typing decides what they become
+            return json.loads(data)
 except ImportError:  # pragma: no cover
     def _loads(data: bytes) -> Any:
         return json.loads(data)
+
+# failures of the network or of the body in transit: a later attempt may succeed
+TRANSIENT_TRANSPORT = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
+                       requests.exceptions.ContentDecodingError)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -37,10 +46,12 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 class PIWebAPIError(Exception):
     """A failed PI Web API call. ``transient`` says whether a later retry may succeed."""
 
-    def __init__(self, message: str, status: int | None = None, transient: bool = False):
+    def __init__(self, message: str, status: int | None = None, transient: bool = False,
+                 payload: str | None = None):
         super().__init__(message)
         self.status = status
         self.transient = transient
+        self.payload = payload  # the body of a malformed answer (at most 100,000 characters), for quarantine
 
 
 def _errors_text(content: Any) -> str:
@@ -102,9 +113,11 @@ class PIWebAPIClient:
                 error = self._check(resp, where)
                 if error is None:
                     return self._decode(resp, where)
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except TRANSIENT_TRANSPORT as exc:
                 error = PIWebAPIError(f"{where}: {type(exc).__name__}", transient=True)
                 resp = None
+            except requests.RequestException as exc:  # a bad URL, redirect loop, ...: no retry helps
+                raise PIWebAPIError(f"{where}: {type(exc).__name__}") from None
             except PIWebAPIError as exc:
                 error = exc
             if not error.transient or attempt >= self.config.max_retries:
@@ -137,8 +150,11 @@ class PIWebAPIClient:
         try:
             content = _loads(resp.content)
         except ValueError:
-            raise PIWebAPIError(f"{where}: response body is not valid JSON "
-                                f"({len(resp.content)} bytes)", resp.status_code, transient=True) from None
+            log.warning("%s: HTTP %s with a body that is not valid JSON (%d bytes, %s)", where, resp.status_code,
+                        len(resp.content), resp.headers.get("Content-Type", "no content type"))
+            raise PIWebAPIError(f"{where}: response body is not valid JSON ({len(resp.content)} bytes)",
+                                resp.status_code, transient=True,
+                                payload=resp.content[:100_000].decode("utf-8", "replace")) from None
         if isinstance(content, dict) and isinstance(content.get("WebException"), dict):
             exc = content["WebException"]
             status = exc.get("StatusCode") or 500

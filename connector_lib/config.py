@@ -15,6 +15,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit
 
 from .timeutil import parse_duration, parse_time
 
@@ -170,8 +171,13 @@ class PIConfig:
         url = _text(flat, "pi.url")
         if not url:
             raise ConfigError("pi.url: required, e.g. https://pi.example.com/piwebapi")
-        if not url.lower().startswith(("http://", "https://")):
+        parts = urlsplit(url)
+        if parts.username is not None or parts.password is not None:  # never echo it: it may hold a password
+            raise ConfigError("pi.url: must not carry credentials; use pi.auth.username and pi.auth.password")
+        if parts.scheme.lower() not in ("http", "https"):
             raise ConfigError(f"pi.url: must start with http:// or https://, got {url!r}")
+        if not parts.hostname or any(c.isspace() for c in url):
+            raise ConfigError(f"pi.url: not a valid URL (host missing or spaces), got {url!r}")
         auth_type = _choice(flat, "pi.auth.type", AUTH_TYPES)
         username = _resolve_env("pi.auth.username", _text(flat, "pi.auth.username"))
         password = _resolve_env("pi.auth.password", _text(flat, "pi.auth.password"))
@@ -183,10 +189,13 @@ class PIConfig:
         if ca_bundle and not os.path.isfile(ca_bundle):
             raise ConfigError(f"pi.tls.ca_bundle: file not found: {ca_bundle}")
         backfill = _text(flat, "pi.backfill_start")
+        now = dt.datetime.now(dt.timezone.utc)
         try:
-            parse_time(backfill, dt.datetime.now(dt.timezone.utc))
+            backfill_at = parse_time(backfill, now)
         except ValueError as exc:
             raise ConfigError(f"pi.backfill_start: {exc}") from None
+        if backfill_at > now:
+            raise ConfigError(f"pi.backfill_start: must not be in the future, got {backfill!r}")
         max_items = _int(flat, "pi.max_items_per_call", 1)
         page_size = _int(flat, "pi.page_size", 1)
         if page_size > max_items:
@@ -263,14 +272,27 @@ def read_settings_file(path: str) -> dict[str, str]:
         raise ConfigError(f"config file {path}: not valid YAML{where}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path}: must be a mapping of pi.* settings")
-    return setting_strings(data)
+    settings = setting_strings(data)
+    stray = sorted(k for k in settings if not k.startswith(PREFIX))
+    if stray:  # e.g. "url:" for "pi.url:": silently ignoring it would report a misleading missing pi.url
+        raise ConfigError(f"{stray[0]}: unknown setting in {path} (every setting starts with pi., "
+                          "see docs/configuration.md)")
+    return settings
 
 
 def setting_strings(raw: Mapping[str, Any]) -> dict[str, str]:
     """Flatten nested keys with dots and render values as pipeline configuration strings
     (booleans as ``true``/``false``, null as empty)."""
-    return {k: "" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
-            for k, v in _flatten(raw).items()}
+    def text(v: Any) -> str:
+        if v is None:
+            return ""
+        if isinstance(v, bool):
+            return str(v).lower()
+        if isinstance(v, (list, tuple)):  # YAML lists, e.g. pi.tags: [A, B]
+            return ",".join(text(x) for x in v)
+        return str(v)
+
+    return {k: text(v) for k, v in _flatten(raw).items()}
 
 
 def _flatten(raw: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -131,6 +131,10 @@ def _done(entry: tuple) -> tuple[list[_TagRead], dict | PIWebAPIError]:
 
 def _answer(config: PIConfig, group: list[_TagRead], answers: dict | PIWebAPIError, now) -> Iterator[tuple]:
     if isinstance(answers, PIWebAPIError):
+        if answers.payload is not None:
+            context = {"request": "POST batch", "status": answers.status, "error": str(answers),
+                       "web_ids": [r.task.web_id for r in group], "body": answers.payload}
+            yield _quarantine(group[0], "batch answer is not valid JSON", context, now(), whole_call=True)
         for r in group:
             _fail_or_retry(r, config, str(answers), answers.transient)
         return
@@ -159,6 +163,11 @@ def _answer(config: PIConfig, group: list[_TagRead], answers: dict | PIWebAPIErr
             yield _quarantine(r, "recorded-values response without an Items list", content, extracted_at)
             _fail_or_retry(r, config, "malformed response (no Items list); quarantined", False)
             continue
+        if r.attempts < config.max_retries and _has_value_errors(items):
+            # the server could not produce some values this time; ask for the page again before keeping
+            # them as error rows (a re-read usually returns the values themselves)
+            _fail_or_retry(r, config, "values carried Errors", True)
+            continue
         r.attempts = 0
         keep = _page(r, config, items)
         if keep:
@@ -178,6 +187,10 @@ def _answer(config: PIConfig, group: list[_TagRead], answers: dict | PIWebAPIErr
             yield batch
         for page in declined:
             yield from _value_rows(reads[id(page)], page.items, page.units, extracted_at)
+
+
+def _has_value_errors(items: list) -> bool:
+    return any(type(item) is dict and "Errors" in item for item in items)
 
 
 def _page(r: _TagRead, config: PIConfig, items: list) -> list:
@@ -253,11 +266,13 @@ def _completion(r: _TagRead, at: dt.datetime) -> tuple:
                 value_count=r.count, point_type=t.point_type, digital_set=t.digital_set, extracted_at=at)
 
 
-def _quarantine(r: _TagRead, reason: str, raw: object, at: dt.datetime) -> tuple:
+def _quarantine(r: _TagRead, reason: str, raw: object, at: dt.datetime, whole_call: bool = False) -> tuple:
+    """A payload that could not be used, with what is needed to replay it: the tag and window (or, for
+    the answer of a whole call, the web ids of every tag it carried, in ``raw``)."""
     t = r.task
     try:
         text = json.dumps(raw, ensure_ascii=False, default=str)
     except (TypeError, ValueError):
         text = repr(raw)
-    return _row(record_kind="quarantine", web_id=t.web_id, tag=t.tag, window_start=t.start,
-                window_end=t.end, error=reason, raw=text[:100_000], extracted_at=at)
+    return _row(record_kind="quarantine", web_id=None if whole_call else t.web_id, tag=None if whole_call else t.tag,
+                window_start=t.start, window_end=t.end, error=reason, raw=text[:100_000], extracted_at=at)

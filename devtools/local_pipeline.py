@@ -54,6 +54,41 @@ def session_conf(work_dir: Path) -> dict[str, str]:
     }
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _local_connect_session(master: str, conf: Mapping[str, str]):
+    """A local Spark Connect server on a free port and a session connected to it.
+
+    ``SparkSession.builder.remote("local[2]")`` does the same on the fixed port 15002, so two local runs
+    (a test suite and a benchmark, or a test and the pipeline process it kills and reruns) could not
+    coexist. This starts the server the way pyspark does (a classic context with the Connect plugin),
+    on a port of its own."""
+    import uuid
+
+    from pyspark import SparkConf, SparkContext
+    from pyspark.sql import SparkSession as ClassicSession
+    from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+    port = _free_port()
+    os.environ.setdefault("SPARK_CONNECT_AUTHENTICATE_TOKEN", str(uuid.uuid4()))
+    spark_conf = SparkConf(loadDefaults=True).setMaster(master).setAll(list(conf.items())).setAll([
+        ("spark.plugins", "org.apache.spark.sql.connect.SparkConnectPlugin"),
+        ("spark.connect.grpc.binding.port", str(port)),
+        ("spark.sql.artifact.isolation.enabled", "true"),
+        ("spark.sql.artifact.isolation.alwaysApplyClassloader", "true"),
+    ])
+    ClassicSession(SparkContext.getOrCreate(spark_conf))
+    os.environ["SPARK_CONNECT_MODE_ENABLED"] = "1"  # pyspark.sql.functions and friends dispatch on it
+    os.environ["SPARK_LOCAL_REMOTE"] = "1"  # session.stop() then stops the local server too
+    return ConnectSession.builder.remote(f"sc://localhost:{port}").getOrCreate()
+
+
 @dataclass
 class UpdateResult:
     ok: bool
@@ -93,12 +128,7 @@ class LocalPipeline:
         if self._spark is None:
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-            from pyspark.sql import SparkSession
-
-            builder = SparkSession.builder.remote(self.master)
-            for key, value in {**session_conf(self.work_dir), **self.spark_conf}.items():
-                builder = builder.config(key, value)
-            self._spark = builder.getOrCreate()
+            self._spark = _local_connect_session(self.master, {**session_conf(self.work_dir), **self.spark_conf})
         return self._spark
 
     def _spec(self):

@@ -1,7 +1,8 @@
 """A deterministic PI Web API simulator: the embedded server for local runs and the ground truth for
 tests and benchmarks."""
 
-from .model import Archive
+from .faults import FaultPlan
+from .model import Archive, ArchiveChanges
 from .server import SimulatorServer
 
-__all__ = ["Archive", "SimulatorServer"]
+__all__ = ["Archive", "ArchiveChanges", "FaultPlan", "SimulatorServer"]

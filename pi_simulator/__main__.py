@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .faults import FaultPlan
 from .model import Archive
 from .server import SimulatorServer
 
@@ -27,7 +28,14 @@ def main(argv: list[str] | None = None) -> int:
                        help="requests served at once (default 64)")
     serve.add_argument("--segment-cache", type=int, default=8192,
                        help="generated point-hours kept in memory, about 1.5 KB each (default 8192)")
+    serve.add_argument("--faults", default="", metavar="PLAN",
+                       help="inject faults, e.g. seed=7,http=0.1,sub=0.05,kinds=500+429+reset,failing=TAG1+TAG2 "
+                            "(see pi_simulator/faults.py)")
     args = parser.parse_args(argv)
+    try:
+        faults = FaultPlan.parse(args.faults) if args.faults else None
+    except (ValueError, TypeError) as exc:
+        parser.error(f"--faults: {exc}")
     auth = None
     if args.basic_auth:
         user, sep, password = args.basic_auth.partition(":")
@@ -38,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
                       segment_cache=args.segment_cache)
     server = SimulatorServer(archive, args.host, args.port, basic_auth=auth,
                              max_items_per_call=args.max_items_per_call, latency_ms=args.latency_ms,
-                             max_concurrency=args.max_concurrency)
+                             max_concurrency=args.max_concurrency, faults=faults)
     print(f"PI Web API simulator: {server.url} ({args.tags} points, seed {args.seed})", flush=True)
     try:
         server.serve_forever()

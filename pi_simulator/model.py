@@ -8,6 +8,7 @@ epoch, the resolution the PI Web API prints (7 fractional digits).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import math
@@ -102,6 +103,35 @@ class Segment:
     questionable: np.ndarray
     substituted: np.ndarray
     annotated: np.ndarray
+    # with ArchiveChanges only: when each event becomes visible, and when (if ever) it is edited to what
+    visible: np.ndarray | None = None  # int64 ticks
+    edit_at: np.ndarray | None = None  # int64 ticks, NEVER when the event is not edited
+    edited_number: np.ndarray | None = None
+    edited_text: list[str] | None = None
+
+
+NEVER = np.iinfo(np.int64).max
+
+
+@dataclass(frozen=True)
+class ArchiveChanges:
+    """What happens to the archive while a run goes on, seeded like everything else: values that arrive
+    late (buffered interfaces; each event of a buffered point becomes visible up to ``max_delay_s`` after
+    its timestamp, so arrivals come out of time order), values edited after they arrived (same timestamp,
+    new value), points created and deleted at given instants. The server answers as of its clock; the
+    ground truth can answer as of any instant."""
+
+    seed: int = 0
+    buffered_share: float = 0.0
+    max_delay_s: float = 0.0
+    edit_share: float = 0.0
+    max_edit_delay_s: float = 0.0
+    created: tuple[tuple[str, int], ...] = ()  # (tag, ticks): not listed and no data before
+    deleted: tuple[tuple[str, int], ...] = ()  # (tag, ticks): not listed, reads answer 404 from then on
+
+    @property
+    def late(self) -> bool:
+        return bool((self.buffered_share and self.max_delay_s) or self.edit_share)
 
 
 class Archive:
@@ -111,15 +141,26 @@ class Archive:
     CREATED_FROM = 1735689600 * TICKS_PER_SECOND  # 2025-01-01T00:00:00Z
 
     def __init__(self, seed: int = 42, n_points: int = 200, server_name: str = "PISIM",
-                 segment_cache: int = 8192):
+                 segment_cache: int = 8192, changes: ArchiveChanges | None = None, interval_scale: float = 1.0):
         """``segment_cache``: generated hours kept in memory (LRU), about 1.5 KB each; a real server's
-        archive cache. Generation is on demand either way; the cache only saves repeating it."""
+        archive cache. Generation is on demand either way; the cache only saves repeating it.
+        ``changes``: late arrivals, edits, points created and deleted (none by default).
+        ``interval_scale`` multiplies every point's mean interval between events (0.1: ten times denser)."""
         if n_points < 1:
             raise ValueError("n_points must be >= 1")
         self.seed = int(seed)
         self.server_name = server_name
         self.server_id = uuid.UUID(int=_stable_int("dataserver", seed, server_name) << 64 | 0x4000)
+        self.changes = changes or ArchiveChanges()
+        self.interval_scale = float(interval_scale)
+        created = {tag.upper(): ticks for tag, ticks in self.changes.created}
+        self.deleted_at = {tag.upper(): ticks for tag, ticks in self.changes.deleted}
         self.points = [self._make_point(i) for i in range(n_points)]
+        self.points = [dataclasses.replace(p, created_ticks=created[p.name.upper()]) if p.name.upper() in created
+                       else p for p in self.points]
+        unknown = (set(created) | set(self.deleted_at)) - {p.name.upper() for p in self.points}
+        if unknown:
+            raise ValueError(f"changes name unknown points: {sorted(unknown)}")
         self.by_name = {p.name.upper(): p for p in self.points}
         self.by_id = {p.point_id: p for p in self.points}
         self._segment = functools.lru_cache(maxsize=segment_cache)(self._generate_segment)
@@ -135,7 +176,7 @@ class Archive:
             name=f"{plant_code}.U{unit:03d}.{kind.code}{index:05d}.PV",
             plant=plant_code,
             kind=kind,
-            mean_interval_s=float(rng.uniform(lo, hi)),
+            mean_interval_s=float(rng.uniform(lo, hi)) * self.interval_scale,
             phase=float(rng.uniform(0, 2 * math.pi)),
             created_ticks=self.CREATED_FROM + int(rng.integers(0, 180 * 86400)) * TICKS_PER_SECOND,
         )
@@ -191,16 +232,58 @@ class Archive:
             substituted=(quality >= 0.01) & (quality < 0.015) & (system_code == 0),
             annotated=(quality >= 0.015) & (quality < 0.017),
         )
+        if self.changes.late:
+            seg = self._with_arrivals(point, segment, seg)
         created = point.created_ticks
         if seg_start <= created < seg_start + SEGMENT_TICKS:
             seg = _with_creation(seg, created)
         return seg
 
+    def _with_arrivals(self, point: Point, segment: int, seg: Segment) -> Segment:
+        """When each event becomes visible and whether it is edited later (own random stream, so the
+        events themselves are the same with or without changes)."""
+        ch = self.changes
+        rng = np.random.default_rng([self.seed, 104729, ch.seed, point.point_id, segment])
+        n = len(seg.ticks)
+        buffered = _stable_int("buffered", self.seed, ch.seed, point.point_id) / 2**64 < ch.buffered_share
+        delay = rng.uniform(0, ch.max_delay_s, n) if buffered else np.zeros(n)
+        visible = seg.ticks + (delay * TICKS_PER_SECOND).astype(np.int64)
+        for i in np.nonzero(seg.ticks[1:] == seg.ticks[:-1])[0] + 1:  # one timestamp: in archive order
+            visible[i] = max(visible[i], visible[i - 1])
+        edited = (rng.random(n) < ch.edit_share) & (seg.system_code == 0)
+        edit_at = np.where(edited, visible + (rng.uniform(0, ch.max_edit_delay_s, n) * TICKS_PER_SECOND)
+                           .astype(np.int64), NEVER)
+        kind = point.kind
+        edited_text = None
+        if kind.point_type == "Digital":
+            edited_number = (seg.number + 1) % len(DIGITAL_SETS[kind.digital_set])
+        elif kind.point_type == "String":
+            edited_number = seg.number
+            edited_text = [t + " (corrected)" for t in seg.text]
+        elif kind.point_type == "Int32":
+            edited_number = seg.number + 1
+        elif kind.point_type == "Float32":
+            edited_number = np.array([float(str(np.float32(v + 0.5))) for v in seg.number])
+        else:
+            edited_number = np.round(seg.number + 0.5, 6)
+        return dataclasses.replace(seg, visible=visible, edit_at=edit_at, edited_number=edited_number,
+                                   edited_text=edited_text)
+
+    def exists(self, point: Point, ticks: int) -> bool:
+        """Whether the point exists at ``ticks`` (created, not yet deleted)."""
+        return point.created_ticks <= ticks < self.deleted_at.get(point.name.upper(), NEVER)
+
+    def live_points(self, ticks: int) -> list[Point]:
+        if not self.changes.created and not self.deleted_at:
+            return self.points
+        return [p for p in self.points if self.exists(p, ticks)]
+
     def events(self, point: Point, start_ticks: int, end_ticks: int, limit: int | None = None,
-               newest_first: bool = False) -> Segment:
+               newest_first: bool = False, as_of: int | None = None) -> Segment:
         """Archived events with ``start <= tick <= end``, oldest first; with ``limit``, only the first
         ``limit`` of them (the newest ``limit`` when ``newest_first``), generating no more hours than
-        those need, as an archive reads only the pages a ``maxCount`` asks for."""
+        those need, as an archive reads only the pages a ``maxCount`` asks for. ``as_of`` (ticks): only
+        the events visible then, with the edits made by then (with :class:`ArchiveChanges`)."""
         lo = max(start_ticks, point.created_ticks)
         is_string = point.point_type == "String"
         if end_ticks < lo:
@@ -210,6 +293,8 @@ class Archive:
         for s in (reversed(hours) if newest_first else hours):
             seg = self._segment(point.point_id, s)
             seg = _select(seg, (seg.ticks >= lo) & (seg.ticks <= end_ticks))
+            if seg.visible is not None:
+                seg = _as_of(seg, as_of)
             parts.append(seg)
             found += len(seg.ticks)
             if limit is not None and found >= limit:
@@ -248,15 +333,39 @@ def _concat(parts: list[Segment], is_string: bool) -> Segment:
 
 
 def _select(seg: Segment, mask: np.ndarray) -> Segment:
+    def texts(values):
+        return [t for t, k in zip(values, mask) if k] if values is not None else None
+
+    def arrays(values):
+        return values[mask] if values is not None else None
+
     return Segment(
         ticks=seg.ticks[mask],
         system_code=seg.system_code[mask],
         number=seg.number[mask],
-        text=[t for t, k in zip(seg.text, mask) if k] if seg.text is not None else None,
+        text=texts(seg.text),
         questionable=seg.questionable[mask],
         substituted=seg.substituted[mask],
         annotated=seg.annotated[mask],
+        visible=arrays(seg.visible),
+        edit_at=arrays(seg.edit_at),
+        edited_number=arrays(seg.edited_number),
+        edited_text=texts(seg.edited_text),
     )
+
+
+def _as_of(seg: Segment, as_of: int | None) -> Segment:
+    """The events visible at ``as_of`` with the edits made by then; ``None``: every event, as first
+    written (the archive before any change)."""
+    if as_of is None:
+        return dataclasses.replace(seg, visible=None, edit_at=None, edited_number=None, edited_text=None)
+    seg = _select(seg, seg.visible <= as_of)
+    edited = seg.edit_at <= as_of
+    text = seg.text
+    if text is not None and edited.any():
+        text = [e if k else t for t, e, k in zip(text, seg.edited_text, edited)]
+    return Segment(ticks=seg.ticks, system_code=seg.system_code, number=np.where(edited, seg.edited_number, seg.number),
+                   text=text, questionable=seg.questionable, substituted=seg.substituted, annotated=seg.annotated)
 
 
 def _with_creation(seg: Segment, created: int) -> Segment:
@@ -264,7 +373,14 @@ def _with_creation(seg: Segment, created: int) -> Segment:
     keep = seg.ticks > created
     seg = _select(seg, keep)
     first_text = [PT_CREATED[0]] if seg.text is not None else None
+    late = {}
+    if seg.visible is not None:
+        late = dict(visible=np.concatenate([[created], seg.visible]).astype(np.int64),
+                    edit_at=np.concatenate([[NEVER], seg.edit_at]).astype(np.int64),
+                    edited_number=np.concatenate([[0.0], seg.edited_number]),
+                    edited_text=(first_text + seg.edited_text) if seg.edited_text is not None else None)
     return Segment(
+        **late,
         ticks=np.concatenate([[created], seg.ticks]).astype(np.int64),
         system_code=np.concatenate([[PT_CREATED[1]], seg.system_code]).astype(np.int32),
         number=np.concatenate([[0.0], seg.number]),

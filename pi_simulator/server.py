@@ -13,6 +13,7 @@ import base64
 import datetime as dt
 import json
 import re
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import orjson
 
 from . import pitime, webid
+from .faults import BARE_TOKENS, PROXY_PAGE, FaultInjector, FaultPlan, marker, with_hostile_value, with_value_error, draw
 from .model import Archive, Point, TICKS_PER_SECOND
 from .render import format_ticks, timed_values
 from .truth import to_ticks
@@ -113,8 +115,10 @@ class PiWebApi:
     """Routing and resource logic, independent of the HTTP transport (the batch controller reuses it)."""
 
     def __init__(self, archive: Archive, max_items_per_call: int = 150_000,
-                 clock=lambda: dt.datetime.now(dt.timezone.utc), require_csrf_header: bool = True):
+                 clock=lambda: dt.datetime.now(dt.timezone.utc), require_csrf_header: bool = True,
+                 faults: FaultPlan | None = None):
         self.archive = archive
+        self.faults = FaultInjector(faults)
         self.max_items = max_items_per_call
         self.clock = clock
         self.require_csrf_header = require_csrf_header
@@ -142,7 +146,7 @@ class PiWebApi:
                 _, _, tag = decoded.path.partition("\\")
                 if tag.upper() != point.name.upper():
                     point = None
-        if point is None:
+        if point is None or not self.archive.exists(point, to_ticks(self.clock())):
             raise ApiError(404, f"A PI Point with the WebID '{text}' was not found.")
         return point
 
@@ -226,6 +230,9 @@ class PiWebApi:
         return max_count
 
     def _recorded(self, req: Request, point: Point) -> dict:
+        if self.faults.plan.failing_points and self.faults.point_fails(point.name):
+            raise ApiError(self.faults.plan.failing_status,
+                           f"Access to PI Point '{point.name}' is denied for the requesting user.")
         start, end = self._time_range(req)
         boundary = (req.arg("boundaryType") or "Inside").lower()
         if boundary not in ("inside", "outside", "interpolated"):
@@ -236,7 +243,8 @@ class PiWebApi:
         descending = end < start
         lo, hi = (end, start) if descending else (start, end)
         now_ticks = to_ticks(self.clock())
-        seg = self.archive.events(point, lo, min(hi, now_ticks), limit=max_count, newest_first=descending)
+        seg = self.archive.events(point, lo, min(hi, now_ticks), limit=max_count, newest_first=descending,
+                                  as_of=now_ticks)
         items = timed_values(point, seg)
         if descending:
             items.reverse()
@@ -293,6 +301,8 @@ class PiWebApi:
                     raise ApiError(400, "The 'path' parameter is required.")
                 server, _, tag = path.lstrip("\\").partition("\\")
                 point = self.archive.by_name.get(tag.upper())
+                if point is not None and not self.archive.exists(point, to_ticks(self.clock())):
+                    point = None
                 if server.upper() != self.archive.server_name.upper() or point is None:
                     raise ApiError(404, "The specified path was not found. If more details are needed, "
                                         "please contact your PI Web API administrator for help in enabling debug mode.")
@@ -304,7 +314,7 @@ class PiWebApi:
         if lower[0] == "streams" and len(parts) == 3 and lower[2] in ("value", "end"):
             point = self._point_from_webid(parts[1])
             now = to_ticks(self.clock())
-            seg = self.archive.events(point, now - 7 * 86400 * TICKS_PER_SECOND, now)
+            seg = self.archive.events(point, now - 7 * 86400 * TICKS_PER_SECOND, now, as_of=now)
             items = timed_values(point, seg)
             if not items:
                 raise ApiError(404, "No value found.")
@@ -322,7 +332,7 @@ class PiWebApi:
         if count < 0 or start < 0:  # a negative startIndex would slice from the end
             raise ApiError(400, "Parameters 'startIndex' and 'maxCount' must not be negative.")
         rx = re.compile(_wildcard(pattern), re.I | re.S)
-        matches = [p for p in self.archive.points if rx.fullmatch(p.name)]
+        matches = [p for p in self.archive.live_points(to_ticks(self.clock())) if rx.fullmatch(p.name)]
         return {"Links": {}, "Items": [self._point(req, p) for p in matches[start:start + count]]}
 
     def _search_points(self, req: Request) -> dict:
@@ -341,7 +351,7 @@ class PiWebApi:
             raise ApiError(400, f"The value '{req.arg('searchOption')}' is not valid for searchOption.")
         conditions = parse_point_query(req.arg("query") or "", option)
         both = _bool_arg(req, "searchNameAndDescriptor", False)
-        matches = [p for p in self.archive.points
+        matches = [p for p in self.archive.live_points(to_ticks(self.clock()))
                    if any(_matches(self._attributes(p), cond, both) for cond in conditions)]
         return {"Links": {}, "Items": [self._point(req, p) for p in matches[start:start + count]]}
 
@@ -456,8 +466,25 @@ class PiWebApi:
         marker = path.lower().find("/piwebapi")
         path = path[marker + len("/piwebapi"):] if marker >= 0 else path
         sub_req = Request(method, path, _parse_query(url.query), data, req.base_url)
+        fault = self.faults.sub_fault(method, resource) if self.faults.plan.sub_rate else None
+        if fault in ("500", "503"):
+            return {"Status": int(fault), "Headers": {}, "Content": {"Errors": [
+                "The PI Data Archive did not answer in time." if fault == "503" else "An unexpected error occurred."]}}
+        if fault == "webexception":
+            return {"Status": 200, "Headers": {}, "Content": {"WebException": {"StatusCode": 500, "Errors": [
+                "Error occurred during writing of the output stream."]}}}
         resp = self.handle(sub_req) if path.strip("/").lower() != "batch" else \
             Response(400, {"Errors": ["Nested batch requests are not supported."]})
+        if fault in ("value_errors", "hostile") and resp.status == 200 and isinstance(resp.content, dict) \
+                and isinstance(resp.content.get("Items"), list):
+            plan = self.faults.plan
+            pick = draw(plan.seed, resource)
+            if fault == "value_errors":
+                resp.content["Items"] = with_value_error(resp.content["Items"], pick)
+            else:
+                kind = plan.hostile_values[int(draw(plan.seed, resource, "hostile") * len(plan.hostile_values))]
+                self.faults.log.add(f"hostile:{kind}")
+                resp.content["Items"] = with_hostile_value(resp.content["Items"], kind, pick)
         return {"Status": resp.status, "Headers": {"Content-Type": "application/json; charset=utf-8"},
                 "Content": resp.content}
 
@@ -645,6 +672,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, content: object, headers: dict[str, str] | None = None) -> None:
         data = orjson.dumps(content)
+        if "hostile" in self.api.faults.plan.sub_kinds and self.api.faults.plan.sub_rate:
+            for kind, token in BARE_TOKENS.items():
+                data = data.replace(b'"' + marker(kind).encode() + b'"', token)
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
@@ -652,7 +682,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(key, value)
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(data)
+            try:
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout): not our error
+                self.close_connection = True
 
     def _authorised(self) -> bool:
         if self.basic_auth is None:
@@ -675,28 +708,76 @@ class _Handler(BaseHTTPRequestHandler):
             self._serve(body)
 
     def _serve(self, body: bytes) -> None:
+        resp = self._respond(body)
+        plan = self.api.faults.plan
+        fault = self.api.faults.http_fault(self.command, self.path, body) if plan.http_rate or plan.fail_first else None
+        if fault is None:
+            self._send(resp.status, resp.content, resp.headers)
+        else:
+            self._send_faulty(fault, resp)
+
+    def _respond(self, body: bytes) -> Response:
         url = urlsplit(self.path)
         if not self._authorised():
-            self._send(401, {"Errors": ["Authorization has been denied for this request."]},
-                       {"WWW-Authenticate": 'Basic realm="PI Web API"'})
-            return
+            return Response(401, {"Errors": ["Authorization has been denied for this request."]},
+                            {"WWW-Authenticate": 'Basic realm="PI Web API"'})
         path = unquote(url.path)
         if path.lower().rstrip("/") != "/piwebapi" and not path.lower().startswith("/piwebapi/"):
-            self._send(404, {"Errors": ["The specified resource was not found."]})
-            return
+            return Response(404, {"Errors": ["The specified resource was not found."]})
         if (self.command in ("POST", "PUT", "PATCH", "DELETE") and self.api.require_csrf_header
                 and "X-Requested-With" not in self.headers):
-            self._send(403, {"Errors": ["The request requires the 'X-Requested-With' header "
-                                        "(cross-site request forgery defense is enabled)."]})
-            return
+            return Response(403, {"Errors": ["The request requires the 'X-Requested-With' header "
+                                             "(cross-site request forgery defense is enabled)."]})
         host = self.headers.get("Host") or f"{self.server.server_address[0]}:{self.server.server_address[1]}"
         req = Request(self.command, url.path[len("/piwebapi"):], _parse_query(url.query), body,
                       f"http://{host}")
         try:
-            resp = self.api.handle(req)
+            return self.api.handle(req)
         except Exception as exc:  # noqa: BLE001 - a server answers 500, it does not die
-            resp = Response(500, {"Errors": [f"Internal server error: {type(exc).__name__}"]})
-        self._send(resp.status, resp.content, resp.headers)
+            return Response(500, {"Errors": [f"Internal server error: {type(exc).__name__}"]})
+
+    def _send_raw(self, status: int, data: bytes, content_type: str, headers: dict[str, str] | None = None,
+                  length: int | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data) if length is None else length))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _send_faulty(self, fault: str, resp: Response) -> None:
+        """Answer as a failing server, proxy or network would (see ``pi_simulator.faults``)."""
+        plan = self.api.faults.plan
+        if fault == "500":
+            self._send(500, {"Errors": ["An unexpected error occurred on the server."]})
+        elif fault in ("502", "503"):
+            self._send_raw(int(fault), PROXY_PAGE, "text/html")
+        elif fault == "429":
+            self._send(429, {"Errors": ["Too many requests."]}, {"Retry-After": str(plan.retry_after_s)})
+        elif fault == "slow":
+            time.sleep(plan.slow_s)
+            self._send(resp.status, resp.content, resp.headers)
+        elif fault == "reset":
+            data = orjson.dumps(resp.content)
+            self._send_raw(resp.status, data[: len(data) // 2], "application/json; charset=utf-8",
+                           resp.headers, length=len(data))
+            self.wfile.flush()
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        elif fault == "truncated":
+            data = orjson.dumps(resp.content)
+            self._send_raw(200, data[: max(1, len(data) * 2 // 3)], "application/json; charset=utf-8")
+        elif fault == "malformed":
+            self._send_raw(200, PROXY_PAGE, "text/html")
+        elif fault == "webexception":
+            self._send(200, {"WebException": {"StatusCode": 500, "Errors": [
+                "Error occurred during writing of the output stream."]}})
+        else:  # pragma: no cover - FaultPlan validates its kinds
+            raise ValueError(fault)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _dispatch
 
@@ -721,6 +802,10 @@ class SimulatorServer:
     def url(self) -> str:
         host, port = self.httpd.server_address[:2]
         return f"http://{host}:{port}/piwebapi"
+
+    def set_faults(self, plan: FaultPlan | None) -> None:
+        """Swap the fault plan (tests change it between pipeline updates); ``None`` stops injecting."""
+        self.api.faults.plan = plan or FaultPlan()
 
     def start(self) -> "SimulatorServer":
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="pi-simulator", daemon=True)

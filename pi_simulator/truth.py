@@ -26,10 +26,12 @@ def ticks_to_datetime(ticks: int) -> dt.datetime:
     return _EPOCH + dt.timedelta(microseconds=int(ticks) // 10)
 
 
-def recorded(archive: Archive, tag: str, start: dt.datetime, end: dt.datetime) -> list[dict]:
-    """Every archived event of ``tag`` with ``start <= time <= end`` (both inclusive)."""
+def recorded(archive: Archive, tag: str, start: dt.datetime, end: dt.datetime,
+             as_of: dt.datetime | None = None) -> list[dict]:
+    """Every archived event of ``tag`` with ``start <= time <= end`` (both inclusive); with ``as_of``, as
+    the server answered at that instant (late arrivals not yet visible, edits made by then applied)."""
     point = archive.by_name[tag.upper()]
-    seg = archive.events(point, to_ticks(start), to_ticks(end))
+    seg = archive.events(point, to_ticks(start), to_ticks(end), as_of=None if as_of is None else to_ticks(as_of))
     states = DIGITAL_SETS.get(point.kind.digital_set, ())
     rows: list[dict] = []
     last_us, seq = None, 0

@@ -1,5 +1,7 @@
 """Every wrong or missing setting fails fast with one readable line that names the key."""
 
+from pathlib import Path
+
 import pytest
 
 from connector_lib.config import SETTINGS, ConfigError, PIConfig
@@ -52,6 +54,16 @@ def test_nested_yaml_style_keys_are_flattened():
     ({**GOOD, "pi.auth.type": "basic", "pi.auth.username": "u", "pi.auth.password": "env:OSIPI_TEST_UNSET_VAR"},
      "pi.auth.password", "OSIPI_TEST_UNSET_VAR is not set"),
     ({**GOOD, "pi.partitions": "many"}, "pi.partitions", "integer"),
+    ({**GOOD, "pi.url": "https://"}, "pi.url", "host missing"),
+    ({**GOOD, "pi.url": "ftp://pi.example.com/piwebapi"}, "pi.url", "http"),
+    ({**GOOD, "pi.backfill_start": "*+1d"}, "pi.backfill_start", "future"),
+    ({**GOOD, "pi.max_concurrent_requests": "0"}, "pi.max_concurrent_requests", "between 1 and 64"),
+    ({**GOOD, "pi.max_requests_per_second": "fast"}, "pi.max_requests_per_second", "number"),
+    ({**GOOD, "pi.max_requests_per_second": "-2"}, "pi.max_requests_per_second", ">= 0"),
+    ({**GOOD, "pi.http.backoff": "-1s"}, "pi.http.backoff", "duration"),
+    ({**GOOD, "pi.settle_lag": "soon"}, "pi.settle_lag", "not a duration"),
+    ({**GOOD, "pi.max_items_per_call": "0"}, "pi.max_items_per_call", ">= 1"),
+    ({**GOOD, "pi.tags_per_request": "1e3"}, "pi.tags_per_request", "integer"),
 ])
 def test_bad_setting_names_the_key(raw, key, fragment):
     message = _error(raw)
@@ -59,17 +71,19 @@ def test_bad_setting_names_the_key(raw, key, fragment):
     assert fragment in message, message
 
 
-def test_unreadable_and_invalid_yaml(tmp_path):
-    with pytest.raises(ConfigError, match=r"cannot be read"):
-        PIConfig.from_yaml(str(tmp_path / "missing.yml"))
-    bad = tmp_path / "bad.yml"
-    bad.write_text("pi.url: [unclosed\n")
-    with pytest.raises(ConfigError, match=r"not valid YAML at line"):
-        PIConfig.from_yaml(str(bad))
-    scalar = tmp_path / "scalar.yml"
-    scalar.write_text("just a string\n")
-    with pytest.raises(ConfigError, match=r"must be a mapping"):
-        PIConfig.from_yaml(str(scalar))
+@pytest.mark.parametrize("text, error", [
+    (None, r"cannot be read"),
+    ("pi.url: [unclosed\n", r"not valid YAML at line"),
+    ("just a string\n", r"must be a mapping"),
+    ("", r"must be a mapping"),
+    ("url: http://h/piwebapi\n", r"^url: unknown setting"),
+])
+def test_unreadable_invalid_and_stray_yaml(tmp_path, text, error):
+    path = tmp_path / "settings.yml"
+    if text is not None:
+        path.write_text(text)
+    with pytest.raises(ConfigError, match=error):
+        PIConfig.from_yaml(str(path))
 
 
 def test_password_from_environment_never_in_repr_or_options(monkeypatch):
@@ -96,3 +110,40 @@ def test_every_setting_is_documented_with_its_default():
     for setting in SETTINGS:
         shown = {None: "(required)", "": "(empty)"}.get(setting.default, f"`{setting.default}`")
         assert f"| `{setting.key}` | {shown} |" in reference, setting.key
+
+
+def test_credentials_in_the_url_are_refused_without_echoing_them():
+    message = _error({"pi.url": "https://svc:Canary-Secret-9@pi.example.com/piwebapi"})
+    assert message.startswith("pi.url:") and "Canary-Secret-9" not in message and "svc" not in message
+
+
+def test_every_message_is_one_line_naming_a_key():
+    for raw in ({}, {**GOOD, "pi.page_size": "x"}, {**GOOD, "pi.lookback": "?"}, {**GOOD, "pi.auth.type": "kerberos5"}):
+        message = _error(raw)
+        assert "\n" not in message and message.split(":")[0].startswith("pi.")
+
+
+def test_yaml_lists_are_comma_separated_settings(tmp_path):
+    good = tmp_path / "good.yml"
+    good.write_text("pi:\n  url: http://h/piwebapi\n  tags: [SYD.A, SYD.B]\n")
+    assert PIConfig.from_yaml(str(good)).tags == ("SYD.A", "SYD.B")
+
+
+@pytest.mark.parametrize("text, key", [
+    ("pi.url: http://h/piwebapi\npi.page_size: -5\n", "pi.page_size"),
+    ("pi.url: http://h/piwebapi\npi.auth.type: ntlm\n", "pi.auth.type"),
+    ("pi.page_size: 10\n", "pi.url"),
+    ("pi.url: [unclosed\n", "config file"),
+])
+def test_make_run_with_a_bad_config_prints_one_line_and_exits_2(tmp_path, text, key):
+    """The user's path (``make run CONFIG=...``): one readable line, no traceback, before Spark starts."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "bad.yml"
+    path.write_text(text)
+    done = subprocess.run([sys.executable, "-m", "devtools.run", "--config", str(path)], capture_output=True,
+                          text=True, timeout=60, cwd=Path(__file__).resolve().parent.parent)
+    out = (done.stdout + done.stderr).strip()
+    assert done.returncode == 2 and out.count("\n") == 0 and "Traceback" not in out, out
+    assert out.startswith("configuration error: " + key), out

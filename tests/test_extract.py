@@ -91,7 +91,8 @@ def test_values_sharing_a_timestamp_across_a_page_boundary(server, archive):
     got = keyed(values)
     assert got == truth_keyed(archive, [name])
     ts = rows[first]["timestamp"]
-    assert [k[2] for k in got if k[1] == ts] == [0, 1]
+    shared = [r["sequence"] for r in rows if r["timestamp"] == ts]  # 2 or more, depending on the hour
+    assert len(shared) >= 2 and [k[2] for k in got if k[1] == ts] == shared
     assert windows[0]["status"] == "ok"
 
 

@@ -56,6 +56,21 @@ def test_silver_keeps_each_event_once_with_the_latest_value_and_flags_late_arriv
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
 
 
+def test_silver_prefers_a_real_value_to_a_per_value_error_whatever_the_order(spark):
+    rows = [
+        value("A", 1, 10.0, read_at=5),                                  # read fine, then an error on re-read
+        value("A", 1, None, read_at=20, vtype="error", good=False, errors="[busy]"),
+        value("A", 2, None, read_at=5, vtype="error", good=False, errors="[busy]"),  # error, then fine
+        value("A", 2, 12.0, read_at=20),
+        value("A", 3, None, read_at=5, vtype="error", good=False, errors="[busy]"),  # only ever an error
+    ]
+    got = transforms.silver_values(bronze(spark, rows)).select("timestamp", "value_type", "value_double", "times_read")
+    expected = spark.createDataFrame([
+        (at(1), "number", 10.0, 2), (at(2), "number", 12.0, 2), (at(3), "error", None, 1),
+    ], "timestamp timestamp, value_type string, value_double double, times_read bigint")
+    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
+
+
 def test_watermark_stops_at_the_first_gap(spark):
     rows = [
         window("A", 0, 10, "ok", 10), window("A", 5, 20, "failed", 20), window("A", 5, 30, "ok", 30),

@@ -15,13 +15,16 @@ KEY = ("web_id", "timestamp", "sequence")
 
 
 def silver_values(bronze: DataFrame) -> DataFrame:
-    """One row per (tag, timestamp, sequence) with the latest value the server reported.
+    """One row per (tag, timestamp, sequence) with the latest value the server reported; a value the
+    server could not produce (``value_type = 'error'``) is kept only while no read returned the value
+    itself, so a transient per-value error never hides a real value read before or after it.
 
     ``is_late`` marks values first seen in a re-read (lookback) window although their time was already
     covered by an earlier read: they arrived in PI after that read (buffered interfaces, edits).
     """
     values = bronze.where(F.col("record_kind") == "value")
-    latest = F.max_by(F.struct(*[F.col(c) for c in ("tag", *VALUE_COLUMNS)]), F.col("extracted_at"))
+    preference = F.struct((F.col("value_type") != "error").alias("real"), F.col("extracted_at").alias("at"))
+    latest = F.max_by(F.struct(*[F.col(c) for c in ("tag", *VALUE_COLUMNS)]), preference)
     grouped = values.groupBy(*KEY).agg(
         latest.alias("v"),
         F.min("extracted_at").alias("first_seen_at"),

@@ -1,0 +1,85 @@
+"""Hostile values in recorded-value pages, served by the simulator over real HTTP and read by the
+connector: nothing crashes, every hostile value is either typed for what it is or quarantined with its
+payload, and every other value of the window arrives exactly as the truth says."""
+
+import datetime as dt
+import json
+
+import pytest
+
+from connector_lib.client import PIWebAPIClient
+from connector_lib.config import PIConfig
+from connector_lib.discovery import discover_tags
+from connector_lib.extract import BRONZE_COLUMNS, WindowTask, iter_rows, read_windows
+from pi_simulator import Archive, FaultPlan, SimulatorServer, truth
+from pi_simulator.faults import HOSTILE_VALUES
+
+UTC = dt.timezone.utc
+COLS = [name for name, _ in BRONZE_COLUMNS]
+END = dt.datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=1)
+START = END - dt.timedelta(hours=1)
+COMPARED = ("value_type", "value_double", "value_string", "state_code", "state_name", "good", "units")
+
+# what each hostile value must become: ("typed", value_type, check of the row) or ("quarantined", reason part)
+EXPECTED = {
+    "nan": ("typed", "string", lambda r: r["value_string"] == "nan" and r["value_double"] is None),
+    "infinity": ("typed", "string", lambda r: r["value_string"] == "inf"),
+    "-infinity": ("typed", "string", lambda r: r["value_string"] == "-inf"),
+    "number_as_string": ("typed", "string", lambda r: r["value_string"] == "42.5"),
+    "huge_string": ("typed", "string", lambda r: len(r["value_string"]) == 1_000_000),
+    "unknown_fields": ("same", None, None),
+    "offset_timestamp": ("same", None, None),
+    "missing_timestamp": ("quarantined", "Timestamp missing"),
+    "missing_value": ("quarantined", "Value is null"),
+    "wrong_type_flag": ("quarantined", "Good is not a boolean"),
+    "wrong_type_timestamp": ("quarantined", "Timestamp missing or not a string"),
+    "wrong_type_value": ("quarantined", "unsupported Value type list"),
+    "not_an_object": ("quarantined", "not a JSON object"),
+    "digital_without_name": ("quarantined", "digital state without a Name"),
+    "nested_garbage": ("quarantined", "digital state without a Name"),
+}
+
+
+def test_every_hostile_kind_has_an_expectation():
+    assert set(EXPECTED) == set(HOSTILE_VALUES)
+
+
+@pytest.fixture(scope="module")
+def archive():
+    return Archive(seed=21, n_points=10)
+
+
+@pytest.mark.parametrize("kind", HOSTILE_VALUES)
+def test_hostile_value_is_typed_or_quarantined_and_the_rest_arrives(archive, kind):
+    point = next(p for p in archive.points if p.point_type in ("Float32", "Float64")
+                 and len(truth.recorded(archive, p.name, START, END)) > 20)
+    plan = FaultPlan(seed=4, sub_rate=1.0, sub_kinds=("hostile",), hostile_values=(kind,))
+    with SimulatorServer(archive) as srv:
+        config = PIConfig.from_mapping({"pi.url": srv.url, "pi.tags": point.name, "pi.page_size": "1000"})
+        client = PIWebAPIClient(config)
+        tag = discover_tags(client, config)[0]
+        srv.set_faults(plan)
+        task = WindowTask(tag.web_id, tag.name, START, END, None, tag.point_type, tag.digital_set)
+        rows = [dict(zip(COLS, r)) for r in iter_rows(read_windows(client, config, [task]))]
+        assert srv.api.faults.log.counts.get(f"hostile:{kind}") == 1
+    windows = [r for r in rows if r["record_kind"] == "window"]
+    quarantined = [r for r in rows if r["record_kind"] == "quarantine"]
+    values = {(r["timestamp"], r["sequence"]): r for r in rows if r["record_kind"] == "value"}
+    expected = {(t["timestamp"], t["sequence"]): t for t in truth.recorded(archive, point.name, START, END)}
+    assert windows[0]["status"] == "ok"
+    differing = [k for k in expected if k not in values or tuple(values[k][c] for c in COMPARED)
+                 != tuple(expected[k][c] for c in COMPARED)]
+    outcome = EXPECTED[kind]
+    if outcome[0] == "same":
+        assert not differing and not quarantined and len(values) == len(expected)
+    elif outcome[0] == "typed":
+        assert len(differing) == 1 and not quarantined and len(values) == len(expected)
+        row = values[differing[0]]
+        assert row["value_type"] == outcome[1] and outcome[2](row)
+    else:
+        # the hostile value is missing from the values, present in quarantine with its payload
+        assert len(differing) == 1 and len(values) == len(expected) - 1
+        assert len(quarantined) == 1 and outcome[1] in quarantined[0]["error"]
+        raw = json.loads(quarantined[0]["raw"])
+        assert raw == 42 if kind == "not_an_object" else isinstance(raw, dict)
+        assert quarantined[0]["tag"] == point.name and quarantined[0]["window_start"] == START

@@ -77,10 +77,6 @@ class FaultPlan:
                 raise ValueError(f"{name} must be between 0 and 1")
         object.__setattr__(self, "failing_points", frozenset(p.upper() for p in self.failing_points))
 
-    @property
-    def active(self) -> bool:
-        return bool(self.http_rate or self.sub_rate or self.failing_points or self.fail_first)
-
     @classmethod
     def parse(cls, text: str) -> "FaultPlan":
         """``seed=7,http=0.1,sub=0.05,kinds=500+429+reset,failing=TAG1+TAG2`` (the CLI's ``--faults``)."""
@@ -123,7 +119,8 @@ class FaultLog:
 
 
 class FaultInjector:
-    """Draws faults for one server from its current plan; ``plan`` may be swapped between updates."""
+    """Draws faults for one server from its current plan; ``plan`` may be swapped between updates. With
+    a plan that injects nothing every method returns at once, without hashing the request."""
 
     def __init__(self, plan: FaultPlan | None = None):
         self._lock = threading.Lock()

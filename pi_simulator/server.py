@@ -230,7 +230,7 @@ class PiWebApi:
         return max_count
 
     def _recorded(self, req: Request, point: Point) -> dict:
-        if self.faults.plan.failing_points and self.faults.point_fails(point.name):
+        if self.faults.point_fails(point.name):
             raise ApiError(self.faults.plan.failing_status,
                            f"Access to PI Point '{point.name}' is denied for the requesting user.")
         start, end = self._time_range(req)
@@ -466,7 +466,7 @@ class PiWebApi:
         marker = path.lower().find("/piwebapi")
         path = path[marker + len("/piwebapi"):] if marker >= 0 else path
         sub_req = Request(method, path, _parse_query(url.query), data, req.base_url)
-        fault = self.faults.sub_fault(method, resource) if self.faults.plan.sub_rate else None
+        fault = self.faults.sub_fault(method, resource)
         if fault in ("500", "503"):
             return {"Status": int(fault), "Headers": {}, "Content": {"Errors": [
                 "The PI Data Archive did not answer in time." if fault == "503" else "An unexpected error occurred."]}}
@@ -709,8 +709,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, body: bytes) -> None:
         resp = self._respond(body)
-        plan = self.api.faults.plan
-        fault = self.api.faults.http_fault(self.command, self.path, body) if plan.http_rate or plan.fail_first else None
+        fault = self.api.faults.http_fault(self.command, self.path, body)
         if fault is None:
             self._send(resp.status, resp.content, resp.headers)
         else:

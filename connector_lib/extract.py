@@ -27,7 +27,7 @@ from .client import RETRY_STATUSES, PIWebAPIClient, PIWebAPIError
 from .config import PIConfig
 from .bronze import BRONZE_COLUMNS, COLUMN_NAMES, row as _row
 from .pages import PageOf, decode_page, value_batch
-from .timeutil import UTC, epoch_micros, to_pi
+from .timeutil import UTC, epoch_micros, parse_pi_timestamp, to_pi
 from .values import MalformedValue, normalise
 
 __all__ = ["BRONZE_COLUMNS", "WindowTask", "read_windows", "iter_rows"]
@@ -232,7 +232,17 @@ def _value_rows(r: _TagRead, items: list, units, extracted_at: dt.datetime) -> I
         try:
             values = normalise(item, units)
         except MalformedValue as exc:
-            yield _quarantine(r, exc.reason, exc.raw, extracted_at)
+            # a value with a readable timestamp keeps its place in the run of that timestamp, so the
+            # values beside it keep the sequence the server's order gives them (and a later re-read that
+            # returns it readable does not shift their keys)
+            at = _readable_timestamp(item)
+            if at is None:
+                yield _quarantine(r, exc.reason, exc.raw, extracted_at)
+                continue
+            micros = epoch_micros(at)
+            r.seq = r.seq + 1 if micros == r.last_micros else 0
+            r.last_micros = micros
+            yield _quarantine(r, exc.reason, exc.raw, extracted_at, timestamp=at, sequence=r.seq)
             continue
         micros = epoch_micros(values[0])
         r.seq = r.seq + 1 if micros == r.last_micros else 0
@@ -266,13 +276,27 @@ def _completion(r: _TagRead, at: dt.datetime) -> tuple:
                 value_count=r.count, point_type=t.point_type, digital_set=t.digital_set, extracted_at=at)
 
 
-def _quarantine(r: _TagRead, reason: str, raw: object, at: dt.datetime, whole_call: bool = False) -> tuple:
+def _readable_timestamp(item: object) -> dt.datetime | None:
+    """The timestamp of a value that is otherwise unusable, when it has a readable one."""
+    raw_ts = item.get("Timestamp") if type(item) is dict else None
+    if type(raw_ts) is not str:
+        return None
+    try:
+        return parse_pi_timestamp(raw_ts)
+    except ValueError:
+        return None
+
+
+def _quarantine(r: _TagRead, reason: str, raw: object, at: dt.datetime, whole_call: bool = False,
+                timestamp: dt.datetime | None = None, sequence: int | None = None) -> tuple:
     """A payload that could not be used, with what is needed to replay it: the tag and window (or, for
-    the answer of a whole call, the web ids of every tag it carried, in ``raw``)."""
+    the answer of a whole call, the web ids of every tag it carried, in ``raw``); for one value with a
+    readable timestamp, that timestamp and the sequence it holds among the values at that instant."""
     t = r.task
     try:
         text = json.dumps(raw, ensure_ascii=False, default=str)
     except (TypeError, ValueError):
         text = repr(raw)
     return _row(record_kind="quarantine", web_id=None if whole_call else t.web_id, tag=None if whole_call else t.tag,
-                window_start=t.start, window_end=t.end, error=reason, raw=text[:100_000], extracted_at=at)
+                window_start=t.start, window_end=t.end, error=reason, raw=text[:100_000], extracted_at=at,
+                timestamp=timestamp, sequence=sequence)

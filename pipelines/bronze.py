@@ -36,4 +36,5 @@ def pi_extraction_log():
 def pi_quarantine():
     return (spark.read.table("pi_recorded_bronze")  # noqa: F821
             .where(F.col("record_kind") == "quarantine")
-            .select("web_id", "tag", "window_start", "window_end", "error", "raw", "extracted_at"))
+            .select("web_id", "tag", "window_start", "window_end", "timestamp", "sequence", "error", "raw",
+                    "extracted_at"))

@@ -83,3 +83,24 @@ def test_hostile_value_is_typed_or_quarantined_and_the_rest_arrives(archive, kin
         raw = json.loads(quarantined[0]["raw"])
         assert raw == 42 if kind == "not_an_object" else isinstance(raw, dict)
         assert quarantined[0]["tag"] == point.name and quarantined[0]["window_start"] == START
+        if kind not in ("missing_timestamp", "wrong_type_timestamp", "not_an_object"):
+            # a readable timestamp keeps the value's place: the key it leaves empty is its own, and it
+            # is named in the quarantine row (the values beside it keep their sequences)
+            assert (quarantined[0]["timestamp"], quarantined[0]["sequence"]) == differing[0]
+
+
+def test_a_quarantined_value_keeps_its_place_among_values_at_the_same_instant():
+    """Three values at one instant, the first unusable: the two others keep sequences 1 and 2 (the
+    server's order), so a re-read that returns the first readable adds key 0 instead of shifting them."""
+    from connector_lib.extract import _TagRead, _value_rows
+
+    at = START + dt.timedelta(minutes=5)
+    stamp = at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    good = {"Timestamp": stamp, "Value": 1.5, "Good": True, "Questionable": False, "Substituted": False,
+            "Annotated": False, "UnitsAbbreviation": "m"}
+    items = [dict(good, Value=None), dict(good, Value=2.5), dict(good, Value=3.5)]
+    task = WindowTask("W1", "T1", START, END)
+    rows = [dict(zip(COLS, r)) for r in _value_rows(_TagRead(task), items, None, END)]
+    assert [(r["record_kind"], r["sequence"], r["timestamp"]) for r in rows] == [
+        ("quarantine", 0, at), ("value", 1, at), ("value", 2, at)]
+    assert [r["value_double"] for r in rows[1:]] == [2.5, 3.5]

@@ -13,6 +13,7 @@ import dataclasses
 import datetime as dt
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
@@ -49,6 +50,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("pi.max_tags", "0", "ingest at most this many discovered tags (0 = all)"),
     Setting("pi.backfill_start", "*-2h", "where new tags start: *-2h style or ISO 8601 UTC"),
     Setting("pi.lookback", "10m", "re-read this much before each tag's watermark at every update (late data)"),
+    Setting("pi.reread_table", "pi_reread_requests", "control table of re-read requests (tags and time ranges "
+            "read again at the next update; docs/state.md); read if it exists"),
     Setting("pi.settle_lag", "30s", "do not read values newer than now minus this lag"),
     Setting("pi.max_window", "1d", "longest time range read for one tag in one micro-batch (backfill chunks)"),
     Setting("pi.tags_per_request", "100", "sub-requests (tags) per batch-controller call"),
@@ -124,6 +127,17 @@ def _bool(raw, key: str) -> bool:
     return text == "true"
 
 
+_TABLE_NAME = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_]*|`[^`]+`)(?:\.(?:[A-Za-z_][A-Za-z0-9_]*|`[^`]+`)){0,2}")
+
+
+def _table_name(raw, key: str) -> str:
+    value = _text(raw, key)
+    if not _TABLE_NAME.fullmatch(value):
+        raise ConfigError(f"{key}: must be a table name (table, schema.table or catalog.schema.table), "
+                          f"got {value!r}")
+    return value
+
+
 def _choice(raw, key: str, choices: tuple[str, ...]) -> str:
     text = _text(raw, key).lower()
     if text not in choices:
@@ -146,6 +160,7 @@ class PIConfig:
     backfill_start: str = "*-2h"
     lookback_s: float = 600.0
     settle_lag_s: float = 30.0
+    reread_table: str = "pi_reread_requests"
     max_window_s: float = 86400.0
     tags_per_request: int = 100
     page_size: int = 10000
@@ -221,6 +236,7 @@ class PIConfig:
             backfill_start=backfill,
             lookback_s=_duration(flat, "pi.lookback"),
             settle_lag_s=_duration(flat, "pi.settle_lag"),
+            reread_table=_table_name(flat, "pi.reread_table"),
             max_window_s=_duration(flat, "pi.max_window", allow_zero=False),
             tags_per_request=_int(flat, "pi.tags_per_request", 1, 10000),
             page_size=page_size,

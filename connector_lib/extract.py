@@ -46,17 +46,18 @@ class WindowTask:
     prior_watermark: dt.datetime | None = None
     point_type: str = ""
     digital_set: str = ""
+    reread: str | None = None  # the id of the re-read request this window serves (docs/state.md)
 
     def to_json(self) -> list:
         return [self.web_id, self.tag, self.start.isoformat(), self.end.isoformat(),
                 self.prior_watermark.isoformat() if self.prior_watermark else None,
-                self.point_type, self.digital_set]
+                self.point_type, self.digital_set, self.reread]
 
     @classmethod
     def from_json(cls, data: list) -> "WindowTask":
-        wid, tag, start, end, prior, ptype, dset = data
+        wid, tag, start, end, prior, ptype, dset, reread = data
         return cls(wid, tag, dt.datetime.fromisoformat(start), dt.datetime.fromisoformat(end),
-                   dt.datetime.fromisoformat(prior) if prior else None, ptype, dset)
+                   dt.datetime.fromisoformat(prior) if prior else None, ptype, dset, reread)
 
 
 class _TagRead:
@@ -270,10 +271,20 @@ def _fail_or_retry(r: _TagRead, config: PIConfig, message: str, transient: bool)
 
 
 def _completion(r: _TagRead, at: dt.datetime) -> tuple:
+    """The window's completion record; a re-read window names its request in ``raw`` (see
+    :func:`window_context`), which keeps it out of the watermarks."""
     t = r.task
     return _row(record_kind="window", web_id=t.web_id, tag=t.tag, window_start=t.start, window_end=t.end,
                 prior_watermark=t.prior_watermark, status="failed" if r.error else "ok", error=r.error,
-                value_count=r.count, point_type=t.point_type, digital_set=t.digital_set, extracted_at=at)
+                value_count=r.count, point_type=t.point_type, digital_set=t.digital_set,
+                raw=window_context(t), extracted_at=at)
+
+
+def window_context(task: WindowTask) -> str | None:
+    """What a completion record carries in ``raw``: ``{"reread": id}`` for a re-read window, else nothing.
+    (The column exists for every record kind; a new bronze column would break existing streaming
+    tables, whose source schema is fixed when they are created.)"""
+    return json.dumps({"reread": task.reread}) if task.reread else None
 
 
 def _readable_timestamp(item: object) -> dt.datetime | None:

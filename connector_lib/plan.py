@@ -17,6 +17,7 @@ from typing import Iterable, Mapping
 from .config import PIConfig
 from .discovery import Tag
 from .extract import WindowTask
+from .reread import RereadRequest
 
 MAX_AUTO_PARTITIONS = 64
 _EPS = dt.timedelta(microseconds=1)
@@ -39,6 +40,26 @@ def plan_windows(tags: Iterable[Tag], positions: Mapping[str, dt.datetime], wate
             start = pos - lookback
         tasks.append(WindowTask(tag.web_id, tag.name, start, min(end, pos + max_window),
                                 watermarks.get(tag.web_id), tag.point_type, tag.digital_set))
+    return tasks
+
+
+def plan_rereads(tags: Iterable[Tag], requests: Iterable[RereadRequest],
+                 positions: Mapping[tuple[str, str], dt.datetime], watermarks: Mapping[str, dt.datetime],
+                 config: PIConfig, end: dt.datetime) -> list[WindowTask]:
+    """Re-read windows of one micro-batch: per request and matching tag, the next ``max_window`` chunk
+    from where its re-read stands (``positions``, keyed by request id and web id), never past the
+    request's end or this update's ``end``."""
+    max_window = dt.timedelta(seconds=config.max_window_s)
+    tasks = []
+    for request in requests:
+        stop = min(request.end, end)
+        for tag in tags:
+            pos = positions.get((request.request_id, tag.web_id))
+            if pos is None or pos + _EPS > stop:
+                continue
+            tasks.append(WindowTask(tag.web_id, tag.name, pos, min(stop, pos + max_window),
+                                    watermarks.get(tag.web_id), tag.point_type, tag.digital_set,
+                                    reread=request.request_id))
     return tasks
 
 

@@ -24,12 +24,9 @@ def pi_watermarks():
     return transforms.watermarks(spark.read.table("pi_recorded_bronze"))  # noqa: F821
 
 
-@dp.materialized_view(name="pi_extraction_log", comment="Every tag window read, with its status and error")
+@dp.materialized_view(name="pi_extraction_log", comment="Every tag window read, with its status, error and re-read request")
 def pi_extraction_log():
-    return (spark.read.table("pi_recorded_bronze")  # noqa: F821
-            .where(F.col("record_kind") == "window")
-            .select("web_id", "tag", "window_start", "window_end", "prior_watermark", "status", "error",
-                    "value_count", "extracted_at"))
+    return transforms.extraction_log(spark.read.table("pi_recorded_bronze"))  # noqa: F821
 
 
 @dp.materialized_view(name="pi_quarantine", comment="Payloads that could not be parsed, with their context")

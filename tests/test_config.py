@@ -45,6 +45,7 @@ def test_nested_yaml_style_keys_are_flattened():
     ({**GOOD, "pi.backfill_start": "last tuesday-ish"}, "pi.backfill_start", "not a time"),
     ({**GOOD, "pi.lookback": "10 parsecs"}, "pi.lookback", "not a duration"),
     ({**GOOD, "pi.max_window": "0s"}, "pi.max_window", "positive"),
+    ({**GOOD, "pi.reread_table": "my table; DROP TABLE x"}, "pi.reread_table", "must be a table name"),
     ({**GOOD, "pi.http.timeout": "-3s"}, "pi.http.timeout", "duration"),
     ({**GOOD, "pi.http.max_retries": "1000"}, "pi.http.max_retries", "between 0 and 100"),
     ({**GOOD, "pi.tls.verify": "maybe"}, "pi.tls.verify", "true or false"),
@@ -147,3 +148,8 @@ def test_make_run_with_a_bad_config_prints_one_line_and_exits_2(tmp_path, text, 
     out = (done.stdout + done.stderr).strip()
     assert done.returncode == 2 and out.count("\n") == 0 and "Traceback" not in out, out
     assert out.startswith("configuration error: " + key), out
+
+
+@pytest.mark.parametrize("name", ["pi_reread_requests", "ops.pi_reread", "main.ops.pi_reread", "`my-cat`.ops.t"])
+def test_reread_table_takes_one_to_three_part_names(name):
+    assert PIConfig.from_mapping({**GOOD, "pi.reread_table": name}).reread_table == name

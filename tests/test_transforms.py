@@ -119,3 +119,23 @@ def test_expectation_rules_parse_and_run(spark, rule_table):
     assert dropped.count() == 0
     kept = expectations.apply_local(df, [expectations.Rule("x_big", "x > 1", "warn")])
     assert kept.count() == 1
+
+
+def test_reread_windows_never_move_a_watermark_and_are_named_in_the_extraction_log(spark):
+    reread = {"raw": '{"reread": "fix-1"}'}
+    rows = [
+        window("A", 60, 70, "ok", 70), window("A", 70, 80, "ok", 80),
+        # a re-read of an older range, before the coverage: would start a first island if it counted
+        {**window("A", 0, 10, "ok", 90), **reread},
+        # a re-read past the watermark, and a failed one: neither moves it nor changes the last status
+        {**window("A", 80, 95, "ok", 95), **reread}, {**window("A", 10, 20, "failed", 96), **reread},
+    ]
+    got = transforms.watermarks(bronze(spark, rows)).select("tag", "coverage_start", "watermark", "last_status",
+                                                            "failed_windows")
+    expected = spark.createDataFrame([("A", at(60), at(80), "ok", 0)],
+                                     "tag string, coverage_start timestamp, watermark timestamp, "
+                                     "last_status string, failed_windows bigint")
+    assert_df_equality(got, expected, ignore_nullable=True)
+    log = transforms.extraction_log(bronze(spark, rows)).orderBy("extracted_at").select("reread_id", "status")
+    assert [tuple(r) for r in log.collect()] == [(None, "ok"), (None, "ok"), ("fix-1", "ok"), ("fix-1", "ok"),
+                                                 ("fix-1", "failed")]

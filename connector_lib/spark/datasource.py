@@ -4,7 +4,9 @@ The driver plans windows and cuts them into partitions; executors run the HTTP w
 partition) and yield bronze rows. Offsets are ``{"round": n, "end": iso}``: the round counts planned
 micro-batches and the end is the upper time bound of that round. Per-tag positions live in the reader:
 they start from the watermarks read at pipeline start, or from ``pi.backfill_start`` when the stream starts
-from its initial offset (first run or full refresh, when bronze is empty too).
+from its initial offset (first run or full refresh, when bronze is empty too). Re-read requests
+(``connector_lib.reread``) keep positions of their own, per request and tag, planned beside the regular
+windows.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from ..config import PIConfig
 from ..discovery import Tag, discover_tags
 from ..bronze import SPARK_SCHEMA
 from ..extract import WindowTask, read_windows
-from ..plan import partition_tasks, plan_windows
+from ..plan import partition_tasks, plan_rereads, plan_windows
+from ..reread import RereadRequest
 from ..timeutil import UTC, parse_time
 from .arrow import record_batches
 
@@ -43,7 +46,8 @@ def _partitions(tasks: list[WindowTask], config: PIConfig,
 
 
 def reader_options(config: PIConfig, watermarks: dict[str, dt.datetime] | None = None,
-                   densities: dict[str, float] | None = None) -> dict[str, str]:
+                   densities: dict[str, float] | None = None,
+                   rereads: list[RereadRequest] | None = None) -> dict[str, str]:
     """Options for ``spark.readStream.format("pi")``. The password travels under a key Spark redacts."""
     options = config.to_options()
     if config.password:
@@ -53,6 +57,8 @@ def reader_options(config: PIConfig, watermarks: dict[str, dt.datetime] | None =
                                            separators=(",", ":"))
     if densities:
         options["densities"] = json.dumps({k: round(v, 6) for k, v in densities.items()}, separators=(",", ":"))
+    if rereads:
+        options["rereads"] = json.dumps([r.to_json() for r in rereads], separators=(",", ":"))
     return options
 
 
@@ -72,7 +78,8 @@ class PIDataSource(DataSource):
 
     def streamReader(self, schema):
         marks = {k: dt.datetime.fromisoformat(v) for k, v in json.loads(self.options.get("watermarks") or "{}").items()}
-        return PIStreamReader(self._config(), marks, json.loads(self.options.get("densities") or "{}"))
+        rereads = [RereadRequest.from_json(r) for r in json.loads(self.options.get("rereads") or "[]")]
+        return PIStreamReader(self._config(), marks, json.loads(self.options.get("densities") or "{}"), rereads)
 
 
 def _read(config: PIConfig, partition: InputPartition):
@@ -104,13 +111,16 @@ class PIBatchReader(DataSourceReader):
 
 class PIStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
     """Triggered updates (``availableNow``) fix their end time when they start, then read every tag up
-    to it in as many micro-batches as the ``pi.max_window`` chunks need."""
+    to it in as many micro-batches as the ``pi.max_window`` chunks need, and the pending re-read
+    requests beside them."""
 
     def __init__(self, config: PIConfig, watermarks: dict[str, dt.datetime],
-                 densities: dict[str, float] | None = None):
+                 densities: dict[str, float] | None = None, rereads: list[RereadRequest] | None = None):
         self.config = config
         self.watermarks = watermarks
         self.densities = densities or {}
+        self.rereads = rereads or []
+        self._reread_positions: dict[tuple[str, str], dt.datetime] = {}
         self._tags: list[Tag] | None = None
         self._positions: dict[str, dt.datetime] = {}
         self._active_marks: dict[str, dt.datetime] = {}
@@ -134,6 +144,12 @@ class PIStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         marks = self.watermarks if start.get("round", 0) > 0 else {}
         self._active_marks = {t.web_id: marks[t.web_id] for t in self._tags if t.web_id in marks}
         self._positions = {t.web_id: self._active_marks.get(t.web_id, backfill) for t in self._tags}
+        for request in self.rereads:  # from the initial offset, earlier re-reads are gone with bronze too
+            covered = request.covered if start.get("round", 0) > 0 else {}
+            for tag in self._tags:
+                if request.matches(tag.name):
+                    self._reread_positions[(request.request_id, tag.web_id)] = max(
+                        covered.get(tag.web_id, request.start), request.start)
 
     def initialOffset(self) -> dict:
         return {"round": 0, "end": None}
@@ -146,7 +162,10 @@ class PIStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         for task in tasks:
             self._positions[task.web_id] = task.end
             self._lookback_done.add(task.web_id)
-        return tasks
+        rereads = plan_rereads(self._tags, self.rereads, self._reread_positions, self._active_marks, self.config, end)
+        for task in rereads:
+            self._reread_positions[(task.reread, task.web_id)] = task.end
+        return tasks + rereads
 
     def latestOffset(self, start: dict | None = None, limit=None) -> dict:
         start = start or self.initialOffset()

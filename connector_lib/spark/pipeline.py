@@ -1,6 +1,6 @@
 """What the pipeline files call: configuration from ``spark.conf``, the data source registration, and
-the watermark state read once at pipeline start (outside any table function, so it is not a graph
-dependency)."""
+the watermark state and re-read requests read once at pipeline start (outside any table function, so
+they are not graph dependencies)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pyspark.sql import DataFrame, SparkSession
 from ..config import PIConfig
 from ..timeutil import from_epoch_micros
 from .datasource import PIDataSource, reader_options
+from .reread import load_rereads
 
 WATERMARK_TABLE = "pi_watermarks"
 
@@ -33,11 +34,12 @@ def load_state(spark: SparkSession, table: str = WATERMARK_TABLE) -> tuple[dict[
 
 
 def prepare_stream_options(spark: SparkSession, config: PIConfig) -> dict[str, str]:
-    """Register the ``pi`` source and read the watermarks: both must happen at pipeline start, outside
-    any query function (SDP forbids analysis inside one, and the state must not become a graph edge)."""
+    """Register the ``pi`` source and read the watermarks and the re-read requests: all must happen at
+    pipeline start, outside any query function (SDP forbids analysis inside one, and the state must not
+    become a graph edge)."""
     spark.dataSource.register(PIDataSource)
     watermarks, densities = load_state(spark)
-    return reader_options(config, watermarks, densities)
+    return reader_options(config, watermarks, densities, load_rereads(spark, config.reread_table))
 
 
 def recorded_values_stream(spark: SparkSession, options: dict[str, str]) -> DataFrame:

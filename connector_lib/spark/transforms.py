@@ -3,7 +3,7 @@ tested with chispa on a local Spark and called unchanged by the pipeline files."
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 VALUE_COLUMNS = (
@@ -44,8 +44,9 @@ def silver_values(bronze: DataFrame) -> DataFrame:
 def watermarks(bronze: DataFrame) -> DataFrame:
     """Per tag, how far bronze durably holds every value: the end of the contiguous run of completed
     windows that starts at the tag's first completed window. A failed window leaves a gap, so the
-    watermark stops before it even if later windows succeeded; the next update re-reads from there."""
-    windows = bronze.where(F.col("record_kind") == "window")
+    watermark stops before it even if later windows succeeded; the next update re-reads from there.
+    Windows of re-read requests do not count: they may lie anywhere in time (docs/state.md)."""
+    windows = bronze.where((F.col("record_kind") == "window") & reread_id().isNull())
     ok = windows.where(F.col("status") == "ok")
     order = Window.partitionBy("web_id").orderBy("window_start", "window_end")
     reach = F.max("window_end").over(order.rowsBetween(Window.unboundedPreceding, -1))
@@ -64,6 +65,18 @@ def watermarks(bronze: DataFrame) -> DataFrame:
                     "coverage_start", "watermark", F.col("l.status").alias("last_status"),
                     F.col("l.error").alias("last_error"), F.col("l.window_end").alias("last_window_end"),
                     "rows_read", "failed_windows", "updated_at"))
+
+
+def reread_id() -> Column:
+    """The re-read request a completion record served (null for the regular stream's windows)."""
+    return F.get_json_object(F.col("raw"), "$.reread")
+
+
+def extraction_log(bronze: DataFrame) -> DataFrame:
+    """Every tag window read, with its status and error, and the re-read request it served."""
+    return (bronze.where(F.col("record_kind") == "window")
+            .select("web_id", "tag", "window_start", "window_end", "prior_watermark", "status", "error",
+                    "value_count", reread_id().alias("reread_id"), "extracted_at"))
 
 
 def hourly_aggregates(silver: DataFrame) -> DataFrame:

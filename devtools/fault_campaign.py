@@ -35,6 +35,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from connector_lib.reread import covered_until
 from pi_simulator import Archive, ArchiveChanges, FaultPlan, SimulatorServer
 from pi_simulator.faults import HTTP_FAULTS, SUB_FAULTS, draw
 from pi_simulator.truth import to_ticks
@@ -306,7 +307,7 @@ def run_kill_schedule(spark, number: int = 1, campaign_seed: int = 0, tags: int 
         code2, out2 = _child(["--one-update", str(work), json.dumps(configuration)], timeout=600)
     finally:
         server.stop()
-    result = None
+    result = resumed = None
     if code2 == 0:
         tables = {}
         for name in TABLES:
@@ -316,11 +317,33 @@ def run_kill_schedule(spark, number: int = 1, campaign_seed: int = 0, tags: int 
             tables[name] = view
         outcome = Outcome([s], updates=["ok"])
         check(spark, s, archive, frozen, outcome, tables)
+        resumed = resume_points(spark, tables["pi_recorded_bronze"], frozen)
         result = {**dataclasses.asdict(outcome.reconciliation), "late": outcome.late_values,
                   "edited": outcome.edited_values, "denied_reported": outcome.denied_reported,
                   "deleted_ok": outcome.deleted_ok}
     return {"killed": killed, "first_exit": code, "rerun_ok": code2 == 0, "rerun_output": out2[-2000:],
-            "check": result, "faults": injected}
+            "check": result, "faults": injected, "resumed": resumed}
+
+
+def resume_points(spark, bronze_view: str, rerun_at: dt.datetime) -> dict:
+    """Where the rerun started each tag, against what the killed update had committed: a tag whose
+    chunks were committed before the kill must resume from them (less the lookback), not from where the
+    killed update started. Returns the counts of tags committed and of tags resumed from their commit."""
+    rows = spark.sql(f"""SELECT web_id, window_start, window_end, status, extracted_at FROM {bronze_view}
+                         WHERE record_kind = 'window' AND raw IS NULL""").collect()
+    before = rerun_at.replace(tzinfo=None)  # Spark returns UTC session times without a zone
+    committed: dict[str, list] = {}
+    first_rerun: dict[str, dt.datetime] = {}
+    for r in rows:
+        if r.extracted_at < before:
+            if r.status == "ok":
+                committed.setdefault(r.web_id, []).append((r.window_start, r.window_end))
+        else:
+            first_rerun[r.web_id] = min(first_rerun.get(r.web_id, r.window_start), r.window_start)
+    lookback = dt.timedelta(seconds=LOOKBACK_S)
+    reach = {w: covered_until(min(spans)[0], spans) for w, spans in committed.items()}
+    return {"tags_committed": len(reach),
+            "resumed_from_commit": sum(1 for w, end in reach.items() if first_rerun.get(w) == end - lookback)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,6 +4,7 @@ import datetime as dt
 
 import pytest
 from chispa import assert_approx_df_equality, assert_df_equality
+from pyspark.sql import functions as F
 
 from connector_lib.extract import BRONZE_COLUMNS
 from connector_lib.spark import transforms
@@ -139,3 +140,32 @@ def test_reread_windows_never_move_a_watermark_and_are_named_in_the_extraction_l
     log = transforms.extraction_log(bronze(spark, rows)).orderBy("extracted_at").select("reread_id", "status")
     assert [tuple(r) for r in log.collect()] == [(None, "ok"), (None, "ok"), ("fix-1", "ok"), ("fix-1", "ok"),
                                                  ("fix-1", "failed")]
+
+
+def test_state_at_start_takes_the_completion_records_committed_after_the_last_refresh(spark):
+    """An update killed after some micro-batches committed: pi_watermarks never saw them, bronze holds
+    them. The next update starts from them (a long backfill resumes instead of starting over)."""
+    from connector_lib.spark.state import load_state
+
+    spark.sql("CREATE DATABASE IF NOT EXISTS state_test")
+    refreshed_at = 40  # minute of the view's last refresh
+    old = [window("A", 0, 30, "ok", 30, 30), window("B", 0, 10, "ok", 10, 10),
+           # an ok window the view must have had a reason to leave out: read long before its refresh, it is
+           # not read again (only records newer than the refresh, less a clock margin, are)
+           window("A", 90, 120, "ok", refreshed_at - 20, 5)]
+    tail = [window("A", 29, 60, "ok", 61, 31), window("A", 60, 90, "ok", 91, 30),    # lookback, then a chunk
+            window("B", 10, 20, "failed", 62), window("B", 20, 30, "ok", 62, 10),    # a gap: B stays at 10
+            window("C", 0, 10, "ok", 63, 20), window("C", 10, 20, "ok", 64, 10),     # a tag new in the killed run
+            {**window("A", 90, 500, "ok", 65), "raw": '{"reread": "x"}'}]            # a re-read never counts
+    bronze(spark, old + tail).write.format("delta").mode("overwrite").saveAsTable("state_test.bronze")
+    view = transforms.watermarks(bronze(spark, old[:2]))
+    view.withColumn("updated_at", F.lit(at(refreshed_at))).write.format("delta").mode("overwrite") \
+        .saveAsTable("state_test.marks")
+    marks, densities = load_state(spark, "state_test.marks", "state_test.bronze")
+    assert marks == {"WA": at(90), "WB": at(10), "WC": at(20)}
+    assert densities["WA"] == pytest.approx(91 / (90 * 60))  # the view's 30 values plus the tail's 61
+    # without the view (killed during the very first update) bronze alone gives the same
+    spark.sql("DROP TABLE state_test.marks")
+    assert load_state(spark, "state_test.marks", "state_test.bronze")[0] == {"WA": at(120), "WB": at(10), "WC": at(20)}
+    spark.sql("DROP TABLE state_test.bronze")
+    assert load_state(spark, "state_test.marks", "state_test.bronze") == ({}, {})

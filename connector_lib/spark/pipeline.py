@@ -4,33 +4,16 @@ they are not graph dependencies)."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 from pyspark.sql import DataFrame, SparkSession
 
 from ..config import PIConfig
-from ..timeutil import from_epoch_micros
 from .datasource import PIDataSource, reader_options
 from .reread import load_rereads
-
-WATERMARK_TABLE = "pi_watermarks"
+from .state import load_state
 
 
 def pi_config(spark: SparkSession) -> PIConfig:
     return PIConfig.from_spark_conf(spark.conf.get)
-
-
-def load_state(spark: SparkSession, table: str = WATERMARK_TABLE) -> tuple[dict[str, dt.datetime], dict[str, float]]:
-    """Watermarks and value densities (values per second read so far) as of the previous update; empty
-    on the first run. Densities let the planner balance partitions by expected values."""
-    if not spark.catalog.tableExists(table):
-        return {}, {}
-    rows = (spark.read.table(table).where("watermark IS NOT NULL")
-            .selectExpr("web_id", "unix_micros(watermark) AS micros",
-                        "rows_read / greatest(unix_seconds(watermark) - unix_seconds(coverage_start), 1) AS density")
-            .collect())
-    return ({r.web_id: from_epoch_micros(r.micros) for r in rows},
-            {r.web_id: float(r.density) for r in rows if r.density is not None})
 
 
 def prepare_stream_options(spark: SparkSession, config: PIConfig) -> dict[str, str]:

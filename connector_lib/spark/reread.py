@@ -15,6 +15,8 @@ from pyspark.sql import functions as F
 from ..config import ConfigError
 from ..reread import COLUMNS, DDL, RereadRequest, requests_from_rows
 from ..timeutil import UTC
+from . import transforms
+from .state import recent_completions
 
 EXTRACTION_LOG = "pi_extraction_log"
 
@@ -30,13 +32,31 @@ def load_rereads(spark: SparkSession, table: str, log_table: str = EXTRACTION_LO
         raise ConfigError(f"pi.reread_table: {table} lacks the column(s) {', '.join(missing)} "
                           f"(expected: {DDL})")
     rows = [r.asDict() for r in frame.select(*COLUMNS).collect()]
-    done = []
-    if rows and spark.catalog.tableExists(log_table) and "reread_id" in spark.read.table(log_table).columns:
-        ids = sorted({r["request_id"] for r in rows if isinstance(r["request_id"], str)})
-        done = [r.asDict() for r in spark.read.table(log_table)
-                .where((F.col("status") == "ok") & F.col("reread_id").isin(ids))
-                .selectExpr("reread_id AS request_id", "web_id", "window_start", "window_end").collect()]
-    return requests_from_rows(table, rows, done)
+    if not rows:
+        return []
+    ids = sorted({r["request_id"] for r in rows if isinstance(r["request_id"], str)})
+    return requests_from_rows(table, rows, _done_windows(spark, ids, log_table) if ids else [])
+
+
+def _done_windows(spark: SparkSession, ids: list[str], log_table: str) -> list[dict]:
+    """``ok`` re-read windows of these requests: from the extraction log, and from bronze for what was
+    committed after the log's last refresh (an update that crashed)."""
+    log = spark.read.table(log_table) if spark.catalog.tableExists(log_table) else None
+    if log is not None and "reread_id" not in log.columns:  # a log from before re-reads existed
+        log = None
+    since = log.agg(F.max("extracted_at").alias("m")).first().m if log is not None else None
+    tail = recent_completions(spark, since)
+    if tail is not None:
+        tail = tail.select("web_id", "window_start", "window_end", "status",
+                           transforms.reread_id().alias("reread_id"))
+    parts = [p for p in (log, tail) if p is not None]
+    if not parts:
+        return []
+    windows = parts[0].select("reread_id", "web_id", "window_start", "window_end", "status")
+    if len(parts) == 2:
+        windows = windows.unionByName(parts[1].select(*windows.columns))
+    return [r.asDict() for r in windows.where((F.col("status") == "ok") & F.col("reread_id").isin(ids))
+            .selectExpr("reread_id AS request_id", "web_id", "window_start", "window_end").distinct().collect()]
 
 
 def request_reread(spark: SparkSession, request_id: str, start: dt.datetime, end: dt.datetime,

@@ -50,6 +50,9 @@ def test_sigkill_in_the_middle_of_an_update_then_rerun(spark):
     assert (check["missing"], check["duplicated"], check["unexpected"], check["mismatched"],
             check["behind_watermark"]) == (0, 0, 0, 0, 0), check
     assert check["denied_reported"] and check["deleted_ok"]
+    # the rerun resumed every tag from the chunks the killed update had committed, not from its start
+    resumed = result["resumed"]
+    assert resumed["tags_committed"] > 0 and resumed["resumed_from_commit"] == resumed["tags_committed"], resumed
 
 
 def test_the_campaign_exercised_what_it_claims():

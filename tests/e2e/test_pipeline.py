@@ -74,7 +74,7 @@ def test_tables_are_delta_and_hold_every_value_kind(runs):
     for table in ("pi_recorded_bronze", "pi_timeseries_silver", "pi_hourly_gold", "pi_watermarks"):
         assert spark.sql(f"DESCRIBE DETAIL {table}").first().format == "delta"
     properties = spark.sql("DESCRIBE DETAIL pi_recorded_bronze").first().properties
-    assert properties.get("delta.dataSkippingStatsColumns") == "record_kind,web_id,timestamp"
+    assert properties.get("delta.dataSkippingStatsColumns") == "record_kind,web_id,timestamp,extracted_at"
     kinds = {r.value_type for r in spark.sql("SELECT DISTINCT value_type FROM pi_timeseries_silver").collect()}
     assert {"number", "digital", "string"} <= kinds
     assert spark.read.table("pi_hourly_gold").count() > 0

@@ -1,0 +1,71 @@
+"""The stream's state at pipeline start: per-tag watermarks and value densities.
+
+``pi_watermarks`` is refreshed at the end of an update. An update that crashed or was killed after some
+micro-batches committed left completion records that view never saw; reading the view alone would send
+the next update back to where the crashed one started (a long backfill would start over). So the view's
+coverage is brought up to date with the completion records bronze committed since its last refresh,
+by the same island rule (``transforms.watermarks``). Only recent bronze files are read: the filter on
+``extracted_at`` skips the others by their Delta statistics (``bronze.TABLE_PROPERTIES``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from ..timeutil import from_epoch_micros
+from . import transforms
+
+WATERMARK_TABLE = "pi_watermarks"
+BRONZE_TABLE = "pi_recorded_bronze"
+#: completion records this much older than the view's last one are read again (executor clocks may
+#: differ a little); reading one twice changes nothing
+CLOCK_MARGIN = dt.timedelta(minutes=10)
+
+
+def recent_completions(spark: SparkSession, since: dt.datetime | None, bronze: str = BRONZE_TABLE) -> DataFrame | None:
+    """Completion records committed to bronze after ``since`` (less the clock margin); all of them if
+    ``since`` is None; ``None`` when bronze does not exist yet."""
+    if not spark.catalog.tableExists(bronze):
+        return None
+    windows = spark.read.table(bronze).where(F.col("record_kind") == "window")
+    if since is not None:
+        windows = windows.where(F.col("extracted_at") > F.lit(since - CLOCK_MARGIN))
+    return windows
+
+
+def _latest(frame: DataFrame, column: str) -> dt.datetime | None:
+    return frame.agg(F.max(column).alias("m")).first().m
+
+
+def current_coverage(spark: SparkSession, table: str = WATERMARK_TABLE, bronze: str = BRONZE_TABLE) -> DataFrame | None:
+    """``pi_watermarks`` as it would be if refreshed now (coverage_start, watermark, rows_read per web id)."""
+    view = spark.read.table(table) if spark.catalog.tableExists(table) else None
+    tail = recent_completions(spark, _latest(view, "updated_at") if view is not None else None, bronze)
+    if tail is None:
+        return view
+    if view is None:
+        return transforms.watermarks(tail)
+    # the view's coverage enters as one ok window per tag, then the island rule runs over it and the tail
+    covered = view.where(F.col("watermark").isNotNull()).select(
+        F.lit("window").alias("record_kind"), "web_id", "tag", F.col("coverage_start").alias("window_start"),
+        F.col("watermark").alias("window_end"), F.lit("ok").alias("status"),
+        F.col("rows_read").alias("value_count"), "point_type", F.col("updated_at").alias("extracted_at"))
+    return transforms.watermarks(covered.unionByName(tail, allowMissingColumns=True))
+
+
+def load_state(spark: SparkSession, table: str = WATERMARK_TABLE,
+               bronze: str = BRONZE_TABLE) -> tuple[dict[str, dt.datetime], dict[str, float]]:
+    """Watermarks and value densities (values per second read so far); empty on the first run.
+    Densities let the planner balance partitions by expected values."""
+    coverage = current_coverage(spark, table, bronze)
+    if coverage is None:
+        return {}, {}
+    rows = (coverage.where("watermark IS NOT NULL")
+            .selectExpr("web_id", "unix_micros(watermark) AS micros",
+                        "rows_read / greatest(unix_seconds(watermark) - unix_seconds(coverage_start), 1) AS density")
+            .collect())
+    return ({r.web_id: from_epoch_micros(r.micros) for r in rows},
+            {r.web_id: float(r.density) for r in rows if r.density is not None})

@@ -65,6 +65,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("pi.http.timeout", "60s", "per-request timeout"),
     Setting("pi.http.max_retries", "5", "retries on 429, 5xx and connection errors"),
     Setting("pi.http.backoff", "0.5s", "first retry delay; doubles on each retry"),
+    Setting("pi.keep_value_errors", "false", "values the server still answers with Errors after the retries: "
+            "false fails the window (its watermark holds; the next update reads it again), true keeps them as "
+            "error rows and moves on"),
 )
 KNOWN_KEYS = {s.key for s in SETTINGS}
 SECRET_KEYS = {s.key for s in SETTINGS if s.secret}
@@ -172,6 +175,7 @@ class PIConfig:
     timeout_s: float = 60.0
     max_retries: int = 5
     backoff_s: float = 0.5
+    keep_value_errors: bool = False
 
     # ---- construction ------------------------------------------------------------------------
     @classmethod
@@ -248,6 +252,7 @@ class PIConfig:
             timeout_s=_duration(flat, "pi.http.timeout", allow_zero=False),
             max_retries=_int(flat, "pi.http.max_retries", 0, 100),
             backoff_s=_duration(flat, "pi.http.backoff"),
+            keep_value_errors=_bool(flat, "pi.keep_value_errors"),
         )
 
     @classmethod

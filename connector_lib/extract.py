@@ -164,10 +164,11 @@ def _answer(config: PIConfig, group: list[_TagRead], answers: dict | PIWebAPIErr
             yield _quarantine(r, "recorded-values response without an Items list", content, extracted_at)
             _fail_or_retry(r, config, "malformed response (no Items list); quarantined", False)
             continue
-        if r.attempts < config.max_retries and _has_value_errors(items):
-            # the server could not produce some values this time; ask for the page again before keeping
-            # them as error rows (a re-read usually returns the values themselves)
-            _fail_or_retry(r, config, "values carried Errors", True)
+        if _has_value_errors(items) and (r.attempts < config.max_retries or not config.keep_value_errors):
+            # the server could not produce some values this time: ask for the page again; when the
+            # retries run out the window fails (its watermark holds, the next update reads it again),
+            # unless pi.keep_value_errors keeps them as error rows
+            _fail_or_retry(r, config, f"values carried Errors: {_first_errors(items)}", True)
             continue
         r.attempts = 0
         keep = _page(r, config, items)
@@ -192,6 +193,12 @@ def _answer(config: PIConfig, group: list[_TagRead], answers: dict | PIWebAPIErr
 
 def _has_value_errors(items: list) -> bool:
     return any(type(item) is dict and "Errors" in item for item in items)
+
+
+def _first_errors(items: list) -> str:
+    """The first value error of a page, for the completion record (its timestamp and message)."""
+    item = next(i for i in items if type(i) is dict and "Errors" in i)
+    return f"{item.get('Timestamp')} {json.dumps(item.get('Errors'), ensure_ascii=False)[:300]}"
 
 
 def _page(r: _TagRead, config: PIConfig, items: list) -> list:

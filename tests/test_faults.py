@@ -177,11 +177,25 @@ def test_retries_exhausted_fail_the_window_and_keep_the_others(archive):
     assert _keyed(rows) == _truth(archive, others)
 
 
-def test_persistent_value_errors_are_kept_as_error_rows_after_retries(archive):
-    """When every read of a page carries a per-value error, the page is retried, then kept with the error
-    row in place of the value (nothing silently dropped) and the window completes."""
+def test_persistent_value_errors_fail_the_window_so_the_next_update_reads_it_again(archive):
+    """When every read of a page carries a per-value error, the page is retried, then the window fails
+    with the error (its watermark holds); nothing of the page is kept as if it were the truth."""
+    tag = archive.points[0].name
     with SimulatorServer(archive, faults=FaultPlan(seed=9, sub_rate=1.0, sub_kinds=("value_errors",))) as srv:
-        tasks, rows = _read(srv.url, archive, tags={archive.points[0].name}, **{"pi.http.max_retries": "2"})
+        tasks, rows = _read(srv.url, archive, tags={tag}, **{"pi.http.max_retries": "2"})
+        calls = srv.api.faults.log.counts.get("sub:value_errors")
+    windows = [r for r in rows if r["record_kind"] == "window"]
+    assert windows[0]["status"] == "failed" and "values carried Errors" in windows[0]["error"]
+    assert "archive is busy" in windows[0]["error"] and calls == 3  # the first read and two retries
+    assert not [r for r in rows if r["record_kind"] == "value" and r["value_type"] == "error"]
+
+
+def test_value_errors_are_kept_as_error_rows_when_asked(archive):
+    """With pi.keep_value_errors the page is retried, then kept with the error row in place of the value
+    (nothing silently dropped) and the window completes."""
+    with SimulatorServer(archive, faults=FaultPlan(seed=9, sub_rate=1.0, sub_kinds=("value_errors",))) as srv:
+        tasks, rows = _read(srv.url, archive, tags={archive.points[0].name},
+                            **{"pi.http.max_retries": "2", "pi.keep_value_errors": "true"})
     errors = [r for r in rows if r["record_kind"] == "value" and r["value_type"] == "error"]
     windows = [r for r in rows if r["record_kind"] == "window"]
     assert windows[0]["status"] == "ok" and len(errors) == 1 and errors[0]["good"] is False

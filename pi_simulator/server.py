@@ -23,6 +23,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import orjson
 
 from . import pitime, webid
+from .af import AssetModel
+from .assets import ROUTES as ASSET_ROUTES, AssetRoutes
 from .faults import BARE_TOKENS, PROXY_PAGE, FaultInjector, FaultPlan, marker, with_hostile_value, with_value_error, draw
 from .model import Archive, Point, TICKS_PER_SECOND
 from .render import format_ticks, timed_values
@@ -116,13 +118,23 @@ class PiWebApi:
 
     def __init__(self, archive: Archive, max_items_per_call: int = 150_000,
                  clock=lambda: dt.datetime.now(dt.timezone.utc), require_csrf_header: bool = True,
-                 faults: FaultPlan | None = None):
+                 faults: FaultPlan | None = None, assets: AssetModel | None = None):
+        """``assets``: the Asset Framework behind the AF routes; by default one derived from the archive,
+        built on the first AF request."""
         self.archive = archive
+        self._asset_model = assets
+        self._assets: AssetRoutes | None = None
         self.faults = FaultInjector(faults)
         self.max_items = max_items_per_call
         self.clock = clock
         self.require_csrf_header = require_csrf_header
         self.server_webid = webid.data_server_webid(archive.server_id, archive.server_name)
+
+    @property
+    def assets(self) -> AssetRoutes:
+        if self._assets is None:
+            self._assets = AssetRoutes(self, self._asset_model or AssetModel(self.archive))
+        return self._assets
 
     # ---- helpers -------------------------------------------------------------------------------
     def _url(self, req: Request, path: str) -> str:
@@ -311,6 +323,12 @@ class PiWebApi:
                 return ok(self._point(req, self._point_from_webid(parts[1])))
         if lower[0] == "streams" and len(parts) == 3 and lower[2] == "recorded":
             return ok(self._recorded(req, self._point_from_webid(parts[1])))
+        if lower[0] in ASSET_ROUTES:
+            return ok(self.assets.route(req, parts, lower))
+        if lower[0] == "streamsets" and len(parts) == 3 and lower[2] == "value":
+            return ok(self.assets.streamset_value(req, parts[1]))
+        if lower[0] == "streams" and len(parts) == 3 and lower[2] in ("value", "end") and parts[1][2:4] == "Ab":
+            return ok(self.assets.stream_value(parts[1]))
         if lower[0] == "streams" and len(parts) == 3 and lower[2] in ("value", "end"):
             point = self._point_from_webid(parts[1])
             now = to_ticks(self.clock())

@@ -16,6 +16,11 @@ from dataclasses import dataclass
 
 FULL, ID_ONLY, PATH_ONLY = "F", "I", "P"
 POINT, DATA_SERVER = "DP", "DS"
+ASSET_SERVER, DATABASE, ELEMENT, ELEMENT_TEMPLATE, EVENT_FRAME, ATTRIBUTE = "RS", "RD", "Em", "ET", "Fm", "Ab"
+#: GUIDs in the payload of each AF type: the AF system's, then the database's or the object's (an
+#: attribute: its owner's, then its own)
+_AF_GUIDS = {ASSET_SERVER: 1, DATABASE: 2, ELEMENT: 2, ELEMENT_TEMPLATE: 2, EVENT_FRAME: 2, ATTRIBUTE: 3}
+_OWNED = {ATTRIBUTE}
 
 
 def _b64(raw: bytes) -> str:
@@ -88,4 +93,51 @@ def decode(webid: str) -> DecodedWebId:
         path = decode_path(rest) if (kind == FULL and rest) else None
         return DecodedWebId(kind, marker, server_id, point_id, path)
     except (ValueError, struct.error, UnicodeDecodeError) as exc:
+        raise ValueError(f"malformed WebID: {webid!r}") from exc
+
+
+def af_webid(marker: str, guids: tuple[uuid.UUID, ...], path: str, owner: str = "", kind: str = FULL) -> str:
+    """An Asset Framework WebID: ``marker`` (``Em``, ``Ab``, ``Fm``, ...), the owner marker for owned types
+    (``E`` element, ``F`` event frame), the GUIDs and, for Full WebIDs, the path."""
+    if kind == PATH_ONLY:
+        return "P1" + marker + owner + encode_path(path)
+    ids = "".join(encode_guid(g) for g in guids)
+    return ("I1" if kind == ID_ONLY else "F1") + marker + owner + ids + (encode_path(path) if kind == FULL else "")
+
+
+def asset_server_webid(server_id: uuid.UUID, name: str, kind: str = FULL) -> str:
+    return af_webid(ASSET_SERVER, (server_id,), name, kind=kind)
+
+
+@dataclass(frozen=True)
+class DecodedAFWebId:
+    kind: str
+    marker: str
+    owner: str
+    guids: tuple[uuid.UUID, ...]
+    path: str | None = None
+
+
+def decode_af(webid: str) -> DecodedAFWebId:
+    """Decode an AF WebID 2.0 (asset server, database, element, template, event frame, attribute)."""
+    if len(webid) < 4 or webid[1] != "1":
+        raise ValueError(f"not a WebID 2.0: {webid!r}")
+    kind, marker = webid[0], webid[2:4]
+    if kind not in (FULL, ID_ONLY, PATH_ONLY) or marker not in _AF_GUIDS:
+        raise ValueError(f"unsupported WebID type or marker: {webid!r}")
+    owner, body = "", webid[4:]
+    if marker in _OWNED:
+        owner, body = body[:1], body[1:]
+        if owner not in ("E", "F"):
+            raise ValueError(f"unsupported owner of an attribute WebID: {webid!r}")
+    try:
+        if kind == PATH_ONLY:
+            return DecodedAFWebId(kind, marker, owner, (), decode_path(body))
+        n = _AF_GUIDS[marker]
+        guids = tuple(decode_guid(body[22 * i:22 * (i + 1)]) for i in range(n))
+        rest = body[22 * n:]
+        if kind == ID_ONLY and rest:
+            raise ValueError(f"malformed WebID: {webid!r}")
+        return DecodedAFWebId(kind, marker, owner, guids, decode_path(rest) if kind == FULL and rest else None)
+    except (ValueError, UnicodeDecodeError) as exc:
         raise ValueError(f"malformed WebID: {webid!r}") from exc

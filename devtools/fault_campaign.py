@@ -4,7 +4,7 @@ edits, a point created and one deleted mid-run, a point the reading user may not
 
     .venv/bin/python -m devtools.fault_campaign --schedules 100 --kill   # the longer campaign
     .venv/bin/python -m devtools.fault_campaign --schedules 3 --first 40 # schedules 40, 41, 42
-    .venv/bin/python -m devtools.fault_campaign --schedules 30 --per-run 2  # as make test runs them
+    .venv/bin/python -m devtools.fault_campaign --schedules 30 --per-run 3  # as make test runs them
 
 Each schedule has its own simulator and its own pipeline (own tables): one or two *faulted* updates with
 the schedule's fault plan (an update may fail; that is part of the test), then one *clean* update with no
@@ -354,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="campaign seed")
     parser.add_argument("--per-run", type=int, default=1,
                         help="schedules run one after the other on one pipeline before its clean update "
-                             "(make test uses 2)")
+                             "(make test uses 3)")
     parser.add_argument("--kill", action="store_true", help="also run the SIGKILL schedule")
     parser.add_argument("--one-update", nargs=2, metavar=("WORK", "CONFIG"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

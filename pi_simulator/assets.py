@@ -22,7 +22,7 @@ from .truth import to_ticks
 if TYPE_CHECKING:
     from .server import PiWebApi, Request
 
-ROUTES = ("assetservers", "assetdatabases", "elements", "attributes", "elementtemplates")
+ROUTES = ("assetservers", "assetdatabases", "elements", "attributes", "elementtemplates", "eventframes")
 _UNITS_NAMES = {"m3/h": "cubic meter per hour", "kPa": "kilopascal", "mm/s": "millimeter per second",
                 "%": "percent", "°C": "degree Celsius", "count": "count", "t/d": "tonne per day",
                 "m3": "cubic meter", "units/h": "units per hour"}
@@ -37,6 +37,16 @@ class AssetRoutes:
         self.server_webid = webid.asset_server_webid(model.server_id, model.server_name)
         self.database_webid = webid.af_webid(webid.DATABASE, (model.server_id, model.database_id),
                                              f"{model.server_name}\\{model.database_name}")
+        self._eventframes = None
+
+    @property
+    def eventframes(self):
+        """The event frame routes, built on first use."""
+        if self._eventframes is None:
+            from .eventframe_routes import EventFrameRoutes
+
+            self._eventframes = EventFrameRoutes(self)
+        return self._eventframes
 
     # ---- helpers -------------------------------------------------------------------------------
     def _state(self) -> AFState:
@@ -294,6 +304,8 @@ class AssetRoutes:
                 return self._elements(req, state, None)
             if lower[2:] == ["elementattributes"]:
                 return self._element_attributes(req, state, None)
+            if lower[2:] == ["eventframes"]:
+                return self.eventframes.search(req)
         if head == "elements":
             if len(parts) == 1:
                 found = self._element_by_path(state, req.arg("path") or "")
@@ -309,6 +321,10 @@ class AssetRoutes:
                 return self._attributes(req, state, element)
             if lower[2:] == ["elementattributes"]:
                 return self._element_attributes(req, state, element)
+            if lower[2:] == ["eventframes"]:
+                return self.eventframes.search(req, element)
+        if head == "eventframes" and len(parts) >= 2:
+            return self.eventframes.route(req, parts, lower)
         if head == "attributes":
             if len(parts) == 1:
                 path = (req.arg("path") or "").lstrip("\\")
@@ -319,6 +335,14 @@ class AssetRoutes:
                 if found is None:
                     raise self._error(404, "The specified path was not found.")
                 return self._attribute_json(req, state, found)
+            frame_attribute = self._frame_attribute(parts[1])
+            if frame_attribute is not None:
+                frame, name = frame_attribute
+                if len(parts) == 2:
+                    return self.eventframes.attribute_json(req, frame, name)
+                if lower[2:] == ["value"]:
+                    return self.eventframes.value(frame, name)
+                raise self._error(404, "The specified resource was not found.")
             attribute = self._attribute(state, parts[1])
             if len(parts) == 2:
                 return self._attribute_json(req, state, attribute)
@@ -326,18 +350,27 @@ class AssetRoutes:
                 return self.attribute_value(attribute)
         raise self._error(404, "The specified resource was not found.")
 
-    def stream_value(self, state_text: str) -> dict | None:
-        """``streams/{attribute WebID}/value``; ``None`` when the WebID is not an attribute's."""
+    def _frame_attribute(self, text: str):
+        """(frame state, attribute name) when ``text`` is an event frame attribute's WebID, else None."""
         try:
-            decoded = webid.decode_af(state_text)
+            decoded = webid.decode_af(text)
         except ValueError:
             return None
-        if decoded.marker != webid.ATTRIBUTE:
+        if decoded.marker != webid.ATTRIBUTE or decoded.owner != "F" or decoded.kind == webid.PATH_ONLY:
             return None
-        return self.attribute_value(self._attribute(self._state(), state_text))
+        return self.eventframes.attribute(decoded, text)
+
+    def stream_value(self, text: str) -> dict:
+        """``streams/{attribute WebID}/value`` of an element's or an event frame's attribute."""
+        frame_attribute = self._frame_attribute(text)
+        if frame_attribute is not None:
+            return self.eventframes.value(*frame_attribute)
+        return self.attribute_value(self._attribute(self._state(), text))
 
     def streamset_value(self, req: "Request", element_text: str) -> dict:
-        """``streamsets/{element WebID}/value``: every attribute's value of one element."""
+        """``streamsets/{element or event frame WebID}/value``: every attribute's value of one owner."""
+        if element_text[2:4] == webid.EVENT_FRAME:
+            return self.eventframes.values(req, element_text)
         state = self._state()
         element = self._element_id(state, element_text)
         items = []

@@ -16,15 +16,16 @@ from devtools.fault_campaign import run_kill_schedule, run_schedules, schedule
 from pi_simulator.faults import HTTP_FAULTS, SUB_FAULTS
 
 SCHEDULES = int(os.environ.get("OSIPI_CAMPAIGN_SCHEDULES", "30"))
+PER_PIPELINE = 3
 OUTCOMES = []
 
 
-@pytest.mark.parametrize("first", range(0, SCHEDULES, 2))
+@pytest.mark.parametrize("first", range(0, SCHEDULES, PER_PIPELINE))
 def test_schedules_end_with_silver_equal_to_the_truth(first, local_pipeline_factory):
-    """Two schedules per pipeline, one after the other (one faulted update each, two for every tenth
-    schedule), then the clean update and the reconciliation: 30 schedules in 15 pipelines keeps the suite
+    """Three schedules per pipeline, one after the other (one faulted update each, two for every tenth
+    schedule), then the clean update and the reconciliation: 30 schedules in 10 pipelines keeps the suite
     within its time budget (each pipeline update costs about 12 s here however small)."""
-    group = [schedule(n) for n in range(first, min(first + 2, SCHEDULES))]
+    group = [schedule(n) for n in range(first, min(first + PER_PIPELINE, SCHEDULES))]
     outcome = run_schedules(group, local_pipeline_factory)
     OUTCOMES.append(outcome)
     for k, s in enumerate(group):

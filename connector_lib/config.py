@@ -62,6 +62,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("pi.max_requests_per_second", "0", "limit on PI Web API calls per second for the whole update (0 = none)"),
     Setting("pi.max_concurrent_requests", "4", "batch calls in flight at once inside one Spark task"),
     Setting("pi.partitions", "0", "Spark partitions per micro-batch (0 = one per tag batch, at most 64)"),
+    Setting("pi.af.databases", "", "AF databases whose hierarchy is ingested, comma-separated names "
+            "(empty: no AF)"),
+    Setting("pi.af.server", "", "AF (asset) server name; default: the first asset server"),
+    Setting("pi.af.root", "", "element path inside each database to start at, e.g. Sydney\\Unit 001 "
+            "(empty: the whole database)"),
+    Setting("pi.af.element_templates", "", "ingest only elements of these templates, comma-separated "
+            "(derived templates included; empty: all)"),
+    Setting("pi.af.page_size", "1000", "maxCount of each AF search page (elements, attributes)"),
     Setting("pi.http.timeout", "60s", "per-request timeout"),
     Setting("pi.http.max_retries", "5", "retries on 429, 5xx and connection errors"),
     Setting("pi.http.backoff", "0.5s", "first retry delay; doubles on each retry"),
@@ -130,6 +138,11 @@ def _bool(raw, key: str) -> bool:
     return text == "true"
 
 
+def _names(raw, key: str) -> tuple[str, ...]:
+    """A comma-separated list, blanks dropped."""
+    return tuple(t.strip() for t in _text(raw, key).split(",") if t.strip())
+
+
 _TABLE_NAME = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_]*|`[^`]+`)(?:\.(?:[A-Za-z_][A-Za-z0-9_]*|`[^`]+`)){0,2}")
 
 
@@ -176,6 +189,11 @@ class PIConfig:
     max_retries: int = 5
     backoff_s: float = 0.5
     keep_value_errors: bool = False
+    af_databases: tuple[str, ...] = ()
+    af_server: str = ""
+    af_root: str = ""
+    af_element_templates: tuple[str, ...] = ()
+    af_page_size: int = 1000
 
     # ---- construction ------------------------------------------------------------------------
     @classmethod
@@ -224,7 +242,13 @@ class PIConfig:
             values_per_call = min(values_per_call, max_items)
         elif values_per_call > max_items:
             raise ConfigError(f"pi.values_per_call: must be <= pi.max_items_per_call ({max_items}), got {values_per_call}")
-        tags = tuple(t.strip() for t in _text(flat, "pi.tags").split(",") if t.strip())
+        tags = _names(flat, "pi.tags")
+        af_databases = _names(flat, "pi.af.databases")
+        af_root = _text(flat, "pi.af.root").strip("\\")
+        if af_root and not af_databases:
+            raise ConfigError("pi.af.root: needs pi.af.databases (the databases the root is looked up in)")
+        if any(c in af_root for c in "*?|"):
+            raise ConfigError(f"pi.af.root: an element path without wildcards or '|', got {af_root!r}")
         tag_filter = _text(flat, "pi.tag_filter") or "*"
         return cls(
             url=url.rstrip("/"),
@@ -253,6 +277,11 @@ class PIConfig:
             max_retries=_int(flat, "pi.http.max_retries", 0, 100),
             backoff_s=_duration(flat, "pi.http.backoff"),
             keep_value_errors=_bool(flat, "pi.keep_value_errors"),
+            af_databases=af_databases,
+            af_server=_text(flat, "pi.af.server"),
+            af_root=af_root,
+            af_element_templates=_names(flat, "pi.af.element_templates"),
+            af_page_size=_int(flat, "pi.af.page_size", 1, 10000),
         )
 
     @classmethod
@@ -274,7 +303,8 @@ class PIConfig:
     @classmethod
     def from_options(cls, options: Mapping[str, str], password: str = "") -> "PIConfig":
         data = json.loads(options["config"])
-        data["tags"] = tuple(data.get("tags") or ())
+        for name in ("tags", "af_databases", "af_element_templates"):  # JSON has lists
+            data[name] = tuple(data.get(name) or ())
         return cls(**data, password=password)
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from . import webid
 from .af import AFState, AssetModel, Attribute, derives_from
-from .render import format_ticks, timed_values
+from .render import format_ticks
 from .truth import to_ticks
 
 if TYPE_CHECKING:
@@ -215,12 +215,10 @@ class AssetRoutes:
                     "Value": {"Name": "Point Not Found", "Value": 0, "IsSystem": True},
                     "UnitsAbbreviation": "", "Good": False, "Questionable": False, "Substituted": False,
                     "Annotated": False}
-        now = to_ticks(self.api.clock())
-        seg = self.api.archive.events(point, now - 7 * 86400 * 10_000_000, now, as_of=now)
-        items = timed_values(point, seg)
-        if not items:
+        value = self.api.snapshot(point)
+        if value is None:
             raise self._error(404, "No value found.")
-        return items[-1]
+        return value
 
     # ---- searches ------------------------------------------------------------------------------
     def _elements(self, req: "Request", state: AFState, parent: uuid.UUID | None) -> dict:

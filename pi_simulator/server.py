@@ -325,18 +325,17 @@ class PiWebApi:
             return ok(self._recorded(req, self._point_from_webid(parts[1])))
         if lower[0] in ASSET_ROUTES:
             return ok(self.assets.route(req, parts, lower))
+        if lower == ["streamsets", "value"]:
+            return ok(self._streamset_value(req))
         if lower[0] == "streamsets" and len(parts) == 3 and lower[2] == "value":
             return ok(self.assets.streamset_value(req, parts[1]))
         if lower[0] == "streams" and len(parts) == 3 and lower[2] in ("value", "end") and parts[1][2:4] == "Ab":
             return ok(self.assets.stream_value(parts[1]))
         if lower[0] == "streams" and len(parts) == 3 and lower[2] in ("value", "end"):
-            point = self._point_from_webid(parts[1])
-            now = to_ticks(self.clock())
-            seg = self.archive.events(point, now - 7 * 86400 * TICKS_PER_SECOND, now, as_of=now)
-            items = timed_values(point, seg)
-            if not items:
+            value = self.snapshot(self._point_from_webid(parts[1]))
+            if value is None:
                 raise ApiError(404, "No value found.")
-            return ok(items[-1])
+            return ok(value)
         if lower == ["streamsets", "recorded"]:
             return ok(self._streamset_recorded(req))
         raise ApiError(404, "The specified resource was not found.")
@@ -377,6 +376,29 @@ class PiWebApi:
         return {"tag": point.name, "descriptor": point.descriptor, "pointtype": point.point_type,
                 "pointid": point.point_id, "engunits": point.kind.units,
                 "digitalset": point.kind.digital_set, "ptclassname": "classic"}
+
+    def snapshot(self, point: Point) -> dict | None:
+        """The point's current value (its last event of the past week), or None."""
+        now = to_ticks(self.clock())
+        items = timed_values(point, self.archive.events(point, now - 7 * 86400 * TICKS_PER_SECOND, now, as_of=now))
+        return items[-1] if items else None
+
+    def _streamset_value(self, req: Request) -> dict:
+        """Ad hoc ``streamsets/value?webId=A&webId=B``: the current value of each stream (PI points or
+        AF attributes), in the order asked."""
+        webids = req.args("webId")
+        if not webids:
+            raise ApiError(400, "The 'webId' parameter is required.")
+        items = []
+        for wid in webids:
+            if wid[2:4] == webid.ATTRIBUTE:
+                content = self.assets.stream_value(wid)
+                items.append({"WebId": wid, "Links": {}, "Value": content})
+                continue
+            point = self._point_from_webid(wid)
+            items.append({"WebId": wid, "Name": point.name, "Path": f"\\\\{self.archive.server_name}\\{point.name}",
+                          "Links": {}, "Value": self.snapshot(point)})
+        return {"Links": {}, "Items": items}
 
     def _streamset_recorded(self, req: Request) -> dict:
         webids = req.args("webId")

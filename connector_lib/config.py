@@ -70,6 +70,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("pi.af.element_templates", "", "ingest only elements of these templates, comma-separated "
             "(derived templates included; empty: all)"),
     Setting("pi.af.page_size", "1000", "maxCount of each AF search page (elements, attributes)"),
+    Setting("pi.af.refresh", "1h", "take a new AF snapshot at an update when the last one is at least this old"),
     Setting("pi.http.timeout", "60s", "per-request timeout"),
     Setting("pi.http.max_retries", "5", "retries on 429, 5xx and connection errors"),
     Setting("pi.http.backoff", "0.5s", "first retry delay; doubles on each retry"),
@@ -194,6 +195,7 @@ class PIConfig:
     af_root: str = ""
     af_element_templates: tuple[str, ...] = ()
     af_page_size: int = 1000
+    af_refresh_s: float = 3600.0
 
     # ---- construction ------------------------------------------------------------------------
     @classmethod
@@ -282,6 +284,7 @@ class PIConfig:
             af_root=af_root,
             af_element_templates=_names(flat, "pi.af.element_templates"),
             af_page_size=_int(flat, "pi.af.page_size", 1, 10000),
+            af_refresh_s=_duration(flat, "pi.af.refresh"),
         )
 
     @classmethod

@@ -68,8 +68,8 @@ class Schedule:
     denied: bool  # one point answers 403 to every read
 
     def describe(self, faults_only: bool = False) -> str:
-        """``faults_only``: for a schedule that follows another on the same pipeline (the archive and its
-        changes are the first schedule's)."""
+        """``faults_only``: for a schedule that shares a pipeline with another whose archive and its changes
+        are used (see :func:`group_lead`)."""
         f = self.faults
         parts = [f"first {f.fail_first} batch call(s) fail, then http {f.http_rate:.2f} {'+'.join(f.http_kinds)}",
                  f"sub {f.sub_rate:.2f} {'+'.join(f.sub_kinds)}", f"{self.faulted_updates} faulted update(s)"]
@@ -213,16 +213,23 @@ def check(spark, s: Schedule, archive: Archive, frozen: dt.datetime, outcome: Ou
             outcome.deleted_ok = not outcome.deleted_unexplained
 
 
+def group_lead(group: list[Schedule]) -> Schedule:
+    """The schedule whose archive changes and special points a group of schedules uses."""
+    return next((s for s in group if s.denied), group[0])
+
+
 def run_schedules(group: list[Schedule], make_pipeline, tags: int = TAGS) -> Outcome:
     """Run schedules one after the other on one simulator and one pipeline, then the clean update and the
     check. Each schedule contributes its faulted update(s) with its own fault plan; the archive's changes
-    and the special points are the first schedule's. ``make_pipeline(configuration, name)`` returns a
+    and the special points are those of the group's first schedule with a denied point (else the first's),
+    so groups of any size exercise the denied point. ``make_pipeline(configuration, name)`` returns a
     :class:`LocalPipeline` (tests share one Spark session)."""
     started = time.perf_counter()
     first = group[0]
+    lead = group_lead(group)
     outcome = Outcome(list(group))
-    archive = build_archive(first, dt.datetime.now(dt.timezone.utc), tags)
-    _, clean = fault_plans(first, archive)
+    archive = build_archive(lead, dt.datetime.now(dt.timezone.utc), tags)
+    _, clean = fault_plans(lead, archive)
     server = SimulatorServer(archive, faults=clean).start()
     try:
         pipeline = make_pipeline(pipeline_configuration(server.url), f"campaign_{first.number}")
@@ -238,7 +245,7 @@ def run_schedules(group: list[Schedule], make_pipeline, tags: int = TAGS) -> Out
         result = pipeline.update()
         outcome.updates.append("ok" if result.ok else (result.error or "failed")[:300])
         if result.ok:
-            check(pipeline.spark, first, archive, frozen, outcome)
+            check(pipeline.spark, lead, archive, frozen, outcome)
     finally:
         server.stop()
     outcome.seconds = time.perf_counter() - started
@@ -376,8 +383,8 @@ def main(argv: list[str] | None = None) -> int:
     numbers = list(range(args.first, args.first + args.schedules))
     for i in range(0, len(numbers), args.per_run):
         group = [schedule(n, args.seed) for n in numbers[i:i + args.per_run]]
-        for k, s in enumerate(group):
-            print(s.describe(faults_only=k > 0), flush=True)
+        for s in group:
+            print(s.describe(faults_only=s is not group_lead(group)), flush=True)
         outcome = run_schedules(group, make_pipeline)
         outcomes.append(outcome)
         print("  " + outcome.line(), flush=True)

@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from devtools.fault_campaign import run_kill_schedule, run_schedules, schedule
+from devtools.fault_campaign import group_lead, run_kill_schedule, run_schedules, schedule
 from pi_simulator.faults import HTTP_FAULTS, SUB_FAULTS
 
 SCHEDULES = int(os.environ.get("OSIPI_CAMPAIGN_SCHEDULES", "30"))
@@ -28,8 +28,8 @@ def test_schedules_end_with_silver_equal_to_the_truth(first, local_pipeline_fact
     group = [schedule(n) for n in range(first, min(first + PER_PIPELINE, SCHEDULES))]
     outcome = run_schedules(group, local_pipeline_factory)
     OUTCOMES.append(outcome)
-    for k, s in enumerate(group):
-        print(s.describe(faults_only=k > 0))
+    for s in group:
+        print(s.describe(faults_only=s is not group_lead(group)))
     print(outcome.line())
     assert outcome.updates[-1] == "ok", outcome.updates[-1]
     assert sum(outcome.faults.values()) > 0, "the schedule injected no fault"

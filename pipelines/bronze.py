@@ -5,6 +5,7 @@ from pyspark.sql import functions as F
 
 from connector_lib.bronze import TABLE_PROPERTIES
 from connector_lib.spark import transforms
+from connector_lib.spark.af_source import af_snapshots_stream, af_stream_options
 from connector_lib.spark.pipeline import pi_config, prepare_stream_options, recorded_values_stream
 
 config = pi_config(spark)  # noqa: F821 - `spark` is injected by the pipeline runtime
@@ -35,3 +36,13 @@ def pi_quarantine():
             .where(F.col("record_kind") == "quarantine")
             .select("web_id", "tag", "window_start", "window_end", "timestamp", "sequence", "error", "raw",
                     "extracted_at"))
+
+
+if config.af_databases:  # the Asset Framework, when databases are configured
+    af_options = af_stream_options(spark, config)  # noqa: F821 - when the last snapshot was taken
+
+    @dp.table(name="pi_af_bronze",
+              comment="AF snapshots as read: elements, attributes (PI Point references resolved), static values, "
+                      "one snapshot record per database")
+    def pi_af_bronze():
+        return af_snapshots_stream(spark, af_options)  # noqa: F821

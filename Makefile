@@ -17,7 +17,7 @@ run: bootstrap
 
 ## run the test suite (unit, chispa, simulator, third-party client, end to end)
 test: bootstrap
-	@$(PY) -m pytest -q -p no:cacheprovider tests
+	@$(PY) -m pytest -q -p no:cacheprovider --durations=25 tests
 
 clean:
 	rm -rf .work spark-warehouse metastore_db derby.log

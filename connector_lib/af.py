@@ -24,6 +24,7 @@ from itertools import chain
 from typing import Iterator
 from urllib.parse import quote
 
+from .bronze import row_builder
 from .client import PIWebAPIClient, PIWebAPIError
 from .config import ConfigError, PIConfig
 
@@ -61,14 +62,7 @@ AF_COLUMNS: tuple[tuple[str, str], ...] = (
     ("extracted_at", "timestamp"),
 )
 AF_COLUMN_NAMES = tuple(name for name, _ in AF_COLUMNS)
-_INDEX = {name: i for i, name in enumerate(AF_COLUMN_NAMES)}
-
-
-def af_row(**cols) -> tuple:
-    out = [None] * len(AF_COLUMN_NAMES)
-    for name, value in cols.items():
-        out[_INDEX[name]] = value
-    return tuple(out)
+af_row = row_builder(AF_COLUMN_NAMES)
 
 
 @dataclass(frozen=True)

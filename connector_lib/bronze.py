@@ -51,12 +51,19 @@ ARROW_SCHEMA = pa.schema([(name, _ARROW_TYPES[kind]) for name, kind in BRONZE_CO
 # of the bronze write (docs/performance.md). Reads of bronze filter on these four only (extracted_at: the
 # completion records committed since the last refresh, read at pipeline start, connector_lib.spark.state).
 TABLE_PROPERTIES = {"delta.dataSkippingStatsColumns": "record_kind,web_id,timestamp,extracted_at"}
-_INDEX = {name: i for i, name in enumerate(COLUMN_NAMES)}
 
 
-def row(**cols) -> tuple:
-    """A bronze row with the named columns set and every other column null."""
-    out = [None] * len(COLUMN_NAMES)
-    for name, value in cols.items():
-        out[_INDEX[name]] = value
-    return tuple(out)
+def row_builder(names: tuple[str, ...]):
+    """``row(**columns)`` for a layout of ``names``: the named columns set, every other one null."""
+    index = {name: i for i, name in enumerate(names)}
+
+    def row(**cols) -> tuple:
+        out = [None] * len(names)
+        for name, value in cols.items():
+            out[index[name]] = value
+        return tuple(out)
+
+    return row
+
+
+row = row_builder(COLUMN_NAMES)  # a bronze row

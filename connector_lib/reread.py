@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
 from .config import ConfigError
-from .timeutil import UTC
+from .timeutil import as_utc
 
 #: columns of the control table; ``tags`` and ``note`` may be null
 COLUMNS = ("request_id", "tags", "start_time", "end_time")
@@ -76,9 +76,7 @@ def covered_until(start: dt.datetime, windows: Iterable[tuple[dt.datetime, dt.da
 
 
 def _utc(value: object) -> dt.datetime | None:
-    if not isinstance(value, dt.datetime):
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return as_utc(value) if isinstance(value, dt.datetime) else None
 
 
 def requests_from_rows(table: str, rows: Iterable[Mapping], done: Iterable[Mapping] = ()) -> list[RereadRequest]:

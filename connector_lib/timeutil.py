@@ -36,6 +36,11 @@ def parse_time(text: str, now: dt.datetime) -> dt.datetime:
         value = dt.datetime.fromisoformat(str(text).strip().replace("Z", "+00:00"))
     except ValueError:
         raise ValueError(f"not a time: {text!r} (use *-2h or an ISO 8601 time such as 2026-01-01T00:00:00Z)") from None
+    return as_utc(value)
+
+
+def as_utc(value: dt.datetime) -> dt.datetime:
+    """An aware UTC datetime; a naive one is taken as UTC (Spark and config times without a zone are)."""
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
 
 

@@ -172,20 +172,16 @@ class AssetModel:
         by_path = {p.upper(): e for e, p in base.paths.items()}
         attr_by_path = {f"{base.paths[a.element]}|{a.name}".upper(): a.id for a in base.attributes.values()}
 
-        def element(path: str) -> uuid.UUID:
-            if path.upper() not in by_path:
-                raise ValueError(f"AFChanges names an unknown element: {path!r}")
-            return by_path[path.upper()]
-
-        def attribute(path: str) -> uuid.UUID:
-            if path.upper() not in attr_by_path:
-                raise ValueError(f"AFChanges names an unknown attribute: {path!r}")
-            return attr_by_path[path.upper()]
+        def find(table: dict, what: str, path: str) -> uuid.UUID:
+            if path.upper() not in table:
+                raise ValueError(f"AFChanges names an unknown {what}: {path!r}")
+            return table[path.upper()]
 
         self._events = sorted(
-            [(t, "rename", element(p), name) for p, t, name in self.changes.renames]
-            + [(t, "move", element(p), element(parent)) for p, t, parent in self.changes.moves]
-            + [(t, "repoint", attribute(p), tag) for p, t, tag in self.changes.repoints],
+            [(t, "rename", find(by_path, "element", p), name) for p, t, name in self.changes.renames]
+            + [(t, "move", find(by_path, "element", p), find(by_path, "element", parent))
+               for p, t, parent in self.changes.moves]
+            + [(t, "repoint", find(attr_by_path, "attribute", p), tag) for p, t, tag in self.changes.repoints],
             key=lambda e: e[0])
         self._cache: dict[int, AFState] = {}
 

@@ -20,7 +20,7 @@ from ..af import AF_COLUMNS, databases, snapshot
 from ..client import PIWebAPIClient
 from ..config import PIConfig
 from ..timeutil import UTC, from_epoch_micros
-from .datasource import PASSWORD_OPTION
+from .datasource import PASSWORD_OPTION, reader_options
 
 AF_BRONZE = "pi_af_bronze"
 SCHEMA = ", ".join(f"{name} {kind}" for name, kind in AF_COLUMNS)
@@ -92,8 +92,6 @@ class AFStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
 
 def af_stream_options(spark: SparkSession, config: PIConfig, table: str = AF_BRONZE) -> dict[str, str]:
     """Register ``pi_af`` and read when the last complete snapshot was taken (at pipeline start)."""
-    from .datasource import reader_options
-
     spark.dataSource.register(PIAFDataSource)
     options = reader_options(config)
     if spark.catalog.tableExists(table):

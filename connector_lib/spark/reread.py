@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 
 from ..config import ConfigError
 from ..reread import COLUMNS, DDL, RereadRequest, requests_from_rows
-from ..timeutil import UTC
+from ..timeutil import UTC, as_utc
 from . import transforms
 from .state import recent_completions
 
@@ -67,6 +67,5 @@ def request_reread(spark: SparkSession, request_id: str, start: dt.datetime, end
     requests_from_rows(table, [{"request_id": request_id, "tags": tags, "start_time": start, "end_time": end}])  # checks
     spark.sql(f"CREATE TABLE IF NOT EXISTS {table} ({DDL}) USING delta")
     schema = "request_id string, tags string, start_time timestamp, end_time timestamp, requested_at timestamp, note string"
-    start, end = (t if t.tzinfo else t.replace(tzinfo=UTC) for t in (start, end))  # naive means UTC
-    row = (request_id, tags, start, end, dt.datetime.now(UTC), note)
+    row = (request_id, tags, as_utc(start), as_utc(end), dt.datetime.now(UTC), note)
     spark.createDataFrame([row], schema).write.mode("append").saveAsTable(table)

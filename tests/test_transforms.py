@@ -169,3 +169,23 @@ def test_state_at_start_takes_the_completion_records_committed_after_the_last_re
     assert load_state(spark, "state_test.marks", "state_test.bronze")[0] == {"WA": at(120), "WB": at(10), "WC": at(20)}
     spark.sql("DROP TABLE state_test.bronze")
     assert load_state(spark, "state_test.marks", "state_test.bronze") == ({}, {})
+
+
+def test_the_watermark_view_is_used_as_is_only_when_bronze_committed_nothing_after_it(spark):
+    """connector_lib.spark.state: the bronze tail is skipped only when the Delta histories prove the view
+    saw every bronze commit; a later bronze commit (a killed update) or a missing table means read it."""
+    from connector_lib.spark import state
+
+    spark.sql("CREATE DATABASE IF NOT EXISTS state_check")
+    view, bronze_table = "state_check.view", "state_check.bronze"
+    for table in (view, bronze_table):
+        spark.sql(f"DROP TABLE IF EXISTS {table}")
+    assert not state.view_is_current(spark, view, bronze_table)  # neither exists
+    spark.sql(f"CREATE TABLE {bronze_table} (x INT) USING delta")
+    spark.sql(f"INSERT INTO {bronze_table} VALUES (1)")
+    assert not state.view_is_current(spark, view, bronze_table)  # no view yet
+    spark.sql(f"CREATE TABLE {view} (x INT) USING delta")
+    spark.sql(f"INSERT INTO {view} VALUES (1)")
+    assert state.view_is_current(spark, view, bronze_table)
+    spark.sql(f"INSERT INTO {bronze_table} VALUES (2)")  # a commit the view never saw
+    assert not state.view_is_current(spark, view, bronze_table)

@@ -73,6 +73,7 @@ class Database:
     elements_url: str  # the element search: the database's, or the root element's children
     element_attributes_url: str
     root: dict | None = None  # the root element (pi.af.root), read with ELEMENT_FIELDS and Links
+    event_frames_url: str = ""  # the database's event frame search (frames are not under the root)
 
 
 def _items(answer: object, where: str) -> list:
@@ -130,7 +131,8 @@ def databases(client: PIWebAPIClient, config: PIConfig) -> list[Database]:
                 raise
             elements = root["Links"]["Elements"]
             attributes = elements.rsplit("/", 1)[0] + "/elementattributes"
-        out.append(Database(d["WebId"], d["Name"], d["Path"], elements, attributes, root))
+        out.append(Database(d["WebId"], d["Name"], d["Path"], elements, attributes, root,
+                            d["Links"].get("EventFrames", f"assetdatabases/{d['WebId']}/eventframes")))
     return out
 
 

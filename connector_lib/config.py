@@ -22,6 +22,7 @@ from .timeutil import parse_duration, parse_time
 
 PREFIX = "pi."
 AUTH_TYPES = ("basic", "anonymous")
+EF_CURRENT_MODES = ("auto", "auto_cdc", "view")
 
 
 class ConfigError(ValueError):
@@ -71,6 +72,18 @@ SETTINGS: tuple[Setting, ...] = (
             "(derived templates included; empty: all)"),
     Setting("pi.af.page_size", "1000", "maxCount of each AF search page (elements, attributes)"),
     Setting("pi.af.refresh", "1h", "take a new AF snapshot at an update when the last one is at least this old"),
+    Setting("pi.ef.enabled", "true", "read the event frames of the pi.af.databases (true or false)"),
+    Setting("pi.ef.templates", "", "read only event frames of these templates, comma-separated (empty: all)"),
+    Setting("pi.ef.backfill_start", "", "where the first event frame read starts: *-7d style or ISO 8601 UTC "
+            "(empty: pi.backfill_start)"),
+    Setting("pi.ef.lookback", "4h", "each update reads the frames active since the previous read's end minus "
+            "this: frames closed, acknowledged or edited within it are read again"),
+    Setting("pi.ef.page_size", "1000", "maxCount of each event frame search page"),
+    Setting("pi.ef.current", "auto", "how silver keeps one current row per event frame: auto_cdc (AUTO CDC, "
+            "Databricks), view (a keyed-latest materialized view), auto (auto_cdc on Databricks, else view)"),
+    Setting("pi.ef.downtime_template", "Downtime", "event frame template whose frames are downtime (gold KPIs)"),
+    Setting("pi.ef.batch_template", "Batch", "event frame template whose frames are batches (gold KPIs)"),
+    Setting("pi.ef.product_attribute", "Product", "batch frame attribute that names the product (gold KPIs)"),
     Setting("pi.http.timeout", "60s", "per-request timeout"),
     Setting("pi.http.max_retries", "5", "retries on 429, 5xx and connection errors"),
     Setting("pi.http.backoff", "0.5s", "first retry delay; doubles on each retry"),
@@ -196,6 +209,20 @@ class PIConfig:
     af_element_templates: tuple[str, ...] = ()
     af_page_size: int = 1000
     af_refresh_s: float = 3600.0
+    ef_enabled: bool = True
+    ef_templates: tuple[str, ...] = ()
+    ef_backfill_start: str = "*-2h"
+    ef_lookback_s: float = 4 * 3600.0
+    ef_page_size: int = 1000
+    ef_current: str = "auto"
+    ef_downtime_template: str = "Downtime"
+    ef_batch_template: str = "Batch"
+    ef_product_attribute: str = "Product"
+
+    @property
+    def reads_event_frames(self) -> bool:
+        """Event frames are read from the AF databases, so only when some are configured."""
+        return bool(self.af_databases) and self.ef_enabled
 
     # ---- construction ------------------------------------------------------------------------
     @classmethod
@@ -252,6 +279,16 @@ class PIConfig:
         if any(c in af_root for c in "*?|"):
             raise ConfigError(f"pi.af.root: an element path without wildcards or '|', got {af_root!r}")
         tag_filter = _text(flat, "pi.tag_filter") or "*"
+        ef_backfill = _text(flat, "pi.ef.backfill_start") or backfill
+        try:
+            ef_backfill_at = parse_time(ef_backfill, now)
+        except ValueError as exc:
+            raise ConfigError(f"pi.ef.backfill_start: {exc}") from None
+        if ef_backfill_at > now:
+            raise ConfigError(f"pi.ef.backfill_start: must not be in the future, got {ef_backfill!r}")
+        ef_templates = _names(flat, "pi.ef.templates")
+        if ef_templates and not af_databases:
+            raise ConfigError("pi.ef.templates: needs pi.af.databases (event frames are read from AF databases)")
         return cls(
             url=url.rstrip("/"),
             auth_type=auth_type,
@@ -285,6 +322,15 @@ class PIConfig:
             af_element_templates=_names(flat, "pi.af.element_templates"),
             af_page_size=_int(flat, "pi.af.page_size", 1, 10000),
             af_refresh_s=_duration(flat, "pi.af.refresh"),
+            ef_enabled=_bool(flat, "pi.ef.enabled"),
+            ef_templates=ef_templates,
+            ef_backfill_start=ef_backfill,
+            ef_lookback_s=_duration(flat, "pi.ef.lookback"),
+            ef_page_size=_int(flat, "pi.ef.page_size", 1, 10000),
+            ef_current=_choice(flat, "pi.ef.current", EF_CURRENT_MODES),
+            ef_downtime_template=_text(flat, "pi.ef.downtime_template") or "Downtime",
+            ef_batch_template=_text(flat, "pi.ef.batch_template") or "Batch",
+            ef_product_attribute=_text(flat, "pi.ef.product_attribute") or "Product",
         )
 
     @classmethod
@@ -306,7 +352,7 @@ class PIConfig:
     @classmethod
     def from_options(cls, options: Mapping[str, str], password: str = "") -> "PIConfig":
         data = json.loads(options["config"])
-        for name in ("tags", "af_databases", "af_element_templates"):  # JSON has lists
+        for name in ("tags", "af_databases", "af_element_templates", "ef_templates"):  # JSON has lists
             data[name] = tuple(data.get(name) or ())
         return cls(**data, password=password)
 

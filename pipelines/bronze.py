@@ -6,6 +6,7 @@ from pyspark.sql import functions as F
 from connector_lib.bronze import TABLE_PROPERTIES
 from connector_lib.spark import transforms
 from connector_lib.spark.af_source import af_snapshots_stream, af_stream_options
+from connector_lib.spark.ef_source import ef_stream_options, event_frames_stream
 from connector_lib.spark.pipeline import pi_config, prepare_stream_options, recorded_values_stream
 
 config = pi_config(spark)  # noqa: F821 - `spark` is injected by the pipeline runtime
@@ -46,3 +47,13 @@ if config.af_databases:  # the Asset Framework, when databases are configured
                       "one snapshot record per database")
     def pi_af_bronze():
         return af_snapshots_stream(spark, af_options)  # noqa: F821
+
+
+if config.reads_event_frames:  # event frames of the AF databases, read at every update
+    ef_options = ef_stream_options(spark, config)  # noqa: F821 - where the last read ended
+
+    @dp.table(name="pi_event_frames_bronze",
+              comment="Event frames as read: every read of a frame (open ones again until they close), "
+                      "one read record per database and update, quarantined frames")
+    def pi_event_frames_bronze():
+        return event_frames_stream(spark, ef_options)  # noqa: F821

@@ -2,8 +2,8 @@
 
 from pyspark import pipelines as dp
 
-from connector_lib.spark import af_transforms, transforms
-from connector_lib.spark.pipeline import pi_config
+from connector_lib.spark import af_transforms, ef_transforms, transforms
+from connector_lib.spark.pipeline import event_frames_by_auto_cdc, pi_config
 from expectations import expect_rules
 
 
@@ -20,24 +20,81 @@ def pi_timeseries_silver():
     return spark.read.table("pi_timeseries_v")  # noqa: F821
 
 
-if pi_config(spark).af_databases:  # noqa: F821 - the Asset Framework, when databases are configured
-    # The history views read bronze through this view: read straight from the streaming table, open-source
-    # SDP 4.2 resolved them against the catalog once the table existed and ran them before the new snapshot
-    # was written (a plain read of it was ordered correctly; the history query was not). Through a view the
-    # dependency is always in the graph.
+config = pi_config(spark)  # noqa: F821
+
+
+# Gold reads silver through temporary views (``*_v``), never through silver's tables: open-source SDP 4.2
+# resolves a read of a table defined in another file against the catalog once the table exists, and may
+# then run the reading flow while the table is being rewritten (it reads it truncated). A temporary view
+# lives only in the graph, so the dependency is always kept. Databricks orders either way.
+
+if config.af_databases:  # the Asset Framework, when databases are configured
+    # (the same quirk hit the history views reading the streaming table directly, within this file)
     @dp.temporary_view(name="pi_af_snapshots_v", comment="The AF bronze rows (one read the history views share)")
     def pi_af_snapshots_v():
         return spark.read.table("pi_af_bronze")  # noqa: F821
 
+    @dp.temporary_view(name="pi_af_elements_v", comment="AF elements with history")
+    def pi_af_elements_v():
+        return af_transforms.history(spark.read.table("pi_af_snapshots_v"), "element")  # noqa: F821
+
+    @dp.temporary_view(name="pi_af_attributes_v", comment="AF attributes with history")
+    def pi_af_attributes_v():
+        return af_transforms.history(spark.read.table("pi_af_snapshots_v"), "attribute")  # noqa: F821
+
+    @dp.temporary_view(name="pi_tag_assets_v", comment="Current mapping of PI tags to AF elements and attributes")
+    def pi_tag_assets_v():
+        return af_transforms.tag_assets(spark.read.table("pi_af_elements_v"),  # noqa: F821
+                                        spark.read.table("pi_af_attributes_v"))  # noqa: F821
+
     @dp.materialized_view(name="pi_af_elements", comment="AF elements with history (SCD type 2)")
     def pi_af_elements():
-        return af_transforms.history(spark.read.table("pi_af_snapshots_v"), "element")  # noqa: F821
+        return spark.read.table("pi_af_elements_v")  # noqa: F821
 
     @dp.materialized_view(name="pi_af_attributes", comment="AF attributes with history (SCD type 2)")
     def pi_af_attributes():
-        return af_transforms.history(spark.read.table("pi_af_snapshots_v"), "attribute")  # noqa: F821
+        return spark.read.table("pi_af_attributes_v")  # noqa: F821
 
     @dp.materialized_view(name="pi_tag_assets", comment="Current mapping of PI tags to AF elements and attributes")
     def pi_tag_assets():
-        return af_transforms.tag_assets(spark.read.table("pi_af_elements"),  # noqa: F821
-                                        spark.read.table("pi_af_attributes"))  # noqa: F821
+        return spark.read.table("pi_tag_assets_v")  # noqa: F821
+
+
+if config.reads_event_frames:
+    if event_frames_by_auto_cdc(config):  # Databricks: each read of a frame is applied to its row
+        dp.create_streaming_table(name="pi_event_frames", comment="Event frames, one current row each (AUTO CDC)")
+
+        @dp.temporary_view(name="pi_event_frame_changes_v", comment="Every read of every event frame")
+        def pi_event_frame_changes_v():
+            return ef_transforms.frame_changes(spark.readStream.table("pi_event_frames_bronze"))  # noqa: F821
+
+        dp.create_auto_cdc_flow(target="pi_event_frames", source="pi_event_frame_changes_v",
+                                keys=list(ef_transforms.KEYS), sequence_by=ef_transforms.sequence_column(),
+                                stored_as_scd_type=1)
+
+        @dp.temporary_view(name="pi_event_frames_v", comment="Event frames, one current row each")
+        def pi_event_frames_v():
+            return spark.read.table("pi_event_frames")  # noqa: F821
+    else:  # locally (open-source SDP cannot AUTO CDC into Delta): the latest read of each frame
+        @dp.temporary_view(name="pi_event_frames_bronze_v", comment="The event frame bronze rows")
+        def pi_event_frames_bronze_v():
+            return spark.read.table("pi_event_frames_bronze")  # noqa: F821
+
+        @dp.temporary_view(name="pi_event_frames_v", comment="Event frames, one current row each")
+        def pi_event_frames_v():
+            return ef_transforms.current_frames(spark.read.table("pi_event_frames_bronze_v"))  # noqa: F821
+
+        @dp.materialized_view(name="pi_event_frames", comment="Event frames, one current row each (latest read)")
+        def pi_event_frames():
+            return spark.read.table("pi_event_frames_v")  # noqa: F821
+
+    @dp.materialized_view(name="pi_event_frame_attributes",
+                          comment="Attribute values of the current event frames, typed")
+    def pi_event_frame_attributes():
+        return ef_transforms.attribute_values(spark.read.table("pi_event_frames_v"))  # noqa: F821
+
+    @dp.materialized_view(name="pi_alarms",
+                          comment="Alarms: severity, duration, acknowledged by and at, with their element")
+    def pi_alarms():
+        return ef_transforms.alarms(ef_transforms.with_elements(
+            spark.read.table("pi_event_frames_v"), spark.read.table("pi_af_elements_v")))  # noqa: F821

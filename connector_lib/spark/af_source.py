@@ -12,23 +12,17 @@ import datetime as dt
 import json
 
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
-from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
-from pyspark.sql.streaming.datasource import SupportsTriggerAvailableNow
+from pyspark.sql.datasource import DataSource
 
 from ..af import AF_COLUMNS, databases, snapshot
 from ..client import PIWebAPIClient
 from ..config import PIConfig
-from ..timeutil import UTC, from_epoch_micros
+from ..timeutil import UTC
 from .datasource import PASSWORD_OPTION, reader_options
+from .once import OncePerUpdateReader, latest_times
 
 AF_BRONZE = "pi_af_bronze"
 SCHEMA = ", ".join(f"{name} {kind}" for name, kind in AF_COLUMNS)
-
-
-class AFPartition(InputPartition):
-    def __init__(self, database: str, snapshot_at: str):
-        super().__init__(json.dumps({"database": database, "at": snapshot_at}))
 
 
 class PIAFDataSource(DataSource):
@@ -45,36 +39,15 @@ class PIAFDataSource(DataSource):
         return AFStreamReader(config, dt.datetime.fromisoformat(last) if last else None)
 
 
-class AFStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
+class AFStreamReader(OncePerUpdateReader):
     def __init__(self, config: PIConfig, last_snapshot: dt.datetime | None):
-        self.config = config
+        super().__init__(config)
         self.last_snapshot = last_snapshot
-        self._planned: dict | None = None
 
-    def prepareForTriggerAvailableNow(self) -> None:
-        pass
-
-    def initialOffset(self) -> dict:
-        return {"round": 0, "at": None}
-
-    def _due(self, start: dict) -> bool:
-        if not self.config.af_databases or self._planned is not None:
-            return False
-        if start.get("round", 0) == 0:  # first run or full refresh: bronze is empty
-            return True
-        if self.last_snapshot is None:
+    def due(self, start: dict) -> bool:
+        if start.get("round", 0) == 0 or self.last_snapshot is None:  # first run, full refresh, none complete
             return True
         return dt.datetime.now(UTC) - self.last_snapshot >= dt.timedelta(seconds=self.config.af_refresh_s)
-
-    def latestOffset(self, start: dict | None = None, limit=None) -> dict:
-        start = start or self.initialOffset()
-        if self._planned is None and self._due(start):
-            self._planned = {"round": int(start.get("round", 0)) + 1,
-                             "at": dt.datetime.now(UTC).isoformat()}
-        return self._planned or start
-
-    def partitions(self, start: dict, end: dict):
-        return [AFPartition(name, end["at"]) for name in self.config.af_databases]
 
     def read(self, partition):
         spec = json.loads(partition.value)
@@ -86,19 +59,14 @@ class AFStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         finally:
             client.session.close()
 
-    def commit(self, end: dict) -> None:
-        pass
-
 
 def af_stream_options(spark: SparkSession, config: PIConfig, table: str = AF_BRONZE) -> dict[str, str]:
     """Register ``pi_af`` and read when the last complete snapshot was taken (at pipeline start)."""
     spark.dataSource.register(PIAFDataSource)
     options = reader_options(config)
-    if spark.catalog.tableExists(table):
-        micros = (spark.read.table(table).where((F.col("record_kind") == "snapshot") & (F.col("status") == "ok"))
-                  .agg(F.max(F.unix_micros("extracted_at")).alias("m")).first().m)
-        if micros is not None:  # as epoch microseconds: collected timestamps depend on the session time zone
-            options["last_snapshot"] = from_epoch_micros(micros).isoformat()
+    latest = latest_times(spark, table, "snapshot", "extracted_at")
+    if latest:
+        options["last_snapshot"] = min(latest.values())  # the database that is due first
     return options
 
 

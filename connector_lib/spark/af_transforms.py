@@ -64,3 +64,11 @@ def tag_assets(elements: DataFrame, attributes: DataFrame) -> DataFrame:
         "database", F.col("point_web_id").alias("web_id"), "tag", F.col("id").alias("attribute_id"),
         F.col("name").alias("attribute_name"), F.col("path").alias("attribute_path"), "element_path", "units")
     return points.join(current_elements, ["database", "element_path"], "left")
+
+
+def hourly_with_assets(hourly: DataFrame, tag_assets: DataFrame) -> DataFrame:
+    """Hourly aggregates of the tags that AF attributes reference, with the element and attribute (a tag
+    referenced by two attributes appears once for each)."""
+    assets = tag_assets.where(F.col("web_id").isNotNull()).select(
+        "web_id", "element_path", "element_name", "element_template", "attribute_name", "attribute_path")
+    return hourly.join(assets, "web_id")

@@ -4,6 +4,8 @@ they are not graph dependencies)."""
 
 from __future__ import annotations
 
+import os
+
 from pyspark.sql import DataFrame, SparkSession
 
 from ..config import PIConfig
@@ -28,3 +30,12 @@ def prepare_stream_options(spark: SparkSession, config: PIConfig) -> dict[str, s
 def recorded_values_stream(spark: SparkSession, options: dict[str, str]) -> DataFrame:
     """The streaming read behind the bronze table."""
     return spark.readStream.format(PIDataSource.name()).options(**options).load()
+
+
+def event_frames_by_auto_cdc(config: PIConfig) -> bool:
+    """Whether silver keeps the current event frames with AUTO CDC (``pi.ef.current``; ``auto``: on
+    Databricks, which sets ``DATABRICKS_RUNTIME_VERSION``). Open-source Declarative Pipelines cannot
+    AUTO CDC into Delta, so locally a keyed-latest materialized view does the same."""
+    if config.ef_current == "auto":
+        return bool(os.environ.get("DATABRICKS_RUNTIME_VERSION"))
+    return config.ef_current == "auto_cdc"

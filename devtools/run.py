@@ -3,7 +3,8 @@
 Starts the PI Web API simulator (unless a config file points at a real PI Web API), runs two triggered
 updates of the real pipeline on open-source Spark Declarative Pipelines with Delta tables, and after each
 prints rows per table, the watermark range, expectation counts and a reconciliation against the
-simulator's ground truth.
+simulator's ground truth: time series, and with the simulator's AF database the hierarchy and its event
+frames.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from .local_pipeline import REPO, LocalPipeline
 
 TABLES = ("pi_recorded_bronze", "pi_timeseries_silver", "pi_hourly_gold", "pi_watermarks",
           "pi_extraction_log", "pi_quarantine")
+AF_TABLES = ("pi_af_bronze", "pi_af_elements", "pi_af_attributes", "pi_tag_assets", "pi_hourly_assets_gold")
+EF_TABLES = ("pi_event_frames_bronze", "pi_event_frames", "pi_event_frame_attributes", "pi_alarms",
+             "pi_downtime_daily_gold", "pi_batches_daily_gold")
 
 
 def _say(text: str = "") -> None:
@@ -30,8 +34,10 @@ def _say(text: str = "") -> None:
 
 
 def summarize(spark, since: str) -> None:
-    counts = {t: spark.read.table(t).count() for t in TABLES}
-    _say("  rows: " + ", ".join(f"{t}={n}" for t, n in counts.items()))
+    for tables in (TABLES, AF_TABLES, EF_TABLES):
+        counts = {t: spark.read.table(t).count() for t in tables if spark.catalog.tableExists(t)}
+        if counts:
+            _say("  rows: " + ", ".join(f"{t}={n}" for t, n in counts.items()))
     w = spark.sql("""SELECT count(*) AS tags, min(watermark) AS lo, max(watermark) AS hi,
                             sum(CASE WHEN last_status = 'ok' THEN 0 ELSE 1 END) AS failing
                      FROM pi_watermarks""").first()
@@ -47,6 +53,16 @@ def summarize(spark, since: str) -> None:
     _say(f"  this update read {latest.windows} tag windows ({latest.lo} .. {latest.hi}), "
          f"{latest.failed} failed: {fresh.new_values} values after the previous watermarks, "
          f"{fresh.in_lookback} re-read inside the lookback (deduplicated in silver)")
+    if spark.catalog.tableExists("pi_tag_assets"):
+        a = spark.sql("""SELECT count(DISTINCT tag) AS tags, count(DISTINCT element_path) AS elements,
+                                count_if(web_id IS NULL) AS broken FROM pi_tag_assets""").first()
+        _say(f"  AF: {a.tags} tags mapped to {a.elements} elements, {a.broken} references to missing points")
+    if spark.catalog.tableExists("pi_event_frames"):
+        by_template = spark.sql("""SELECT template, count(*) AS n, count_if(in_progress) AS open
+                                   FROM pi_event_frames GROUP BY template ORDER BY template""").collect()
+        alarms = spark.sql("SELECT count_if(NOT is_acknowledged) AS n FROM pi_alarms").first().n
+        _say("  event frames: " + ", ".join(f"{r.template} {r.n} ({r.open} in progress)" for r in by_template)
+             + f"; {alarms} alarms not acknowledged")
 
 
 def expectation_summary() -> None:
@@ -84,7 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         server = SimulatorServer(archive).start()
         _say(f"PI Web API simulator at {server.url}: {args.tags} PI points, seed {args.seed}")
         configuration = {"pi.url": server.url, "pi.backfill_start": args.window, "pi.settle_lag": "5s",
-                         "pi.lookback": "10m", "pi.tags_per_request": "50"}
+                         "pi.lookback": "10m", "pi.tags_per_request": "50",
+                         # the simulator's AF database: its hierarchy and a day of event frames
+                         "pi.af.databases": "Operations", "pi.ef.backfill_start": "*-1d"}
 
     work = Path(args.work_dir)
     shutil.rmtree(work, ignore_errors=True)
@@ -116,6 +134,13 @@ def main(argv: list[str] | None = None) -> int:
                 _say(rec.line())
                 if rec.missing or rec.duplicated or rec.unexpected:
                     status = 1
+                from .reconcile_af import reconcile_af, reconcile_event_frames
+
+                model = server.api.assets.model
+                for comparison in [*reconcile_af(spark, model, server.api.clock()),
+                                   reconcile_event_frames(spark, model)]:
+                    _say(comparison.line())
+                    status = status if comparison.exact else 1
     finally:
         pipeline.stop()
         if server is not None:

@@ -157,10 +157,11 @@ def test_state_at_start_takes_the_completion_records_committed_after_the_last_re
             window("B", 10, 20, "failed", 62), window("B", 20, 30, "ok", 62, 10),    # a gap: B stays at 10
             window("C", 0, 10, "ok", 63, 20), window("C", 10, 20, "ok", 64, 10),     # a tag new in the killed run
             {**window("A", 90, 500, "ok", 65), "raw": '{"reread": "x"}'}]            # a re-read never counts
-    bronze(spark, old + tail).write.format("delta").mode("overwrite").saveAsTable("state_test.bronze")
+    bronze(spark, old).write.format("delta").mode("overwrite").saveAsTable("state_test.bronze")
     view = transforms.watermarks(bronze(spark, old[:2]))
     view.withColumn("updated_at", F.lit(at(refreshed_at))).write.format("delta").mode("overwrite") \
         .saveAsTable("state_test.marks")
+    bronze(spark, tail).write.format("delta").mode("append").saveAsTable("state_test.bronze")  # after the refresh
     marks, densities = load_state(spark, "state_test.marks", "state_test.bronze")
     assert marks == {"WA": at(90), "WB": at(10), "WC": at(20)}
     assert densities["WA"] == pytest.approx(91 / (90 * 60))  # the view's 30 values plus the tail's 61

@@ -12,6 +12,8 @@ import json
 
 import pytest
 
+from devtools import reconcile_af
+from devtools.local_pipeline import REPO
 from pi_simulator import Archive, SimulatorServer
 from pi_simulator.af import AFChanges, AssetModel
 from pi_simulator.eventframes import EF_TEMPLATES, EventFrames
@@ -69,6 +71,8 @@ def run(local_pipeline_factory):
             out[f"mapping_{n}"] = spark.read.table("pi_tag_assets").collect()
             out[f"frames_{n}"] = spark.read.table("pi_event_frames").collect()
             out[f"alarms_{n}"] = spark.read.table("pi_alarms").collect()
+        out["reconciled_2"] = [*reconcile_af.reconcile_af(spark, model, out["later"]),
+                               reconcile_af.reconcile_event_frames(spark, model, as_of=out["later"])]
         out["snapshots_2"] = spark.sql("SELECT count(*) AS n FROM pi_af_bronze WHERE record_kind = 'snapshot'").first().n
         for table in ("pi_event_frame_attributes", "pi_downtime_daily_gold", "pi_batches_daily_gold",
                       "pi_hourly_gold", "pi_hourly_assets_gold"):
@@ -80,9 +84,15 @@ def run(local_pipeline_factory):
         assert result.ok, result.error
         out["snapshots_3"] = spark.sql("SELECT count(*) AS n FROM pi_af_bronze WHERE record_kind = 'snapshot'").first().n
         out["frames_3"] = spark.read.table("pi_event_frames").collect()
+        out["doc_queries"] = [(q, spark.sql(q).count()) for q in doc_queries()]
         out["reads_3"] = spark.sql("SELECT count(*) AS n FROM pi_event_frames_bronze WHERE record_kind = 'read' "
                                    "AND status = 'ok'").first().n
         yield out
+
+
+def doc_queries() -> list[str]:
+    text = (REPO / "docs" / "assets.md").read_text()
+    return [block.split("```", 1)[0] for block in text.split("```sql\n")[1:]]
 
 
 def current_equals_truth(run, elements, attributes, when):
@@ -138,14 +148,7 @@ def test_no_new_snapshot_before_the_refresh_interval(run):
 
 def frames_truth(run, when: dt.datetime) -> dict:
     """The frames the reads up to ``when`` found: active from the first read's start on, as of ``when``."""
-    lo = to_ticks(run["reads_2"][0].search_start.replace(tzinfo=UTC))
-    now = to_ticks(when)
-    out = {}
-    for frame in EventFrames(run["model"]).frames(lo, now):
-        state = frame.as_of(now)
-        if state is not None and (state.end is None or state.end >= lo):
-            out[str(frame.id)] = state
-    return out
+    return reconcile_af.frames_truth(run["model"], run["reads_2"][0].search_start.replace(tzinfo=UTC), when)
 
 
 def frames_equal_truth(run, rows, when):
@@ -173,6 +176,12 @@ def test_event_frame_silver_equals_the_truth_after_each_update(run):
     assert run["reads_2"][1].search_start == run["reads_2"][0].search_end - dt.timedelta(hours=4)
     attributes = collections.Counter(r.frame_id for r in run["pi_event_frame_attributes"])
     assert attributes == {fid: len(EF_TEMPLATES[s.frame.template].attributes) for fid, s in expected.items()}
+
+
+def test_the_make_run_reconciliation_finds_af_and_event_frame_silver_exact(run):
+    assert [c.what for c in run["reconciled_2"]] == ["AF elements", "AF attributes", "event frames"]
+    for comparison in run["reconciled_2"]:
+        assert comparison.exact and comparison.silver == comparison.truth > 30, comparison.line()
 
 
 def test_an_alarm_open_at_one_update_is_closed_and_acknowledged_at_the_next(run):
@@ -220,3 +229,9 @@ def test_hourly_gold_with_assets_is_the_hourly_gold_of_every_mapped_tag(run):
     hourly = run["pi_hourly_gold"]
     assert len(run["pi_hourly_assets_gold"]) == sum(mapped[r.web_id] for r in hourly) > 0
     assert all(r.element_path and r.attribute_name for r in run["pi_hourly_assets_gold"])
+
+
+def test_the_example_queries_of_the_docs_run_and_find_rows(run):
+    assert len(run["doc_queries"]) == 6
+    for query, rows in run["doc_queries"]:
+        assert rows > 0, query

@@ -153,6 +153,10 @@ class LocalPipeline:
         spec = self._spec()
         for key, value in spec.configuration.items():  # as spark-pipelines does: configuration = session confs
             spark.conf.set(key, value)
+        from connector_lib.config import KNOWN_KEYS
+
+        for key in KNOWN_KEYS - set(spec.configuration):  # another pipeline's settings on a shared session
+            spark.conf.unset(key)
         graph_id = create_dataflow_graph(spark, default_catalog=spec.catalog,
                                          default_database=spec.database, sql_conf=spec.configuration)
         registry = SparkConnectGraphElementRegistry(spark, graph_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -64,6 +65,12 @@ def _errors_text(content: Any) -> str:
     return ""
 
 
+def _tls_reason(exc: Exception) -> str:
+    """The reason of a failed TLS handshake, from the exception text (it names no credentials)."""
+    match = re.search(r"certificate verify failed[^'\"(]*|hostname '[^']*' doesn't match[^'\"(]*", str(exc))
+    return match.group(0).strip() if match else "the handshake failed"
+
+
 class PIWebAPIClient:
     def __init__(self, config: PIConfig, session: requests.Session | None = None,
                  requests_per_second: float | None = None):
@@ -109,10 +116,16 @@ class PIWebAPIClient:
         while True:
             try:
                 self.limiter.acquire()
-                resp = self.session.request(method, url, timeout=self.config.timeout_s, **kwargs)
+                # verify passed on each request: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE from the
+                # environment replace a session's CA bundle, which would silently ignore pi.tls.ca_bundle
+                resp = self.session.request(method, url, timeout=self.config.timeout_s,
+                                            verify=self.session.verify, **kwargs)
                 error = self._check(resp, where)
                 if error is None:
                     return self._decode(resp, where)
+            except requests.exceptions.SSLError as exc:  # fails closed: no retry turns an untrusted server trusted
+                raise PIWebAPIError(f"{where}: TLS: {_tls_reason(exc)} for {urlsplit(url).netloc}; give the "
+                                    f"server's CA as pi.tls.ca_bundle (a PEM file)") from None
             except TRANSIENT_TRANSPORT as exc:
                 error = PIWebAPIError(f"{where}: {type(exc).__name__}", transient=True)
                 resp = None

@@ -1,4 +1,4 @@
-"""``python -m pi_simulator serve --port PORT --tags N --seed S [--basic-auth USER:PASS]``"""
+"""``python -m pi_simulator serve --port PORT --tags N --seed S [--basic-auth USER:PASS] [--tls DIR]``"""
 
 from __future__ import annotations
 
@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--faults", default="", metavar="PLAN",
                        help="inject faults, e.g. seed=7,http=0.1,sub=0.05,kinds=500+429+reset,failing=TAG1+TAG2 "
                             "(see pi_simulator/faults.py)")
+    serve.add_argument("--tls", metavar="DIR", help="serve HTTPS with a throwaway CA written to DIR "
+                       "(clients trust DIR/ca.pem through pi.tls.ca_bundle)")
     args = parser.parse_args(argv)
     try:
         faults = FaultPlan.parse(args.faults) if args.faults else None
@@ -44,9 +46,15 @@ def main(argv: list[str] | None = None) -> int:
         auth = (user, password)
     archive = Archive(seed=args.seed, n_points=args.tags, server_name=args.server_name,
                       segment_cache=args.segment_cache)
+    tls = None
+    if args.tls:
+        from .tls import TestPKI
+
+        tls = TestPKI.create(args.tls, hosts=tuple(dict.fromkeys((args.host, "127.0.0.1", "localhost"))))
+        print(f"HTTPS: the test CA is {tls.ca_cert} (pi.tls.ca_bundle)", flush=True)
     server = SimulatorServer(archive, args.host, args.port, basic_auth=auth,
                              max_items_per_call=args.max_items_per_call, latency_ms=args.latency_ms,
-                             max_concurrency=args.max_concurrency, faults=faults)
+                             max_concurrency=args.max_concurrency, faults=faults, tls=tls)
     print(f"PI Web API simulator: {server.url} ({args.tags} points, seed {args.seed})", flush=True)
     try:
         server.serve_forever()

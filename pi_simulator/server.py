@@ -14,9 +14,11 @@ import datetime as dt
 import json
 import re
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -29,6 +31,9 @@ from .faults import BARE_TOKENS, PROXY_PAGE, FaultInjector, FaultPlan, marker, w
 from .model import Archive, Point, TICKS_PER_SECOND
 from .render import format_ticks, timed_values
 from .truth import to_ticks
+
+if TYPE_CHECKING:
+    from .tls import TestPKI
 
 PRODUCT_TITLE = "PI Web API 2023 SP1 (osipi-lakeflow simulator)"
 PRODUCT_VERSION = "1.19.1.28"
@@ -710,6 +715,28 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):  # quiet: tests and `make run` read stdout
         pass
 
+    def setup(self) -> None:
+        """HTTPS: the TLS handshake, here in the connection's own thread. A client that refuses the
+        certificate ends the connection quietly (it is the client's decision, not a server error)."""
+        self.tls_failed = False
+        if isinstance(self.request, ssl.SSLSocket):
+            try:
+                self.request.settimeout(30)
+                self.request.do_handshake()
+            except (ssl.SSLError, OSError):
+                self.tls_failed = True
+        super().setup()
+
+    def handle(self) -> None:
+        if not self.tls_failed:
+            super().handle()
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        except (ssl.SSLError, OSError):
+            pass
+
     def _send(self, status: int, content: object, headers: dict[str, str] | None = None) -> None:
         data = orjson.dumps(content)
         if "hostile" in self.api.faults.plan.sub_kinds and self.api.faults.plan.sub_rate:
@@ -768,8 +795,9 @@ class _Handler(BaseHTTPRequestHandler):
             return Response(403, {"Errors": ["The request requires the 'X-Requested-With' header "
                                              "(cross-site request forgery defense is enabled)."]})
         host = self.headers.get("Host") or f"{self.server.server_address[0]}:{self.server.server_address[1]}"
+        scheme = "https" if isinstance(self.connection, ssl.SSLSocket) else "http"
         req = Request(self.command, url.path[len("/piwebapi"):], _parse_query(url.query), body,
-                      f"http://{host}")
+                      f"{scheme}://{host}")
         try:
             return self.api.handle(req)
         except Exception as exc:  # noqa: BLE001 - a server answers 500, it does not die
@@ -826,21 +854,26 @@ class SimulatorServer:
 
     def __init__(self, archive: Archive, host: str = "127.0.0.1", port: int = 0,
                  basic_auth: tuple[str, str] | None = None, latency_ms: float = 0.0,
-                 max_concurrency: int = 64, **api_kwargs):
+                 max_concurrency: int = 64, tls: "TestPKI | None" = None, **api_kwargs):
         """``latency_ms`` is added to every HTTP request (a remote server's round trip);
-        ``max_concurrency`` caps the requests served at once (a server's worker threads)."""
+        ``max_concurrency`` caps the requests served at once (a server's worker threads); ``tls`` serves
+        HTTPS with that PKI's server certificate (``pi_simulator.tls``)."""
         self.api = PiWebApi(archive, **api_kwargs)
         handler = type("Handler", (_Handler,), {
             "api": self.api, "basic_auth": basic_auth, "latency_s": latency_ms / 1000.0,
             "capacity": threading.BoundedSemaphore(max(1, max_concurrency))})
         self.httpd = ThreadingHTTPServer((host, port), handler)
         self.httpd.daemon_threads = True
+        self.tls = tls
+        if tls is not None:  # handshakes happen in the handler threads, so a bad client cannot stall the server
+            self.httpd.socket = tls.server_context().wrap_socket(self.httpd.socket, server_side=True,
+                                                                 do_handshake_on_connect=False)
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}/piwebapi"
+        return f"{'https' if self.tls else 'http'}://{host}:{port}/piwebapi"
 
     def set_faults(self, plan: FaultPlan | None) -> None:
         """Swap the fault plan (tests change it between pipeline updates); ``None`` stops injecting."""

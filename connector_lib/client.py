@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
+from .auth import AuthError, attach
 from .config import PIConfig
 from .ratelimit import RateLimiter
 
@@ -85,9 +86,8 @@ class PIWebAPIClient:
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers.update({"Accept": "application/json", "User-Agent": "osipi-lakeflow"})
-        if config.auth_type == "basic":
-            self.session.auth = (config.username, config.password)
         self.session.verify = config.ca_bundle or config.verify_tls
+        attach(config, self.session)
         if not config.verify_tls:
             log.warning("TLS certificate verification is DISABLED for %s (pi.tls.verify=false); "
                         "use this only against test servers", urlsplit(self.base).netloc)
@@ -129,6 +129,8 @@ class PIWebAPIClient:
             except TRANSIENT_TRANSPORT as exc:
                 error = PIWebAPIError(f"{where}: {type(exc).__name__}", transient=True)
                 resp = None
+            except AuthError as exc:  # the identity provider refused: no retry helps
+                raise PIWebAPIError(f"{where}: {exc}", status=401) from None
             except requests.RequestException as exc:  # a bad URL, redirect loop, ...: no retry helps
                 raise PIWebAPIError(f"{where}: {type(exc).__name__}") from None
             except PIWebAPIError as exc:
@@ -153,6 +155,8 @@ class PIWebAPIClient:
             detail = ""
         if resp.status_code == 401:
             detail = detail or "authentication failed"
+            scheme = (resp.request.headers.get("Authorization") or "no").split(" ", 1)[0].lower()
+            detail += f" (the server refused the {scheme} credentials; check pi.auth.type and pi.auth.*)"
         message = f"{where}: HTTP {resp.status_code}" + (f": {detail}" if detail else "")
         return PIWebAPIError(message, resp.status_code, resp.status_code in RETRY_STATUSES)
 

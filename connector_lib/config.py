@@ -21,7 +21,10 @@ from urllib.parse import urlsplit
 from .timeutil import parse_duration, parse_time
 
 PREFIX = "pi."
-AUTH_TYPES = ("basic", "anonymous")
+AUTH_TYPES = ("basic", "bearer", "anonymous")
+#: config fields that are secrets -> the data source option that carries each to the executors (names
+#: Spark's default redaction pattern, ``secret|password|token``, hides in plans and logs)
+SECRET_OPTIONS = {"password": "pi.auth.password", "token": "pi.auth.token", "client_secret": "pi.auth.client_secret"}
 EF_CURRENT_MODES = ("auto", "auto_cdc", "view")
 
 
@@ -40,9 +43,15 @@ class Setting:
 # Every key the connector reads, with its default and meaning (docs/configuration.md mirrors this).
 SETTINGS: tuple[Setting, ...] = (
     Setting("pi.url", None, "PI Web API base URL, e.g. https://pi.example.com/piwebapi (required)"),
-    Setting("pi.auth.type", "anonymous", "basic or anonymous"),
+    Setting("pi.auth.type", "anonymous", "basic, bearer or anonymous"),
     Setting("pi.auth.username", "", "user for basic auth; env:VAR reads an environment variable"),
     Setting("pi.auth.password", "", "password for basic auth; a Databricks secret reference or env:VAR", True),
+    Setting("pi.auth.token", "", "bearer: a static access token; a Databricks secret reference or env:VAR", True),
+    Setting("pi.auth.token_url", "", "bearer: the OAuth 2.0 token endpoint of the client-credentials flow"),
+    Setting("pi.auth.client_id", "", "bearer: the OAuth 2.0 client id; env:VAR reads an environment variable"),
+    Setting("pi.auth.client_secret", "", "bearer: the OAuth 2.0 client secret; a Databricks secret reference "
+            "or env:VAR", True),
+    Setting("pi.auth.scope", "", "bearer: the scope requested with the client-credentials flow (optional)"),
     Setting("pi.tls.verify", "true", "verify the server certificate (true or false)"),
     Setting("pi.tls.ca_bundle", "", "path of a CA bundle for a private PKI"),
     Setting("pi.data_server", "", "PI Data Archive name; default: the first data server"),
@@ -181,6 +190,11 @@ class PIConfig:
     auth_type: str = "anonymous"
     username: str = ""
     password: str = field(default="", repr=False)
+    token: str = field(default="", repr=False)
+    token_url: str = ""
+    client_id: str = ""
+    client_secret: str = field(default="", repr=False)
+    scope: str = ""
     verify_tls: bool = True
     ca_bundle: str = ""
     data_server: str = ""
@@ -251,6 +265,22 @@ class PIConfig:
             raise ConfigError("pi.auth.username: required when pi.auth.type is basic")
         if auth_type == "basic" and not password:
             raise ConfigError("pi.auth.password: required when pi.auth.type is basic")
+        token = _resolve_env("pi.auth.token", _text(flat, "pi.auth.token"))
+        token_url = _text(flat, "pi.auth.token_url")
+        client_id = _resolve_env("pi.auth.client_id", _text(flat, "pi.auth.client_id"))
+        client_secret = _resolve_env("pi.auth.client_secret", _text(flat, "pi.auth.client_secret"))
+        if auth_type == "bearer":
+            if token and token_url:
+                raise ConfigError("pi.auth.token: give either a static token or pi.auth.token_url, not both")
+            if not token and not token_url:
+                raise ConfigError("pi.auth.token_url: required when pi.auth.type is bearer (or a static pi.auth.token)")
+            if token_url:
+                if urlsplit(token_url).scheme.lower() not in ("http", "https") or not urlsplit(token_url).hostname:
+                    raise ConfigError(f"pi.auth.token_url: not an http(s) URL, got {token_url!r}")
+                if not client_id:
+                    raise ConfigError("pi.auth.client_id: required with pi.auth.token_url")
+                if not client_secret:
+                    raise ConfigError("pi.auth.client_secret: required with pi.auth.token_url")
         ca_bundle = _text(flat, "pi.tls.ca_bundle")
         if ca_bundle and not os.path.isfile(ca_bundle):
             raise ConfigError(f"pi.tls.ca_bundle: file not found: {ca_bundle}")
@@ -294,6 +324,11 @@ class PIConfig:
             auth_type=auth_type,
             username=username,
             password=password,
+            token=token,
+            token_url=token_url,
+            client_id=client_id,
+            client_secret=client_secret,
+            scope=_text(flat, "pi.auth.scope"),
             verify_tls=_bool(flat, "pi.tls.verify"),
             ca_bundle=ca_bundle,
             data_server=_text(flat, "pi.data_server"),
@@ -344,17 +379,18 @@ class PIConfig:
 
     # ---- hand-over to executors -------------------------------------------------------------
     def to_options(self) -> dict[str, str]:
-        """Data source options without secrets (they travel in :meth:`secret_payload`)."""
+        """Data source options: the configuration as JSON without its secrets, and each secret that is
+        set under its own option (:data:`SECRET_OPTIONS`, names Spark redacts)."""
         data = dataclasses.asdict(self)
-        data.pop("password")
-        return {"config": json.dumps(data, separators=(",", ":"))}
+        secrets = {option: data.pop(name) for name, option in SECRET_OPTIONS.items()}
+        return {"config": json.dumps(data, separators=(",", ":")), **{k: v for k, v in secrets.items() if v}}
 
     @classmethod
-    def from_options(cls, options: Mapping[str, str], password: str = "") -> "PIConfig":
+    def from_options(cls, options: Mapping[str, str]) -> "PIConfig":
         data = json.loads(options["config"])
         for name in ("tags", "af_databases", "af_element_templates", "ef_templates"):  # JSON has lists
             data[name] = tuple(data.get(name) or ())
-        return cls(**data, password=password)
+        return cls(**data, **{name: options.get(option, "") for name, option in SECRET_OPTIONS.items()})
 
 
 def read_settings_file(path: str) -> dict[str, str]:

@@ -9,7 +9,6 @@ with ``ParentIds``/``Parameters``/``RequestTemplate`` and 207 answers, ``X-Reque
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import json
 import re
@@ -27,6 +26,7 @@ import orjson
 from . import pitime, webid
 from .af import AssetModel
 from .assets import ROUTES as ASSET_ROUTES, AssetRoutes
+from .auth import Authenticator, TokenIssuer
 from .faults import BARE_TOKENS, PROXY_PAGE, FaultInjector, FaultPlan, marker, with_hostile_value, with_value_error, draw
 from .model import Archive, Point, TICKS_PER_SECOND
 from .render import format_ticks, timed_values
@@ -708,7 +708,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # headers and body go out in separate writes
     server_version = "Microsoft-HTTPAPI/2.0"
     api: PiWebApi
-    basic_auth: tuple[str, str] | None
+    auth: Authenticator | None
     latency_s: float = 0.0
     capacity: threading.BoundedSemaphore
 
@@ -746,25 +746,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
         for key, value in (headers or {}).items():
-            self.send_header(key, value)
+            for one in value if isinstance(value, list) else [value]:  # e.g. one challenge per auth mode
+                self.send_header(key, one)
         self.end_headers()
         if self.command != "HEAD":
             try:
                 self.wfile.write(data)
             except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout): not our error
                 self.close_connection = True
-
-    def _authorised(self) -> bool:
-        if self.basic_auth is None:
-            return True
-        header = self.headers.get("Authorization", "")
-        if not header.lower().startswith("basic "):
-            return False
-        try:
-            user, _, password = base64.b64decode(header[6:]).decode("utf-8").partition(":")
-        except (ValueError, UnicodeDecodeError):
-            return False
-        return (user, password) == self.basic_auth
 
     def _dispatch(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -784,10 +773,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _respond(self, body: bytes) -> Response:
         url = urlsplit(self.path)
-        if not self._authorised():
-            return Response(401, {"Errors": ["Authorization has been denied for this request."]},
-                            {"WWW-Authenticate": 'Basic realm="PI Web API"'})
         path = unquote(url.path)
+        header = self.headers.get("Authorization", "")
+        if self.auth is not None and self.auth.bearer is not None and path.rstrip("/") == "/token":
+            if self.command != "POST":
+                return Response(405, {"error": "invalid_request"})
+            return Response(*self.auth.bearer.issue(body, header))
+        if self.auth is not None and not self.auth.authorised(header):
+            return Response(401, {"Errors": ["Authorization has been denied for this request."]},
+                            {"WWW-Authenticate": self.auth.challenges(header)})
         if path.lower().rstrip("/") != "/piwebapi" and not path.lower().startswith("/piwebapi/"):
             return Response(404, {"Errors": ["The specified resource was not found."]})
         if (self.command in ("POST", "PUT", "PATCH", "DELETE") and self.api.require_csrf_header
@@ -854,13 +848,16 @@ class SimulatorServer:
 
     def __init__(self, archive: Archive, host: str = "127.0.0.1", port: int = 0,
                  basic_auth: tuple[str, str] | None = None, latency_ms: float = 0.0,
-                 max_concurrency: int = 64, tls: "TestPKI | None" = None, **api_kwargs):
+                 max_concurrency: int = 64, tls: "TestPKI | None" = None, bearer: TokenIssuer | None = None,
+                 **api_kwargs):
         """``latency_ms`` is added to every HTTP request (a remote server's round trip);
         ``max_concurrency`` caps the requests served at once (a server's worker threads); ``tls`` serves
-        HTTPS with that PKI's server certificate (``pi_simulator.tls``)."""
+        HTTPS with that PKI's server certificate (``pi_simulator.tls``); ``basic_auth`` and ``bearer``
+        require those credentials (``pi_simulator.auth``; the token endpoint is ``/token``)."""
         self.api = PiWebApi(archive, **api_kwargs)
         handler = type("Handler", (_Handler,), {
-            "api": self.api, "basic_auth": basic_auth, "latency_s": latency_ms / 1000.0,
+            "api": self.api, "latency_s": latency_ms / 1000.0,
+            "auth": Authenticator(basic_auth, bearer) if basic_auth or bearer else None,
             "capacity": threading.BoundedSemaphore(max(1, max_concurrency))})
         self.httpd = ThreadingHTTPServer((host, port), handler)
         self.httpd.daemon_threads = True
@@ -874,6 +871,11 @@ class SimulatorServer:
     def url(self) -> str:
         host, port = self.httpd.server_address[:2]
         return f"{'https' if self.tls else 'http'}://{host}:{port}/piwebapi"
+
+    @property
+    def token_url(self) -> str:
+        """The OAuth 2.0 token endpoint (with ``bearer``)."""
+        return self.url.rsplit("/piwebapi", 1)[0] + "/token"
 
     def set_faults(self, plan: FaultPlan | None) -> None:
         """Swap the fault plan (tests change it between pipeline updates); ``None`` stops injecting."""

@@ -33,7 +33,7 @@ def test_nested_yaml_style_keys_are_flattened():
 @pytest.mark.parametrize("raw, key, fragment", [
     ({}, "pi.url", "required"),
     ({"pi.url": "pi.example.com"}, "pi.url", "http"),
-    ({**GOOD, "pi.auth.type": "ntlmv9"}, "pi.auth.type", "basic, anonymous"),
+    ({**GOOD, "pi.auth.type": "ntlmv9"}, "pi.auth.type", "basic, bearer, anonymous"),
     ({**GOOD, "pi.auth.type": "basic"}, "pi.auth.username", "required"),
     ({**GOOD, "pi.auth.type": "basic", "pi.auth.username": "u"}, "pi.auth.password", "required"),
     ({**GOOD, "pi.page_size": "-5"}, "pi.page_size", ">= 1"),
@@ -50,6 +50,14 @@ def test_nested_yaml_style_keys_are_flattened():
     ({**GOOD, "pi.af.databases": "Operations", "pi.af.root": "Sydney\\U*"}, "pi.af.root", "without wildcards"),
     ({**GOOD, "pi.af.page_size": "0"}, "pi.af.page_size", "between 1 and 10000"),
     ({**GOOD, "pi.ef.templates": "Batch"}, "pi.ef.templates", "needs pi.af.databases"),
+    ({**GOOD, "pi.auth.type": "bearer"}, "pi.auth.token_url", "required when pi.auth.type is bearer"),
+    ({**GOOD, "pi.auth.type": "bearer", "pi.auth.token": "t", "pi.auth.token_url": "https://idp/token"},
+     "pi.auth.token", "not both"),
+    ({**GOOD, "pi.auth.type": "bearer", "pi.auth.token_url": "idp/token"}, "pi.auth.token_url", "not an http"),
+    ({**GOOD, "pi.auth.type": "bearer", "pi.auth.token_url": "https://idp/token"}, "pi.auth.client_id", "required"),
+    ({**GOOD, "pi.auth.type": "bearer", "pi.auth.token_url": "https://idp/token", "pi.auth.client_id": "c"},
+     "pi.auth.client_secret", "required"),
+    ({**GOOD, "pi.auth.type": "kerberos"}, "pi.auth.type", "basic, bearer, anonymous"),
     ({**GOOD, "pi.ef.lookback": "a while"}, "pi.ef.lookback", "not a duration"),
     ({**GOOD, "pi.ef.backfill_start": "*+1d"}, "pi.ef.backfill_start", "must not be in the future"),
     ({**GOOD, "pi.ef.current": "merge"}, "pi.ef.current", "auto, auto_cdc, view"),
@@ -96,14 +104,21 @@ def test_unreadable_invalid_and_stray_yaml(tmp_path, text, error):
         PIConfig.from_yaml(str(path))
 
 
-def test_password_from_environment_never_in_repr_or_options(monkeypatch):
-    monkeypatch.setenv("OSIPI_TEST_PASSWORD", "canary-Secret-31337")
-    config = PIConfig.from_mapping({**GOOD, "pi.auth.type": "basic", "pi.auth.username": "svc",
-                                    "pi.auth.password": "env:OSIPI_TEST_PASSWORD"})
-    assert config.password == "canary-Secret-31337"
+@pytest.mark.parametrize("settings, field, option", [
+    ({"pi.auth.type": "basic", "pi.auth.username": "svc", "pi.auth.password": "env:OSIPI_TEST_SECRET"},
+     "password", "pi.auth.password"),
+    ({"pi.auth.type": "bearer", "pi.auth.token": "env:OSIPI_TEST_SECRET"}, "token", "pi.auth.token"),
+    ({"pi.auth.type": "bearer", "pi.auth.token_url": "https://idp.example.com/token", "pi.auth.client_id": "pi",
+      "pi.auth.client_secret": "env:OSIPI_TEST_SECRET"}, "client_secret", "pi.auth.client_secret")])
+def test_secrets_from_environment_never_in_repr_or_the_config_option(monkeypatch, settings, field, option):
+    monkeypatch.setenv("OSIPI_TEST_SECRET", "canary-Secret-31337")
+    config = PIConfig.from_mapping({**GOOD, **settings})
+    assert getattr(config, field) == "canary-Secret-31337"
     assert "canary" not in repr(config)
-    assert "canary" not in str(config.to_options())
-    assert PIConfig.from_options(config.to_options(), config.password) == config
+    options = config.to_options()
+    assert "canary" not in options["config"] and options[option] == "canary-Secret-31337"
+    assert set(options) == {"config", option}  # each secret under its own (redacted) option, nothing else
+    assert PIConfig.from_options(options) == config
 
 
 def test_from_spark_conf_reads_only_known_keys():

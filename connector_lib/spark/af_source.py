@@ -18,7 +18,7 @@ from ..af import AF_COLUMNS, databases, snapshot
 from ..client import PIWebAPIClient
 from ..config import PIConfig
 from ..timeutil import UTC
-from .datasource import PASSWORD_OPTION, reader_options
+from .datasource import reader_options
 from .once import OncePerUpdateReader, latest_times
 
 AF_BRONZE = "pi_af_bronze"
@@ -34,7 +34,7 @@ class PIAFDataSource(DataSource):
         return SCHEMA
 
     def streamReader(self, schema):
-        config = PIConfig.from_options(self.options, self.options.get(PASSWORD_OPTION, ""))
+        config = PIConfig.from_options(self.options)
         last = self.options.get("last_snapshot")
         return AFStreamReader(config, dt.datetime.fromisoformat(last) if last else None)
 

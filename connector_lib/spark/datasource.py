@@ -28,7 +28,6 @@ from ..timeutil import UTC, parse_time
 from .arrow import record_batches
 
 SCHEMA = SPARK_SCHEMA
-PASSWORD_OPTION = "pi.auth.password"
 
 
 class PIPartition(InputPartition):
@@ -48,10 +47,8 @@ def _partitions(tasks: list[WindowTask], config: PIConfig,
 def reader_options(config: PIConfig, watermarks: dict[str, dt.datetime] | None = None,
                    densities: dict[str, float] | None = None,
                    rereads: list[RereadRequest] | None = None) -> dict[str, str]:
-    """Options for ``spark.readStream.format("pi")``. The password travels under a key Spark redacts."""
+    """Options for ``spark.readStream.format("pi")``. Secrets travel under keys Spark redacts."""
     options = config.to_options()
-    if config.password:
-        options[PASSWORD_OPTION] = config.password
     if watermarks is not None:
         options["watermarks"] = json.dumps({k: v.isoformat() for k, v in watermarks.items()},
                                            separators=(",", ":"))
@@ -68,7 +65,7 @@ class PIDataSource(DataSource):
         return "pi"
 
     def _config(self) -> PIConfig:
-        return PIConfig.from_options(self.options, self.options.get(PASSWORD_OPTION, ""))
+        return PIConfig.from_options(self.options)
 
     def schema(self) -> str:
         return SCHEMA

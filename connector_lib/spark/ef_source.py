@@ -18,7 +18,7 @@ from ..af import databases
 from ..client import PIWebAPIClient
 from ..config import PIConfig
 from ..eventframes import EF_COLUMNS, read_event_frames
-from .datasource import PASSWORD_OPTION, reader_options
+from .datasource import reader_options
 from .once import OncePerUpdateReader, latest_times
 
 EF_BRONZE = "pi_event_frames_bronze"
@@ -34,7 +34,7 @@ class PIEventFrameDataSource(DataSource):
         return SCHEMA
 
     def streamReader(self, schema):
-        config = PIConfig.from_options(self.options, self.options.get(PASSWORD_OPTION, ""))
+        config = PIConfig.from_options(self.options)
         return EventFrameStreamReader(config, json.loads(self.options.get("since") or "{}"))
 
 

@@ -1,5 +1,7 @@
 """The real pipeline, twice, on local Spark Declarative Pipelines with Delta tables, against the simulator
-over HTTP with Basic auth; silver must equal the simulator's ground truth after each update."""
+over HTTP, the first update with Basic auth and the second with a bearer token from the simulator's OAuth 2.0
+token endpoint; silver must equal the simulator's ground truth after each update, and neither canary secret
+may appear in events, tables, plans or files."""
 
 import contextlib
 import io
@@ -12,14 +14,18 @@ from connector_lib.config import PIConfig
 from connector_lib.spark.datasource import PIDataSource, reader_options
 from devtools.reconcile import reconcile
 from pi_simulator import Archive, SimulatorServer
+from pi_simulator.auth import TokenIssuer
 
 CANARY = "canary-Pw-7f3e91"
+CLIENT_SECRET = "canary-Cs-52d0aa"
 
 
 @pytest.fixture(scope="module")
 def simulator():
     archive = Archive(seed=5, n_points=40)
-    with SimulatorServer(archive, basic_auth=("svc_pi", CANARY)) as server:
+    issuer = TokenIssuer(client_id="osipi", client_secret=CLIENT_SECRET)
+    with SimulatorServer(archive, basic_auth=("svc_pi", CANARY), bearer=issuer) as server:
+        server.issuer = issuer
         yield archive, server
 
 
@@ -37,8 +43,15 @@ def runs(simulator, local_pipeline_factory):
     rec1 = reconcile(spark, archive)
     marks1 = {r.web_id: r.watermark for r in spark.read.table("pi_watermarks").collect()}
     time.sleep(3)
+    os.environ["OSIPI_E2E_CLIENT_SECRET"] = CLIENT_SECRET
+    for key in ("pi.auth.username", "pi.auth.password"):  # the second update authenticates with a bearer token
+        pipeline.configuration.pop(key)
+    pipeline.configuration.update({"pi.auth.type": "bearer", "pi.auth.token_url": server.token_url,
+                                   "pi.auth.client_id": "osipi", "pi.auth.client_secret": "env:OSIPI_E2E_CLIENT_SECRET"})
+    tokens_before = server.issuer.requests
     second = pipeline.update()
     assert second.ok, second.error
+    assert tokens_before == 0 and server.issuer.requests > 0  # the second update read with bearer tokens
     rec2 = reconcile(spark, archive)
     return {"pipeline": pipeline, "spark": spark, "rec": (rec1, rec2), "events": first.events + second.events,
             "marks1": marks1, "archive": archive}
@@ -81,21 +94,27 @@ def test_tables_are_delta_and_hold_every_value_kind(runs):
     assert spark.read.table("pi_quarantine").count() == 0
 
 
-def test_canary_password_never_leaks(runs, tmp_path):
+def test_canary_secrets_never_leak(runs, tmp_path):
     spark, pipeline = runs["spark"], runs["pipeline"]
-    assert not any(CANARY in m for m in runs["events"])
+    canaries = (CANARY, CLIENT_SECRET)
+    assert not any(c in m for m in runs["events"] for c in canaries)
     for table in ("pi_recorded_bronze", "pi_extraction_log", "pi_watermarks"):
         text = " ".join(str(r) for r in spark.read.table(table).limit(100000).collect())
-        assert CANARY not in text
-    config = PIConfig.from_mapping({"pi.url": "http://127.0.0.1:9/piwebapi", "pi.auth.type": "basic",
-                                    "pi.auth.username": "svc_pi", "pi.auth.password": CANARY})
+        assert not any(c in text for c in canaries)
     spark.dataSource.register(PIDataSource)
-    df = spark.readStream.format("pi").options(**reader_options(config)).load()
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        df.explain(extended=True)
-    assert "pi.auth.password=*********(redacted)" in out.getvalue() and CANARY not in out.getvalue()
-    leaked = [p for p in pipeline.work_dir.rglob("*") if p.is_file() and CANARY.encode() in p.read_bytes()]
+    for mode, option, secret in (
+            ({"pi.auth.type": "basic", "pi.auth.username": "svc_pi", "pi.auth.password": CANARY}, "pi.auth.password", CANARY),
+            ({"pi.auth.type": "bearer", "pi.auth.token_url": "http://127.0.0.1:9/token", "pi.auth.client_id": "osipi",
+              "pi.auth.client_secret": CLIENT_SECRET}, "pi.auth.client_secret", CLIENT_SECRET),
+            ({"pi.auth.type": "bearer", "pi.auth.token": CLIENT_SECRET}, "pi.auth.token", CLIENT_SECRET)):
+        config = PIConfig.from_mapping({"pi.url": "http://127.0.0.1:9/piwebapi", **mode})
+        df = spark.readStream.format("pi").options(**reader_options(config)).load()
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            df.explain(extended=True)
+        assert f"{option}=*********(redacted)" in out.getvalue() and secret not in out.getvalue()
+    leaked = [p for p in pipeline.work_dir.rglob("*") if p.is_file()
+              and any(c.encode() in p.read_bytes() for c in canaries)]
     assert leaked == []
 
 

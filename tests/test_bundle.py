@@ -145,7 +145,10 @@ def config_problems(configuration: Mapping[str, Any]) -> list[str]:
             problems.append(f"{key}: URL carries a password; use pi.auth.* with secret references")
         if "{{secrets/" in value and not is_secret_ref:
             problems.append(f"{key}: malformed secret reference")
-    missing = sorted(k for k in SECRET_KEYS if k not in configuration)
+    mode = configuration.get("pi.auth.type", "anonymous")  # the secrets the chosen mode needs
+    needed = {"basic": ["pi.auth.password"],
+              "bearer": ["pi.auth.client_secret" if "pi.auth.token_url" in configuration else "pi.auth.token"]}
+    missing = sorted(k for k in needed.get(mode, []) if k not in configuration)
     problems += [f"{k}: missing (must be a secret reference)" for k in missing]
     return problems
 
@@ -335,7 +338,9 @@ def test_validation_rejects_bad_bundles():
     assert "pi.url: URL carries a password" in problems
     assert "pi.auth.username: malformed secret reference" in problems
     assert "hunter2" not in problems  # the report never echoes a secret it found
-    assert "pi.auth.password: missing" in "\n".join(config_problems({"pi.url": "https://x"}))
+    assert "pi.auth.password: missing" in "\n".join(config_problems({"pi.url": "https://x", "pi.auth.type": "basic"}))
+    assert "pi.auth.client_secret: missing" in "\n".join(config_problems(
+        {"pi.url": "https://x", "pi.auth.type": "bearer", "pi.auth.token_url": "https://idp/token"}))
 
     moved = Resource(pipeline.kind, pipeline.key, copy.deepcopy(pipeline.spec), ROOT / "elsewhere" / "p.yml")
     assert len(path_problems(moved, BUNDLE)) == 3  # the three library files are not found from elsewhere/

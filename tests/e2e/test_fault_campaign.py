@@ -25,8 +25,9 @@ def test_schedules_end_with_silver_equal_to_the_truth(first, local_pipeline_fact
     """Five schedules per pipeline, one after the other (one faulted update each, two for every tenth
     schedule), then the clean update and the reconciliation. 15 schedules in 3 pipelines cover every HTTP
     fault rotation (each single-kind one guaranteed by its failing first calls) and every sub-request
-    rotation; a faulted update costs about 30 s here however small (retries, slow answers), so more would
-    not fit the suite's time budget; the longer campaign is in devtools (docs/faults.md)."""
+    rotation; a pipeline of five schedules (six or seven updates and the reconciliation) takes 90 to 105 s
+    here, so more would not fit the suite's time budget; the longer campaign is in devtools
+    (docs/faults.md)."""
     group = [schedule(n) for n in range(first, min(first + PER_PIPELINE, SCHEDULES))]
     outcome = run_schedules(group, local_pipeline_factory)
     OUTCOMES.append(outcome)

@@ -22,9 +22,6 @@ from .timeutil import parse_duration, parse_time
 
 PREFIX = "pi."
 AUTH_TYPES = ("basic", "bearer", "anonymous")
-#: config fields that are secrets -> the data source option that carries each to the executors (names
-#: Spark's default redaction pattern, ``secret|password|token``, hides in plans and logs)
-SECRET_OPTIONS = {"password": "pi.auth.password", "token": "pi.auth.token", "client_secret": "pi.auth.client_secret"}
 EF_CURRENT_MODES = ("auto", "auto_cdc", "view")
 
 
@@ -102,6 +99,9 @@ SETTINGS: tuple[Setting, ...] = (
 )
 KNOWN_KEYS = {s.key for s in SETTINGS}
 SECRET_KEYS = {s.key for s in SETTINGS if s.secret}
+#: config fields that are secrets -> the data source option that carries each to the executors: the
+#: setting's own key, which Spark's default redaction pattern (``secret|password|token``) hides
+SECRET_OPTIONS = {key.rsplit(".", 1)[1]: key for key in sorted(SECRET_KEYS)}
 
 
 def _text(raw: Mapping[str, str], key: str) -> str:
@@ -175,6 +175,18 @@ def _table_name(raw, key: str) -> str:
         raise ConfigError(f"{key}: must be a table name (table, schema.table or catalog.schema.table), "
                           f"got {value!r}")
     return value
+
+
+def _past_time(key: str, text: str, now: dt.datetime) -> str:
+    """A ``*-2h`` or ISO 8601 time that is not in the future, kept as written (it is relative to each
+    update's start)."""
+    try:
+        when = parse_time(text, now)
+    except ValueError as exc:
+        raise ConfigError(f"{key}: {exc}") from None
+    if when > now:
+        raise ConfigError(f"{key}: must not be in the future, got {text!r}")
+    return text
 
 
 def _choice(raw, key: str, choices: tuple[str, ...]) -> str:
@@ -284,14 +296,8 @@ class PIConfig:
         ca_bundle = _text(flat, "pi.tls.ca_bundle")
         if ca_bundle and not os.path.isfile(ca_bundle):
             raise ConfigError(f"pi.tls.ca_bundle: file not found: {ca_bundle}")
-        backfill = _text(flat, "pi.backfill_start")
         now = dt.datetime.now(dt.timezone.utc)
-        try:
-            backfill_at = parse_time(backfill, now)
-        except ValueError as exc:
-            raise ConfigError(f"pi.backfill_start: {exc}") from None
-        if backfill_at > now:
-            raise ConfigError(f"pi.backfill_start: must not be in the future, got {backfill!r}")
+        backfill = _past_time("pi.backfill_start", _text(flat, "pi.backfill_start"), now)
         max_items = _int(flat, "pi.max_items_per_call", 1)
         page_size = _int(flat, "pi.page_size", 1)
         if page_size > max_items:
@@ -309,13 +315,7 @@ class PIConfig:
         if any(c in af_root for c in "*?|"):
             raise ConfigError(f"pi.af.root: an element path without wildcards or '|', got {af_root!r}")
         tag_filter = _text(flat, "pi.tag_filter") or "*"
-        ef_backfill = _text(flat, "pi.ef.backfill_start") or backfill
-        try:
-            ef_backfill_at = parse_time(ef_backfill, now)
-        except ValueError as exc:
-            raise ConfigError(f"pi.ef.backfill_start: {exc}") from None
-        if ef_backfill_at > now:
-            raise ConfigError(f"pi.ef.backfill_start: must not be in the future, got {ef_backfill!r}")
+        ef_backfill = _past_time("pi.ef.backfill_start", _text(flat, "pi.ef.backfill_start") or backfill, now)
         ef_templates = _names(flat, "pi.ef.templates")
         if ef_templates and not af_databases:
             raise ConfigError("pi.ef.templates: needs pi.af.databases (event frames are read from AF databases)")

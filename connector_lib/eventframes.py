@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from itertools import islice
+from itertools import chain, islice
 from typing import Iterator
 
 from .af import Database, paged
@@ -136,27 +136,25 @@ def read_event_frames(client: PIWebAPIClient, config: PIConfig, db: Database, si
     seen: set[str] = set()
     count = 0
     try:
-        searches = (paged(client, db.event_frames_url, params, config.ef_page_size, FRAME_FIELDS)
-                    for params in _searches(config, start))
-        for params_items in searches:
-            for chunk in _chunks(iter(params_items), FRAMES_PER_BATCH):
-                at = now()
-                good: list[dict] = []
-                for item in chunk:
-                    try:
-                        columns = frame_columns(item)
-                    except (ValueError, TypeError) as exc:
-                        yield ef_row(record_kind="quarantine", error=f"event frame: {exc}",
-                                     raw=json.dumps(item, ensure_ascii=False, default=str)[:100_000],
-                                     extracted_at=at, **common)
-                        continue
-                    if columns["id"] not in seen:  # several template searches, or a page that shifted
-                        seen.add(columns["id"])
-                        good.append(columns)
-                for columns, attributes in zip(good, _attribute_values(client, good)):
-                    count += 1
-                    yield ef_row(record_kind="event_frame", attributes=attributes, extracted_at=at,
-                                 **columns, **common)
+        items = chain.from_iterable(paged(client, db.event_frames_url, params, config.ef_page_size, FRAME_FIELDS)
+                                    for params in _searches(config, start))
+        for chunk in _chunks(items, FRAMES_PER_BATCH):
+            at = now()
+            good: list[dict] = []
+            for item in chunk:
+                try:
+                    columns = frame_columns(item)
+                except (ValueError, TypeError) as exc:
+                    yield ef_row(record_kind="quarantine", error=f"event frame: {exc}",
+                                 raw=json.dumps(item, ensure_ascii=False, default=str)[:100_000],
+                                 extracted_at=at, **common)
+                    continue
+                if columns["id"] not in seen:  # several template searches, or a page that shifted
+                    seen.add(columns["id"])
+                    good.append(columns)
+            for columns, attributes in zip(good, _attribute_values(client, good)):
+                count += 1
+                yield ef_row(record_kind="event_frame", attributes=attributes, extracted_at=at, **columns, **common)
         yield ef_row(record_kind="read", search_start=start, search_end=planned_at, status="ok",
                      frame_count=count, extracted_at=now(), **common)
     except PIWebAPIError as exc:

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
+from connector_lib.config import KNOWN_KEYS
+
 REPO = Path(__file__).resolve().parent.parent
 SPEC = REPO / "spark-pipeline.yml"
 # Definition files in dependency order. Open-source SDP 4.2 resolves a table read against the catalog
@@ -153,8 +155,6 @@ class LocalPipeline:
         spec = self._spec()
         for key, value in spec.configuration.items():  # as spark-pipelines does: configuration = session confs
             spark.conf.set(key, value)
-        from connector_lib.config import KNOWN_KEYS
-
         for key in KNOWN_KEYS - set(spec.configuration):  # another pipeline's settings on a shared session
             spark.conf.unset(key)
         graph_id = create_dataflow_graph(spark, default_catalog=spec.catalog,

@@ -9,6 +9,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 
+from connector_lib.timeutil import as_utc, from_epoch_micros
 from pi_simulator.af import AssetModel
 from pi_simulator.eventframes import EF_TEMPLATES, EventFrames, EventFrameState
 from pi_simulator.truth import to_ticks
@@ -58,12 +59,14 @@ def reconcile_af(spark, model: AssetModel, when: dt.datetime) -> list[Comparison
             _compare("AF attributes", attributes, dup_a, want_a, lambda r, w: (r.path, r.tag) == w)]
 
 
-def frames_truth(model: AssetModel, lo: dt.datetime, when: dt.datetime) -> dict[str, EventFrameState]:
-    """The frames active at some time from ``lo`` to ``when``, as the server shows them at ``when``: what
-    reads searching Overlapped from ``lo`` on, the last one at ``when``, have found."""
+def frames_truth(model: AssetModel, lo: dt.datetime, when: dt.datetime,
+                 templates: tuple[str, ...] | None = None) -> dict[str, EventFrameState]:
+    """The frames (of ``templates``, default all) active at some time from ``lo`` to ``when``, as the
+    server shows them at ``when``: what reads searching Overlapped from ``lo`` on, the last one at
+    ``when``, have found."""
     low, now = to_ticks(lo), to_ticks(when)
     out = {}
-    for frame in EventFrames(model).frames(low, now):
+    for frame in EventFrames(model).frames(low, now, templates):
         state = frame.as_of(now)
         if state is not None and (state.end is None or state.end >= low):
             out[str(frame.id)] = state
@@ -71,7 +74,7 @@ def frames_truth(model: AssetModel, lo: dt.datetime, when: dt.datetime) -> dict[
 
 
 def _ticks(value: dt.datetime | None) -> int | None:
-    return None if value is None else to_ticks(value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value)
+    return None if value is None else to_ticks(as_utc(value))  # Spark returns naive UTC
 
 
 def frame_matches(row, state: EventFrameState) -> bool:
@@ -95,9 +98,11 @@ def reconcile_event_frames(spark, model: AssetModel, as_of: dt.datetime | None =
                         FROM pi_event_frames_bronze WHERE record_kind IN ('read', 'event_frame')""").first()
     if span.lo is None:
         return Comparison("event frames")
-    lo, when = (dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(microseconds=m) for m in (span.lo, span.hi))
     rows, duplicates = _keyed(spark.read.table("pi_event_frames").collect())
     if as_of is not None:
-        return _compare("event frames", rows, duplicates, frames_truth(model, lo, as_of), frame_matches)
-    return _compare("event frames", rows, duplicates, frames_truth(model, lo, when),
-                    lambda row, state: frame_matches(row, state.frame.as_of(_ticks(row.last_read_at))))
+        same = frame_matches
+    else:
+        def same(row, state):
+            return frame_matches(row, state.frame.as_of(_ticks(row.last_read_at)))
+    truth = frames_truth(model, from_epoch_micros(span.lo), as_of or from_epoch_micros(span.hi))
+    return _compare("event frames", rows, duplicates, truth, same)

@@ -10,19 +10,16 @@ import json
 import pytest
 
 from connector_lib.af import databases
+from devtools.reconcile_af import frames_truth
 from connector_lib.client import PIWebAPIClient
 from connector_lib.config import PIConfig
 from connector_lib.eventframes import EF_COLUMN_NAMES, frame_columns, read_event_frames, search_start
 from pi_simulator import Archive, FaultPlan, SimulatorServer
 from pi_simulator.eventframes import EF_TEMPLATES
-from pi_simulator.truth import to_ticks
+from pi_simulator.truth import ticks_to_datetime
 
 UTC = dt.timezone.utc
 NOW = dt.datetime(2026, 6, 1, 12, tzinfo=UTC)
-
-
-def ticks_to_dt(ticks: int) -> dt.datetime:
-    return dt.datetime(1970, 1, 1, tzinfo=UTC) + dt.timedelta(microseconds=ticks // 10)
 
 
 @pytest.fixture(scope="module")
@@ -43,20 +40,8 @@ def read(srv, since=None, planned_at=None, **settings):
     return rows
 
 
-def truth(srv, lo: dt.datetime, templates=None):
-    """The frames a search Overlapped from ``lo`` to the server's now finds, as the server shows them."""
-    routes = srv.api.assets.eventframes
-    now = to_ticks(srv.api.clock())
-    out = {}
-    for frame in routes.frames.frames(to_ticks(lo), now, templates):
-        state = frame.as_of(now)
-        if state is not None and (state.end is None or state.end >= to_ticks(lo)):
-            out[str(frame.id)] = state
-    return out
-
-
 def check(srv, rows, lo, templates=None):
-    expected = truth(srv, lo, templates)
+    expected = frames_truth(srv.api.assets.model, lo, srv.api.clock(), templates)
     frames = [r for r in rows if r["record_kind"] == "event_frame"]
     got = {r["id"]: r for r in frames}
     assert len(got) == len(frames)  # each once
@@ -67,13 +52,13 @@ def check(srv, rows, lo, templates=None):
         row, f = got[fid], state.frame
         template = EF_TEMPLATES[f.template]
         assert (row["name"], row["template"], row["web_id"]) == (f.name, f.template, routes.frame_webid(f))
-        assert row["start_time"] == ticks_to_dt(f.start)
+        assert row["start_time"] == ticks_to_datetime(f.start)
         assert row["in_progress"] == state.in_progress
-        assert row["end_time"] == (None if state.in_progress else ticks_to_dt(f.end))
+        assert row["end_time"] == (None if state.in_progress else ticks_to_datetime(f.end))
         acknowledged = template.can_be_acknowledged and state.is_acknowledged
         assert row["is_acknowledged"] == acknowledged and row["can_be_acknowledged"] == template.can_be_acknowledged
         assert row["acknowledged_by"] == (f.ack_by if acknowledged else None)
-        assert row["acknowledged_at"] == (ticks_to_dt(f.ack_at) if acknowledged else None)
+        assert row["acknowledged_at"] == (ticks_to_datetime(f.ack_at) if acknowledged else None)
         assert row["severity"] == f.severity and row["categories"] == list(template.categories)
         assert row["element_web_ids"][0] == srv.api.assets.element_webid(srv.api.assets._state(), f.element)
         assert len(row["element_web_ids"]) == len([e for e in f.referenced if e in elements])

@@ -9,13 +9,11 @@ runs every few minutes would fill bronze with copies. Silver turns the snapshots
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.datasource import DataSource
 
-from ..af import AF_COLUMNS, databases, snapshot
-from ..client import PIWebAPIClient
+from ..af import AF_COLUMNS, snapshot
 from ..config import PIConfig
 from ..timeutil import UTC
 from .datasource import reader_options
@@ -49,15 +47,8 @@ class AFStreamReader(OncePerUpdateReader):
             return True
         return dt.datetime.now(UTC) - self.last_snapshot >= dt.timedelta(seconds=self.config.af_refresh_s)
 
-    def read(self, partition):
-        spec = json.loads(partition.value)
-        client = PIWebAPIClient(self.config)
-        try:
-            found = [d for d in databases(client, self.config) if d.name.lower() == spec["database"].lower()]
-            for db in found:
-                yield from snapshot(client, self.config, db, f"{db.path}@{spec['at']}")
-        finally:
-            client.session.close()
+    def read_database(self, client, db, planned_at, first):
+        yield from snapshot(client, self.config, db, f"{db.path}@{planned_at.isoformat()}")
 
 
 def af_stream_options(spark: SparkSession, config: PIConfig, table: str = AF_BRONZE) -> dict[str, str]:

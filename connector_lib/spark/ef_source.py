@@ -14,8 +14,6 @@ import json
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.datasource import DataSource
 
-from ..af import databases
-from ..client import PIWebAPIClient
 from ..config import PIConfig
 from ..eventframes import EF_COLUMNS, read_event_frames
 from .datasource import reader_options
@@ -41,25 +39,15 @@ class PIEventFrameDataSource(DataSource):
 class EventFrameStreamReader(OncePerUpdateReader):
     def __init__(self, config: PIConfig, since: dict[str, str]):
         super().__init__(config)
-        self.since = since  # database path -> the previous ok read's search_end
+        self.since = {k.lower(): v for k, v in since.items()}  # database path -> the previous ok read's end
 
     def due(self, start: dict) -> bool:
         return self.config.reads_event_frames
 
-    def read(self, partition):
-        spec = json.loads(partition.value)
-        planned_at = dt.datetime.fromisoformat(spec["at"])
-        since = {k.lower(): v for k, v in ({} if spec.get("round") == 1 else self.since).items()}
-        client = PIWebAPIClient(self.config)
-        try:
-            for db in databases(client, self.config):
-                if db.name.lower() != spec["database"].lower():
-                    continue
-                previous = since.get(db.path.lower())
-                yield from read_event_frames(client, self.config, db,
-                                             dt.datetime.fromisoformat(previous) if previous else None, planned_at)
-        finally:
-            client.session.close()
+    def read_database(self, client, db, planned_at, first):
+        previous = None if first else self.since.get(db.path.lower())
+        yield from read_event_frames(client, self.config, db,
+                                     dt.datetime.fromisoformat(previous) if previous else None, planned_at)
 
 
 def ef_stream_options(spark: SparkSession, config: PIConfig, table: str = EF_BRONZE) -> dict[str, str]:

@@ -58,17 +58,21 @@ def attribute_values(frames: DataFrame) -> DataFrame:
     state = F.get_json_object("json", "$.Value.Name")
     return exploded.select(
         "database", "frame_id", "frame_name", "template", "attribute",
-        F.coalesce(state, value).alias("value"),
+        _value_text(F.col("json")).alias("value"),
         F.when(state.isNull(), value.try_cast("double")).alias("value_double"),
         state.isNotNull().alias("is_state"),
         F.nullif(F.get_json_object("json", "$.UnitsAbbreviation"), F.lit("")).alias("units"),
         F.get_json_object("json", "$.Good").cast("boolean").alias("good"))
 
 
+def _value_text(value_json: Column) -> Column:
+    """A PI value object's value as text: a digital or system state's name, else the value itself."""
+    return F.coalesce(F.get_json_object(value_json, "$.Value.Name"), F.get_json_object(value_json, "$.Value"))
+
+
 def attribute(name: str) -> Column:
     """The value of one frame attribute (as text) from the ``attributes`` map."""
-    return F.coalesce(F.get_json_object(F.col("attributes")[name], "$.Value.Name"),
-                      F.get_json_object(F.col("attributes")[name], "$.Value"))
+    return _value_text(F.col("attributes")[name])
 
 
 def with_elements(frames: DataFrame, elements: DataFrame) -> DataFrame:

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import Iterator
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.datasource import DataSourceStreamReader, InputPartition
 from pyspark.sql.streaming.datasource import SupportsTriggerAvailableNow
 
+from ..af import Database, databases
+from ..client import PIWebAPIClient
 from ..config import PIConfig
 from ..timeutil import UTC, from_epoch_micros
 
@@ -49,6 +52,23 @@ class OncePerUpdateReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
 
     def partitions(self, start: dict, end: dict):
         return [DatabasePartition(name, end["at"], int(end["round"])) for name in self.config.af_databases]
+
+    def read(self, partition) -> Iterator[tuple]:
+        """The rows of the partition's database, read by :meth:`read_database` with one client."""
+        spec = json.loads(partition.value)
+        client = PIWebAPIClient(self.config)
+        try:
+            for db in databases(client, self.config):
+                if db.name.lower() == spec["database"].lower():
+                    yield from self.read_database(client, db, dt.datetime.fromisoformat(spec["at"]),
+                                                  first=spec["round"] == 1)
+        finally:
+            client.session.close()
+
+    def read_database(self, client: PIWebAPIClient, db: Database, planned_at: dt.datetime,
+                      first: bool) -> Iterator[tuple]:
+        """``first``: the stream's first micro-batch (first run or full refresh: its table is empty)."""
+        raise NotImplementedError
 
     def commit(self, end: dict) -> None:
         pass

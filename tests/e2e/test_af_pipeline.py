@@ -18,7 +18,7 @@ from pi_simulator import Archive, SimulatorServer
 from pi_simulator.af import AFChanges, AssetModel
 from pi_simulator.eventframes import EF_TEMPLATES, EventFrames
 from pi_simulator.model import NEVER
-from pi_simulator.truth import to_ticks
+from pi_simulator.truth import ticks_to_datetime, to_ticks
 
 UTC = dt.timezone.utc
 RENAMED = "Sydney\\Unit 001\\P-001"
@@ -30,7 +30,7 @@ def naive(when: dt.datetime) -> dt.datetime:
 
 
 def from_ticks(ticks: int) -> dt.datetime:
-    return dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=ticks // 10)  # naive UTC, as Spark returns
+    return ticks_to_datetime(ticks).replace(tzinfo=None)  # naive UTC, as Spark returns
 
 
 def an_alarm_to_watch(model: AssetModel, now: dt.datetime):

@@ -28,6 +28,7 @@ DEV = LOCAL + [
     "pytest>=8",
     "chispa==0.12.0",
     "requests-kerberos==0.15.0",
+    "k5test==0.10.4",  # throwaway Kerberos realms (a real MIT KDC) for the Kerberos tests
     "cryptography>=41",  # the simulator's test CA (HTTPS)
     "tagreader==6.3.0",
     "databricks-bundles==1.22.1",

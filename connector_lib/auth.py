@@ -1,5 +1,6 @@
-"""How each request proves who it is, by ``pi.auth.type``: HTTP Basic, or a bearer token (a static one,
-or one obtained from an OAuth 2.0 token endpoint with the client-credentials grant).
+"""How each request proves who it is, by ``pi.auth.type``: HTTP Basic, a bearer token (a static one,
+or one obtained from an OAuth 2.0 token endpoint with the client-credentials grant), or Kerberos
+(``connector_lib.kerberos``).
 
 Tokens from a token endpoint are fetched on first use, shared by the client's threads, and fetched again
 shortly before they expire; a 401 answer to a request that carried a token still thought valid (revoked,
@@ -93,3 +94,10 @@ def attach(config: PIConfig, session: requests.Session) -> None:
         session.auth = (config.username, config.password)
     elif config.auth_type == "bearer":
         session.auth = BearerAuth(config, session)
+    elif config.auth_type == "kerberos":
+        try:
+            from .kerberos import KerberosAuth
+        except ImportError as exc:
+            raise AuthError(f"kerberos: the Kerberos libraries are not installed ({exc.name}); install "
+                            f"osipi-lakeflow[kerberos]") from None
+        session.auth = KerberosAuth(config)

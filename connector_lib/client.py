@@ -20,6 +20,7 @@ from requests.adapters import HTTPAdapter
 
 from .auth import AuthError, attach
 from .config import PIConfig
+from .logs import use_level
 from .ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ class PIWebAPIClient:
                  requests_per_second: float | None = None):
         """``requests_per_second`` is this client's share of ``pi.max_requests_per_second`` (default: all
         of it); every attempt, retries included, waits for its slot."""
+        use_level(config.log_level)
         self.config = config
         rate = config.max_requests_per_second if requests_per_second is None else requests_per_second
         self.limiter = RateLimiter(rate)

@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
+from .logs import LEVELS as LOG_LEVELS
 from .timeutil import parse_duration, parse_time
 
 PREFIX = "pi."
-AUTH_TYPES = ("basic", "bearer", "anonymous")
+AUTH_TYPES = ("basic", "bearer", "kerberos", "anonymous")
+KERBEROS_MUTUAL = ("required", "optional", "disabled")
 EF_CURRENT_MODES = ("auto", "auto_cdc", "view")
 
 
@@ -40,15 +42,25 @@ class Setting:
 # Every key the connector reads, with its default and meaning (docs/configuration.md mirrors this).
 SETTINGS: tuple[Setting, ...] = (
     Setting("pi.url", None, "PI Web API base URL, e.g. https://pi.example.com/piwebapi (required)"),
-    Setting("pi.auth.type", "anonymous", "basic, bearer or anonymous"),
-    Setting("pi.auth.username", "", "user for basic auth; env:VAR reads an environment variable"),
-    Setting("pi.auth.password", "", "password for basic auth; a Databricks secret reference or env:VAR", True),
+    Setting("pi.auth.type", "anonymous", "basic, bearer, kerberos or anonymous"),
+    Setting("pi.auth.username", "", "basic: the user; kerberos: the principal (user@REALM) to log in as with "
+            "pi.auth.password or pi.auth.kerberos_keytab (empty: the ticket cache); env:VAR reads a variable"),
+    Setting("pi.auth.password", "", "basic or kerberos: the password; a Databricks secret reference or env:VAR",
+            True),
     Setting("pi.auth.token", "", "bearer: a static access token; a Databricks secret reference or env:VAR", True),
     Setting("pi.auth.token_url", "", "bearer: the OAuth 2.0 token endpoint of the client-credentials flow"),
     Setting("pi.auth.client_id", "", "bearer: the OAuth 2.0 client id; env:VAR reads an environment variable"),
     Setting("pi.auth.client_secret", "", "bearer: the OAuth 2.0 client secret; a Databricks secret reference "
             "or env:VAR", True),
     Setting("pi.auth.scope", "", "bearer: the scope requested with the client-credentials flow (optional)"),
+    Setting("pi.auth.kerberos_keytab", "", "kerberos: path of a keytab holding pi.auth.username's key "
+            "(instead of a password)"),
+    Setting("pi.auth.kerberos_config", "", "kerberos: path of the krb5.conf naming the realm and its KDCs "
+            "(empty: KRB5_CONFIG or /etc/krb5.conf)"),
+    Setting("pi.auth.kerberos_mutual", "required", "kerberos: mutual authentication of the server: required, "
+            "optional or disabled (a proxy that drops the server's answer needs optional)"),
+    Setting("pi.auth.kerberos_hostname", "", "kerberos: the host of the server's service principal HTTP/host "
+            "when it differs from pi.url's host (a DNS alias or load balancer; empty: pi.url's host)"),
     Setting("pi.tls.verify", "true", "verify the server certificate (true or false)"),
     Setting("pi.tls.ca_bundle", "", "path of a CA bundle for a private PKI"),
     Setting("pi.data_server", "", "PI Data Archive name; default: the first data server"),
@@ -93,6 +105,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("pi.http.timeout", "60s", "per-request timeout"),
     Setting("pi.http.max_retries", "5", "retries on 429, 5xx and connection errors"),
     Setting("pi.http.backoff", "0.5s", "first retry delay; doubles on each retry"),
+    Setting("pi.log_level", "", "log level of the connector (and its HTTP and Kerberos libraries) in every Spark "
+            "Python process: debug, info, warning or error (empty: leave logging as the process has it)"),
     Setting("pi.keep_value_errors", "false", "values the server still answers with Errors after the retries: "
             "false fails the window (its watermark holds; the next update reads it again), true keeps them as "
             "error rows and moves on"),
@@ -189,6 +203,21 @@ def _past_time(key: str, text: str, now: dt.datetime) -> str:
     return text
 
 
+def _kerberos_files(flat: Mapping[str, str], auth_type: str, username: str, password: str) -> tuple[str, str]:
+    """The keytab and krb5.conf paths, checked: a keytab or a password logs in as pi.auth.username."""
+    keytab, krb5_conf = _text(flat, "pi.auth.kerberos_keytab"), _text(flat, "pi.auth.kerberos_config")
+    for key, path in (("pi.auth.kerberos_keytab", keytab), ("pi.auth.kerberos_config", krb5_conf)):
+        if path and not os.path.isfile(path):
+            raise ConfigError(f"{key}: file not found: {path}")
+    if auth_type == "kerberos":
+        if keytab and password:
+            raise ConfigError("pi.auth.kerberos_keytab: give either a keytab or pi.auth.password, not both")
+        if (keytab or password) and not username:
+            raise ConfigError("pi.auth.username: required with a kerberos password or keytab (the principal, "
+                              "user@REALM)")
+    return keytab, krb5_conf
+
+
 def _choice(raw, key: str, choices: tuple[str, ...]) -> str:
     text = _text(raw, key).lower()
     if text not in choices:
@@ -207,6 +236,13 @@ class PIConfig:
     client_id: str = ""
     client_secret: str = field(default="", repr=False)
     scope: str = ""
+    #: secret fields given as ``env:VAR``: (field, VAR) pairs. They travel to executors as the reference,
+    #: which each process resolves in its own environment, so the value never enters a plan or a log
+    env_secrets: tuple[tuple[str, str], ...] = ()
+    kerberos_keytab: str = ""
+    kerberos_config: str = ""
+    kerberos_mutual: str = "required"
+    kerberos_hostname: str = ""
     verify_tls: bool = True
     ca_bundle: str = ""
     data_server: str = ""
@@ -229,6 +265,7 @@ class PIConfig:
     max_retries: int = 5
     backoff_s: float = 0.5
     keep_value_errors: bool = False
+    log_level: str = ""
     af_databases: tuple[str, ...] = ()
     af_server: str = ""
     af_root: str = ""
@@ -293,6 +330,7 @@ class PIConfig:
                     raise ConfigError("pi.auth.client_id: required with pi.auth.token_url")
                 if not client_secret:
                     raise ConfigError("pi.auth.client_secret: required with pi.auth.token_url")
+        kerberos_keytab, kerberos_config = _kerberos_files(flat, auth_type, username, password)
         ca_bundle = _text(flat, "pi.tls.ca_bundle")
         if ca_bundle and not os.path.isfile(ca_bundle):
             raise ConfigError(f"pi.tls.ca_bundle: file not found: {ca_bundle}")
@@ -329,6 +367,12 @@ class PIConfig:
             client_id=client_id,
             client_secret=client_secret,
             scope=_text(flat, "pi.auth.scope"),
+            env_secrets=tuple((key.rsplit(".", 1)[1], _text(flat, key)[4:]) for key in sorted(SECRET_KEYS)
+                              if _text(flat, key).startswith("env:")),
+            kerberos_keytab=kerberos_keytab,
+            kerberos_config=kerberos_config,
+            kerberos_mutual=_choice(flat, "pi.auth.kerberos_mutual", KERBEROS_MUTUAL),
+            kerberos_hostname=_text(flat, "pi.auth.kerberos_hostname"),
             verify_tls=_bool(flat, "pi.tls.verify"),
             ca_bundle=ca_bundle,
             data_server=_text(flat, "pi.data_server"),
@@ -351,6 +395,7 @@ class PIConfig:
             max_retries=_int(flat, "pi.http.max_retries", 0, 100),
             backoff_s=_duration(flat, "pi.http.backoff"),
             keep_value_errors=_bool(flat, "pi.keep_value_errors"),
+            log_level=_choice(flat, "pi.log_level", LOG_LEVELS) if _text(flat, "pi.log_level") else "",
             af_databases=af_databases,
             af_server=_text(flat, "pi.af.server"),
             af_root=af_root,
@@ -379,10 +424,15 @@ class PIConfig:
 
     # ---- hand-over to executors -------------------------------------------------------------
     def to_options(self) -> dict[str, str]:
-        """Data source options: the configuration as JSON without its secrets, and each secret that is
-        set under its own option (:data:`SECRET_OPTIONS`, names Spark redacts)."""
+        """Data source options: the configuration as JSON without its secrets, and each secret under its
+        own option (:data:`SECRET_OPTIONS`, names Spark redacts in ``explain()``). A secret given as
+        ``env:VAR`` travels as that reference and each executor reads its own environment: data source
+        options are part of the plan, and open-source Spark Declarative Pipelines logs a flow's plan, options
+        included, at INFO (docs/security.md)."""
         data = dataclasses.asdict(self)
         secrets = {option: data.pop(name) for name, option in SECRET_OPTIONS.items()}
+        for name, _ in self.env_secrets:
+            secrets.pop(SECRET_OPTIONS[name])
         return {"config": json.dumps(data, separators=(",", ":")), **{k: v for k, v in secrets.items() if v}}
 
     @classmethod
@@ -390,7 +440,14 @@ class PIConfig:
         data = json.loads(options["config"])
         for name in ("tags", "af_databases", "af_element_templates", "ef_templates"):  # JSON has lists
             data[name] = tuple(data.get(name) or ())
-        return cls(**data, **{name: options.get(option, "") for name, option in SECRET_OPTIONS.items()})
+        data["env_secrets"] = tuple(tuple(pair) for pair in data.get("env_secrets") or ())
+        secrets = {name: options.get(option, "") for name, option in SECRET_OPTIONS.items()}
+        for name, var in data["env_secrets"]:
+            if var not in os.environ:  # the driver had it: the cluster gives it to the driver only
+                raise ConfigError(f"{SECRET_OPTIONS[name]}: environment variable {var} is not set in this Spark "
+                                  f"Python worker (set it on the cluster, for every node)")
+            secrets[name] = os.environ[var]
+        return cls(**data, **secrets)
 
 
 def read_settings_file(path: str) -> dict[str, str]:

@@ -1,10 +1,13 @@
-"""``python -m pi_simulator serve --port PORT --tags N --seed S [--basic-auth USER:PASS] [--tls DIR]``"""
+"""``python -m pi_simulator serve --port PORT --tags N --seed S [--basic-auth USER:PASS] [--tls DIR]
+[--kerberos-keytab FILE]``"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
+from .auth import KerberosAcceptor
 from .faults import FaultPlan
 from .model import Archive
 from .server import SimulatorServer
@@ -33,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
                             "(see pi_simulator/faults.py)")
     serve.add_argument("--tls", metavar="DIR", help="serve HTTPS with a throwaway CA written to DIR "
                        "(clients trust DIR/ca.pem through pi.tls.ca_bundle)")
+    serve.add_argument("--kerberos-keytab", metavar="FILE", help="accept Kerberos (Negotiate) for the service "
+                       "principals in this keytab (HTTP/host@REALM; KRB5_CONFIG names the realm)")
     args = parser.parse_args(argv)
     try:
         faults = FaultPlan.parse(args.faults) if args.faults else None
@@ -52,7 +57,12 @@ def main(argv: list[str] | None = None) -> int:
 
         tls = TestPKI.create(args.tls, hosts=tuple(dict.fromkeys((args.host, "127.0.0.1", "localhost"))))
         print(f"HTTPS: the test CA is {tls.ca_cert} (pi.tls.ca_bundle)", flush=True)
-    server = SimulatorServer(archive, args.host, args.port, basic_auth=auth,
+    kerberos = None
+    if args.kerberos_keytab:
+        if not os.path.isfile(args.kerberos_keytab):
+            parser.error(f"--kerberos-keytab: file not found: {args.kerberos_keytab}")
+        kerberos = KerberosAcceptor(args.kerberos_keytab)
+    server = SimulatorServer(archive, args.host, args.port, basic_auth=auth, kerberos=kerberos,
                              max_items_per_call=args.max_items_per_call, latency_ms=args.latency_ms,
                              max_concurrency=args.max_concurrency, faults=faults, tls=tls)
     print(f"PI Web API simulator: {server.url} ({args.tags} points, seed {args.seed})", flush=True)

@@ -1,6 +1,6 @@
-"""Authentication the simulator enforces, as a PI Web API configured for it does: HTTP Basic, and bearer
+"""Authentication the simulator enforces, as a PI Web API configured for it does: HTTP Basic, bearer
 tokens issued by an OAuth 2.0 token endpoint it also serves (``POST /token``, the client-credentials
-grant) or fixed ones. A request without acceptable credentials gets 401 with one ``WWW-Authenticate``
+grant) or fixed ones, and Kerberos (``Negotiate``) against a service keytab. A request without acceptable credentials gets 401 with one ``WWW-Authenticate``
 challenge per enabled mode (a real server lists every method its configuration allows).
 """
 
@@ -10,6 +10,7 @@ import base64
 import secrets
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
@@ -47,14 +48,15 @@ class TokenIssuer:
             self.requests += 1
         return 200, {"access_token": token, "token_type": "Bearer", "expires_in": int(self.lifetime_s)}
 
-    def valid(self, token: str) -> bool:
+    def user(self, token: str) -> str | None:
+        """Who the token was issued to (the client id; ``static`` for a fixed token), or None if refused."""
         if token in self.static_tokens:
-            return True
+            return "static"
         with self._lock:
             expiry = self.issued.get(token)
             ok = expiry is not None and time.monotonic() < expiry
             self.refused += not ok
-        return ok
+        return self.client_id if ok else None
 
     def revoke_all(self) -> None:
         """Forget every issued token (a server restart, a key rotation): the next request gets 401."""
@@ -63,24 +65,71 @@ class TokenIssuer:
 
 
 @dataclass
+class KerberosAcceptor:
+    """Accepts ``Negotiate`` (SPNEGO/Kerberos) tokens for the service principals in ``keytab``, as a PI Web
+    API with Kerberos does. ``mutual``: answer with the server's token (mutual authentication); a proxy
+    that drops it is ``mutual=False``. Each request is authenticated on its own (no connection-bound auth),
+    the strictest a client can meet."""
+
+    keytab: str
+    mutual: bool = True
+    accepted: int = 0  # tickets accepted (tests)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def accept(self, token: str) -> tuple[str | None, str | None]:
+        """(client principal or None if refused, the base64 token to answer with or None)."""
+        import gssapi
+
+        try:
+            creds = gssapi.Credentials(usage="accept", store={b"keytab": self.keytab.encode()})
+            context = gssapi.SecurityContext(creds=creds, usage="accept")
+            answer = context.step(base64.b64decode(token))
+            if not context.complete:  # a multi-leg mechanism: Kerberos completes in one
+                return None, base64.b64encode(answer).decode() if answer else None
+            user = str(context.initiator_name)
+        except (gssapi.exceptions.GSSError, ValueError):  # not a ticket, not for us, replayed, expired
+            return None, None
+        with self._lock:
+            self.accepted += 1
+        return user, (base64.b64encode(answer).decode() if answer and self.mutual else None)
+
+
+@dataclass
 class Authenticator:
     basic: tuple[str, str] | None = None
     bearer: TokenIssuer | None = None
+    kerberos: KerberosAcceptor | None = None
+    accepted: Counter = field(default_factory=Counter)  # requests let in, by scheme (tests)
 
-    def authorised(self, header: str) -> bool:
+    def check(self, header: str) -> tuple[str | None, dict[str, str]]:
+        """(the authenticated user or None, headers for the answer). A refused request gets 401 with
+        :meth:`challenges`; an accepted Negotiate request carries the server's mutual token."""
+        scheme = header.partition(" ")[0].lower()
+        user, headers = self._check(header)
+        if user is not None:
+            self.accepted[scheme] += 1
+        return user, headers
+
+    def _check(self, header: str) -> tuple[str | None, dict[str, str]]:
         scheme, _, credentials = header.partition(" ")
-        if self.basic is not None and scheme.lower() == "basic":
+        scheme, credentials = scheme.lower(), credentials.strip()
+        if self.basic is not None and scheme == "basic":
             try:
                 user, _, password = base64.b64decode(credentials).decode("utf-8").partition(":")
             except (ValueError, UnicodeDecodeError):
-                return False
-            return (user, password) == self.basic
-        if self.bearer is not None and scheme.lower() == "bearer":
-            return self.bearer.valid(credentials.strip())
-        return False
+                return None, {}
+            return (user if (user, password) == self.basic else None), {}
+        if self.bearer is not None and scheme == "bearer":
+            return self.bearer.user(credentials), {}
+        if self.kerberos is not None and scheme == "negotiate" and credentials:
+            user, answer = self.kerberos.accept(credentials)
+            return user, ({"WWW-Authenticate": f"Negotiate {answer}"} if answer else {})
+        return None, {}
 
     def challenges(self, header: str) -> list[str]:
         out = []
+        if self.kerberos is not None:
+            out.append("Negotiate")
         if self.bearer is not None:
             invalid = ', error="invalid_token"' if header.lower().startswith("bearer ") else ""
             out.append(f'Bearer realm="PI Web API"{invalid}')

@@ -17,7 +17,7 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -26,7 +26,7 @@ import orjson
 from . import pitime, webid
 from .af import AssetModel
 from .assets import ROUTES as ASSET_ROUTES, AssetRoutes
-from .auth import Authenticator, TokenIssuer
+from .auth import Authenticator, KerberosAcceptor, TokenIssuer
 from .faults import BARE_TOKENS, PROXY_PAGE, FaultInjector, FaultPlan, marker, with_hostile_value, with_value_error, draw
 from .model import Archive, Point, TICKS_PER_SECOND
 from .render import format_ticks, timed_values
@@ -53,6 +53,7 @@ class Request:
     query: dict[str, list[str]]  # lower-cased names
     body: bytes = b""
     base_url: str = ""
+    user: str | None = None  # who authenticated (None: the server needs no authentication)
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         values = self.query.get(name.lower())
@@ -123,9 +124,11 @@ class PiWebApi:
 
     def __init__(self, archive: Archive, max_items_per_call: int = 150_000,
                  clock=lambda: dt.datetime.now(dt.timezone.utc), require_csrf_header: bool = True,
-                 faults: FaultPlan | None = None, assets: AssetModel | None = None):
+                 faults: FaultPlan | None = None, assets: AssetModel | None = None,
+                 point_denials: dict[str, Iterable[str]] | None = None):
         """``assets``: the Asset Framework behind the AF routes; by default one derived from the archive,
-        built on the first AF request."""
+        built on the first AF request. ``point_denials``: user -> tag names whose point security denies
+        that user reading (403), as a PI Data Archive's per-identity point security does."""
         self.archive = archive
         self._asset_model = assets
         self._assets: AssetRoutes | None = None
@@ -133,6 +136,7 @@ class PiWebApi:
         self.max_items = max_items_per_call
         self.clock = clock
         self.require_csrf_header = require_csrf_header
+        self.point_denials = {user: frozenset(n.upper() for n in names) for user, names in (point_denials or {}).items()}
         self.server_webid = webid.data_server_webid(archive.server_id, archive.server_name)
 
     @property
@@ -250,6 +254,9 @@ class PiWebApi:
         if self.faults.point_fails(point.name):
             raise ApiError(self.faults.plan.failing_status,
                            f"Access to PI Point '{point.name}' is denied for the requesting user.")
+        if point.name.upper() in self.point_denials.get(req.user or "", ()):
+            raise ApiError(403, f"Access to PI Point '{point.name}' is denied for user '{req.user}' "
+                                f"(point security: no read access).")
         start, end = self._time_range(req)
         boundary = (req.arg("boundaryType") or "Inside").lower()
         if boundary not in ("inside", "outside", "interpolated"):
@@ -510,7 +517,7 @@ class PiWebApi:
         path = url.path
         marker = path.lower().find("/piwebapi")
         path = path[marker + len("/piwebapi"):] if marker >= 0 else path
-        sub_req = Request(method, path, _parse_query(url.query), data, req.base_url)
+        sub_req = Request(method, path, _parse_query(url.query), data, req.base_url, req.user)
         fault = self.faults.sub_fault(method, resource)
         if fault in ("500", "503"):
             return {"Status": int(fault), "Headers": {}, "Content": {"Errors": [
@@ -779,9 +786,16 @@ class _Handler(BaseHTTPRequestHandler):
             if self.command != "POST":
                 return Response(405, {"error": "invalid_request"})
             return Response(*self.auth.bearer.issue(body, header))
-        if self.auth is not None and not self.auth.authorised(header):
+        user, auth_headers = self.auth.check(header) if self.auth is not None else (None, {})
+        if self.auth is not None and user is None:
             return Response(401, {"Errors": ["Authorization has been denied for this request."]},
                             {"WWW-Authenticate": self.auth.challenges(header)})
+        resp = self._api_response(path, body, user)
+        resp.headers.update(auth_headers)
+        return resp
+
+    def _api_response(self, path: str, body: bytes, user: str | None) -> Response:
+        url = urlsplit(self.path)
         if path.lower().rstrip("/") != "/piwebapi" and not path.lower().startswith("/piwebapi/"):
             return Response(404, {"Errors": ["The specified resource was not found."]})
         if (self.command in ("POST", "PUT", "PATCH", "DELETE") and self.api.require_csrf_header
@@ -791,7 +805,7 @@ class _Handler(BaseHTTPRequestHandler):
         host = self.headers.get("Host") or f"{self.server.server_address[0]}:{self.server.server_address[1]}"
         scheme = "https" if isinstance(self.connection, ssl.SSLSocket) else "http"
         req = Request(self.command, url.path[len("/piwebapi"):], _parse_query(url.query), body,
-                      f"{scheme}://{host}")
+                      f"{scheme}://{host}", user)
         try:
             return self.api.handle(req)
         except Exception as exc:  # noqa: BLE001 - a server answers 500, it does not die
@@ -849,16 +863,18 @@ class SimulatorServer:
     def __init__(self, archive: Archive, host: str = "127.0.0.1", port: int = 0,
                  basic_auth: tuple[str, str] | None = None, latency_ms: float = 0.0,
                  max_concurrency: int = 64, tls: "TestPKI | None" = None, bearer: TokenIssuer | None = None,
-                 **api_kwargs):
+                 kerberos: KerberosAcceptor | None = None, **api_kwargs):
         """``latency_ms`` is added to every HTTP request (a remote server's round trip);
         ``max_concurrency`` caps the requests served at once (a server's worker threads); ``tls`` serves
-        HTTPS with that PKI's server certificate (``pi_simulator.tls``); ``basic_auth`` and ``bearer``
-        require those credentials (``pi_simulator.auth``; the token endpoint is ``/token``)."""
+        HTTPS with that PKI's server certificate (``pi_simulator.tls``); ``basic_auth``, ``bearer`` and
+        ``kerberos`` accept those credentials, any of them (``pi_simulator.auth``; the token endpoint is
+        ``/token``)."""
         self.api = PiWebApi(archive, **api_kwargs)
         handler = type("Handler", (_Handler,), {
             "api": self.api, "latency_s": latency_ms / 1000.0,
-            "auth": Authenticator(basic_auth, bearer) if basic_auth or bearer else None,
+            "auth": Authenticator(basic_auth, bearer, kerberos) if basic_auth or bearer or kerberos else None,
             "capacity": threading.BoundedSemaphore(max(1, max_concurrency))})
+        self.auth: Authenticator | None = handler.auth  # what it accepted (tests)
         self.httpd = ThreadingHTTPServer((host, port), handler)
         self.httpd.daemon_threads = True
         self.tls = tls

@@ -33,7 +33,7 @@ def test_nested_yaml_style_keys_are_flattened():
 @pytest.mark.parametrize("raw, key, fragment", [
     ({}, "pi.url", "required"),
     ({"pi.url": "pi.example.com"}, "pi.url", "http"),
-    ({**GOOD, "pi.auth.type": "ntlmv9"}, "pi.auth.type", "basic, bearer, anonymous"),
+    ({**GOOD, "pi.auth.type": "ntlmv9"}, "pi.auth.type", "basic, bearer, kerberos, anonymous"),
     ({**GOOD, "pi.auth.type": "basic"}, "pi.auth.username", "required"),
     ({**GOOD, "pi.auth.type": "basic", "pi.auth.username": "u"}, "pi.auth.password", "required"),
     ({**GOOD, "pi.page_size": "-5"}, "pi.page_size", ">= 1"),
@@ -57,7 +57,8 @@ def test_nested_yaml_style_keys_are_flattened():
     ({**GOOD, "pi.auth.type": "bearer", "pi.auth.token_url": "https://idp/token"}, "pi.auth.client_id", "required"),
     ({**GOOD, "pi.auth.type": "bearer", "pi.auth.token_url": "https://idp/token", "pi.auth.client_id": "c"},
      "pi.auth.client_secret", "required"),
-    ({**GOOD, "pi.auth.type": "kerberos"}, "pi.auth.type", "basic, bearer, anonymous"),
+    ({**GOOD, "pi.auth.type": "kerberos", "pi.auth.kerberos_keytab": "/nonexistent/svc.keytab"},
+     "pi.auth.kerberos_keytab", "file not found"),
     ({**GOOD, "pi.ef.lookback": "a while"}, "pi.ef.lookback", "not a duration"),
     ({**GOOD, "pi.ef.backfill_start": "*+1d"}, "pi.ef.backfill_start", "must not be in the future"),
     ({**GOOD, "pi.ef.current": "merge"}, "pi.ef.current", "auto, auto_cdc, view"),
@@ -110,11 +111,21 @@ def test_unreadable_invalid_and_stray_yaml(tmp_path, text, error):
     ({"pi.auth.type": "bearer", "pi.auth.token": "env:OSIPI_TEST_SECRET"}, "token", "pi.auth.token"),
     ({"pi.auth.type": "bearer", "pi.auth.token_url": "https://idp.example.com/token", "pi.auth.client_id": "pi",
       "pi.auth.client_secret": "env:OSIPI_TEST_SECRET"}, "client_secret", "pi.auth.client_secret")])
-def test_secrets_from_environment_never_in_repr_or_the_config_option(monkeypatch, settings, field, option):
+def test_secrets_never_in_repr_and_only_in_their_own_option(monkeypatch, settings, field, option):
+    """A secret given as env:VAR travels to executors as the reference (each reads its own environment);
+    one given as a value (a resolved Databricks secret reference) under its own redacted option."""
     monkeypatch.setenv("OSIPI_TEST_SECRET", "canary-Secret-31337")
     config = PIConfig.from_mapping({**GOOD, **settings})
     assert getattr(config, field) == "canary-Secret-31337"
     assert "canary" not in repr(config)
+    options = config.to_options()
+    assert set(options) == {"config"} and "canary" not in options["config"] and "OSIPI_TEST_SECRET" in options["config"]
+    assert PIConfig.from_options(options) == config  # resolved again from this process's environment
+    monkeypatch.delenv("OSIPI_TEST_SECRET")
+    with pytest.raises(ConfigError, match=f"^{option}: environment variable OSIPI_TEST_SECRET is not set in this Spark Python worker"):
+        PIConfig.from_options(options)
+    resolved = {k: ("canary-Secret-31337" if v.startswith("env:") else v) for k, v in settings.items()}
+    config = PIConfig.from_mapping({**GOOD, **resolved})
     options = config.to_options()
     assert "canary" not in options["config"] and options[option] == "canary-Secret-31337"
     assert set(options) == {"config", option}  # each secret under its own (redacted) option, nothing else

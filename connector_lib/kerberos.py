@@ -1,0 +1,184 @@
+"""Kerberos (HTTP ``Negotiate``), the only authentication a PI Web API enables by default.
+
+Requests carry a Kerberos service ticket for ``HTTP/<host>`` through requests-kerberos. Three choices made
+here, each for a reason a production site runs into:
+
+* **Who logs in.** ``pi.auth.username`` with ``pi.auth.password`` (a Databricks secret) or with
+  ``pi.auth.kerberos_keytab``: the process (the driver and every Python worker) gets its own ticket-granting
+  ticket once, into a ticket cache in its own memory, never a file. requests-kerberos can take a password
+  itself, but then asks the KDC for a new ticket-granting ticket on every request. Without a username the
+  process's default ticket cache is used (``kinit`` on a workstation; ``KRB5CCNAME``).
+* **Renewal.** A ticket lives for hours (10 in Active Directory by default), a continuous pipeline for weeks:
+  the login is taken again before its ticket ends.
+* **Threads.** requests-kerberos keeps one security context per host in the auth object, so two requests
+  in flight on one session would step each other's contexts; each thread gets its own auth object.
+
+Failures raise :class:`~connector_lib.auth.AuthError` with one line naming the mode and the setting to
+check, never a password, and without the stack traces requests-kerberos logs by itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+import threading
+import time
+
+import requests
+import spnego
+from requests.auth import AuthBase
+from requests_kerberos import DISABLED, OPTIONAL, REQUIRED, HTTPKerberosAuth
+from requests_kerberos.exceptions import MutualAuthenticationError
+
+from .auth import AuthError
+from .config import PIConfig
+
+#: a login is taken again when its ticket has less than this left (or a tenth of its life, if shorter)
+RENEW_MARGIN_S = 600.0
+
+MUTUAL = {"required": REQUIRED, "optional": OPTIONAL, "disabled": DISABLED}
+
+_logins: dict[tuple, "KerberosLogin"] = {}
+_logins_lock = threading.Lock()
+
+
+def _gss_reason(exc: Exception) -> str:
+    """The Kerberos library's own reason (its minor status text), without codes and context."""
+    text = str(exc)
+    minor = re.findall(r"Minor \(\d+\): ([^,]+(?:,(?! Context)[^,]*)*)", text)
+    reason = (minor[-1] if minor else text).strip().rstrip(".")
+    return reason[:300] or type(exc).__name__
+
+
+def _use_config(config: PIConfig) -> None:
+    """Point this process's Kerberos library at ``pi.auth.kerberos_config``. The library reads
+    ``KRB5_CONFIG`` each time it starts a context, so this also reaches executors whose workers were
+    started before the pipeline (where a cluster-wide variable is not wanted)."""
+    if config.kerberos_config and os.environ.get("KRB5_CONFIG") != config.kerberos_config:
+        os.environ["KRB5_CONFIG"] = config.kerberos_config
+
+
+class KerberosLogin:
+    """A ticket-granting ticket for one principal in a memory ticket cache of this process."""
+
+    def __init__(self, principal: str, password: str = "", keytab: str = ""):
+        self.principal = principal
+        self._password = password
+        self.keytab = keytab
+        self.ccache = ""
+        self._renew_at = 0.0
+        self._lock = threading.Lock()
+        self.logins = 0  # tickets obtained (tests, logs)
+
+    def current(self) -> str:
+        """The name of a ticket cache holding a ticket that is not about to end."""
+        with self._lock:
+            if time.time() >= self._renew_at:
+                self._login()
+            return self.ccache
+
+    def _login(self) -> None:
+        import krb5  # installed with requests-kerberos (pyspnego[kerberos])
+
+        with_what = "pi.auth.kerberos_keytab" if self.keytab else "pi.auth.password"
+        try:
+            ctx = krb5.init_context()
+            principal = krb5.parse_name_flags(ctx, self.principal.encode())
+            options = krb5.get_init_creds_opt_alloc(ctx)
+            krb5.get_init_creds_opt_set_canonicalize(options, True)
+            if self.keytab:
+                creds = krb5.get_init_creds_keytab(ctx, principal, options,
+                                                   keytab=krb5.kt_resolve(ctx, self.keytab.encode()))
+            else:
+                creds = krb5.get_init_creds_password(ctx, principal, options, password=self._password.encode())
+            ccache = krb5.cc_new_unique(ctx, b"MEMORY")
+            krb5.cc_initialize(ctx, ccache, creds.client)
+            krb5.cc_store_cred(ctx, ccache, creds)
+        except krb5.Krb5Error as exc:
+            raise AuthError(f"kerberos: cannot log in as {self.principal}: {_gss_reason(exc)}; check "
+                            f"pi.auth.username, {with_what} and pi.auth.kerberos_config") from None
+        self.ccache = f"MEMORY:{ccache.name.decode()}"
+        lifetime = max(0.0, creds.times.endtime - time.time())
+        self._renew_at = time.time() + lifetime - min(RENEW_MARGIN_S, lifetime / 10)
+        self.logins += 1
+
+
+def login_for(config: PIConfig) -> KerberosLogin | None:
+    """This process's login for the configured principal (one per principal and key, shared by every
+    client of the process), or None to use the default ticket cache."""
+    if not (config.password or config.kerberos_keytab):
+        return None
+    key = (config.username, config.kerberos_keytab, config.kerberos_config,
+           hashlib.sha256(config.password.encode()).hexdigest())
+    with _logins_lock:
+        login = _logins.get(key)
+        if login is None:
+            login = _logins[key] = KerberosLogin(config.username, config.password, config.kerberos_keytab)
+        return login
+
+
+class KerberosAuth(AuthBase):
+    """requests auth for ``pi.auth.type = kerberos``: one requests-kerberos auth object per thread, with
+    the process's login, the configured mutual authentication and service host."""
+
+    def __init__(self, config: PIConfig):
+        _use_config(config)
+        self.config = config
+        self.login = login_for(config)
+        self._local = threading.local()
+
+    def _auth(self) -> "NegotiateAuth":
+        ccache = self.login.current() if self.login is not None else None
+        auth = getattr(self._local, "auth", None)
+        if auth is None or auth.ccache != ccache:
+            auth = self._local.auth = NegotiateAuth(self.config, ccache)
+        return auth
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        return self._auth()(request)
+
+
+class NegotiateAuth(HTTPKerberosAuth):
+    """HTTPKerberosAuth for one thread, taking its tickets from ``ccache`` (the login's memory cache) or
+    the default cache, and failing with one readable :class:`AuthError` line."""
+
+    def __init__(self, config: PIConfig, ccache: str | None):
+        principal = spnego.KerberosCCache(ccache=ccache) if ccache else (config.username or None)
+        super().__init__(mutual_authentication=MUTUAL[config.kerberos_mutual], principal=principal,
+                         hostname_override=config.kerberos_hostname or None,
+                         sanitize_mutual_error_response=False)  # keep the server's Errors text on a 4xx
+        self.ccache = ccache
+
+    def generate_request_header(self, response, host, is_preemptive=False):
+        service_host = self.hostname_override or host
+        wanted = spnego.ContextReq.sequence_detect
+        if self.mutual_authentication != DISABLED:
+            wanted |= spnego.ContextReq.mutual_auth
+        try:
+            self._context[host] = context = spnego.client(
+                username=self.principal, hostname=service_host, service=self.service, context_req=wanted,
+                channel_bindings=self._cbts.get(host), protocol="kerberos")
+            token = context.step(in_token=None if is_preemptive else _negotiate_token(response))
+        except spnego.exceptions.SpnegoError as exc:
+            whose = "pi.auth.username" if self.ccache else "the ticket cache (kinit, KRB5CCNAME)"
+            raise AuthError(f"kerberos: no service ticket for HTTP/{service_host}: {_gss_reason(exc)}; check "
+                            f"pi.auth.kerberos_hostname (HTTP/host must be the server's service principal), "
+                            f"{whose} and pi.auth.kerberos_config") from None
+        return f"Negotiate {base64.b64encode(token).decode()}"
+
+    def handle_response(self, response, **kwargs):
+        try:
+            return super().handle_response(response, **kwargs)
+        except MutualAuthenticationError:
+            raise AuthError("kerberos: the server did not prove its identity (mutual authentication failed, or "
+                            "its answer carried no Negotiate token); behind a proxy that drops it set "
+                            "pi.auth.kerberos_mutual = optional") from None
+
+
+def _negotiate_token(response: requests.Response | None) -> bytes | None:
+    """The token of the server's ``WWW-Authenticate: Negotiate <token>`` answer, if any."""
+    header = response.headers.get("www-authenticate", "") if response is not None else ""
+    match = re.search(r"(?:^|,)\s*Negotiate\s+([A-Za-z0-9+/=]+)", header, re.IGNORECASE)
+    return base64.b64decode(match.group(1)) if match else None

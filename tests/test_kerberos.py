@@ -1,0 +1,190 @@
+"""Kerberos against a real KDC: a throwaway MIT realm (pi_simulator.kerberos), the simulator accepting
+Negotiate tickets with its service keytab, and the connector logging in with a password, a keytab or a
+ticket cache, reading the simulator's ground truth through requests-kerberos. Failures are one line that
+names the mode and the setting to check, never the password."""
+
+import datetime as dt
+import os
+import time
+
+import pytest
+import requests
+
+from connector_lib import kerberos
+from connector_lib.client import PIWebAPIClient, PIWebAPIError
+from connector_lib.config import ConfigError, PIConfig
+from connector_lib.discovery import discover_tags
+from connector_lib.extract import BRONZE_COLUMNS, WindowTask, iter_rows, read_windows
+from pi_simulator import Archive, SimulatorServer, truth
+from pi_simulator.auth import KerberosAcceptor
+from pi_simulator.kerberos import TestRealm, missing_programs
+
+UTC = dt.timezone.utc
+END = dt.datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=1)
+START = END - dt.timedelta(minutes=30)
+COLS = [name for name, _ in BRONZE_COLUMNS]
+PASSWORD = "canary-Kerberos-Pass-91c4"
+ARCHIVE = Archive(seed=11, n_points=6)
+
+if missing_programs():
+    pytest.skip(f"the MIT Kerberos KDC is not installed ({', '.join(missing_programs())} missing): "
+                f"scripts/bootstrap.sh installs krb5-kdc, krb5-admin-server and krb5-user with apt",
+                allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def realm():
+    with TestRealm.create(client_password=PASSWORD) as made:
+        yield made
+
+
+@pytest.fixture(scope="module")
+def server(realm):
+    acceptor = KerberosAcceptor(realm.service_keytab)
+    with SimulatorServer(ARCHIVE, kerberos=acceptor) as srv:
+        yield srv, acceptor
+
+
+def settings(srv, realm, **more):
+    return PIConfig.from_mapping({"pi.url": srv.url, "pi.http.backoff": "0s", "pi.http.max_retries": "1",
+                                  "pi.auth.type": "kerberos", "pi.auth.kerberos_config": realm.krb5_conf,
+                                  **more})
+
+
+def read(cfg: PIConfig) -> list[dict]:
+    client = PIWebAPIClient(cfg)
+    tasks = [WindowTask(t.web_id, t.name, START, END, None, t.point_type, t.digital_set)
+             for t in discover_tags(client, cfg)]
+    return [dict(zip(COLS, r)) for r in iter_rows(read_windows(client, cfg, tasks))]
+
+
+def values(rows: list[dict]) -> set:
+    return {(r["tag"], r["timestamp"], r["sequence"]) for r in rows if r["record_kind"] == "value"}
+
+
+def expected(names=None) -> set:
+    return {(t["tag"], t["timestamp"], t["sequence"]) for p in ARCHIVE.points if names is None or p.name in names
+            for t in truth.recorded(ARCHIVE, p.name, START, END)}
+
+
+def failure(cfg: PIConfig) -> str:
+    with pytest.raises(PIWebAPIError) as caught:
+        PIWebAPIClient(cfg).get("dataservers")
+    message = str(caught.value)
+    assert "\n" not in message and PASSWORD not in message and "Traceback" not in message
+    assert caught.value.status == 401 and not caught.value.transient
+    return message
+
+
+def test_the_server_challenges_with_negotiate(server):
+    srv, _ = server
+    resp = requests.get(f"{srv.url}/dataservers", timeout=10)
+    assert resp.status_code == 401 and resp.headers["WWW-Authenticate"] == "Negotiate"
+    resp = requests.get(f"{srv.url}/dataservers", headers={"Authorization": "Negotiate bm90IGEgdGlja2V0"}, timeout=10)
+    assert resp.status_code == 401  # a token that is not a ticket
+
+
+def test_a_password_logs_in_once_per_process_and_reads_the_truth(server, realm):
+    srv, acceptor = server
+    cfg = settings(srv, realm, **{"pi.auth.username": realm.client_principal, "pi.auth.password": PASSWORD,
+                                  "pi.tags_per_request": "1", "pi.max_concurrent_requests": "4"})
+    accepted = acceptor.accepted
+    assert values(read(cfg)) == expected()
+    assert acceptor.accepted - accepted >= len(ARCHIVE.points) + 1  # every request carried a ticket
+    login = kerberos.login_for(cfg)
+    assert login.logins == 1  # one ticket-granting ticket for six concurrent batch calls and discovery
+    assert values(read(cfg)) == expected() and login.logins == 1  # and for the next client of the process
+
+
+def test_a_keytab_reads_the_truth(server, realm):
+    srv, _ = server
+    cfg = settings(srv, realm, **{"pi.auth.username": realm.client_principal,
+                                  "pi.auth.kerberos_keytab": realm.client_keytab})
+    assert values(read(cfg)) == expected()
+
+
+def test_the_ticket_cache_of_a_kinit_reads_the_truth(server, realm, tmp_path, monkeypatch):
+    srv, _ = server
+    ccache = f"FILE:{tmp_path / 'ccache'}"
+    realm.kinit(ccache, realm.client_principal, PASSWORD)
+    monkeypatch.setenv("KRB5CCNAME", ccache)
+    assert values(read(settings(srv, realm))) == expected()
+
+
+def test_a_wrong_password_is_one_line_naming_the_mode_and_settings(server, realm):
+    srv, _ = server
+    message = failure(settings(srv, realm, **{"pi.auth.username": realm.client_principal,
+                                              "pi.auth.password": "wrong-" + PASSWORD}))
+    assert f"kerberos: cannot log in as {realm.client_principal}:" in message
+    assert "pi.auth.password" in message and "pi.auth.username" in message
+
+
+def test_an_unknown_principal_is_one_line(server, realm):
+    srv, _ = server
+    message = failure(settings(srv, realm, **{"pi.auth.username": "nobody@OSIPI.TEST", "pi.auth.password": PASSWORD}))
+    assert "kerberos: cannot log in as nobody@OSIPI.TEST:" in message and "not found" in message
+
+
+def test_a_server_whose_name_is_not_its_service_principal_needs_its_service_host(realm):
+    """The URL names the server by an address or alias with no HTTP/ principal of its own (here 127.0.0.2,
+    a second loopback address); the server's principal is HTTP/localhost."""
+    with SimulatorServer(ARCHIVE, host="127.0.0.2", kerberos=KerberosAcceptor(realm.service_keytab)) as srv:
+        login = {"pi.auth.username": realm.client_principal, "pi.auth.password": PASSWORD}
+        message = failure(settings(srv, realm, **login))
+        assert "kerberos: no service ticket for HTTP/127.0.0.2: Server HTTP/127.0.0.2@OSIPI.TEST not found in " \
+               "Kerberos database" in message and "pi.auth.kerberos_hostname" in message
+        cfg = settings(srv, realm, **login, **{"pi.auth.kerberos_hostname": "localhost"})
+        assert values(read(cfg)) == expected()
+
+
+def test_mutual_authentication_required_refuses_a_server_that_does_not_prove_itself(realm):
+    acceptor = KerberosAcceptor(realm.service_keytab, mutual=False)  # e.g. a proxy dropping the server's token
+    with SimulatorServer(ARCHIVE, kerberos=acceptor) as srv:
+        login = {"pi.auth.username": realm.client_principal, "pi.auth.password": PASSWORD}
+        message = failure(settings(srv, realm, **login))
+        assert "did not prove its identity" in message and "pi.auth.kerberos_mutual" in message
+        assert values(read(settings(srv, realm, **login, **{"pi.auth.kerberos_mutual": "optional"}))) == expected()
+
+
+def test_a_ticket_is_taken_again_before_it_ends(server, realm):
+    srv, _ = server
+    principal = realm.add_user("short-lived", PASSWORD, max_life="2 minutes")
+    cfg = settings(srv, realm, **{"pi.auth.username": principal, "pi.auth.password": PASSWORD})
+    client = PIWebAPIClient(cfg)
+    client.get("dataservers")
+    login = kerberos.login_for(cfg)
+    renew_in = login._renew_at - time.time()
+    assert login.logins == 1 and 90 < renew_in < 120  # a tenth of the 2 minutes before the ticket ends
+    first = login.ccache
+    login._renew_at = time.time()  # the ticket's end is near
+    assert client.get("dataservers")["Items"]
+    assert login.logins == 2 and login.ccache != first
+
+
+def test_point_security_denies_one_user_a_point_with_403(realm):
+    denied = ARCHIVE.points[1].name
+    with SimulatorServer(ARCHIVE, kerberos=KerberosAcceptor(realm.service_keytab),
+                         point_denials={realm.client_principal: [denied]}) as srv:
+        rows = read(settings(srv, realm, **{"pi.auth.username": realm.client_principal, "pi.auth.password": PASSWORD}))
+        status = {r["tag"]: (r["status"], r["error"]) for r in rows if r["record_kind"] == "window"}
+        assert status[denied][0] == "failed" and "HTTP 403" in status[denied][1]
+        assert realm.client_principal in status[denied][1]
+        assert values(rows) == expected({p.name for p in ARCHIVE.points} - {denied})
+        other = realm.add_user("operator", PASSWORD)  # another identity reads the point
+        assert values(read(settings(srv, realm, **{"pi.auth.username": other, "pi.auth.password": PASSWORD}))) \
+            == expected()
+
+
+def test_kerberos_settings_are_checked(realm, tmp_path):
+    base = {"pi.url": "https://pi.example.com/piwebapi", "pi.auth.type": "kerberos"}
+    with pytest.raises(ConfigError, match="^pi.auth.kerberos_keytab: give either a keytab or pi.auth.password"):
+        PIConfig.from_mapping({**base, "pi.auth.username": "u@R", "pi.auth.password": PASSWORD,
+                               "pi.auth.kerberos_keytab": realm.client_keytab})
+    with pytest.raises(ConfigError, match="^pi.auth.username: required with a kerberos password"):
+        PIConfig.from_mapping({**base, "pi.auth.password": PASSWORD})
+    with pytest.raises(ConfigError, match="^pi.auth.kerberos_config: file not found"):
+        PIConfig.from_mapping({**base, "pi.auth.kerberos_config": str(tmp_path / "krb5.conf")})
+    with pytest.raises(ConfigError, match="^pi.auth.kerberos_mutual: must be one of required, optional, disabled"):
+        PIConfig.from_mapping({**base, "pi.auth.kerberos_mutual": "sometimes"})
+    assert PIConfig.from_mapping(base).kerberos_mutual == "required"  # the default: the server must prove itself
+    assert os.path.isfile(realm.krb5_conf)

@@ -127,9 +127,17 @@ def resources_for(root: Mapping, included: list[tuple[Path, dict]], target: str)
 
 # ---- checks (return problems as text so a negative test can assert on them) -----------------------------
 
-def config_problems(configuration: Mapping[str, Any]) -> list[str]:
-    """What is wrong with a pipeline ``configuration`` mapping, one line per problem."""
+def config_problems(configuration: Mapping[str, Any], clusters: list | None = None) -> list[str]:
+    """What is wrong with a pipeline ``configuration`` mapping, one line per problem. A secret may also be
+    ``env:VAR`` when every one of the pipeline's ``clusters`` sets VAR from a secret reference
+    (``spark_env_vars``) that runs updates (label ``default``, the label of a cluster without one; the
+    ``maintenance`` cluster runs no connector code): then only the variable's name travels in the plan
+    (docs/security.md). Serverless pipelines have no clusters, so no environment variables."""
     problems = []
+    updating = [c for c in clusters or [] if c.get("label", "default") == "default"]
+    env_from_secrets = set.intersection(*[
+        {k for k, v in (c.get("spark_env_vars") or {}).items() if SECRET_REF.match(str(v))}
+        for c in updating]) if updating else set()
     for key, value in configuration.items():
         if not isinstance(value, str):
             problems.append(f"{key}: value must be a quoted string, got {type(value).__name__} {value!r}")
@@ -137,9 +145,13 @@ def config_problems(configuration: Mapping[str, Any]) -> list[str]:
         if key.startswith(PREFIX) and key not in KNOWN_KEYS:
             problems.append(f"{key}: not a known setting of connector_lib.config")
         is_secret_ref = bool(SECRET_REF.match(value))
-        if key in SECRET_KEYS and not is_secret_ref:
+        if key in SECRET_KEYS and value.startswith("env:"):
+            if value[4:] not in env_from_secrets:
+                problems.append(f"{key}: {value} needs spark_env_vars {value[4:]} set from a secret reference "
+                                f"on the pipeline's default cluster")
+        elif key in SECRET_KEYS and not is_secret_ref:
             problems.append(f"{key}: must be a Databricks secret reference {{{{secrets/<scope>/<key>}}}}")
-        elif SENSITIVE_KEY.search(key) and value and not is_secret_ref:
+        elif SENSITIVE_KEY.search(key) and value and not is_secret_ref and key not in SECRET_KEYS:
             problems.append(f"{key}: looks like a literal secret; use a secret reference")
         if URL_WITH_PASSWORD.match(value):
             problems.append(f"{key}: URL carries a password; use pi.auth.* with secret references")
@@ -147,6 +159,8 @@ def config_problems(configuration: Mapping[str, Any]) -> list[str]:
             problems.append(f"{key}: malformed secret reference")
     mode = configuration.get("pi.auth.type", "anonymous")  # the secrets the chosen mode needs
     needed = {"basic": ["pi.auth.password"],
+              "kerberos": [] if "pi.auth.kerberos_keytab" in configuration or "pi.auth.username" not in configuration
+              else ["pi.auth.password"],
               "bearer": ["pi.auth.client_secret" if "pi.auth.token_url" in configuration else "pi.auth.token"]}
     missing = sorted(k for k in needed.get(mode, []) if k not in configuration)
     problems += [f"{k}: missing (must be a secret reference)" for k in missing]
@@ -273,7 +287,7 @@ def test_pipeline_paths_and_configuration(target):
     pipelines = [r for r in resources_for(BUNDLE, INCLUDED, target) if r.kind == "pipelines"]
     for p in pipelines:
         assert path_problems(p, BUNDLE) == []
-        assert config_problems(p.spec.get("configuration") or {}) == []
+        assert config_problems(p.spec.get("configuration") or {}, p.spec.get("clusters")) == []
         assert p.spec["serverless"] is True and not p.spec.get("clusters")
         assert p.spec.get("continuous") is False, "triggered pipeline; the job schedules the updates"
 
@@ -341,6 +355,17 @@ def test_validation_rejects_bad_bundles():
     assert "pi.auth.password: missing" in "\n".join(config_problems({"pi.url": "https://x", "pi.auth.type": "basic"}))
     assert "pi.auth.client_secret: missing" in "\n".join(config_problems(
         {"pi.url": "https://x", "pi.auth.type": "bearer", "pi.auth.token_url": "https://idp/token"}))
+    kerberos = {"pi.url": "https://x", "pi.auth.type": "kerberos", "pi.auth.username": "svc@CORP.EXAMPLE.COM"}
+    assert config_problems(kerberos) == ["pi.auth.password: missing (must be a secret reference)"]
+    assert config_problems({**kerberos, "pi.auth.kerberos_keytab": "/Volumes/c/s/v/svc.keytab"}) == []
+    by_env = {**kerberos, "pi.auth.password": "env:PI_PASSWORD"}
+    assert config_problems(by_env) == ["pi.auth.password: env:PI_PASSWORD needs spark_env_vars PI_PASSWORD set "
+                                       "from a secret reference on the pipeline's default cluster"]
+    fed = {"label": "default", "spark_env_vars": {"PI_PASSWORD": "{{secrets/osipi/pi_password}}"}}
+    assert config_problems(by_env, [fed, {"label": "maintenance"}]) == []
+    assert config_problems(by_env, [{"spark_env_vars": fed["spark_env_vars"]}]) == []  # no label: default
+    assert config_problems(by_env, [{**fed, "label": "maintenance"}]) != []  # maintenance runs no reads
+    assert config_problems(by_env, [{"label": "default", "spark_env_vars": {"PI_PASSWORD": "hunter2"}}]) != []
 
     moved = Resource(pipeline.kind, pipeline.key, copy.deepcopy(pipeline.spec), ROOT / "elsewhere" / "p.yml")
     assert len(path_problems(moved, BUNDLE)) == 3  # the three library files are not found from elsewhere/

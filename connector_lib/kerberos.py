@@ -26,6 +26,7 @@ import re
 import threading
 import time
 
+import krb5  # python-krb5, installed with requests-kerberos (pyspnego[kerberos])
 import requests
 import spnego
 from requests.auth import AuthBase
@@ -48,7 +49,7 @@ def _gss_reason(exc: Exception) -> str:
     """The Kerberos library's own reason (its minor status text), without codes and context."""
     text = str(exc)
     minor = re.findall(r"Minor \(\d+\): ([^,]+(?:,(?! Context)[^,]*)*)", text)
-    reason = (minor[-1] if minor else text).strip().rstrip(".")
+    reason = re.sub(r"\s+-?\d+$", "", (minor[-1] if minor else text).strip()).rstrip(".")  # krb5 appends the code
     return reason[:300] or type(exc).__name__
 
 
@@ -68,6 +69,7 @@ class KerberosLogin:
         self._password = password
         self.keytab = keytab
         self.ccache = ""
+        self._retired = ""  # the previous cache, destroyed at the next login
         self._renew_at = 0.0
         self._lock = threading.Lock()
         self.logins = 0  # tickets obtained (tests, logs)
@@ -80,8 +82,6 @@ class KerberosLogin:
             return self.ccache
 
     def _login(self) -> None:
-        import krb5  # installed with requests-kerberos (pyspnego[kerberos])
-
         with_what = "pi.auth.kerberos_keytab" if self.keytab else "pi.auth.password"
         try:
             ctx = krb5.init_context()
@@ -96,9 +96,12 @@ class KerberosLogin:
             ccache = krb5.cc_new_unique(ctx, b"MEMORY")
             krb5.cc_initialize(ctx, ccache, creds.client)
             krb5.cc_store_cred(ctx, ccache, creds)
+            if self._retired:  # the cache before the previous one: no thread still starts a context with it
+                krb5.cc_destroy(ctx, krb5.cc_resolve(ctx, self._retired.encode()))
         except krb5.Krb5Error as exc:
             raise AuthError(f"kerberos: cannot log in as {self.principal}: {_gss_reason(exc)}; check "
                             f"pi.auth.username, {with_what} and pi.auth.kerberos_config") from None
+        self._retired = self.ccache
         self.ccache = f"MEMORY:{ccache.name.decode()}"
         lifetime = max(0.0, creds.times.endtime - time.time())
         self._renew_at = time.time() + lifetime - min(RENEW_MARGIN_S, lifetime / 10)

@@ -3,9 +3,9 @@
 Starts a throwaway Kerberos realm (a real MIT KDC) and the simulator serving HTTPS with a test CA and
 accepting every mode at once, then runs the real pipeline on local Spark Declarative Pipelines with one
 triggered update per mode: Basic, bearer from the OAuth 2.0 client-credentials flow, a static bearer token,
-Kerberos with a password, Kerberos with a keytab. After each update it prints the reconciliation of silver
-with the simulator's ground truth, which scheme the server let the requests in with, and the
-``explain()`` of the mode's data source plan.
+Kerberos with a password, Kerberos with a keytab; then one with a wrong Kerberos password, which must fail
+saying so. After each update it prints the reconciliation of silver with the simulator's ground truth,
+which scheme the server let the requests in with, and the ``explain()`` of the mode's data source plan.
 
 The secrets come from the environment, as local runs give them (``env:VAR`` settings):
 ``OSIPI_BASIC_PASSWORD``, ``OSIPI_CLIENT_SECRET``, ``OSIPI_STATIC_TOKEN``, ``OSIPI_KERBEROS_PASSWORD``
@@ -46,6 +46,10 @@ MODES = {
     "kerberos-keytab": ({"pi.auth.type": "kerberos", "pi.auth.username": "{principal}",
                          "pi.auth.kerberos_keytab": "{keytab}", "pi.auth.kerberos_config": "{krb5_conf}"}, "negotiate"),
 }
+#: the update that must fail: a wrong password (the right one with a prefix, so it holds the canary)
+WRONG = {"pi.auth.type": "kerberos", "pi.auth.username": "{principal}", "pi.auth.password": "env:OSIPI_WRONG_PASSWORD",
+         "pi.auth.kerberos_config": "{krb5_conf}"}
+WRONG_SAYS = "kerberos: cannot log in as {principal}: "
 
 
 def _say(text: str = "") -> None:
@@ -84,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("py4j").setLevel(logging.INFO)
     for name in SECRET_VARIABLES:
         os.environ.setdefault(name, secrets.token_urlsafe(16))
+    os.environ["OSIPI_WRONG_PASSWORD"] = "wrong-" + os.environ["OSIPI_KERBEROS_PASSWORD"]
 
     from pi_simulator import Archive, SimulatorServer
     from pi_simulator.auth import KerberosAcceptor, TokenIssuer
@@ -137,6 +142,12 @@ def main(argv: list[str] | None = None) -> int:
             if not exact or set(let_in) != {scheme}:
                 status = 1
                 _say(f"MODE {mode}: NOT OK (want every request accepted as {scheme}, silver equal to the truth)")
+        pipeline.configuration = {**base, **{k: v.format(**fill) for k, v in WRONG.items()}}
+        result = pipeline.update()
+        says = WRONG_SAYS.format(**fill)
+        found = next((line.strip() for line in str(result.error).splitlines() if says in line), None)
+        _say(f"WRONG PASSWORD: update {'FAILED' if not result.ok else 'ok'}; the error says: {found}")
+        status = status if not result.ok and found else 1
     finally:
         pipeline.stop()
         server.stop()

@@ -2,7 +2,7 @@
 searched for the secrets: ``python -m devtools.auth_modes`` runs one update per mode (Basic, bearer from
 the client-credentials flow, a static bearer token, Kerberos with a password and with a keytab against a
 real KDC), all over HTTPS with the test CA, and reconciles silver with the simulator's ground truth after
-each. Its logs are verbose on purpose (Python at DEBUG, Spark at INFO), and Spark's scratch space lives
+each; a last update with a wrong Kerberos password must fail with the connector's one line. Its logs are verbose on purpose (Python at DEBUG, Spark at INFO), and Spark's scratch space lives
 under its work directory, so a secret written to a log, a plan, a table, an event or a temporary file is
 found here."""
 
@@ -45,6 +45,10 @@ def test_every_mode_reads_the_ground_truth_through_the_pipeline(run):
         rec = re.search(rf"^MODE {mode}: RECONCILE silver=(\d+) truth=(\d+) missing=0 duplicated=0$", text, re.MULTILINE)
         assert rec and rec.group(1) == rec.group(2) and int(rec.group(2)) > 100, f"{mode}: silver is not the truth"
     assert "tickets written to the default ticket cache: no" in text  # Kerberos tickets stay in memory
+    wrong = re.search(r"^WRONG PASSWORD: update FAILED; the error says: (.*)$", text, re.MULTILINE)
+    assert wrong and re.search(r"PIWebAPIError: GET /piwebapi/dataservers: kerberos: cannot log in as "
+                               r"svc-osipi@OSIPI.TEST: [A-Za-z ]+; check pi.auth.username, pi.auth.password and "
+                               r"pi.auth.kerberos_config$", wrong.group(1)), wrong and wrong.group(1)
     assert code == 0, text[-3000:]
 
 

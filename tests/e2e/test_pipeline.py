@@ -1,11 +1,12 @@
 """The real pipeline, twice, on local Spark Declarative Pipelines with Delta tables, against the simulator
 over HTTP, the first update with Basic auth and the second with a bearer token from the simulator's OAuth 2.0
 token endpoint; silver must equal the simulator's ground truth after each update, and neither canary secret
-may appear in events, tables, plans or files."""
+may appear in events, tables, plans or files. The secrets are given as values, the form a Databricks secret
+reference takes once resolved (they travel as redacted data source options); tests/e2e/test_auth_modes.py
+covers env:VAR and the process logs."""
 
 import contextlib
 import io
-import os
 import time
 
 import pytest
@@ -32,10 +33,9 @@ def simulator():
 @pytest.fixture(scope="module")
 def runs(simulator, local_pipeline_factory):
     archive, server = simulator
-    os.environ["OSIPI_E2E_PASSWORD"] = CANARY
     pipeline = local_pipeline_factory({
         "pi.url": server.url, "pi.auth.type": "basic", "pi.auth.username": "svc_pi",
-        "pi.auth.password": "env:OSIPI_E2E_PASSWORD", "pi.backfill_start": "*-90m", "pi.lookback": "10m",
+        "pi.auth.password": CANARY, "pi.backfill_start": "*-90m", "pi.lookback": "10m",
         "pi.settle_lag": "2s", "pi.tags_per_request": "15"}, "e2e")
     first = pipeline.update()
     assert first.ok, first.error
@@ -43,11 +43,10 @@ def runs(simulator, local_pipeline_factory):
     rec1 = reconcile(spark, archive)
     marks1 = {r.web_id: r.watermark for r in spark.read.table("pi_watermarks").collect()}
     time.sleep(3)
-    os.environ["OSIPI_E2E_CLIENT_SECRET"] = CLIENT_SECRET
     for key in ("pi.auth.username", "pi.auth.password"):  # the second update authenticates with a bearer token
         pipeline.configuration.pop(key)
     pipeline.configuration.update({"pi.auth.type": "bearer", "pi.auth.token_url": server.token_url,
-                                   "pi.auth.client_id": "osipi", "pi.auth.client_secret": "env:OSIPI_E2E_CLIENT_SECRET"})
+                                   "pi.auth.client_id": "osipi", "pi.auth.client_secret": CLIENT_SECRET})
     tokens_before = server.issuer.requests
     second = pipeline.update()
     assert second.ok, second.error

@@ -15,7 +15,7 @@ point whose security denies the user must be reported as failed in ``pi_extracti
 point's silver rows must all be true values (it is not compared past its deletion: nobody can read it).
 With ``--per-run K``, K schedules run their faulted updates one after the other on one pipeline (the
 archive's changes are the first one's) before its clean update: ``tests/e2e/test_fault_campaign.py`` runs
-the first 15 schedules that way, five per pipeline, in ``make test``. The kill schedule (``--kill``) SIGKILLs the process
+the first 12 schedules that way, six per pipeline, in ``make test``. The kill schedule (``--kill``) SIGKILLs the process
 running an update and reruns it.
 """
 

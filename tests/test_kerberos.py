@@ -194,3 +194,40 @@ def test_kerberos_settings_are_checked(realm, tmp_path):
         PIConfig.from_mapping({**base, "pi.auth.kerberos_mutual": "sometimes"})
     assert PIConfig.from_mapping(base).kerberos_mutual == "required"  # the default: the server must prove itself
     assert os.path.isfile(realm.krb5_conf)
+
+
+def test_the_simulator_command_line_accepts_kerberos(realm):
+    """``python -m pi_simulator serve --kerberos-keytab FILE``: the simulator alone, for trying a client."""
+    import socket
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "pi_simulator", "serve", "--port", str(port), "--tags", "6",
+                             "--seed", "11", "--kerberos-keytab", realm.service_keytab], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}/piwebapi"
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                challenge = requests.get(f"{url}/dataservers", timeout=2)
+                break
+            except requests.ConnectionError:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+                time.sleep(0.1)
+        assert challenge.status_code == 401 and challenge.headers["WWW-Authenticate"] == "Negotiate"
+        cfg = PIConfig.from_mapping({"pi.url": url, "pi.auth.type": "kerberos", "pi.auth.kerberos_config": realm.krb5_conf,
+                                     "pi.auth.username": realm.client_principal, "pi.auth.password": PASSWORD})
+        assert values(read(cfg)) == expected()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    with pytest.raises(subprocess.CalledProcessError) as refused:
+        subprocess.run([sys.executable, "-m", "pi_simulator", "serve", "--kerberos-keytab", "/nonexistent.keytab"],
+                       cwd=REPO, capture_output=True, text=True, check=True)
+    assert "--kerberos-keytab: file not found: /nonexistent.keytab" in refused.value.stderr

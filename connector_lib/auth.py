@@ -25,7 +25,12 @@ REFRESH_MARGIN_S = 60.0
 
 
 class AuthError(Exception):
-    """Credentials the server or the identity provider refused; the message names the mode."""
+    """Credentials the server or the identity provider refused; the message names the mode. ``transient``:
+    the identity provider (token endpoint, KDC) could not be reached or failed, so a later attempt may do."""
+
+    def __init__(self, message: str, transient: bool = False):
+        super().__init__(message)
+        self.transient = transient
 
 
 class BearerAuth(AuthBase):
@@ -54,11 +59,13 @@ class BearerAuth(AuthBase):
                                      auth=(self.config.client_id, self.config.client_secret),
                                      verify=self.session.verify, headers={"Accept": "application/json"})
         except requests.RequestException as exc:
-            raise AuthError(f"{where}: {type(exc).__name__}") from None
+            raise AuthError(f"{where}: {type(exc).__name__}", transient=True) from None
         try:
             body = resp.json()
         except ValueError:
             body = {}
+        if resp.status_code in (429, 500, 502, 503, 504):
+            raise AuthError(f"{where} answered HTTP {resp.status_code}", transient=True)
         if resp.status_code != 200 or not isinstance(body, dict) or not body.get("access_token"):
             code = body.get("error", "no access_token") if isinstance(body, dict) else "no access_token"
             raise AuthError(f"{where} answered HTTP {resp.status_code} ({code}): check pi.auth.client_id and "

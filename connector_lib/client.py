@@ -131,8 +131,10 @@ class PIWebAPIClient:
             except TRANSIENT_TRANSPORT as exc:
                 error = PIWebAPIError(f"{where}: {type(exc).__name__}", transient=True)
                 resp = None
-            except AuthError as exc:  # the identity provider refused: no retry helps
-                raise PIWebAPIError(f"{where}: {exc}", status=401) from None
+            except AuthError as exc:  # refused: no retry helps; unreachable: retried as a network error is
+                error = PIWebAPIError(f"{where}: {exc}", status=None if exc.transient else 401,
+                                      transient=exc.transient)
+                resp = None
             except requests.RequestException as exc:  # a bad URL, redirect loop, ...: no retry helps
                 raise PIWebAPIError(f"{where}: {type(exc).__name__}") from None
             except PIWebAPIError as exc:

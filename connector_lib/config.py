@@ -113,6 +113,12 @@ SETTINGS: tuple[Setting, ...] = (
 )
 KNOWN_KEYS = {s.key for s in SETTINGS}
 SECRET_KEYS = {s.key for s in SETTINGS if s.secret}
+#: settings that belong to some authentication modes only
+MODE_SETTINGS = {
+    "pi.auth.username": ("basic", "kerberos"), "pi.auth.password": ("basic", "kerberos"),
+    **{f"pi.auth.{name}": ("bearer",) for name in ("token", "token_url", "client_id", "client_secret", "scope")},
+    **{f"pi.auth.kerberos_{name}": ("kerberos",) for name in ("keytab", "config", "mutual", "hostname")},
+}
 #: config fields that are secrets -> the data source option that carries each to the executors: the
 #: setting's own key, which Spark's default redaction pattern (``secret|password|token``) hides
 SECRET_OPTIONS = {key.rsplit(".", 1)[1]: key for key in sorted(SECRET_KEYS)}
@@ -218,6 +224,13 @@ def _kerberos_files(flat: Mapping[str, str], auth_type: str, username: str, pass
     return keytab, krb5_conf
 
 
+def _host_name(flat: Mapping[str, str], key: str) -> str:
+    text = _text(flat, key)
+    if text and not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?", text):
+        raise ConfigError(f"{key}: a host name only (no scheme, port or path), got {text!r}")
+    return text
+
+
 def _choice(raw, key: str, choices: tuple[str, ...]) -> str:
     text = _text(raw, key).lower()
     if text not in choices:
@@ -308,6 +321,9 @@ class PIConfig:
         if not parts.hostname or any(c.isspace() for c in url):
             raise ConfigError(f"pi.url: not a valid URL (host missing or spaces), got {url!r}")
         auth_type = _choice(flat, "pi.auth.type", AUTH_TYPES)
+        for key, modes in MODE_SETTINGS.items():  # a setting of another mode is a mistake, not a fallback
+            if _text(flat, key) and key in flat and auth_type not in modes:
+                raise ConfigError(f"{key}: used only when pi.auth.type is {' or '.join(modes)} (it is {auth_type})")
         username = _resolve_env("pi.auth.username", _text(flat, "pi.auth.username"))
         password = _resolve_env("pi.auth.password", _text(flat, "pi.auth.password"))
         if auth_type == "basic" and not username:
@@ -368,11 +384,11 @@ class PIConfig:
             client_secret=client_secret,
             scope=_text(flat, "pi.auth.scope"),
             env_secrets=tuple((key.rsplit(".", 1)[1], _text(flat, key)[4:]) for key in sorted(SECRET_KEYS)
-                              if _text(flat, key).startswith("env:")),
+                              if _text(flat, key).startswith("env:") and auth_type in MODE_SETTINGS[key]),
             kerberos_keytab=kerberos_keytab,
             kerberos_config=kerberos_config,
             kerberos_mutual=_choice(flat, "pi.auth.kerberos_mutual", KERBEROS_MUTUAL),
-            kerberos_hostname=_text(flat, "pi.auth.kerberos_hostname"),
+            kerberos_hostname=_host_name(flat, "pi.auth.kerberos_hostname"),
             verify_tls=_bool(flat, "pi.tls.verify"),
             ca_bundle=ca_bundle,
             data_server=_text(flat, "pi.data_server"),
@@ -423,6 +439,20 @@ class PIConfig:
         return cls.from_mapping({s.key: v for s in SETTINGS if (v := get(s.key, None)) is not None})
 
     # ---- hand-over to executors -------------------------------------------------------------
+    def __getstate__(self) -> dict:
+        """A secret given as ``env:VAR`` stays out of the pickle: Spark pickles the data source reader,
+        configuration included, into every task it sends executors; the executor reads VAR instead."""
+        state = dict(self.__dict__)
+        for name, _ in self.env_secrets:
+            state[name] = ""
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        for name, var in state.get("env_secrets", ()):
+            state[name] = _env_secret(name, var)
+        for key, value in state.items():
+            object.__setattr__(self, key, value)
+
     def to_options(self) -> dict[str, str]:
         """Data source options: the configuration as JSON without its secrets, and each secret under its
         own option (:data:`SECRET_OPTIONS`, names Spark redacts in ``explain()``). A secret given as
@@ -443,11 +473,16 @@ class PIConfig:
         data["env_secrets"] = tuple(tuple(pair) for pair in data.get("env_secrets") or ())
         secrets = {name: options.get(option, "") for name, option in SECRET_OPTIONS.items()}
         for name, var in data["env_secrets"]:
-            if var not in os.environ:  # the driver had it: the cluster gives it to the driver only
-                raise ConfigError(f"{SECRET_OPTIONS[name]}: environment variable {var} is not set in this Spark "
-                                  f"Python worker (set it on the cluster, for every node)")
-            secrets[name] = os.environ[var]
+            secrets[name] = _env_secret(name, var)
         return cls(**data, **secrets)
+
+
+def _env_secret(name: str, var: str) -> str:
+    """A secret a Spark Python worker reads from its own environment (``env:VAR``)."""
+    if var not in os.environ:  # the driver's notebook had it, the cluster's processes do not
+        raise ConfigError(f"{SECRET_OPTIONS[name]}: environment variable {var} is not set in this Spark "
+                          f"Python worker (set it in the cluster's environment, for every node)")
+    return os.environ[var]
 
 
 def read_settings_file(path: str) -> dict[str, str]:

@@ -12,15 +12,21 @@ here, each for a reason a production site runs into:
   the login is taken again before its ticket ends.
 * **Threads.** requests-kerberos keeps one security context per host in the auth object, so two requests
   in flight on one session would step each other's contexts; each thread gets its own auth object.
+* **Every request.** Each request carries its ticket from the start (no 401 round trip, which would send
+  every batch body twice and double the requests ``pi.max_requests_per_second`` counts), and with
+  mutual authentication every answer must prove the server, not only a thread's first (requests-kerberos
+  stops checking after one success).
 
 Failures raise :class:`~connector_lib.auth.AuthError` with one line naming the mode and the setting to
-check, never a password, and without the stack traces requests-kerberos logs by itself.
+check, never a password; a KDC that cannot be reached is transient (retried like a network error).
+requests-kerberos is held at ``info``: at debug it logs each ``Authorization: Negotiate`` header.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import os
 import re
 import threading
@@ -38,6 +44,13 @@ from .config import PIConfig
 
 #: a login is taken again when its ticket has less than this left (or a tenth of its life, if shorter)
 RENEW_MARGIN_S = 600.0
+#: but not more often than this, whatever the ticket says (a clock ahead of the KDC's makes it look over)
+MIN_RENEW_S = 30.0
+#: the Kerberos library's words for a KDC it could not reach: worth another attempt, not a credential problem
+UNREACHABLE = re.compile(r"Cannot contact any KDC|Cannot find KDC|timed out|Connection refused|Resource temporarily",
+                         re.IGNORECASE)
+
+log = logging.getLogger(__name__)
 
 MUTUAL = {"required": REQUIRED, "optional": OPTIONAL, "disabled": DISABLED}
 
@@ -99,12 +112,19 @@ class KerberosLogin:
             if self._retired:  # the cache before the previous one: no thread still starts a context with it
                 krb5.cc_destroy(ctx, krb5.cc_resolve(ctx, self._retired.encode()))
         except krb5.Krb5Error as exc:
-            raise AuthError(f"kerberos: cannot log in as {self.principal}: {_gss_reason(exc)}; check "
+            reason = _gss_reason(exc)
+            if UNREACHABLE.search(reason):
+                raise AuthError(f"kerberos: cannot log in as {self.principal}: {reason}; check the KDCs in "
+                                f"pi.auth.kerberos_config and the network", transient=True) from None
+            raise AuthError(f"kerberos: cannot log in as {self.principal}: {reason}; check "
                             f"pi.auth.username, {with_what} and pi.auth.kerberos_config") from None
         self._retired = self.ccache
         self.ccache = f"MEMORY:{ccache.name.decode()}"
-        lifetime = max(0.0, creds.times.endtime - time.time())
-        self._renew_at = time.time() + lifetime - min(RENEW_MARGIN_S, lifetime / 10)
+        lifetime = creds.times.endtime - time.time()
+        if lifetime < MIN_RENEW_S:
+            log.warning("kerberos: the ticket for %s ends in %.0f s: is this machine's clock ahead of the KDC's?",
+                        self.principal, lifetime)
+        self._renew_at = time.time() + max(MIN_RENEW_S, lifetime - min(RENEW_MARGIN_S, lifetime / 10))
         self.logins += 1
 
 
@@ -128,6 +148,9 @@ class KerberosAuth(AuthBase):
 
     def __init__(self, config: PIConfig):
         _use_config(config)
+        quiet = logging.getLogger("requests_kerberos")
+        if quiet.getEffectiveLevel() < logging.INFO:
+            quiet.setLevel(logging.INFO)
         self.config = config
         self.login = login_for(config)
         self._local = threading.local()
@@ -150,11 +173,17 @@ class NegotiateAuth(HTTPKerberosAuth):
     def __init__(self, config: PIConfig, ccache: str | None):
         principal = spnego.KerberosCCache(ccache=ccache) if ccache else (config.username or None)
         super().__init__(mutual_authentication=MUTUAL[config.kerberos_mutual], principal=principal,
-                         hostname_override=config.kerberos_hostname or None,
+                         hostname_override=config.kerberos_hostname or None, force_preemptive=True,
                          sanitize_mutual_error_response=False)  # keep the server's Errors text on a 4xx
         self.ccache = ccache
 
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        self.auth_done = False  # a ticket on this request, and its answer checked (mutual authentication)
+        return super().__call__(request)
+
     def generate_request_header(self, response, host, is_preemptive=False):
+        """The base class's, with a readable error instead of its logged stack trace. No delegation (the
+        PI Web API's own service account reaches PI and AF) and no password (the login has the ticket)."""
         service_host = self.hostname_override or host
         wanted = spnego.ContextReq.sequence_detect
         if self.mutual_authentication != DISABLED:
@@ -165,8 +194,14 @@ class NegotiateAuth(HTTPKerberosAuth):
                 channel_bindings=self._cbts.get(host), protocol="kerberos")
             token = context.step(in_token=None if is_preemptive else _negotiate_token(response))
         except spnego.exceptions.SpnegoError as exc:
+            if response is not None:
+                response.close()  # the 401 being answered: back to the pool
+            reason = _gss_reason(exc)
+            if UNREACHABLE.search(reason):
+                raise AuthError(f"kerberos: no service ticket for HTTP/{service_host}: {reason}; check the KDCs "
+                                f"in pi.auth.kerberos_config and the network", transient=True) from None
             whose = "pi.auth.username" if self.ccache else "the ticket cache (kinit, KRB5CCNAME)"
-            raise AuthError(f"kerberos: no service ticket for HTTP/{service_host}: {_gss_reason(exc)}; check "
+            raise AuthError(f"kerberos: no service ticket for HTTP/{service_host}: {reason}; check "
                             f"pi.auth.kerberos_hostname (HTTP/host must be the server's service principal), "
                             f"{whose} and pi.auth.kerberos_config") from None
         return f"Negotiate {base64.b64encode(token).decode()}"
@@ -181,7 +216,8 @@ class NegotiateAuth(HTTPKerberosAuth):
 
 
 def _negotiate_token(response: requests.Response | None) -> bytes | None:
-    """The token of the server's ``WWW-Authenticate: Negotiate <token>`` answer, if any."""
+    """The token of the server's ``WWW-Authenticate: Negotiate <token>`` answer, if any (requests-kerberos
+    has the same, as a private function)."""
     header = response.headers.get("www-authenticate", "") if response is not None else ""
     match = re.search(r"(?:^|,)\s*Negotiate\s+([A-Za-z0-9+/=]+)", header, re.IGNORECASE)
     return base64.b64decode(match.group(1)) if match else None

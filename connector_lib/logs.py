@@ -3,9 +3,10 @@
 Spark starts its Python workers (where the data source plans and reads) with no logging configuration,
 so the connector's own messages, and those of the HTTP and Kerberos libraries under it, are lost there
 unless a level is set; on Databricks they then appear in the driver's and executors' stderr logs. At
-``debug`` each request is logged by method and path; no level logs a secret (tests/e2e/test_auth_modes.py
-runs every auth mode at debug and searches the output for the canaries). requests-kerberos stays at
-``info`` or above: at debug it logs each ``Authorization: Negotiate`` header, a Kerberos authenticator.
+``debug`` each request is logged by method and URL (query included); no level logs a secret
+(tests/e2e/test_auth_modes.py runs every auth mode at debug and searches the output for the canaries).
+requests-kerberos stays at ``info`` or above: at debug it logs each ``Authorization: Negotiate`` header, a
+Kerberos authenticator.
 """
 
 from __future__ import annotations

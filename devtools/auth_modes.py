@@ -100,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(args.work_dir).resolve()
     shutil.rmtree(work, ignore_errors=True)
     (work / "scratch").mkdir(parents=True)
+    (work / "tmp").mkdir()
+    os.environ["TMPDIR"] = str(work / "tmp")  # the Python workers' temporary files, searched too
     os.environ["KRB5CCNAME"] = f"FILE:{work / 'default-ccache'}"  # where tickets would land if not in memory
     realm = TestRealm.create(client_password=os.environ["OSIPI_KERBEROS_PASSWORD"])
     pki = TestPKI.create(work / "pki")
@@ -114,9 +116,11 @@ def main(argv: list[str] | None = None) -> int:
             "pi.settle_lag": "2s", "pi.lookback": "10m", "pi.tags_per_request": "4", "pi.log_level": "debug"}
     conf = session_conf(work)
     conf["spark.driver.extraJavaOptions"] = conf["spark.driver.extraJavaOptions"].replace(
-        "log4j2.properties", "log4j2-info.properties") + f" -Dosipi.spark.log={work / 'spark.log'}"
+        "log4j2.properties", "log4j2-info.properties") + f" -Dosipi.spark.log={work / 'spark.log'}" \
+        + f" -Djava.io.tmpdir={work / 'tmp'}"
     pipeline = LocalPipeline(work / "pipeline", base, spark_conf={**conf, "spark.local.dir": str(work / "scratch")})
-    _say(f"simulator {server.url} (HTTPS, test CA {pki.ca_cert}); Kerberos realm {realm.client_principal.split('@')[1]}")
+    _say(f"simulator {server.url} (HTTPS, test CA {pki.ca_cert}); "
+         f"Kerberos realm {realm.client_principal.split('@')[1]}")
     status = 0
     try:
         for mode in modes:

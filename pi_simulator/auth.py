@@ -1,7 +1,8 @@
 """Authentication the simulator enforces, as a PI Web API configured for it does: HTTP Basic, bearer
 tokens issued by an OAuth 2.0 token endpoint it also serves (``POST /token``, the client-credentials
-grant) or fixed ones, and Kerberos (``Negotiate``) against a service keytab. A request without acceptable credentials gets 401 with one ``WWW-Authenticate``
-challenge per enabled mode (a real server lists every method its configuration allows).
+grant) or fixed ones, and Kerberos (``Negotiate``) against a service keytab. A request without acceptable
+credentials gets 401 with one ``WWW-Authenticate`` challenge per enabled mode (a real server lists every
+method its configuration allows).
 """
 
 from __future__ import annotations
@@ -100,6 +101,7 @@ class Authenticator:
     bearer: TokenIssuer | None = None
     kerberos: KerberosAcceptor | None = None
     accepted: Counter = field(default_factory=Counter)  # requests let in, by scheme (tests)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def check(self, header: str) -> tuple[str | None, dict[str, str]]:
         """(the authenticated user or None, headers for the answer). A refused request gets 401 with
@@ -107,7 +109,8 @@ class Authenticator:
         scheme = header.partition(" ")[0].lower()
         user, headers = self._check(header)
         if user is not None:
-            self.accepted[scheme] += 1
+            with self._lock:
+                self.accepted[scheme] += 1
         return user, headers
 
     def _check(self, header: str) -> tuple[str | None, dict[str, str]]:

@@ -63,8 +63,9 @@ class TestRealm:
         import k5test
 
         logging.getLogger("k5test").setLevel(logging.INFO)  # it logs admin commands, passwords included, at DEBUG
-        path = os.environ.get("PATH", "")
-        os.environ["PATH"] = path + os.pathsep + "/usr/sbin" + os.pathsep + "/sbin"  # k5test finds the KDC on PATH
+        path = os.environ.get("PATH", "").split(os.pathsep)
+        missing = [d for d in ("/usr/sbin", "/sbin") if d not in path]
+        os.environ["PATH"] = os.pathsep.join(path + missing)  # k5test looks for the KDC programs on PATH
         k5 = k5test.K5Realm(realm=REALM, portbase=_free_portbase(), create_user=False, create_host=False,
                             get_creds=False, krb5_conf={"libdefaults": {
                                 "rdns": "false", "dns_canonicalize_hostname": "false",

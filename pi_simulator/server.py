@@ -136,7 +136,8 @@ class PiWebApi:
         self.max_items = max_items_per_call
         self.clock = clock
         self.require_csrf_header = require_csrf_header
-        self.point_denials = {user: frozenset(n.upper() for n in names) for user, names in (point_denials or {}).items()}
+        self.point_denials = {user: frozenset(n.upper() for n in names)
+                              for user, names in (point_denials or {}).items()}
         self.server_webid = webid.data_server_webid(archive.server_id, archive.server_name)
 
     @property

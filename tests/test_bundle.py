@@ -164,6 +164,9 @@ def config_problems(configuration: Mapping[str, Any], clusters: list | None = No
               "bearer": ["pi.auth.client_secret" if "pi.auth.token_url" in configuration else "pi.auth.token"]}
     missing = sorted(k for k in needed.get(mode, []) if k not in configuration)
     problems += [f"{k}: missing (must be a secret reference)" for k in missing]
+    if mode == "kerberos" and "pi.auth.username" not in configuration:
+        problems.append("pi.auth.username: required for kerberos on Databricks (a cluster has no ticket cache to "
+                        "fall back on)")
     return problems
 
 
@@ -358,6 +361,8 @@ def test_validation_rejects_bad_bundles():
     kerberos = {"pi.url": "https://x", "pi.auth.type": "kerberos", "pi.auth.username": "svc@CORP.EXAMPLE.COM"}
     assert config_problems(kerberos) == ["pi.auth.password: missing (must be a secret reference)"]
     assert config_problems({**kerberos, "pi.auth.kerberos_keytab": "/Volumes/c/s/v/svc.keytab"}) == []
+    assert config_problems({"pi.url": "https://x", "pi.auth.type": "kerberos"}) == [
+        "pi.auth.username: required for kerberos on Databricks (a cluster has no ticket cache to fall back on)"]
     by_env = {**kerberos, "pi.auth.password": "env:PI_PASSWORD"}
     assert config_problems(by_env) == ["pi.auth.password: env:PI_PASSWORD needs spark_env_vars PI_PASSWORD set "
                                        "from a secret reference on the pipeline's default cluster"]

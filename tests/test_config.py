@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import pickle
+
 import pytest
 
 from connector_lib.config import SETTINGS, ConfigError, PIConfig
@@ -122,14 +124,30 @@ def test_secrets_never_in_repr_and_only_in_their_own_option(monkeypatch, setting
     assert set(options) == {"config"} and "canary" not in options["config"] and "OSIPI_TEST_SECRET" in options["config"]
     assert PIConfig.from_options(options) == config  # resolved again from this process's environment
     monkeypatch.delenv("OSIPI_TEST_SECRET")
-    with pytest.raises(ConfigError, match=f"^{option}: environment variable OSIPI_TEST_SECRET is not set in this Spark Python worker"):
+    with pytest.raises(ConfigError, match=f"^{option}: environment variable OSIPI_TEST_SECRET is not set in this "
+                                          f"Spark Python worker"):
         PIConfig.from_options(options)
+    monkeypatch.setenv("OSIPI_TEST_SECRET", "canary-Secret-31337")
+    shipped = pickle.dumps(config)  # what Spark sends executors with the reader
+    assert b"canary" not in shipped and pickle.loads(shipped) == config  # each reads its own environment
+    monkeypatch.delenv("OSIPI_TEST_SECRET")
+    with pytest.raises(ConfigError, match=f"^{option}: environment variable OSIPI_TEST_SECRET is not set"):
+        pickle.loads(shipped)
     resolved = {k: ("canary-Secret-31337" if v.startswith("env:") else v) for k, v in settings.items()}
     config = PIConfig.from_mapping({**GOOD, **resolved})
     options = config.to_options()
     assert "canary" not in options["config"] and options[option] == "canary-Secret-31337"
     assert set(options) == {"config", option}  # each secret under its own (redacted) option, nothing else
     assert PIConfig.from_options(options) == config
+    assert pickle.loads(pickle.dumps(config)) == config  # a value travels in the pickle, as in the options
+
+
+def test_a_setting_of_another_auth_mode_is_an_error():
+    with pytest.raises(ConfigError, match=r"^pi.auth.token_url: used only when pi.auth.type is bearer \(it is basic\)"):
+        PIConfig.from_mapping({**GOOD, "pi.auth.type": "basic", "pi.auth.username": "u", "pi.auth.password": "p",
+                               "pi.auth.token_url": "https://idp.example.com/token"})
+    with pytest.raises(ConfigError, match=r"^pi.auth.password: used only when pi.auth.type is basic or kerberos"):
+        PIConfig.from_mapping({**GOOD, "pi.auth.type": "bearer", "pi.auth.token": "t", "pi.auth.password": "p"})
 
 
 def test_from_spark_conf_reads_only_known_keys():

@@ -5,6 +5,7 @@ names the mode and the setting to check, never the password."""
 
 import datetime as dt
 import os
+import re
 import time
 
 import gssapi
@@ -35,8 +36,14 @@ if missing_programs():
 
 @pytest.fixture(scope="module")
 def realm():
+    saved = {name: os.environ.get(name) for name in ("KRB5_CONFIG", "PATH")}  # the connector and k5test set them
     with TestRealm.create(client_password=PASSWORD) as made:
         yield made
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +94,8 @@ def test_the_server_challenges_with_negotiate(server):
 
 def test_a_password_logs_in_once_per_process_and_reads_the_truth(server, realm):
     srv, acceptor = server
-    cfg = settings(srv, realm, **{"pi.auth.username": realm.client_principal, "pi.auth.password": PASSWORD,
+    principal = realm.add_user("concurrent", PASSWORD)  # a principal no other test logs in as
+    cfg = settings(srv, realm, **{"pi.auth.username": principal, "pi.auth.password": PASSWORD,
                                   "pi.tags_per_request": "1", "pi.max_concurrent_requests": "4"})
     accepted = acceptor.accepted
     assert values(read(cfg)) == expected()
@@ -95,6 +103,35 @@ def test_a_password_logs_in_once_per_process_and_reads_the_truth(server, realm):
     login = kerberos.login_for(cfg)
     assert login.logins == 1  # one ticket-granting ticket for six concurrent batch calls and discovery
     assert values(read(cfg)) == expected() and login.logins == 1  # and for the next client of the process
+
+
+def test_each_request_carries_its_ticket_and_each_answer_must_prove_the_server(realm):
+    acceptor = KerberosAcceptor(realm.service_keytab)
+    with SimulatorServer(ARCHIVE, kerberos=acceptor) as srv:
+        client = PIWebAPIClient(settings(srv, realm, **{"pi.auth.username": realm.client_principal,
+                                                        "pi.auth.password": PASSWORD}))
+        first = client.session.get(f"{srv.url}/dataservers", timeout=10)
+        assert first.status_code == 200 and first.history == []  # no 401 round trip: the ticket came first
+        assert client.get("dataservers")["Items"]
+        acceptor.mutual = False  # from now on the answers do not prove the server (a spoofed server would not)
+        with pytest.raises(PIWebAPIError, match="kerberos: the server did not prove its identity"):
+            client.get("dataservers")
+
+
+def test_a_kdc_that_cannot_be_reached_is_transient_and_names_the_kdcs(server, realm, tmp_path):
+    srv, _ = server
+    text = open(realm.krb5_conf).read()
+    unreachable = tmp_path / "krb5.conf"
+    unreachable.write_text(re.sub(r"(?m)^(\s*)kdc = \S+$", r"\1kdc = 127.0.0.1:9", text))  # nothing listens on 9
+    assert "127.0.0.1:9" in unreachable.read_text()
+    cfg = PIConfig.from_mapping({"pi.url": srv.url, "pi.http.backoff": "0s", "pi.http.max_retries": "1",
+                                 "pi.auth.type": "kerberos", "pi.auth.kerberos_config": str(unreachable),
+                                 "pi.auth.username": realm.client_principal, "pi.auth.password": PASSWORD})
+    with pytest.raises(PIWebAPIError) as caught:
+        PIWebAPIClient(cfg).get("dataservers")
+    assert caught.value.transient and "Cannot contact any KDC" in str(caught.value)
+    assert "check the KDCs in pi.auth.kerberos_config and the network" in str(caught.value)
+    assert PASSWORD not in str(caught.value)
 
 
 def test_a_keytab_reads_the_truth(server, realm):
@@ -193,7 +230,11 @@ def test_kerberos_settings_are_checked(realm, tmp_path):
     with pytest.raises(ConfigError, match="^pi.auth.kerberos_mutual: must be one of required, optional, disabled"):
         PIConfig.from_mapping({**base, "pi.auth.kerberos_mutual": "sometimes"})
     assert PIConfig.from_mapping(base).kerberos_mutual == "required"  # the default: the server must prove itself
-    assert os.path.isfile(realm.krb5_conf)
+    with pytest.raises(ConfigError, match="^pi.auth.kerberos_hostname: a host name only"):
+        PIConfig.from_mapping({**base, "pi.auth.kerberos_hostname": "https://pi.example.com:443"})
+    with pytest.raises(ConfigError, match=r"^pi.auth.kerberos_config: used only when pi.auth.type is kerberos \(it is "
+                                          r"anonymous\)"):
+        PIConfig.from_mapping({"pi.url": base["pi.url"], "pi.auth.kerberos_config": realm.krb5_conf})
 
 
 def test_the_simulator_command_line_accepts_kerberos(realm):
@@ -218,10 +259,13 @@ def test_the_simulator_command_line_accepts_kerberos(realm):
                 challenge = requests.get(f"{url}/dataservers", timeout=2)
                 break
             except requests.ConnectionError:
-                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+                if proc.poll() is not None:
+                    pytest.fail(f"the simulator exited: {proc.stderr.read()}")
+                assert time.monotonic() < deadline, "the simulator did not start in 20 s"
                 time.sleep(0.1)
         assert challenge.status_code == 401 and challenge.headers["WWW-Authenticate"] == "Negotiate"
-        cfg = PIConfig.from_mapping({"pi.url": url, "pi.auth.type": "kerberos", "pi.auth.kerberos_config": realm.krb5_conf,
+        cfg = PIConfig.from_mapping({"pi.url": url, "pi.auth.type": "kerberos",
+                                     "pi.auth.kerberos_config": realm.krb5_conf,
                                      "pi.auth.username": realm.client_principal, "pi.auth.password": PASSWORD})
         assert values(read(cfg)) == expected()
     finally:

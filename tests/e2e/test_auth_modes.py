@@ -2,9 +2,10 @@
 searched for the secrets: ``python -m devtools.auth_modes`` runs one update per mode (Basic, bearer from
 the client-credentials flow, a static bearer token, Kerberos with a password and with a keytab against a
 real KDC), all over HTTPS with the test CA, and reconciles silver with the simulator's ground truth after
-each; a last update with a wrong Kerberos password must fail with the connector's one line. Its logs are verbose on purpose (Python at DEBUG, Spark at INFO), and Spark's scratch space lives
-under its work directory, so a secret written to a log, a plan, a table, an event or a temporary file is
-found here."""
+each; a last update with a wrong Kerberos password must fail with the connector's one line. Its logs are
+verbose on purpose (Python at DEBUG, Spark at INFO), and Spark's scratch space and temporary directories
+live under its work directory, so a secret written to a log, a plan, a table, an event or a temporary file
+is found here."""
 
 import os
 import re
@@ -39,10 +40,11 @@ def test_every_mode_reads_the_ground_truth_through_the_pipeline(run):
     code, text, _ = run
     for mode in MODES:
         scheme = {"basic": "basic", "bearer": "bearer", "kerberos": "negotiate"}[mode.split("-")[0]]
-        accepted = re.search(rf"^MODE {mode}: update ok in [0-9.]+s; requests accepted by scheme \{{'{scheme}': (\d+)\}}$",
-                             text, re.MULTILINE)
+        accepted = re.search(rf"^MODE {mode}: update ok in [0-9.]+s; requests accepted by scheme "
+                             rf"\{{'{scheme}': (\d+)\}}$", text, re.MULTILINE)
         assert accepted and int(accepted.group(1)) > 0, f"{mode} did not complete with {scheme} only"
-        rec = re.search(rf"^MODE {mode}: RECONCILE silver=(\d+) truth=(\d+) missing=0 duplicated=0$", text, re.MULTILINE)
+        rec = re.search(rf"^MODE {mode}: RECONCILE silver=(\d+) truth=(\d+) missing=0 duplicated=0$", text,
+                        re.MULTILINE)
         assert rec and rec.group(1) == rec.group(2) and int(rec.group(2)) > 100, f"{mode}: silver is not the truth"
     assert "tickets written to the default ticket cache: no" in text  # Kerberos tickets stay in memory
     wrong = re.search(r"^WRONG PASSWORD: update FAILED; the error says: (.*)$", text, re.MULTILINE)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import logging
 import os
 import re
@@ -55,6 +56,7 @@ log = logging.getLogger(__name__)
 MUTUAL = {"required": REQUIRED, "optional": OPTIONAL, "disabled": DISABLED}
 
 _logins: dict[tuple, "KerberosLogin"] = {}
+_KEY_SALT = os.urandom(32)  # logins are found by a keyed hash of the password, never the password itself
 _logins_lock = threading.Lock()
 
 
@@ -134,7 +136,7 @@ def login_for(config: PIConfig) -> KerberosLogin | None:
     if not (config.password or config.kerberos_keytab):
         return None
     key = (config.username, config.kerberos_keytab, config.kerberos_config,
-           hashlib.sha256(config.password.encode()).hexdigest())
+           hmac.new(_KEY_SALT, config.password.encode(), hashlib.sha256).hexdigest())
     with _logins_lock:
         login = _logins.get(key)
         if login is None:

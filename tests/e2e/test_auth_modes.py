@@ -11,6 +11,8 @@ import os
 import re
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -33,7 +35,27 @@ def run(tmp_path_factory):
         done = subprocess.run([sys.executable, "-m", "devtools.auth_modes", "--work-dir", str(work / "run")],
                               cwd=REPO, env={**os.environ, **CANARIES}, stdout=out, stderr=subprocess.STDOUT,
                               timeout=900)
+    _wait_for_processes_using(work)
     return done.returncode, output.read_text(errors="replace"), work
+
+
+def _wait_for_processes_using(work, timeout_s: float = 60.0) -> None:
+    """The child's JVM outlives it by a moment (it deletes its temporary files as it exits): the files are
+    searched once no process names the work directory on its command line."""
+    deadline = time.monotonic() + timeout_s
+    marker = str(work).encode()
+    while time.monotonic() < deadline:
+        alive = []
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                if marker in cmdline.read_bytes():
+                    alive.append(cmdline.parent.name)
+            except OSError:  # the process ended while we looked
+                continue
+        if not alive:
+            return
+        time.sleep(0.5)
+    pytest.fail(f"processes still use {work} after {timeout_s:.0f} s: {alive}")
 
 
 def test_every_mode_reads_the_ground_truth_through_the_pipeline(run):

@@ -19,9 +19,16 @@ from requests.auth import AuthBase
 
 from .config import PIConfig
 
-#: a token is renewed this share of its lifetime before it expires (at most REFRESH_MARGIN_S)
-REFRESH_SHARE = 0.1
-REFRESH_MARGIN_S = 60.0
+#: a credential is renewed this share of its lifetime before it ends (at most a margin each mode sets)
+RENEW_SHARE = 0.1
+#: bearer tokens: renewed at most this long before they expire
+TOKEN_MARGIN_S = 60.0
+
+
+def renew_in(lifetime_s: float, margin_s: float) -> float:
+    """Seconds from now to renew a credential that lives ``lifetime_s``: a tenth of its life before it
+    ends, at most ``margin_s`` before (bearer tokens and Kerberos tickets alike)."""
+    return lifetime_s - min(margin_s, RENEW_SHARE * lifetime_s)
 
 
 class AuthError(Exception):
@@ -64,7 +71,9 @@ class BearerAuth(AuthBase):
             body = resp.json()
         except ValueError:
             body = {}
-        if resp.status_code in (429, 500, 502, 503, 504):
+        from .client import RETRY_STATUSES  # the one retry policy (client imports this module)
+
+        if resp.status_code in RETRY_STATUSES:
             raise AuthError(f"{where} answered HTTP {resp.status_code}", transient=True)
         if resp.status_code != 200 or not isinstance(body, dict) or not body.get("access_token"):
             code = body.get("error", "no access_token") if isinstance(body, dict) else "no access_token"
@@ -72,7 +81,7 @@ class BearerAuth(AuthBase):
                             f"pi.auth.client_secret")
         lifetime = float(body.get("expires_in") or 3600)
         self._token = str(body["access_token"])
-        self._renew_at = time.monotonic() + lifetime - min(REFRESH_MARGIN_S, REFRESH_SHARE * lifetime)
+        self._renew_at = time.monotonic() + renew_in(lifetime, TOKEN_MARGIN_S)
         self.fetched += 1
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:

@@ -40,10 +40,10 @@ from requests.auth import AuthBase
 from requests_kerberos import DISABLED, OPTIONAL, REQUIRED, HTTPKerberosAuth
 from requests_kerberos.exceptions import MutualAuthenticationError
 
-from .auth import AuthError
+from .auth import AuthError, renew_in
 from .config import PIConfig
 
-#: a login is taken again when its ticket has less than this left (or a tenth of its life, if shorter)
+#: a login is taken again at most this long before its ticket ends (a tenth of its life, if shorter)
 RENEW_MARGIN_S = 600.0
 #: but not more often than this, whatever the ticket says (a clock ahead of the KDC's makes it look over)
 MIN_RENEW_S = 30.0
@@ -66,6 +66,16 @@ def _gss_reason(exc: Exception) -> str:
     minor = re.findall(r"Minor \(\d+\): ([^,]+(?:,(?! Context)[^,]*)*)", text)
     reason = re.sub(r"\s+-?\d+$", "", (minor[-1] if minor else text).strip()).rstrip(".")  # krb5 appends the code
     return reason[:300] or type(exc).__name__
+
+
+def _failure(what: str, exc: Exception, settings: str) -> AuthError:
+    """One line for a failed Kerberos step: a KDC that could not be reached is transient and points at the
+    KDCs; anything else is a refusal and points at ``settings``."""
+    reason = _gss_reason(exc)
+    if UNREACHABLE.search(reason):
+        return AuthError(f"kerberos: {what}: {reason}; check the KDCs in pi.auth.kerberos_config and the network",
+                         transient=True)
+    return AuthError(f"kerberos: {what}: {reason}; check {settings}")
 
 
 def _use_config(config: PIConfig) -> None:
@@ -114,19 +124,15 @@ class KerberosLogin:
             if self._retired:  # the cache before the previous one: no thread still starts a context with it
                 krb5.cc_destroy(ctx, krb5.cc_resolve(ctx, self._retired.encode()))
         except krb5.Krb5Error as exc:
-            reason = _gss_reason(exc)
-            if UNREACHABLE.search(reason):
-                raise AuthError(f"kerberos: cannot log in as {self.principal}: {reason}; check the KDCs in "
-                                f"pi.auth.kerberos_config and the network", transient=True) from None
-            raise AuthError(f"kerberos: cannot log in as {self.principal}: {reason}; check "
-                            f"pi.auth.username, {with_what} and pi.auth.kerberos_config") from None
+            raise _failure(f"cannot log in as {self.principal}", exc,
+                           f"pi.auth.username, {with_what} and pi.auth.kerberos_config") from None
         self._retired = self.ccache
         self.ccache = f"MEMORY:{ccache.name.decode()}"
         lifetime = creds.times.endtime - time.time()
         if lifetime < MIN_RENEW_S:
             log.warning("kerberos: the ticket for %s ends in %.0f s: is this machine's clock ahead of the KDC's?",
                         self.principal, lifetime)
-        self._renew_at = time.time() + max(MIN_RENEW_S, lifetime - min(RENEW_MARGIN_S, lifetime / 10))
+        self._renew_at = time.time() + max(MIN_RENEW_S, renew_in(lifetime, RENEW_MARGIN_S))
         self.logins += 1
 
 
@@ -198,14 +204,10 @@ class NegotiateAuth(HTTPKerberosAuth):
         except spnego.exceptions.SpnegoError as exc:
             if response is not None:
                 response.close()  # the 401 being answered: back to the pool
-            reason = _gss_reason(exc)
-            if UNREACHABLE.search(reason):
-                raise AuthError(f"kerberos: no service ticket for HTTP/{service_host}: {reason}; check the KDCs "
-                                f"in pi.auth.kerberos_config and the network", transient=True) from None
             whose = "pi.auth.username" if self.ccache else "the ticket cache (kinit, KRB5CCNAME)"
-            raise AuthError(f"kerberos: no service ticket for HTTP/{service_host}: {reason}; check "
-                            f"pi.auth.kerberos_hostname (HTTP/host must be the server's service principal), "
-                            f"{whose} and pi.auth.kerberos_config") from None
+            raise _failure(f"no service ticket for HTTP/{service_host}", exc,
+                           f"pi.auth.kerberos_hostname (HTTP/host must be the server's service principal), "
+                           f"{whose} and pi.auth.kerberos_config") from None
         return f"Negotiate {base64.b64encode(token).decode()}"
 
     def handle_response(self, response, **kwargs):

@@ -5,8 +5,8 @@ so the connector's own messages, and those of the HTTP and Kerberos libraries un
 unless a level is set; on Databricks they then appear in the driver's and executors' stderr logs. At
 ``debug`` each request is logged by method and URL (query included); no level logs a secret
 (tests/e2e/test_auth_modes.py runs every auth mode at debug and searches the output for the canaries).
-requests-kerberos stays at ``info`` or above: at debug it logs each ``Authorization: Negotiate`` header, a
-Kerberos authenticator.
+requests-kerberos stays at ``info`` or above whatever the level (``connector_lib.kerberos`` holds it there:
+at debug it logs each ``Authorization: Negotiate`` header, a Kerberos authenticator).
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ import logging
 import sys
 
 LOGGERS = ("connector_lib", "urllib3", "requests_kerberos")
-#: loggers whose debug output carries credentials: never below info
-NO_DEBUG = ("requests_kerberos",)
 LEVELS = ("debug", "info", "warning", "error")
 
 _applied: str | None = None
@@ -34,7 +32,7 @@ def use_level(level: str) -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     for name in LOGGERS:
         logger = logging.getLogger(name)
-        logger.setLevel(max(logging.getLevelName(level.upper()), logging.INFO if name in NO_DEBUG else 0))
+        logger.setLevel(level.upper())
         if handler is not None and all(isinstance(h, logging.NullHandler) for h in logger.handlers):
             logger.addHandler(handler)
             logger.propagate = False

@@ -114,11 +114,11 @@ def main(argv: list[str] | None = None) -> int:
             "krb5_conf": realm.krb5_conf}
     base = {"pi.url": server.url, "pi.tls.ca_bundle": str(pki.ca_cert), "pi.backfill_start": "*-40m",
             "pi.settle_lag": "2s", "pi.lookback": "10m", "pi.tags_per_request": "4", "pi.log_level": "debug"}
-    conf = session_conf(work)
-    conf["spark.driver.extraJavaOptions"] = conf["spark.driver.extraJavaOptions"].replace(
-        "log4j2.properties", "log4j2-info.properties") + f" -Dosipi.spark.log={work / 'spark.log'}" \
-        + f" -Djava.io.tmpdir={work / 'tmp'}"
-    pipeline = LocalPipeline(work / "pipeline", base, spark_conf={**conf, "spark.local.dir": str(work / "scratch")})
+    java_options = session_conf(work / "pipeline")["spark.driver.extraJavaOptions"].replace(
+        "log4j2.properties", "log4j2-info.properties") + f" -Dosipi.spark.log={work / 'spark.log'} " \
+        f"-Djava.io.tmpdir={work / 'tmp'}"
+    pipeline = LocalPipeline(work / "pipeline", base, spark_conf={
+        "spark.driver.extraJavaOptions": java_options, "spark.local.dir": str(work / "scratch")})
     _say(f"simulator {server.url} (HTTPS, test CA {pki.ca_cert}); "
          f"Kerberos realm {realm.client_principal.split('@')[1]}")
     status = 0
@@ -130,11 +130,11 @@ def main(argv: list[str] | None = None) -> int:
                 settings = {k: os.environ[v[4:]] if v.startswith("env:") else v for k, v in settings.items()}
             started = time.monotonic()
             pipeline.configuration = {**base, **settings}
-            before = dict(server.auth.accepted)
+            before = server.auth.accepted.copy()
             result = pipeline.update()
             for message in result.events:
                 _say(f"  event: {message}")
-            let_in = {k: v - before.get(k, 0) for k, v in server.auth.accepted.items() if v - before.get(k, 0)}
+            let_in = dict(server.auth.accepted - before)
             _say(f"MODE {mode}: update {'ok' if result.ok else 'FAILED: ' + str(result.error)} in "
                  f"{time.monotonic() - started:.1f}s; "
                  f"requests accepted by scheme {let_in}")

@@ -74,8 +74,6 @@ class KerberosAcceptor:
 
     keytab: str
     mutual: bool = True
-    accepted: int = 0  # tickets accepted (tests)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def accept(self, token: str) -> tuple[str | None, str | None]:
         """(client principal or None if refused, the base64 token to answer with or None)."""
@@ -90,8 +88,6 @@ class KerberosAcceptor:
             user = str(context.initiator_name)
         except (gssapi.exceptions.GSSError, ValueError):  # not a ticket, not for us, replayed, expired
             return None, None
-        with self._lock:
-            self.accepted += 1
         return user, (base64.b64encode(answer).decode() if answer and self.mutual else None)
 
 
@@ -106,16 +102,15 @@ class Authenticator:
     def check(self, header: str) -> tuple[str | None, dict[str, str]]:
         """(the authenticated user or None, headers for the answer). A refused request gets 401 with
         :meth:`challenges`; an accepted Negotiate request carries the server's mutual token."""
-        scheme = header.partition(" ")[0].lower()
-        user, headers = self._check(header)
+        scheme, _, credentials = header.partition(" ")
+        scheme = scheme.lower()
+        user, headers = self._check(scheme, credentials.strip())
         if user is not None:
             with self._lock:
                 self.accepted[scheme] += 1
         return user, headers
 
-    def _check(self, header: str) -> tuple[str | None, dict[str, str]]:
-        scheme, _, credentials = header.partition(" ")
-        scheme, credentials = scheme.lower(), credentials.strip()
+    def _check(self, scheme: str, credentials: str) -> tuple[str | None, dict[str, str]]:
         if self.basic is not None and scheme == "basic":
             try:
                 user, _, password = base64.b64decode(credentials).decode("utf-8").partition(":")

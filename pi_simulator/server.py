@@ -791,12 +791,11 @@ class _Handler(BaseHTTPRequestHandler):
         if self.auth is not None and user is None:
             return Response(401, {"Errors": ["Authorization has been denied for this request."]},
                             {"WWW-Authenticate": self.auth.challenges(header)})
-        resp = self._api_response(path, body, user)
+        resp = self._api_response(url, path, body, user)
         resp.headers.update(auth_headers)
         return resp
 
-    def _api_response(self, path: str, body: bytes, user: str | None) -> Response:
-        url = urlsplit(self.path)
+    def _api_response(self, url, path: str, body: bytes, user: str | None) -> Response:
         if path.lower().rstrip("/") != "/piwebapi" and not path.lower().startswith("/piwebapi/"):
             return Response(404, {"Errors": ["The specified resource was not found."]})
         if (self.command in ("POST", "PUT", "PATCH", "DELETE") and self.api.require_csrf_header

@@ -3,7 +3,6 @@ with the OAuth 2.0 client-credentials flow (tokens renewed before expiry, one ne
 401), the server's challenges, and a wrong credential giving one readable error that names the mode and
 never the secret."""
 
-import datetime as dt
 import time
 
 import pytest
@@ -11,31 +10,22 @@ import requests
 
 from connector_lib.client import PIWebAPIClient, PIWebAPIError
 from connector_lib.config import PIConfig
-from connector_lib.discovery import discover_tags
-from connector_lib.extract import BRONZE_COLUMNS, WindowTask, iter_rows, read_windows
-from pi_simulator import Archive, SimulatorServer, truth
+from pi_simulator import Archive, SimulatorServer
 from pi_simulator.auth import TokenIssuer
 from pi_simulator.tls import TestPKI
+from tests.window_reads import past_window, read_rows, truth_keys, value_keys
 
-UTC = dt.timezone.utc
-END = dt.datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=1)
-START = END - dt.timedelta(minutes=30)
-COLS = [name for name, _ in BRONZE_COLUMNS]
+START, END = past_window(minutes=30)
 SECRET = "canary-Client-Secret-5e1b"
 ARCHIVE = Archive(seed=9, n_points=4)
 
 
 def read_values(cfg: PIConfig) -> set:
-    client = PIWebAPIClient(cfg)
-    tasks = [WindowTask(t.web_id, t.name, START, END, None, t.point_type, t.digital_set)
-             for t in discover_tags(client, cfg)]
-    rows = [dict(zip(COLS, r)) for r in iter_rows(read_windows(client, cfg, tasks))]
-    return {(r["tag"], r["timestamp"], r["sequence"]) for r in rows if r["record_kind"] == "value"}
+    return value_keys(read_rows(cfg, START, END))
 
 
 def expected() -> set:
-    return {(t["tag"], t["timestamp"], t["sequence"]) for p in ARCHIVE.points
-            for t in truth.recorded(ARCHIVE, p.name, START, END)}
+    return truth_keys(ARCHIVE, START, END)
 
 
 def settings(srv, **more):

@@ -3,7 +3,6 @@ Negotiate tickets with its service keytab, and the connector logging in with a p
 ticket cache, reading the simulator's ground truth through requests-kerberos. Failures are one line that
 names the mode and the setting to check, never the password."""
 
-import datetime as dt
 import os
 import re
 import time
@@ -15,16 +14,12 @@ import requests
 from connector_lib import kerberos
 from connector_lib.client import PIWebAPIClient, PIWebAPIError
 from connector_lib.config import ConfigError, PIConfig
-from connector_lib.discovery import discover_tags
-from connector_lib.extract import BRONZE_COLUMNS, WindowTask, iter_rows, read_windows
-from pi_simulator import Archive, SimulatorServer, truth
+from pi_simulator import Archive, SimulatorServer
 from pi_simulator.auth import KerberosAcceptor
 from pi_simulator.kerberos import TestRealm, missing_programs
+from tests.window_reads import past_window, read_rows, truth_keys, value_keys
 
-UTC = dt.timezone.utc
-END = dt.datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=1)
-START = END - dt.timedelta(minutes=30)
-COLS = [name for name, _ in BRONZE_COLUMNS]
+START, END = past_window(minutes=30)
 PASSWORD = "canary-Kerberos-Pass-91c4"
 ARCHIVE = Archive(seed=11, n_points=6)
 
@@ -48,9 +43,8 @@ def realm():
 
 @pytest.fixture(scope="module")
 def server(realm):
-    acceptor = KerberosAcceptor(realm.service_keytab)
-    with SimulatorServer(ARCHIVE, kerberos=acceptor) as srv:
-        yield srv, acceptor
+    with SimulatorServer(ARCHIVE, kerberos=KerberosAcceptor(realm.service_keytab)) as srv:
+        yield srv
 
 
 def settings(srv, realm, **more):
@@ -60,19 +54,11 @@ def settings(srv, realm, **more):
 
 
 def read(cfg: PIConfig) -> list[dict]:
-    client = PIWebAPIClient(cfg)
-    tasks = [WindowTask(t.web_id, t.name, START, END, None, t.point_type, t.digital_set)
-             for t in discover_tags(client, cfg)]
-    return [dict(zip(COLS, r)) for r in iter_rows(read_windows(client, cfg, tasks))]
-
-
-def values(rows: list[dict]) -> set:
-    return {(r["tag"], r["timestamp"], r["sequence"]) for r in rows if r["record_kind"] == "value"}
+    return read_rows(cfg, START, END)
 
 
 def expected(names=None) -> set:
-    return {(t["tag"], t["timestamp"], t["sequence"]) for p in ARCHIVE.points if names is None or p.name in names
-            for t in truth.recorded(ARCHIVE, p.name, START, END)}
+    return truth_keys(ARCHIVE, START, END, names)
 
 
 def failure(cfg: PIConfig) -> str:
@@ -85,7 +71,7 @@ def failure(cfg: PIConfig) -> str:
 
 
 def test_the_server_challenges_with_negotiate(server):
-    srv, _ = server
+    srv = server
     resp = requests.get(f"{srv.url}/dataservers", timeout=10)
     assert resp.status_code == 401 and resp.headers["WWW-Authenticate"] == "Negotiate"
     resp = requests.get(f"{srv.url}/dataservers", headers={"Authorization": "Negotiate bm90IGEgdGlja2V0"}, timeout=10)
@@ -93,16 +79,16 @@ def test_the_server_challenges_with_negotiate(server):
 
 
 def test_a_password_logs_in_once_per_process_and_reads_the_truth(server, realm):
-    srv, acceptor = server
+    srv = server
     principal = realm.add_user("concurrent", PASSWORD)  # a principal no other test logs in as
     cfg = settings(srv, realm, **{"pi.auth.username": principal, "pi.auth.password": PASSWORD,
                                   "pi.tags_per_request": "1", "pi.max_concurrent_requests": "4"})
-    accepted = acceptor.accepted
-    assert values(read(cfg)) == expected()
-    assert acceptor.accepted - accepted >= len(ARCHIVE.points) + 1  # every request carried a ticket
+    accepted = srv.auth.accepted["negotiate"]
+    assert value_keys(read(cfg)) == expected()
+    assert srv.auth.accepted["negotiate"] - accepted >= len(ARCHIVE.points) + 1  # every request had a ticket
     login = kerberos.login_for(cfg)
     assert login.logins == 1  # one ticket-granting ticket for six concurrent batch calls and discovery
-    assert values(read(cfg)) == expected() and login.logins == 1  # and for the next client of the process
+    assert value_keys(read(cfg)) == expected() and login.logins == 1  # and for the next client of the process
 
 
 def test_each_request_carries_its_ticket_and_each_answer_must_prove_the_server(realm):
@@ -119,7 +105,7 @@ def test_each_request_carries_its_ticket_and_each_answer_must_prove_the_server(r
 
 
 def test_a_kdc_that_cannot_be_reached_is_transient_and_names_the_kdcs(server, realm, tmp_path):
-    srv, _ = server
+    srv = server
     text = open(realm.krb5_conf).read()
     unreachable = tmp_path / "krb5.conf"
     unreachable.write_text(re.sub(r"(?m)^(\s*)kdc = \S+$", r"\1kdc = 127.0.0.1:9", text))  # nothing listens on 9
@@ -135,22 +121,22 @@ def test_a_kdc_that_cannot_be_reached_is_transient_and_names_the_kdcs(server, re
 
 
 def test_a_keytab_reads_the_truth(server, realm):
-    srv, _ = server
+    srv = server
     cfg = settings(srv, realm, **{"pi.auth.username": realm.client_principal,
                                   "pi.auth.kerberos_keytab": realm.client_keytab})
-    assert values(read(cfg)) == expected()
+    assert value_keys(read(cfg)) == expected()
 
 
 def test_the_ticket_cache_of_a_kinit_reads_the_truth(server, realm, tmp_path, monkeypatch):
-    srv, _ = server
+    srv = server
     ccache = f"FILE:{tmp_path / 'ccache'}"
     realm.kinit(ccache, realm.client_principal, PASSWORD)
     monkeypatch.setenv("KRB5CCNAME", ccache)
-    assert values(read(settings(srv, realm))) == expected()
+    assert value_keys(read(settings(srv, realm))) == expected()
 
 
 def test_a_wrong_password_is_one_line_naming_the_mode_and_settings(server, realm):
-    srv, _ = server
+    srv = server
     message = failure(settings(srv, realm, **{"pi.auth.username": realm.client_principal,
                                               "pi.auth.password": "wrong-" + PASSWORD}))
     assert message == (f"GET /piwebapi/dataservers: kerberos: cannot log in as {realm.client_principal}: Decrypt "
@@ -158,7 +144,7 @@ def test_a_wrong_password_is_one_line_naming_the_mode_and_settings(server, realm
 
 
 def test_an_unknown_principal_is_one_line(server, realm):
-    srv, _ = server
+    srv = server
     message = failure(settings(srv, realm, **{"pi.auth.username": "nobody@OSIPI.TEST", "pi.auth.password": PASSWORD}))
     assert "kerberos: cannot log in as nobody@OSIPI.TEST:" in message and "not found" in message
 
@@ -172,7 +158,7 @@ def test_a_server_whose_name_is_not_its_service_principal_needs_its_service_host
         assert "kerberos: no service ticket for HTTP/127.0.0.2: Server HTTP/127.0.0.2@OSIPI.TEST not found in " \
                "Kerberos database" in message and "pi.auth.kerberos_hostname" in message
         cfg = settings(srv, realm, **login, **{"pi.auth.kerberos_hostname": "localhost"})
-        assert values(read(cfg)) == expected()
+        assert value_keys(read(cfg)) == expected()
 
 
 def test_mutual_authentication_required_refuses_a_server_that_does_not_prove_itself(realm):
@@ -181,11 +167,11 @@ def test_mutual_authentication_required_refuses_a_server_that_does_not_prove_its
         login = {"pi.auth.username": realm.client_principal, "pi.auth.password": PASSWORD}
         message = failure(settings(srv, realm, **login))
         assert "did not prove its identity" in message and "pi.auth.kerberos_mutual" in message
-        assert values(read(settings(srv, realm, **login, **{"pi.auth.kerberos_mutual": "optional"}))) == expected()
+        assert value_keys(read(settings(srv, realm, **login, **{"pi.auth.kerberos_mutual": "optional"}))) == expected()
 
 
 def test_a_ticket_is_taken_again_before_it_ends(server, realm):
-    srv, _ = server
+    srv = server
     principal = realm.add_user("short-lived", PASSWORD, max_life="2 minutes")
     cfg = settings(srv, realm, **{"pi.auth.username": principal, "pi.auth.password": PASSWORD})
     client = PIWebAPIClient(cfg)
@@ -212,9 +198,9 @@ def test_point_security_denies_one_user_a_point_with_403(realm):
         status = {r["tag"]: (r["status"], r["error"]) for r in rows if r["record_kind"] == "window"}
         assert status[denied][0] == "failed" and "HTTP 403" in status[denied][1]
         assert realm.client_principal in status[denied][1]
-        assert values(rows) == expected({p.name for p in ARCHIVE.points} - {denied})
+        assert value_keys(rows) == expected({p.name for p in ARCHIVE.points} - {denied})
         other = realm.add_user("operator", PASSWORD)  # another identity reads the point
-        assert values(read(settings(srv, realm, **{"pi.auth.username": other, "pi.auth.password": PASSWORD}))) \
+        assert value_keys(read(settings(srv, realm, **{"pi.auth.username": other, "pi.auth.password": PASSWORD}))) \
             == expected()
 
 
@@ -267,7 +253,7 @@ def test_the_simulator_command_line_accepts_kerberos(realm):
         cfg = PIConfig.from_mapping({"pi.url": url, "pi.auth.type": "kerberos",
                                      "pi.auth.kerberos_config": realm.krb5_conf,
                                      "pi.auth.username": realm.client_principal, "pi.auth.password": PASSWORD})
-        assert values(read(cfg)) == expected()
+        assert value_keys(read(cfg)) == expected()
     finally:
         proc.terminate()
         proc.wait(timeout=10)

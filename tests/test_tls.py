@@ -3,22 +3,17 @@ simulator serving HTTPS with a throwaway CA: verification is on by default and f
 readable error and no retry; the CA bundle makes the same reads succeed with the ground truth's values;
 the opt-out works only when asked for, and says so loudly."""
 
-import datetime as dt
 import logging
 
 import pytest
 
 from connector_lib.client import PIWebAPIClient, PIWebAPIError
 from connector_lib.config import PIConfig
-from connector_lib.discovery import discover_tags
-from connector_lib.extract import BRONZE_COLUMNS, WindowTask, iter_rows, read_windows
-from pi_simulator import Archive, SimulatorServer, truth
+from pi_simulator import Archive, SimulatorServer
 from pi_simulator.tls import TestPKI
+from tests.window_reads import past_window, read_rows, truth_keys, value_keys
 
-UTC = dt.timezone.utc
-END = dt.datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=1)
-START = END - dt.timedelta(hours=1)
-COLS = [name for name, _ in BRONZE_COLUMNS]
+START, END = past_window(minutes=60)
 
 
 @pytest.fixture(scope="module")
@@ -37,16 +32,11 @@ def config(server, **settings):
 
 
 def values(server, cfg):
-    client = PIWebAPIClient(cfg)
-    tasks = [WindowTask(t.web_id, t.name, START, END, None, t.point_type, t.digital_set)
-             for t in discover_tags(client, cfg)]
-    rows = [dict(zip(COLS, r)) for r in iter_rows(read_windows(client, cfg, tasks))]
-    return {(r["tag"], r["timestamp"], r["sequence"]) for r in rows if r["record_kind"] == "value"}
+    return value_keys(read_rows(cfg, START, END))
 
 
 def expected(server):
-    return {(t["tag"], t["timestamp"], t["sequence"]) for p in server.api.archive.points
-            for t in truth.recorded(server.api.archive, p.name, START, END)}
+    return truth_keys(server.api.archive, START, END)
 
 
 def test_an_untrusted_certificate_fails_closed_with_one_readable_error_and_no_retry(server):

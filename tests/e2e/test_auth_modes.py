@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from devtools.auth_modes import MODES, SECRET_VARIABLES
 from pi_simulator.kerberos import missing_programs
 from tests.conftest import REPO
 
-CANARIES = {"OSIPI_BASIC_PASSWORD": "canary-Basic-0d4f17", "OSIPI_CLIENT_SECRET": "canary-Client-8e21c3",
-            "OSIPI_STATIC_TOKEN": "canary-Token-5b9a40", "OSIPI_KERBEROS_PASSWORD": "canary-Krb-77e2d5"}
-MODES = ("basic", "bearer-client-credentials", "bearer-static-token", "kerberos-password", "kerberos-keytab")
+CANARIES = dict(zip(SECRET_VARIABLES, ("canary-Basic-0d4f17", "canary-Client-8e21c3", "canary-Token-5b9a40",
+                                       "canary-Krb-77e2d5")))
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +60,7 @@ def _wait_for_processes_using(work, timeout_s: float = 60.0) -> None:
 
 def test_every_mode_reads_the_ground_truth_through_the_pipeline(run):
     code, text, _ = run
-    for mode in MODES:
-        scheme = {"basic": "basic", "bearer": "bearer", "kerberos": "negotiate"}[mode.split("-")[0]]
+    for mode, (_, scheme) in MODES.items():
         accepted = re.search(rf"^MODE {mode}: update ok in [0-9.]+s; requests accepted by scheme "
                              rf"\{{'{scheme}': (\d+)\}}$", text, re.MULTILINE)
         assert accepted and int(accepted.group(1)) > 0, f"{mode} did not complete with {scheme} only"

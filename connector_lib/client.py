@@ -67,6 +67,31 @@ def _errors_text(content: Any) -> str:
     return ""
 
 
+def _transport_reason(exc: Exception, timeout_s: float) -> str:
+    """Why a request got no answer, in words a network engineer acts on (the exception chain names the
+    cause; it holds no credentials)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return f"no connection within {timeout_s:g}s (pi.http.timeout): a firewall or a missing route drops it"
+    if isinstance(exc, requests.ReadTimeout):
+        return f"no answer within {timeout_s:g}s (pi.http.timeout)"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return "the connection broke in the middle of the answer"
+    chain, seen = [], exc
+    while seen is not None and len(chain) < 10:
+        chain.append(f"{type(seen).__name__} {seen}")
+        seen = seen.__cause__ or seen.__context__
+    text = " ".join(chain)
+    for needles, reason in (
+            (("NameResolutionError", "Name or service not known", "Failed to resolve", "name resolution",
+              "nodename nor servname"), "the host name does not resolve (DNS)"),
+            (("Connection refused",), "connection refused (nothing listens on that port)"),
+            (("Network is unreachable", "No route to host"), "no route to the host"),
+            (("Connection reset", "RemoteDisconnected", "Connection aborted"), "the connection was reset")):
+        if any(n in text for n in needles):
+            return reason
+    return type(exc).__name__
+
+
 def _tls_reason(exc: Exception) -> str:
     """The reason of a failed TLS handshake, from the exception text (it names no credentials)."""
     match = re.search(r"certificate verify failed[^'\"(]*|hostname '[^']*' doesn't match[^'\"(]*", str(exc))
@@ -129,7 +154,8 @@ class PIWebAPIClient:
                 raise PIWebAPIError(f"{where}: TLS: {_tls_reason(exc)} for {urlsplit(url).netloc}; give the "
                                     f"server's CA as pi.tls.ca_bundle (a PEM file)") from None
             except TRANSIENT_TRANSPORT as exc:
-                error = PIWebAPIError(f"{where}: {type(exc).__name__}", transient=True)
+                error = PIWebAPIError(f"{where}: cannot reach {urlsplit(url).netloc}: "
+                                      f"{_transport_reason(exc, self.config.timeout_s)}", transient=True)
                 resp = None
             except AuthError as exc:  # refused: no retry helps; unreachable: retried as a network error is
                 error = PIWebAPIError(f"{where}: {exc}", status=None if exc.transient else 401,

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import difflib
 import json
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from .logs import LEVELS as LOG_LEVELS
@@ -309,7 +310,9 @@ class PIConfig:
         if strict:
             unknown = sorted(k for k in flat if k.startswith(PREFIX) and k not in KNOWN_KEYS)
             if unknown:
-                raise ConfigError(f"{unknown[0]}: unknown setting (known: see docs/configuration.md)")
+                close = difflib.get_close_matches(unknown[0], sorted(KNOWN_KEYS), n=1)
+                hint = f"did you mean {close[0]}? " if close else ""
+                raise ConfigError(f"{unknown[0]}: unknown setting ({hint}known: see docs/configuration.md)")
         url = _text(flat, "pi.url")
         if not url:
             raise ConfigError("pi.url: required, e.g. https://pi.example.com/piwebapi")
@@ -434,9 +437,11 @@ class PIConfig:
         return cls.from_mapping(read_settings_file(path))
 
     @classmethod
-    def from_spark_conf(cls, get: Callable[[str, str | None], str | None]) -> "PIConfig":
-        """``get`` is ``spark.conf.get``; only the documented keys are read."""
-        return cls.from_mapping({s.key: v for s in SETTINGS if (v := get(s.key, None)) is not None})
+    def from_spark_conf(cls, conf: Mapping[str, str]) -> "PIConfig":
+        """From the pipeline configuration as the session shows it (``spark.conf.getAll``): Spark's own
+        keys are ignored, and every ``pi.*`` key must be a known setting, so a misspelt one in the
+        pipeline settings fails the update instead of silently leaving its default in place."""
+        return cls.from_mapping({k: v for k, v in conf.items() if k.startswith(PREFIX)})
 
     # ---- hand-over to executors -------------------------------------------------------------
     def __getstate__(self) -> dict:

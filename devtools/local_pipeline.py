@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from connector_lib.config import KNOWN_KEYS
-
 REPO = Path(__file__).resolve().parent.parent
 SPEC = REPO / "spark-pipeline.yml"
 # Definition files in dependency order. Open-source SDP 4.2 resolves a table read against the catalog
@@ -27,9 +25,16 @@ SPEC = REPO / "spark-pipeline.yml"
 # avoids it; Databricks resolves the graph either way.
 LAYERS = ("bronze", "silver", "gold")
 
-SPARK_VERSION = "4.2"
 DELTA_VERSION = "4.4.0"
-DELTA_PACKAGE = f"io.delta:delta-spark_{SPARK_VERSION}_2.13:{DELTA_VERSION}"
+
+
+def delta_package() -> str:
+    """The Delta Lake build for the running Spark: Delta 4.4 is published for Spark 4.0, 4.1 and 4.2, so
+    the compatibility runs under older pyspark releases use real Delta tables too."""
+    import pyspark
+
+    spark_version = ".".join(pyspark.__version__.split(".")[:2])
+    return f"io.delta:delta-spark_{spark_version}_2.13:{DELTA_VERSION}"
 
 
 def session_conf(work_dir: Path) -> dict[str, str]:
@@ -37,7 +42,7 @@ def session_conf(work_dir: Path) -> dict[str, str]:
     catalog is needed for a second update to find the first one's tables)."""
     warehouse = work_dir / "warehouse"
     return {
-        "spark.jars.packages": DELTA_PACKAGE,
+        "spark.jars.packages": delta_package(),
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
         "spark.sql.sources.default": "delta",
@@ -89,6 +94,13 @@ def _local_connect_session(master: str, conf: Mapping[str, str]):
     os.environ["SPARK_CONNECT_MODE_ENABLED"] = "1"  # pyspark.sql.functions and friends dispatch on it
     os.environ["SPARK_LOCAL_REMOTE"] = "1"  # session.stop() then stops the local server too
     return ConnectSession.builder.remote(f"sc://localhost:{port}").getOrCreate()
+
+
+def _first_line(exc: BaseException) -> str:
+    """What a user reads of a failure: the line that says what went wrong (the definitions' own error,
+    not the engine's wrapping)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 @dataclass
@@ -155,13 +167,18 @@ class LocalPipeline:
         spec = self._spec()
         for key, value in spec.configuration.items():  # as spark-pipelines does: configuration = session confs
             spark.conf.set(key, value)
-        for key in KNOWN_KEYS - set(spec.configuration):  # another pipeline's settings on a shared session
-            spark.conf.unset(key)
+        for key in set(spark.conf.getAll) - set(spec.configuration):  # another pipeline's, on a shared session
+            if key.startswith("pi."):
+                spark.conf.unset(key)
         graph_id = create_dataflow_graph(spark, default_catalog=spec.catalog,
                                          default_database=spec.database, sql_conf=spec.configuration)
         registry = SparkConnectGraphElementRegistry(spark, graph_id)
-        register_definitions(SPEC, registry, spec, spark, graph_id)
         result = UpdateResult(ok=False)
+        try:  # a failure while the definitions load (a wrong setting, unreadable state) fails the update
+            register_definitions(SPEC, registry, spec, spark, graph_id)
+        except Exception as exc:  # noqa: BLE001 - reported like a failed run
+            result.error = _first_line(exc)
+            return result
         try:
             for item in start_run(spark, graph_id, full_refresh=None, full_refresh_all=full_refresh_all,
                                   refresh=None, dry=False, storage=spec.storage):

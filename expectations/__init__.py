@@ -1,10 +1,12 @@
 """Data-quality rules as data (``<table>.yml`` beside this file) and the decorator that applies them.
 
 On Databricks the rules become the real ``dp.expect_all`` / ``expect_all_or_drop`` /
-``expect_all_or_fail`` decorators, so the event log records them. Open-source Spark Declarative
-Pipelines has no expectations, so the same decorator falls back to local equivalents with the same
-semantics (warn keeps and counts, drop filters, fail aborts the update) and remembers the rules so a
-local run can report pass/fail counts per rule (:func:`report`), like the event log does.
+``expect_all_or_fail`` decorators on the published tables, so the event log and the pipeline UI show
+their counts for those tables. Open-source Spark Declarative Pipelines has no expectations, so the same
+decorator falls back to local equivalents with the same semantics (warn keeps and counts, drop filters,
+fail aborts the update) and remembers the rules so a local run can report pass/fail counts per rule
+(:func:`report`), like the event log does. The fallback refuses to run on Databricks: there, missing
+decorators mean the code is not running as a pipeline, and rules must never be dropped silently.
 """
 
 from __future__ import annotations
@@ -51,9 +53,9 @@ def load_rules(table: str, directory: str = _HERE) -> list[Rule]:
     return rules
 
 
-# rules table -> (dataset name, query function without expectations, rules), in registration order:
-# what a local run evaluates for its report
-_APPLIED: dict[str, tuple[str, Callable, list[Rule]]] = {}
+# rules table -> (view downstream tables read it through, query function without expectations, rules),
+# in registration order: what a local run evaluates for its report
+_APPLIED: dict[str, tuple[str | None, Callable, list[Rule]]] = {}
 
 
 def _databricks_decorators():
@@ -64,9 +66,10 @@ def _databricks_decorators():
     return None
 
 
-def expect_rules(table: str, rules: list[Rule] | None = None, dataset: str | None = None):
-    """Decorator placed below ``@dp.table`` / ``@dp.materialized_view`` / ``@dp.temporary_view``.
-    ``table`` names the rule file; ``dataset`` is the decorated dataset when it differs (a view)."""
+def expect_rules(table: str, rules: list[Rule] | None = None, view: str | None = None):
+    """Decorator placed below ``@dp.table`` / ``@dp.materialized_view`` of the published ``table`` (its
+    rule file is ``<table>.yml``). ``view``: the temporary view through which later tables read ``table``
+    (:func:`checked_rows`), which a local report defines too."""
     rules = load_rules(table) if rules is None else rules
 
     def decorate(query: Callable):
@@ -79,15 +82,31 @@ def expect_rules(table: str, rules: list[Rule] | None = None, dataset: str | Non
                 if chosen:
                     wrapped = deco(chosen)(wrapped)
             return wrapped
+        if os.environ.get("DATABRICKS_RUNTIME_VERSION"):
+            raise ExpectationError(
+                f"expectations of {table}: this Databricks runtime's pyspark.pipelines has no expect_all "
+                "decorators (is the code running outside a Lakeflow pipeline?); refusing the local fallback, "
+                "which would keep the rules out of the event log")
 
         @functools.wraps(query)
         def local_query(*args, **kwargs):
             return apply_local(query(*args, **kwargs), rules)
 
-        _APPLIED[table] = (dataset or table, query, rules)
+        _APPLIED[table] = (view, query, rules)
         return local_query
 
     return decorate
+
+
+def checked_rows(spark, table: str):
+    """The rows of ``table`` as the tables after it read them. On Databricks that is the published table
+    (the engine orders the reads, and its expectations ran there). Locally it is the table's query with
+    its rules applied, read through a temporary view: open-source Spark Declarative Pipelines may run a
+    reader of another file's table while that table is being rewritten, and reads it truncated."""
+    if _databricks_decorators() is not None:
+        return spark.read.table(table)
+    _, query, rules = _APPLIED[table]
+    return apply_local(query(), rules)
 
 
 def apply_local(df, rules: list[Rule]):
@@ -105,23 +124,34 @@ def apply_local(df, rules: list[Rule]):
 
 
 def report(tables: list[str] | None = None) -> list[dict]:
-    """Pass/fail counts of every rule applied in this process, evaluated over each table's input."""
+    """Pass/fail counts of every rule applied in this process, evaluated over each table's input.
+
+    The pipeline-private views later queries read are defined in the session for the report and dropped
+    after it: left behind, a session view would shadow the pipeline's own view of that name at the next
+    update (the engine resolves a read to the session's temporary view first)."""
+    from pyspark.sql import SparkSession
     from pyspark.sql import functions as F
 
     out = []
-    for table, (dataset, query, rules) in _APPLIED.items():
-        df = query()
-        if dataset != table:  # a pipeline-private view: later queries of the report read it by name
-            apply_local(df, rules).createOrReplaceTempView(dataset)
-        if tables and table not in tables:
-            continue
-        aggs = [F.count(F.lit(1)).alias("__rows")]
-        aggs += [F.sum(F.when(F.coalesce(F.expr(r.constraint), F.lit(False)), 0).otherwise(1)).alias(f"f{i}")
-                 for i, r in enumerate(rules)]
-        row = df.agg(*aggs).first()
-        total = row["__rows"]
-        for i, r in enumerate(rules):
-            failed = row[f"f{i}"] or 0
-            out.append({"table": table, "rule": r.name, "action": r.action,
-                        "passed": total - failed, "failed": failed})
+    defined = []
+    try:
+        for table, (view, query, rules) in _APPLIED.items():
+            df = query()
+            if view is not None:
+                apply_local(df, rules).createOrReplaceTempView(view)
+                defined.append(view)
+            if tables and table not in tables:
+                continue
+            aggs = [F.count(F.lit(1)).alias("__rows")]
+            aggs += [F.sum(F.when(F.coalesce(F.expr(r.constraint), F.lit(False)), 0).otherwise(1)).alias(f"f{i}")
+                     for i, r in enumerate(rules)]
+            row = df.agg(*aggs).first()
+            total = row["__rows"]
+            for i, r in enumerate(rules):
+                failed = row[f"f{i}"] or 0
+                out.append({"table": table, "rule": r.name, "action": r.action,
+                            "passed": total - failed, "failed": failed})
+    finally:
+        for view in defined:
+            SparkSession.active().catalog.dropTempView(view)
     return out

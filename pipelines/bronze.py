@@ -7,10 +7,11 @@ from connector_lib.bronze import TABLE_PROPERTIES
 from connector_lib.spark import transforms
 from connector_lib.spark.af_source import af_snapshots_stream, af_stream_options
 from connector_lib.spark.ef_source import ef_stream_options, event_frames_stream
-from connector_lib.spark.pipeline import pi_config, prepare_stream_options, recorded_values_stream
+from connector_lib.spark.pipeline import pi_config, pipeline_session, prepare_stream_options, recorded_values_stream
 
-config = pi_config(spark)  # noqa: F821 - `spark` is injected by the pipeline runtime
-stream_options = prepare_stream_options(spark, config)  # noqa: F821 - watermarks as of pipeline start
+spark = pipeline_session(globals())
+config = pi_config(spark)
+stream_options = prepare_stream_options(spark, config)  # the watermarks as of pipeline start
 
 
 @dp.table(name="pi_recorded_bronze",
@@ -18,42 +19,42 @@ stream_options = prepare_stream_options(spark, config)  # noqa: F821 - watermark
                   "may hold re-read duplicates",
           table_properties=TABLE_PROPERTIES)
 def pi_recorded_bronze():
-    return recorded_values_stream(spark, stream_options)  # noqa: F821
+    return recorded_values_stream(spark, stream_options)
 
 
 @dp.materialized_view(name="pi_watermarks", comment="Per-tag watermark: bronze holds every value up to it")
 def pi_watermarks():
-    return transforms.watermarks(spark.read.table("pi_recorded_bronze"))  # noqa: F821
+    return transforms.watermarks(spark.read.table("pi_recorded_bronze"))
 
 
 @dp.materialized_view(name="pi_extraction_log", comment="Every tag window read, with its status, error and re-read request")
 def pi_extraction_log():
-    return transforms.extraction_log(spark.read.table("pi_recorded_bronze"))  # noqa: F821
+    return transforms.extraction_log(spark.read.table("pi_recorded_bronze"))
 
 
 @dp.materialized_view(name="pi_quarantine", comment="Payloads that could not be parsed, with their context")
 def pi_quarantine():
-    return (spark.read.table("pi_recorded_bronze")  # noqa: F821
+    return (spark.read.table("pi_recorded_bronze")
             .where(F.col("record_kind") == "quarantine")
             .select("web_id", "tag", "window_start", "window_end", "timestamp", "sequence", "error", "raw",
                     "extracted_at"))
 
 
 if config.af_databases:  # the Asset Framework, when databases are configured
-    af_options = af_stream_options(spark, config)  # noqa: F821 - when the last snapshot was taken
+    af_options = af_stream_options(spark, config)
 
     @dp.table(name="pi_af_bronze",
               comment="AF snapshots as read: elements, attributes (PI Point references resolved), static values, "
                       "one snapshot record per database")
     def pi_af_bronze():
-        return af_snapshots_stream(spark, af_options)  # noqa: F821
+        return af_snapshots_stream(spark, af_options)
 
 
 if config.reads_event_frames:  # event frames of the AF databases, read at every update
-    ef_options = ef_stream_options(spark, config)  # noqa: F821 - where the last read ended
+    ef_options = ef_stream_options(spark, config)
 
     @dp.table(name="pi_event_frames_bronze",
               comment="Event frames as read: every read of a frame (open ones again until they close), "
                       "one read record per database and update, quarantined frames")
     def pi_event_frames_bronze():
-        return event_frames_stream(spark, ef_options)  # noqa: F821
+        return event_frames_stream(spark, ef_options)

@@ -20,6 +20,10 @@ os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "pipelines: needs Spark Declarative Pipelines (pyspark >= 4.1)")
+
+
 @pytest.fixture(scope="session")
 def local_pipeline_factory(tmp_path_factory):
     """Creates LocalPipeline objects that share one Spark session (the first one's)."""
@@ -44,3 +48,14 @@ def local_pipeline_factory(tmp_path_factory):
 @pytest.fixture(scope="session")
 def spark(local_pipeline_factory):
     return local_pipeline_factory({}, "spark").spark
+
+
+@pytest.fixture(params=["UTC", "Asia/Kolkata"])
+def any_zone_spark(spark, request):
+    """The session under UTC and under a zone half an hour off the hour: every hour boundary of the
+    session's own zone is then a UTC half hour, so a transform or state read that follows the session's
+    zone shows."""
+    before = spark.conf.get("spark.sql.session.timeZone")
+    spark.conf.set("spark.sql.session.timeZone", request.param)
+    yield spark
+    spark.conf.set("spark.sql.session.timeZone", before)

@@ -150,10 +150,18 @@ def test_a_setting_of_another_auth_mode_is_an_error():
         PIConfig.from_mapping({**GOOD, "pi.auth.type": "bearer", "pi.auth.token": "t", "pi.auth.password": "p"})
 
 
-def test_from_spark_conf_reads_only_known_keys():
+def test_from_spark_conf_reads_the_pi_keys_and_ignores_spark_keys():
     conf = {"pi.url": "http://h/piwebapi", "pi.page_size": "42", "spark.sql.shuffle.partitions": "3"}
-    config = PIConfig.from_spark_conf(lambda key, default=None: conf.get(key, default))
+    config = PIConfig.from_spark_conf(conf)
     assert config.page_size == 42
+
+
+def test_a_misspelt_key_in_the_pipeline_configuration_is_an_error_naming_it():
+    conf = {"pi.url": "http://h/piwebapi", "pi.tag_fliter": "SYD.*", "spark.sql.shuffle.partitions": "3"}
+    with pytest.raises(ConfigError) as raised:
+        PIConfig.from_spark_conf(conf)
+    assert str(raised.value) == ("pi.tag_fliter: unknown setting (did you mean pi.tag_filter? "
+                                 "known: see docs/configuration.md)")
 
 
 def test_every_setting_is_documented_with_its_default():
@@ -206,3 +214,17 @@ def test_make_run_with_a_bad_config_prints_one_line_and_exits_2(tmp_path, text, 
 @pytest.mark.parametrize("name", ["pi_reread_requests", "ops.pi_reread", "main.ops.pi_reread", "`my-cat`.ops.t"])
 def test_reread_table_takes_one_to_three_part_names(name):
     assert PIConfig.from_mapping({**GOOD, "pi.reread_table": name}).reread_table == name
+
+
+def test_a_runtime_older_than_spark_4_is_refused_in_one_line():
+    from connector_lib.spark.pipeline import UnsupportedRuntime, require_supported_spark
+
+    require_supported_spark("4.0.0", "4.0.0")
+    require_supported_spark("4.2.0", "4.1.4")
+    with pytest.raises(UnsupportedRuntime) as raised:
+        require_supported_spark("4.0.0", "3.5.2")  # a serverless environment version with a Spark 3.5 client
+    assert str(raised.value) == (
+        "pyspark 3.5.2: osipi-lakeflow needs Spark 4.0 or newer (Databricks Runtime 17.3 LTS or newer: pipeline "
+        "channel CURRENT or PREVIEW, environment_version 4; docs/deploy.md)")
+    with pytest.raises(UnsupportedRuntime, match="^Spark 3.5.0: "):
+        require_supported_spark("3.5.0", "4.0.0")

@@ -73,7 +73,8 @@ def test_frames_resolve_an_element_webid_read_before_a_rename_to_the_current_pat
     assert got["b"].element_id is None  # not in any snapshot: kept, without a path
 
 
-def test_downtime_minutes_per_element_and_day_split_at_midnight_closed_frames_only(spark):
+def test_downtime_minutes_per_element_and_day_split_at_midnight_closed_frames_only(any_zone_spark):
+    spark = any_zone_spark
     rows = [frame("a", 90, 150, 200),  # 23:30 -> 00:30: 30 minutes on each day
             frame("b", 0, 10, 200),  # 22:00 -> 22:10
             frame("c", 0, 20, 200, element="E2"),
@@ -88,7 +89,8 @@ def test_downtime_minutes_per_element_and_day_split_at_midnight_closed_frames_on
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
 
 
-def test_batches_per_product_and_day_count_closed_batches_with_their_durations(spark):
+def test_batches_per_product_and_day_count_closed_batches_with_their_durations(any_zone_spark):
+    spark = any_zone_spark
     rows = [frame(k, start, end, 200, "Batch", attributes={"Product": value(p)})
             for k, start, end, p in (("a", 0, 30, "PET-500"), ("b", 40, 100, "PET-500"), ("c", 0, 45, "CAN-330"),
                                      ("d", 100, None, "CAN-330"))]

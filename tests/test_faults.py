@@ -220,3 +220,30 @@ def test_a_new_plan_starts_its_own_count_of_first_failures(server):
         statuses = [requests.post(f"{server.url}/batch", json={}, headers={"X-Requested-With": "t"},
                                   timeout=5).status_code for _ in range(2)]
         assert statuses == [500, 207]
+
+
+def _unreachable(url: str, timeout: str = "2s") -> str:
+    client = PIWebAPIClient(PIConfig.from_mapping({"pi.url": url, "pi.http.max_retries": "0",
+                                                   "pi.http.timeout": timeout}))
+    with pytest.raises(PIWebAPIError) as raised:
+        client.get("dataservers")
+    assert raised.value.transient  # the next update (or retry) tries again
+    return str(raised.value)
+
+
+def test_a_server_that_cannot_be_reached_is_one_line_naming_the_host_and_the_reason():
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    assert _unreachable(f"http://127.0.0.1:{port}/piwebapi") == (
+        f"GET /piwebapi/dataservers: cannot reach 127.0.0.1:{port}: connection refused (nothing listens on that port)")
+    assert _unreachable("https://pi.no-such-host.invalid/piwebapi") == (
+        "GET /piwebapi/dataservers: cannot reach pi.no-such-host.invalid: the host name does not resolve (DNS)")
+    with socket.socket() as silent:  # accepts the connection, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        assert _unreachable(f"http://127.0.0.1:{silent.getsockname()[1]}/piwebapi", "0.5s") == (
+            f"GET /piwebapi/dataservers: cannot reach 127.0.0.1:{silent.getsockname()[1]}: "
+            "no answer within 0.5s (pi.http.timeout)")

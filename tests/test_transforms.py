@@ -88,7 +88,8 @@ def test_watermark_stops_at_the_first_gap(spark):
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
 
 
-def test_hourly_aggregates_step_weighted(spark):
+def test_hourly_aggregates_step_weighted(any_zone_spark):
+    spark = any_zone_spark
     silver = transforms.silver_values(bronze(spark, [
         value("A", 0, 10.0, read_at=90),
         value("A", 30, 20.0, read_at=90),
@@ -142,7 +143,8 @@ def test_reread_windows_never_move_a_watermark_and_are_named_in_the_extraction_l
                                                  ("fix-1", "failed")]
 
 
-def test_state_at_start_takes_the_completion_records_committed_after_the_last_refresh(spark):
+def test_state_at_start_takes_the_completion_records_committed_after_the_last_refresh(any_zone_spark):
+    spark = any_zone_spark
     """An update killed after some micro-batches committed: pi_watermarks never saw them, bronze holds
     them. The next update starts from them (a long backfill resumes instead of starting over)."""
     from connector_lib.spark.state import load_state

@@ -9,6 +9,7 @@ runs every few minutes would fill bronze with copies. Silver turns the snapshots
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.datasource import DataSource
@@ -18,6 +19,8 @@ from ..config import PIConfig
 from ..timeutil import UTC
 from .datasource import reader_options
 from .once import OncePerUpdateReader, latest_times
+from .state import qualified
+from .stream_reader import state_option
 
 AF_BRONZE = "pi_af_bronze"
 SCHEMA = ", ".join(f"{name} {kind}" for name, kind in AF_COLUMNS)
@@ -34,16 +37,17 @@ class PIAFDataSource(DataSource):
     def streamReader(self, schema):
         config = PIConfig.from_options(self.options)
         last = self.options.get("last_snapshot")
-        return AFStreamReader(config, dt.datetime.fromisoformat(last) if last else None)
+        return AFStreamReader(config, dt.datetime.fromisoformat(last) if last else None,
+                              json.loads(self.options.get("state") or "{}"))
 
 
 class AFStreamReader(OncePerUpdateReader):
-    def __init__(self, config: PIConfig, last_snapshot: dt.datetime | None):
-        super().__init__(config)
+    def __init__(self, config: PIConfig, last_snapshot: dt.datetime | None, state: dict):
+        super().__init__(config, state)
         self.last_snapshot = last_snapshot
 
     def due(self, start: dict) -> bool:
-        if start.get("round", 0) == 0 or self.last_snapshot is None:  # first run, full refresh, none complete
+        if not self.resumed(start) or self.last_snapshot is None:  # first run, full refresh, none complete
             return True
         return dt.datetime.now(UTC) - self.last_snapshot >= dt.timedelta(seconds=self.config.af_refresh_s)
 
@@ -54,8 +58,9 @@ class AFStreamReader(OncePerUpdateReader):
 def af_stream_options(spark: SparkSession, config: PIConfig, table: str = AF_BRONZE) -> dict[str, str]:
     """Register ``pi_af`` and read when the last complete snapshot was taken (at pipeline start)."""
     spark.dataSource.register(PIAFDataSource)
-    options = reader_options(config)
-    latest = latest_times(spark, table, "snapshot", "extracted_at")
+    table = qualified(spark, table)
+    found, latest = latest_times(spark, table, "snapshot", "extracted_at")
+    options = {**reader_options(config), **state_option(table, found)}
     if latest:
         options["last_snapshot"] = min(latest.values())  # the database that is due first
     return options

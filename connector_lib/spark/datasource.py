@@ -1,12 +1,13 @@
 """The ``pi`` PySpark Python Data Source: the only place the connector meets Spark's reader API.
 
 The driver plans windows and cuts them into partitions; executors run the HTTP work (one client per
-partition) and yield bronze rows. Offsets are ``{"round": n, "end": iso}``: the round counts planned
-micro-batches and the end is the upper time bound of that round. Per-tag positions live in the reader:
-they start from the watermarks read at pipeline start, or from ``pi.backfill_start`` when the stream starts
-from its initial offset (first run or full refresh, when bronze is empty too). Re-read requests
-(``connector_lib.reread``) keep positions of their own, per request and tag, planned beside the regular
-windows.
+partition) and yield bronze rows. Offsets are ``{"round": n, "end": iso}``: the round counts the
+micro-batches planned from a known start and the end is the upper time bound of that round; a micro-batch
+planned without its start (Spark 4.0 and 4.1, see ``stream_reader``) has an offset of ``{"end": iso}``.
+Per-tag positions live in the reader: they start from the watermarks read at pipeline start, or from
+``pi.backfill_start`` when the stream starts from its initial offset (first run or full refresh, when
+bronze is empty too). Re-read requests (``connector_lib.reread``) keep positions of their own, per request
+and tag, planned beside the regular windows.
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from pyspark.sql.datasource import DataSource, DataSourceReader, DataSourceStreamReader, InputPartition
-from pyspark.sql.streaming.datasource import SupportsTriggerAvailableNow
+from pyspark.sql.datasource import DataSource, DataSourceReader, InputPartition
 
 from ..client import PIWebAPIClient
 from ..config import PIConfig
@@ -26,6 +26,7 @@ from ..plan import partition_tasks, plan_rereads, plan_windows
 from ..reread import RereadRequest
 from ..timeutil import UTC, parse_time
 from .arrow import record_batches
+from .stream_reader import PlannedStreamReader
 
 SCHEMA = SPARK_SCHEMA
 
@@ -76,7 +77,8 @@ class PIDataSource(DataSource):
     def streamReader(self, schema):
         marks = {k: dt.datetime.fromisoformat(v) for k, v in json.loads(self.options.get("watermarks") or "{}").items()}
         rereads = [RereadRequest.from_json(r) for r in json.loads(self.options.get("rereads") or "[]")]
-        return PIStreamReader(self._config(), marks, json.loads(self.options.get("densities") or "{}"), rereads)
+        return PIStreamReader(self._config(), marks, json.loads(self.options.get("densities") or "{}"), rereads,
+                              json.loads(self.options.get("state") or "{}"))
 
 
 def _read(config: PIConfig, partition: InputPartition):
@@ -106,13 +108,17 @@ class PIBatchReader(DataSourceReader):
         yield from _read(self.config, partition)
 
 
-class PIStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
+class PIStreamReader(PlannedStreamReader):
     """Triggered updates (``availableNow``) fix their end time when they start, then read every tag up
     to it in as many micro-batches as the ``pi.max_window`` chunks need, and the pending re-read
-    requests beside them."""
+    requests beside them. Where Spark reads an available-now query in one micro-batch (Spark 4.0 and
+    4.1), an update reads one ``pi.max_window`` chunk per tag and a long backfill goes on at the next
+    update."""
 
     def __init__(self, config: PIConfig, watermarks: dict[str, dt.datetime],
-                 densities: dict[str, float] | None = None, rereads: list[RereadRequest] | None = None):
+                 densities: dict[str, float] | None = None, rereads: list[RereadRequest] | None = None,
+                 state: dict | None = None):
+        super().__init__(state)
         self.config = config
         self.watermarks = watermarks
         self.densities = densities or {}
@@ -135,14 +141,16 @@ class PIStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
     def _start_state(self, start: dict) -> None:
         if self._tags is not None:
             return
+        self.check_state(start)
         self._tags = discover_tags(PIWebAPIClient(self.config), self.config)
         backfill = parse_time(self.config.backfill_start, dt.datetime.now(UTC))
         # from the initial offset bronze is empty (first run or full refresh): old watermarks do not apply
-        marks = self.watermarks if start.get("round", 0) > 0 else {}
+        resumed = self.resumed(start)
+        marks = self.watermarks if resumed else {}
         self._active_marks = {t.web_id: marks[t.web_id] for t in self._tags if t.web_id in marks}
         self._positions = {t.web_id: self._active_marks.get(t.web_id, backfill) for t in self._tags}
         for request in self.rereads:  # from the initial offset, earlier re-reads are gone with bronze too
-            covered = request.covered if start.get("round", 0) > 0 else {}
+            covered = request.covered if resumed else {}
             for tag in self._tags:
                 if request.matches(tag.name):
                     self._reread_positions[(request.request_id, tag.web_id)] = max(
@@ -165,17 +173,20 @@ class PIStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         return tasks + rereads
 
     def latestOffset(self, start: dict | None = None, limit=None) -> dict:
-        start = start or self.initialOffset()
+        if start is None:  # Spark 4.0 and 4.1: the start is known only in partitions(), which plans
+            return {"end": self._now_bound().isoformat()}
         tasks = self._plan(start, self._now_bound())
         if not tasks:
             return start
-        round_no = int(start.get("round", 0)) + 1
+        round_no = int(start.get("round") or 0) + 1
         self._plans[round_no] = tasks
         return {"round": round_no, "end": max(t.end for t in tasks).isoformat()}
 
     def partitions(self, start: dict, end: dict):
-        tasks = self._plans.pop(int(end["round"]), None)
-        if tasks is None:  # replaying a batch an earlier process planned: re-read from the watermarks
+        if self.is_restart_probe(start, end):
+            return []
+        tasks = self._plans.pop(end.get("round"), None)
+        if tasks is None:  # planned without its start, or replaying a batch an earlier process planned
             tasks = self._plan(start, dt.datetime.fromisoformat(end["end"]))
         return _partitions(tasks, self.config, self.densities)
 
@@ -183,5 +194,5 @@ class PIStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         yield from _read(self.config, partition)
 
     def commit(self, end: dict) -> None:
-        for round_no in [r for r in self._plans if r <= int(end["round"])]:
+        for round_no in [r for r in self._plans if r <= int(end.get("round") or 0)]:
             del self._plans[round_no]

@@ -18,6 +18,8 @@ from ..config import PIConfig
 from ..eventframes import EF_COLUMNS, read_event_frames
 from .datasource import reader_options
 from .once import OncePerUpdateReader, latest_times
+from .state import qualified
+from .stream_reader import state_option
 
 EF_BRONZE = "pi_event_frames_bronze"
 SCHEMA = ", ".join(f"{name} {kind}" for name, kind in EF_COLUMNS)
@@ -33,12 +35,13 @@ class PIEventFrameDataSource(DataSource):
 
     def streamReader(self, schema):
         config = PIConfig.from_options(self.options)
-        return EventFrameStreamReader(config, json.loads(self.options.get("since") or "{}"))
+        return EventFrameStreamReader(config, json.loads(self.options.get("since") or "{}"),
+                                      json.loads(self.options.get("state") or "{}"))
 
 
 class EventFrameStreamReader(OncePerUpdateReader):
-    def __init__(self, config: PIConfig, since: dict[str, str]):
-        super().__init__(config)
+    def __init__(self, config: PIConfig, since: dict[str, str], state: dict):
+        super().__init__(config, state)
         self.since = {k.lower(): v for k, v in since.items()}  # database path -> the previous ok read's end
 
     def due(self, start: dict) -> bool:
@@ -53,9 +56,9 @@ class EventFrameStreamReader(OncePerUpdateReader):
 def ef_stream_options(spark: SparkSession, config: PIConfig, table: str = EF_BRONZE) -> dict[str, str]:
     """Register ``pi_ef`` and read where each database's last ok read ended (at pipeline start)."""
     spark.dataSource.register(PIEventFrameDataSource)
-    options = reader_options(config)
-    options["since"] = json.dumps(latest_times(spark, table, "read", "search_end"))
-    return options
+    table = qualified(spark, table)
+    found, since = latest_times(spark, table, "read", "search_end")
+    return {**reader_options(config), **state_option(table, found), "since": json.dumps(since)}
 
 
 def event_frames_stream(spark: SparkSession, options: dict[str, str]) -> DataFrame:

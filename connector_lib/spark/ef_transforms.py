@@ -15,6 +15,8 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from .utc import day_start, utc_date
+
 KEYS = ("database", "id")
 FRAME_COLUMNS = ("database", "id", "web_id", "name", "path", "template", "categories", "description",
                  "start_time", "end_time", "in_progress", "duration_s", "severity", "can_be_acknowledged",
@@ -99,9 +101,9 @@ def downtime_daily(frames: DataFrame, template: str) -> DataFrame:
     """Minutes of closed downtime per element and UTC day (a frame across midnight counts in both days);
     frames still in progress count once they close."""
     closed = frames.where((F.lower("template") == template.lower()) & ~F.col("in_progress"))
-    days = closed.withColumn("day", F.explode(F.sequence(F.to_date("start_time"), F.to_date("end_time"))))
-    day_start = F.to_timestamp(F.col("day"))
-    overlap = _seconds(F.least("end_time", day_start + F.expr("INTERVAL 1 DAY")), F.greatest("start_time", day_start))
+    days = closed.withColumn("day", F.explode(F.sequence(utc_date("start_time"), utc_date("end_time"))))
+    starts = day_start("day")
+    overlap = _seconds(F.least("end_time", starts + F.expr("INTERVAL 1 DAY")), F.greatest("start_time", starts))
     return (days.where(overlap > 0)
             .groupBy("database", "element_id", "element_path", "element_name", "day")
             .agg(F.round(F.sum(overlap) / 60, 3).alias("downtime_minutes"), F.count(F.lit(1)).alias("frames")))
@@ -112,7 +114,7 @@ def batches_by_product(frames: DataFrame, template: str, product_attribute: str)
     minutes = F.col("duration_s") / 60
     return (frames.where((F.lower("template") == template.lower()) & ~F.col("in_progress"))
             .withColumn("product", attribute(product_attribute))
-            .withColumn("day", F.to_date("start_time"))
+            .withColumn("day", utc_date("start_time"))
             .groupBy("database", "product", "day")
             .agg(F.count(F.lit(1)).alias("batches"), F.round(F.sum(minutes), 3).alias("total_minutes"),
                  F.round(F.avg(minutes), 3).alias("mean_minutes"), F.round(F.min(minutes), 3).alias("min_minutes"),

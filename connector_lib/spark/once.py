@@ -3,7 +3,9 @@ database, read by a subclass (AF snapshots, event frame reads).
 
 Declarative Pipelines run streaming tables with an available-now trigger, which asks for the latest
 offset until it stops moving: the offset moves once, when the subclass says a read is due, to a new
-round stamped with the planned time, which the partitions carry to the executors.
+round stamped with the planned time, which the partitions carry to the executors. Where Spark asks for
+the latest offset without saying where the stream stands (Spark 4.0 and 4.1, see ``stream_reader``), the
+offset moves at every update and ``partitions`` decides whether the read is due.
 """
 
 from __future__ import annotations
@@ -14,44 +16,49 @@ from typing import Iterator
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.datasource import DataSourceStreamReader, InputPartition
-from pyspark.sql.streaming.datasource import SupportsTriggerAvailableNow
+from pyspark.sql.datasource import InputPartition
 
 from ..af import Database, databases
 from ..client import PIWebAPIClient
 from ..config import PIConfig
 from ..timeutil import UTC, from_epoch_micros
+from .stream_reader import PlannedStreamReader
 
 
 class DatabasePartition(InputPartition):
-    def __init__(self, database: str, planned_at: str, round_: int):
-        # round 1: the first micro-batch of the stream (first run or full refresh: its table is empty)
-        super().__init__(json.dumps({"database": database, "at": planned_at, "round": round_}))
+    def __init__(self, database: str, planned_at: str, first: bool):
+        # first: the first micro-batch of the stream (first run or full refresh: its table is empty)
+        super().__init__(json.dumps({"database": database, "at": planned_at, "first": first}))
 
 
-class OncePerUpdateReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
-    def __init__(self, config: PIConfig):
+class OncePerUpdateReader(PlannedStreamReader):
+    def __init__(self, config: PIConfig, state: dict | None = None):
+        super().__init__(state)
         self.config = config
         self._planned: dict | None = None
 
     def due(self, start: dict) -> bool:
-        """Whether this update reads; ``start['round']`` is 0 on the first run or after a full refresh."""
+        """Whether this update reads; ``self.resumed(start)`` is false on the first run or after a full
+        refresh."""
         raise NotImplementedError
-
-    def prepareForTriggerAvailableNow(self) -> None:
-        pass
 
     def initialOffset(self) -> dict:
         return {"round": 0, "at": None}
 
     def latestOffset(self, start: dict | None = None, limit=None) -> dict:
-        start = start or self.initialOffset()
-        if self._planned is None and self.config.af_databases and self.due(start):
-            self._planned = {"round": int(start.get("round", 0)) + 1, "at": dt.datetime.now(UTC).isoformat()}
-        return self._planned or start
+        if self._planned is None and self.config.af_databases and (start is None or self.due(start)):
+            round_no = int(start.get("round") or 0) + 1 if start is not None else None
+            self._planned = {"round": round_no, "at": dt.datetime.now(UTC).isoformat()}
+        return self._planned or start or self.initialOffset()
 
     def partitions(self, start: dict, end: dict):
-        return [DatabasePartition(name, end["at"], int(end["round"])) for name in self.config.af_databases]
+        if self.is_restart_probe(start, end):
+            return []
+        self.check_state(start)
+        if end.get("round") is None and not self.due(start):
+            return []
+        first = not self.resumed(start)
+        return [DatabasePartition(name, end["at"], first) for name in self.config.af_databases]
 
     def read(self, partition) -> Iterator[tuple]:
         """The rows of the partition's database, read by :meth:`read_database` with one client."""
@@ -61,7 +68,7 @@ class OncePerUpdateReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
             for db in databases(client, self.config):
                 if db.name.lower() == spec["database"].lower():
                     yield from self.read_database(client, db, dt.datetime.fromisoformat(spec["at"]),
-                                                  first=spec["round"] == 1)
+                                                  first=spec["first"])
         finally:
             client.session.close()
 
@@ -70,16 +77,12 @@ class OncePerUpdateReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         """``first``: the stream's first micro-batch (first run or full refresh: its table is empty)."""
         raise NotImplementedError
 
-    def commit(self, end: dict) -> None:
-        pass
 
-
-def latest_times(spark: SparkSession, table: str, kind: str, column: str) -> dict[str, str]:
-    """Per database, the latest ``column`` of the ok ``kind`` records of ``table`` (ISO strings); empty
-    when the table does not exist. Read as epoch microseconds: collected timestamps depend on the session
-    time zone."""
+def latest_times(spark: SparkSession, table: str, kind: str, column: str) -> tuple[bool, dict[str, str]]:
+    """Whether ``table`` exists and, per database, the latest ``column`` of its ok ``kind`` records (ISO
+    strings). Read as epoch microseconds: collected timestamps depend on the session time zone."""
     if not spark.catalog.tableExists(table):
-        return {}
+        return False, {}
     rows = (spark.read.table(table).where((F.col("record_kind") == kind) & (F.col("status") == "ok"))
             .groupBy("database").agg(F.max(F.unix_micros(column)).alias("m")).collect())
-    return {r.database: from_epoch_micros(r.m).isoformat() for r in rows if r.m is not None}
+    return True, {r.database: from_epoch_micros(r.m).isoformat() for r in rows if r.m is not None}

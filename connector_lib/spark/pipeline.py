@@ -1,21 +1,68 @@
-"""What the pipeline files call: configuration from ``spark.conf``, the data source registration, and
-the watermark state and re-read requests read once at pipeline start (outside any table function, so
-they are not graph dependencies)."""
+"""What the pipeline files call: the session, the configuration, the data source registration, and the
+state read once at pipeline start (outside any table function, so it is not a graph dependency).
+
+The state (per-tag watermarks, re-read requests) is looked up in the pipeline's own catalog and schema,
+by qualified names, and what was found is logged. A stream that resumes from its checkpoint while its
+bronze table could not be found stops the update (``StateError``) instead of reading every tag again
+from ``pi.backfill_start``.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
+import re
+from typing import Any, Mapping
 
+import pyspark
 from pyspark.sql import DataFrame, SparkSession
 
-from ..config import PIConfig
+from ..config import ConfigError, PIConfig
+from ..logs import use_level
 from .datasource import PIDataSource, reader_options
-from .reread import load_rereads
-from .state import load_state
+from .reread import EXTRACTION_LOG, load_rereads
+from .state import BRONZE_TABLE, WATERMARK_TABLE, StateError, current_schema, load_state, qualified
+from .stream_reader import state_option
+
+log = logging.getLogger(__name__)
+
+
+def pipeline_session(namespace: Mapping[str, Any]) -> SparkSession:
+    """The session a pipeline file defines its tables with: the ``spark`` the engine injects into the
+    file's namespace (Databricks, open-source Spark 4.2), else the active session (open-source Spark 4.1
+    injects none)."""
+    return namespace.get("spark") or SparkSession.active()
+
+
+#: the oldest Spark the pipeline runs on: Databricks Runtime 17.3 LTS
+MINIMUM_SPARK = (4, 0)
+
+
+class UnsupportedRuntime(RuntimeError):
+    """The pipeline runs on a Spark older than the supported runtimes; the message is one line."""
+
+
+def require_supported_spark(server: str, client: str) -> None:
+    """Stop at pipeline start, with one line, on a runtime older than Spark 4.0: its Python APIs lack what
+    the pipeline uses, and it would fail later with a less telling error. ``server`` is the session's
+    Spark, ``client`` the pyspark the pipeline's Python runs (a serverless environment version pins it)."""
+    for what, version in (("Spark", server), ("pyspark", client)):
+        found = re.match(r"(\d+)\.(\d+)", version or "")
+        if found and (int(found[1]), int(found[2])) < MINIMUM_SPARK:
+            raise UnsupportedRuntime(
+                f"{what} {version}: osipi-lakeflow needs Spark 4.0 or newer (Databricks Runtime 17.3 LTS or newer: "
+                "pipeline channel CURRENT or PREVIEW, environment_version 4; docs/deploy.md)")
+
+
+def pipeline_settings(spark: SparkSession) -> dict[str, str]:
+    """Every ``pi.*`` key of the pipeline configuration, as the session shows it."""
+    return {k: v for k, v in spark.conf.getAll.items() if k.startswith("pi.")}
 
 
 def pi_config(spark: SparkSession) -> PIConfig:
-    return PIConfig.from_spark_conf(spark.conf.get)
+    """The configuration, validated once: a wrong or unknown ``pi.*`` key fails the update with one line."""
+    require_supported_spark(spark.version, pyspark.__version__)
+    return PIConfig.from_spark_conf(pipeline_settings(spark))
 
 
 def prepare_stream_options(spark: SparkSession, config: PIConfig) -> dict[str, str]:
@@ -23,8 +70,22 @@ def prepare_stream_options(spark: SparkSession, config: PIConfig) -> dict[str, s
     pipeline start, outside any query function (SDP forbids analysis inside one, and the state must not
     become a graph edge)."""
     spark.dataSource.register(PIDataSource)
-    watermarks, densities = load_state(spark)
-    return reader_options(config, watermarks, densities, load_rereads(spark, config.reread_table))
+    where = current_schema(spark)
+    bronze = qualified(spark, BRONZE_TABLE)
+    try:
+        found = spark.catalog.tableExists(bronze)
+        watermarks, densities = load_state(spark, qualified(spark, WATERMARK_TABLE), bronze) if found else ({}, {})
+        rereads = load_rereads(spark, qualified(spark, config.reread_table), qualified(spark, EXTRACTION_LOG), bronze)
+    except ConfigError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure to read the state stops the update, in one line
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise StateError(f"pipeline state: cannot read the watermarks in {where} ({reason}); the update stops "
+                         "rather than read every tag again from pi.backfill_start") from exc
+    use_level(config.log_level or "info")  # the driver log of every update says what it started from
+    log.info("pipeline state in %s: %s; watermarks of %d tags, %d re-read requests", where,
+             "bronze found" if found else "no bronze yet (first update)", len(watermarks), len(rereads))
+    return {**reader_options(config, watermarks, densities, rereads), **state_option(bronze, found)}
 
 
 def recorded_values_stream(spark: SparkSession, options: dict[str, str]) -> DataFrame:
@@ -32,10 +93,15 @@ def recorded_values_stream(spark: SparkSession, options: dict[str, str]) -> Data
     return spark.readStream.format(PIDataSource.name()).options(**options).load()
 
 
+def on_databricks() -> bool:
+    """Databricks sets ``DATABRICKS_RUNTIME_VERSION`` in every process of a cluster or serverless pipeline."""
+    return bool(os.environ.get("DATABRICKS_RUNTIME_VERSION"))
+
+
 def event_frames_by_auto_cdc(config: PIConfig) -> bool:
     """Whether silver keeps the current event frames with AUTO CDC (``pi.ef.current``; ``auto``: on
-    Databricks, which sets ``DATABRICKS_RUNTIME_VERSION``). Open-source Declarative Pipelines cannot
-    AUTO CDC into Delta, so locally a keyed-latest materialized view does the same."""
+    Databricks). Open-source Declarative Pipelines cannot AUTO CDC into Delta, so locally a keyed-latest
+    materialized view does the same."""
     if config.ef_current == "auto":
-        return bool(os.environ.get("DATABRICKS_RUNTIME_VERSION"))
+        return on_databricks()
     return config.ef_current == "auto_cdc"

@@ -16,12 +16,14 @@ from ..config import ConfigError
 from ..reread import COLUMNS, DDL, RereadRequest, requests_from_rows
 from ..timeutil import UTC, as_utc
 from . import transforms
-from .state import recent_completions
+from .state import BRONZE_TABLE, recent_completions
+from .utc import collect_utc, latest
 
 EXTRACTION_LOG = "pi_extraction_log"
 
 
-def load_rereads(spark: SparkSession, table: str, log_table: str = EXTRACTION_LOG) -> list[RereadRequest]:
+def load_rereads(spark: SparkSession, table: str, log_table: str = EXTRACTION_LOG,
+                 bronze: str = BRONZE_TABLE) -> list[RereadRequest]:
     """The requests of the control table, each with how far its tags were re-read; none if the table
     does not exist. A table without the required columns, or a bad row, fails with a clear message."""
     if not spark.catalog.tableExists(table):
@@ -31,21 +33,26 @@ def load_rereads(spark: SparkSession, table: str, log_table: str = EXTRACTION_LO
     if missing:
         raise ConfigError(f"pi.reread_table: {table} lacks the column(s) {', '.join(missing)} "
                           f"(expected: {DDL})")
-    rows = [r.asDict() for r in frame.select(*COLUMNS).collect()]
+    kinds = dict(frame.select(*COLUMNS).dtypes)
+    wrong = [c for c in ("start_time", "end_time") if kinds[c] != "timestamp"]
+    if wrong:
+        raise ConfigError(f"pi.reread_table: {table}.{wrong[0]} must be a TIMESTAMP, not {kinds[wrong[0]]} "
+                          f"(expected: {DDL})")
+    rows = collect_utc(frame.select(*COLUMNS))
     if not rows:
         return []
     ids = sorted({r["request_id"] for r in rows if isinstance(r["request_id"], str)})
-    return requests_from_rows(table, rows, _done_windows(spark, ids, log_table) if ids else [])
+    return requests_from_rows(table, rows, _done_windows(spark, ids, log_table, bronze) if ids else [])
 
 
-def _done_windows(spark: SparkSession, ids: list[str], log_table: str) -> list[dict]:
+def _done_windows(spark: SparkSession, ids: list[str], log_table: str, bronze: str) -> list[dict]:
     """``ok`` re-read windows of these requests: from the extraction log, and from bronze for what was
     committed after the log's last refresh (an update that crashed)."""
     log = spark.read.table(log_table) if spark.catalog.tableExists(log_table) else None
     if log is not None and "reread_id" not in log.columns:  # a log from before re-reads existed
         log = None
-    since = log.agg(F.max("extracted_at").alias("m")).first().m if log is not None else None
-    tail = recent_completions(spark, since)
+    since = latest(log, "extracted_at") if log is not None else None
+    tail = recent_completions(spark, since, bronze)
     if tail is not None:
         tail = tail.select("web_id", "window_start", "window_end", "status",
                            transforms.reread_id().alias("reread_id"))
@@ -55,8 +62,8 @@ def _done_windows(spark: SparkSession, ids: list[str], log_table: str) -> list[d
     windows = parts[0].select("reread_id", "web_id", "window_start", "window_end", "status")
     if len(parts) == 2:
         windows = windows.unionByName(parts[1].select(*windows.columns))
-    return [r.asDict() for r in windows.where((F.col("status") == "ok") & F.col("reread_id").isin(ids))
-            .selectExpr("reread_id AS request_id", "web_id", "window_start", "window_end").distinct().collect()]
+    return collect_utc(windows.where((F.col("status") == "ok") & F.col("reread_id").isin(ids))
+                       .selectExpr("reread_id AS request_id", "web_id", "window_start", "window_end").distinct())
 
 
 def request_reread(spark: SparkSession, request_id: str, start: dt.datetime, end: dt.datetime,

@@ -13,15 +13,39 @@ Delta histories tell without reading either, and the view is used as it is.
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from ..timeutil import from_epoch_micros
 from . import transforms
+from .utc import latest
 
 WATERMARK_TABLE = "pi_watermarks"
 BRONZE_TABLE = "pi_recorded_bronze"
+
+
+class StateError(RuntimeError):
+    """The pipeline's state could not be read, or does not match its streams' checkpoints: the update
+    stops rather than read every tag again from ``pi.backfill_start``. The message is one line."""
+
+
+def current_schema(spark: SparkSession) -> str:
+    """The session's current catalog and schema, quoted: at pipeline start, the pipeline's own (its
+    default catalog and schema on Databricks, the spec's database locally)."""
+    return ".".join(_quote(part) for part in (spark.catalog.currentCatalog(), spark.catalog.currentDatabase()))
+
+
+def qualified(spark: SparkSession, name: str) -> str:
+    """``name`` in the pipeline's catalog and schema unless it names its own: the state is read at
+    pipeline start, outside the engine's name resolution for datasets, so it is never left to whatever
+    schema a session happens to be in."""
+    return name if "." in name else f"{current_schema(spark)}.{_quote(name)}"
+
+
+def _quote(part: str) -> str:
+    return part if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", part) else "`" + part.replace("`", "``") + "`"
 #: completion records this much older than the view's last one are read again (executor clocks may
 #: differ a little); reading one twice changes nothing
 CLOCK_MARGIN = dt.timedelta(minutes=10)
@@ -55,16 +79,12 @@ def view_is_current(spark: SparkSession, table: str, bronze: str) -> bool:
     return view_commit is not None and bronze_commit is not None and bronze_commit < view_commit
 
 
-def _latest(frame: DataFrame, column: str) -> dt.datetime | None:
-    return frame.agg(F.max(column).alias("m")).first().m
-
-
 def current_coverage(spark: SparkSession, table: str = WATERMARK_TABLE, bronze: str = BRONZE_TABLE) -> DataFrame | None:
     """``pi_watermarks`` as it would be if refreshed now (coverage_start, watermark, rows_read per web id)."""
     view = spark.read.table(table) if spark.catalog.tableExists(table) else None
     if view is not None and view_is_current(spark, table, bronze):
         return view
-    tail = recent_completions(spark, _latest(view, "updated_at") if view is not None else None, bronze)
+    tail = recent_completions(spark, latest(view, "updated_at") if view is not None else None, bronze)
     if tail is None:
         return view
     if view is None:

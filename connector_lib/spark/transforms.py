@@ -6,6 +6,8 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from .utc import hour_start
+
 VALUE_COLUMNS = (
     "value_type", "value_double", "value_string", "state_code", "state_name", "is_system", "good",
     "questionable", "substituted", "annotated", "units", "errors", "point_type", "digital_set",
@@ -80,7 +82,7 @@ def extraction_log(bronze: DataFrame) -> DataFrame:
 
 
 def hourly_aggregates(silver: DataFrame) -> DataFrame:
-    """Hourly statistics per tag over numeric values.
+    """Hourly statistics per tag over numeric values, in UTC hours whatever the session's time zone.
 
     ``count`` counts every event of the hour (any type or quality); min/max/mean/first/last and the
     time-weighted mean use good numeric values only. A value holds until the tag's next event (PI step
@@ -88,7 +90,7 @@ def hourly_aggregates(silver: DataFrame) -> DataFrame:
     """
     by_tag = Window.partitionBy("web_id").orderBy("timestamp", "sequence")
     events = (silver
-              .withColumn("hour", F.date_trunc("hour", "timestamp"))
+              .withColumn("hour", hour_start("timestamp"))
               .withColumn("next_ts", F.lead("timestamp").over(by_tag)))
     hour_end = F.col("hour") + F.expr("INTERVAL 1 HOUR")
     until = F.least(F.coalesce(F.col("next_ts"), hour_end), hour_end)

@@ -127,6 +127,10 @@ def test_expectation_counts_are_reported_for_silver_and_gold(runs):
     assert quality["failed"] == runs["spark"].sql("SELECT count_if(NOT good) AS n FROM pi_timeseries_silver").first().n
     gold = report[("pi_hourly_gold", "min_not_above_max")]
     assert gold["failed"] == 0 and gold["passed"] == runs["spark"].read.table("pi_hourly_gold").count()
+    # the views the report defined are gone: left in the session, they would shadow the pipeline's own
+    # views of those names at the next update of any pipeline on this session
+    left = {t.name for t in runs["spark"].catalog.listTables() if t.isTemporary}
+    assert not left & {"pi_timeseries_v", "pi_hourly_gold_v"}
 
 
 def test_full_refresh_resets_bronze_and_watermarks_together(runs):

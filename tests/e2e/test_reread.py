@@ -106,7 +106,7 @@ def test_a_bad_request_fails_the_update_with_one_line_and_nothing_is_lost(run):
     text = str(bad) if isinstance(bad, ConfigError) else (bad.error or "")
     print("the bad request:", type(bad).__name__, text[:300])
     assert not getattr(bad, "ok", False)
-    assert "pi_reread_requests: request 'backwards': start_time must be before end_time" in text
+    assert "spark_catalog.reread.pi_reread_requests: request 'backwards': start_time must be before end_time" in text
     assert run["after_fix"].ok, run["after_fix"].error
     spark = run["spark"]
     final = reconcile(spark, run["archive"], as_of=run["later"], exclude_tags=set(run["marks"]) - run["chosen"])

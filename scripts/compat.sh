@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# `make compat`: the runtime compatibility layer.
+#
+#  1. For each older Spark the pipeline supports (Spark 4.0 = Databricks Runtime 17.3 LTS, Spark 4.1 =
+#     Databricks Runtime 18), a virtualenv of its own with that pyspark, then the data source on plain
+#     Structured Streaming with Delta tables (tests/compat), the silver and gold transforms (their chispa
+#     tests), and where that Spark has Declarative Pipelines (4.1) the real pipeline on it.
+#  2. The API-surface check against Databricks' own packages (devtools/api_surface.py).
+# Under the project's own pyspark 4.2, make test runs the same tests (and the pipeline end to end).
+#
+# Idempotent: a virtualenv is rebuilt only when its pins change. Delta's jars for each Spark come through
+# Spark (spark.jars.packages) on the first start.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+MAIN=${VENV:-.venv}
+export SPARK_LOCAL_IP=${SPARK_LOCAL_IP:-127.0.0.1}
+TRANSFORM_TESTS=(tests/test_transforms.py tests/test_ef_transforms.py tests/test_af_transforms.py)
+
+leg() {  # leg <pyspark version> <extras> <pytest marker expression>
+  local version=$1 extras=$2 marker=$3
+  local venv=".venv-compat/spark-$version"
+  local pins="pyspark[$extras]==$version pandas>=2.2,<3 numpy>=1.26 pyarrow>=14 requests>=2.31 pyyaml>=6.0 orjson>=3.9 pytest>=8 chispa==0.12.0"
+  local stamp="$venv/.osipi-pins"
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$pins" ]; then
+    echo "compat: preparing $venv (pyspark $version; first time: a few minutes)"
+    rm -rf "$venv"
+    "$PYTHON" -m venv "$venv"
+    local requirements
+    read -r -a requirements <<< "$pins"
+    "$venv/bin/python" -m pip install -q "${requirements[@]}"
+    echo "$pins" > "$stamp"
+  fi
+  echo "compat: Spark $version"
+  # the project is not installed there: the Spark Python workers find it through PYTHONPATH
+  PYTHONPATH="$PWD" PYSPARK_PYTHON="$PWD/$venv/bin/python" "$venv/bin/python" -m pytest -q -p no:cacheprovider \
+    -m "$marker" tests/compat "${TRANSFORM_TESTS[@]}"
+}
+
+leg 4.0.5 connect "not pipelines"
+leg 4.1.4 connect,pipelines ""
+"$MAIN/bin/python" -m devtools.api_surface

@@ -5,9 +5,16 @@ The wheel holds what a Databricks pipeline installs (``connector_lib`` and ``exp
 the simulator's and the tests' needs.
 """
 
+import os
+import re
+
 from setuptools import find_packages, setup
 
 VERSION = "0.1.0"
+# scripts/build_wheel.py stamps every build it makes for a deploy (a local version, 0.1.0+<UTC time>)
+BUILD = os.environ.get("OSIPI_BUILD", "")
+if BUILD and not re.fullmatch(r"[0-9A-Za-z.]+", BUILD):
+    raise SystemExit(f"OSIPI_BUILD: letters, digits and dots only (a PEP 440 local version), got {BUILD!r}")
 
 RUNTIME = [
     "requests>=2.31",
@@ -36,7 +43,7 @@ DEV = LOCAL + [
 
 setup(
     name="osipi-lakeflow",
-    version=VERSION,
+    version=f"{VERSION}+{BUILD}" if BUILD else VERSION,
     description="AVEVA PI Web API to Delta ingestion with Lakeflow Declarative Pipelines",
     long_description=__doc__,
     python_requires=">=3.11",

@@ -20,6 +20,7 @@ import pytest
 import yaml
 from databricks.bundles.jobs import Job, JobPermission, JobRunAs
 from databricks.bundles.pipelines import Pipeline
+from databricks.bundles.schemas import Schema
 
 from connector_lib.config import KNOWN_KEYS, PREFIX, SECRET_KEYS
 
@@ -39,7 +40,12 @@ ROOT_KEYS = {"bundle", "include", "artifacts", "variables", "targets", "resource
 TARGET_KEYS = {"mode", "default", "workspace", "variables", "resources", "permissions", "run_as", "presets",
                "artifacts", "bundle", "git", "sync", "cluster_id", "compute_id"}
 ARTIFACT_KEYS = {"type", "build", "path", "files", "executable", "dynamic_version"}
-MODELS = {"pipelines": Pipeline, "jobs": Job}
+MODELS = {"pipelines": Pipeline, "jobs": Job, "schemas": Schema}
+#: pipeline environment versions the code is checked against (devtools/api_surface.py): 4 is Python 3.12
+#: with the Spark 4.0 client of Databricks Runtime 17.3 LTS
+ENVIRONMENT_VERSIONS = {"4"}
+CHANNELS = {"CURRENT", "PREVIEW"}
+CLASSIC_TARGETS = {"dev_classic", "prod_classic"}
 
 
 # ---- loading and resolution ---------------------------------------------------------------------------
@@ -100,11 +106,15 @@ def substitute(obj: Any, values: Mapping[str, Any]) -> Any:
 
 
 def _merge(base: Any, override: Any) -> Any:
+    """A target's resources merged into the bundle's as the CLI merges them: maps key by key, lists
+    concatenated, other values replaced."""
     if isinstance(base, dict) and isinstance(override, dict):
         out = dict(base)
         for key, value in override.items():
             out[key] = _merge(base.get(key), value) if key in base else value
         return out
+    if isinstance(base, list) and isinstance(override, list):
+        return base + override
     return override
 
 
@@ -119,8 +129,11 @@ def resources_for(root: Mapping, included: list[tuple[Path, dict]], target: str)
                 found[(kind, key)] = Resource(kind, key, spec, source)
     for kind, entries in (root["targets"][target].get("resources") or {}).items():
         for key, spec in (entries or {}).items():
-            assert (kind, key) in found, f"targets.{target} overrides unknown resources.{kind}.{key}"
-            found[(kind, key)].spec = _merge(found[(kind, key)].spec, spec)
+            if (kind, key) in found:
+                found[(kind, key)].spec = _merge(found[(kind, key)].spec, spec)
+            else:  # a resource only this target has (the dev schema)
+                assert kind == "schemas", f"targets.{target} overrides unknown resources.{kind}.{key}"
+                found[(kind, key)] = Resource(kind, key, spec, BUNDLE_FILE)
     return [Resource(r.kind, r.key, substitute(copy.deepcopy(r.spec), values), r.source)
             for r in found.values()]
 
@@ -235,19 +248,21 @@ def test_bundle_structure():
     assert BUNDLE["variables"]["secret_scope"]["default"] == "osipi"
 
     targets = BUNDLE["targets"]
-    assert {"dev", "prod"} <= set(targets)
+    assert {"dev", "prod"} | CLASSIC_TARGETS <= set(targets)
     for name, target in targets.items():
         assert set(target) <= TARGET_KEYS, f"targets.{name}: unknown keys {sorted(set(target) - TARGET_KEYS)}"
     assert [n for n, t in targets.items() if t.get("default")] == ["dev"], "dev must be the only default target"
-    assert targets["dev"]["mode"] == "development"
-    assert targets["prod"]["mode"] == "production"
-    assert "root_path" not in targets["dev"].get("workspace", {})  # development mode derives a per-user path
-    assert target_variables(BUNDLE, "prod")["schema"] != target_variables(BUNDLE, "dev")["schema"]
+    for dev, prod in (("dev", "prod"), ("dev_classic", "prod_classic")):
+        assert targets[dev]["mode"] == "development"
+        assert targets[prod]["mode"] == "production"
+        assert "root_path" not in targets[dev].get("workspace", {})  # development mode derives a per-user path
+        assert target_variables(BUNDLE, prod)["schema"] != target_variables(BUNDLE, dev)["schema"]
 
 
-def test_prod_target_can_deploy():
+@pytest.mark.parametrize("target", ["prod", "prod_classic"])
+def test_prod_target_can_deploy(target):
     """What `bundle validate` demands of mode: production: a root_path and a run_as identity."""
-    prod = BUNDLE["targets"]["prod"]
+    prod = BUNDLE["targets"][target]
     assert prod["workspace"].get("root_path"), "mode: production requires workspace.root_path"
     run_as = prod.get("run_as")
     assert run_as, "mode: production requires run_as for every job (set once at target level)"
@@ -264,7 +279,36 @@ def test_artifact_builds_the_wheel_from_setup_py():
     (name, artifact), = wheels.items()
     assert set(artifact) <= ARTIFACT_KEYS, f"artifact {name}: unknown keys"
     assert (BUNDLE_FILE.parent / artifact["path"] / "setup.py").is_file()
-    assert ("pip wheel" in artifact["build"] and "-w dist" in artifact["build"]) or "build --wheel" in artifact["build"]
+    assert artifact["build"] == "python scripts/build_wheel.py"
+
+
+def test_every_build_is_a_clean_dist_with_a_new_version(tmp_path):
+    """A re-deploy must never reach Databricks' cached environment under the version it already has, nor
+    upload a stale wheel left in dist/."""
+    import shutil
+    import sys
+    import zipfile
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from build_wheel import build
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    project = tmp_path / "project"
+    shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns(".venv*", ".git", ".work", "dist", "build",
+                                                               "*.egg-info", "__pycache__", "tests", "benchmarks"))
+    (project / "dist").mkdir()
+    (project / "dist" / "osipi_lakeflow-0.0.9-py3-none-any.whl").write_bytes(b"stale")
+    first = build(project, stamp="20261201010101")
+    second = build(project, stamp="20261201010202")
+    assert [p.name for p in (project / "dist").iterdir()] == [second.name]
+    assert first.name == "osipi_lakeflow-0.1.0+20261201010101-py3-none-any.whl"
+    assert second.name == "osipi_lakeflow-0.1.0+20261201010202-py3-none-any.whl"
+    with zipfile.ZipFile(second) as wheel:
+        names = wheel.namelist()
+    assert "connector_lib/spark/stream_reader.py" in names and "expectations/pi_timeseries_silver.yml" in names
+    assert not any(n.startswith(("pi_simulator/", "devtools/", "tests/", "pipelines/")) for n in names)
+    assert not (project / "build").exists()
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -273,6 +317,7 @@ def test_resources_validate(target):
     kinds = {(r.kind, r.key) for r in resources}
     assert ("pipelines", "osipi_lakeflow") in kinds
     assert ("jobs", "osipi_lakeflow_refresh") in kinds
+    assert (("schemas", "osipi_dev") in kinds) == (BUNDLE["targets"][target]["mode"] == "development")
     for r in resources:
         assert r.kind in MODELS, f"no offline model for resources.{r.kind}"
         assert "${var." not in yaml.safe_dump(r.spec), f"{r.kind}.{r.key}: unresolved variable"
@@ -291,15 +336,57 @@ def test_pipeline_paths_and_configuration(target):
     for p in pipelines:
         assert path_problems(p, BUNDLE) == []
         assert config_problems(p.spec.get("configuration") or {}, p.spec.get("clusters")) == []
-        assert p.spec["serverless"] is True and not p.spec.get("clusters")
         assert p.spec.get("continuous") is False, "triggered pipeline; the job schedules the updates"
 
-    config = next(p for p in pipelines if p.key == "osipi_lakeflow").spec["configuration"]
+    pipeline = next(p for p in pipelines if p.key == "osipi_lakeflow").spec
+    config = pipeline["configuration"]
     scope = target_variables(BUNDLE, target)["secret_scope"]
     assert config["pi.url"] == target_variables(BUNDLE, target)["pi_url"]
     assert config["pi.auth.type"] == "basic"
     assert config["pi.auth.username"] == f"{{{{secrets/{scope}/pi_username}}}}"
-    assert config["pi.auth.password"] == f"{{{{secrets/{scope}/pi_password}}}}"
+    if target in CLASSIC_TARGETS:  # the password reaches the cluster as an environment variable
+        assert config["pi.auth.password"] == "env:PI_PASSWORD"
+    else:
+        assert config["pi.auth.password"] == f"{{{{secrets/{scope}/pi_password}}}}"
+    assert config["spark.sql.session.timeZone"] == "UTC"
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_the_runtime_is_pinned_to_what_the_code_supports(target):
+    pipeline = next(r for r in resources_for(BUNDLE, INCLUDED, target) if r.key == "osipi_lakeflow").spec
+    assert pipeline["environment"]["environment_version"] in ENVIRONMENT_VERSIONS
+    assert pipeline["channel"] in CHANNELS
+    assert pipeline["environment"]["dependencies"][0] == "../dist/*.whl"
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_serverless_and_classic_compute(target):
+    pipeline = next(r for r in resources_for(BUNDLE, INCLUDED, target) if r.key == "osipi_lakeflow").spec
+    if target not in CLASSIC_TARGETS:
+        assert pipeline["serverless"] is True and not pipeline.get("clusters")
+        return
+    assert pipeline["serverless"] is False
+    assert pipeline["edition"] == "ADVANCED", "expectations need the ADVANCED edition on classic compute"
+    (cluster,) = pipeline["clusters"]
+    assert cluster["label"] == "default" and cluster["autoscale"]["mode"] == "ENHANCED"
+    assert cluster["node_type_id"] == target_variables(BUNDLE, target)["node_type_id"]
+    (script,) = cluster["init_scripts"]
+    destination = script["workspace"]["destination"]
+    assert destination.startswith("${workspace.file_path}/")
+    assert (ROOT / destination.removeprefix("${workspace.file_path}/")).is_file()  # synced with the bundle
+    kerberos = re.search(r'"kerberos": \["([^"]+)"\]', (ROOT / "setup.py").read_text(encoding="utf-8")).group(1)
+    assert pipeline["environment"]["dependencies"] == ["../dist/*.whl", kerberos]  # the wheel's kerberos extra
+    assert cluster["spark_env_vars"]["PI_PASSWORD"] == f"{{{{secrets/{target_variables(BUNDLE, target)['secret_scope']}/pi_password}}}}"
+
+
+@pytest.mark.parametrize("target", ["dev", "dev_classic"])
+def test_the_dev_schema_is_part_of_the_deployment(target):
+    resources = {(r.kind, r.key): r.spec for r in resources_for(BUNDLE, INCLUDED, target)}
+    schema = resources[("schemas", "osipi_dev")]
+    assert (schema["catalog_name"], schema["name"]) == (target_variables(BUNDLE, target)["catalog"],
+                                                        target_variables(BUNDLE, target)["schema"])
+    # referenced, so the CLI creates the schema before the pipeline that publishes into it
+    assert resources[("pipelines", "osipi_lakeflow")]["schema"] == "${resources.schemas.osipi_dev.name}"
 
 
 def test_pipeline_libraries_match_the_open_source_spec():
@@ -319,11 +406,11 @@ def test_configuration_defaults_match_the_connector():
     config = pipeline.spec["configuration"]
     defaults = {s.key: s.default for s in SETTINGS}
     for key, value in config.items():
-        if key not in ("pi.url", "pi.auth.type") and key not in SECRET_KEYS and key != "pi.auth.username":
+        if key.startswith(PREFIX) and key not in ("pi.url", "pi.auth.type", "pi.auth.username") and key not in SECRET_KEYS:
             assert value == defaults[key], f"{key}: {value!r} differs from the default {defaults[key]!r}"
     # The connector accepts the deployed configuration once Databricks has resolved the secrets.
     resolved = {k: ("resolved-by-databricks" if SECRET_REF.match(v) else v) for k, v in config.items()}
-    PIConfig.from_mapping(resolved)
+    PIConfig.from_spark_conf(resolved)
 
 
 # ---- the checks can fail ------------------------------------------------------------------------------
@@ -384,3 +471,42 @@ def test_validation_rejects_bad_bundles():
 
     with pytest.raises(KeyError, match="pi_urll"):
         substitute({"pi.url": "${var.pi_urll}"}, target_variables(BUNDLE, "dev"))
+
+
+# ---- the deployment guide ------------------------------------------------------------------------------
+
+DEPLOY = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+
+
+def test_the_guide_grants_the_production_principal_read_on_the_secret_scope():
+    principal = BUNDLE["targets"]["prod"]["run_as"]["service_principal_name"]
+    scope = BUNDLE["variables"]["secret_scope"]["default"]
+    assert f"databricks secrets put-acl {scope} {principal} READ" in DEPLOY
+    assert f"databricks secrets put-acl {scope} {principal} READ" in BUNDLE_FILE.read_text(encoding="utf-8")
+
+
+def test_the_guide_walks_from_nothing_to_the_first_update():
+    for command in ("databricks auth login", "databricks secrets create-scope", "databricks bundle validate -t dev",
+                    "databricks bundle deploy -t dev", "databricks bundle run -t dev osipi_lakeflow",
+                    "databricks bundle deploy -t prod"):
+        assert command in DEPLOY, command
+    for topic in ("network connectivity configuration", "private endpoint", "VNet", "customer-managed VPC",
+                  "dev_classic", "prod_classic", "environment version `4`", "CURRENT", "PREVIEW"):
+        assert topic in DEPLOY, topic
+
+
+def test_the_troubleshooting_table_quotes_the_messages_the_code_gives():
+    from connector_lib.config import ConfigError, PIConfig
+    from connector_lib.spark.pipeline import UnsupportedRuntime, require_supported_spark
+
+    table = DEPLOY[DEPLOY.index("## Troubleshooting"):]
+    with pytest.raises(UnsupportedRuntime) as too_old:
+        require_supported_spark("4.0.0", "3.5.x")
+    with pytest.raises(ConfigError) as misspelt:
+        PIConfig.from_spark_conf({"pi.url": "https://pi.example.com/piwebapi", "pi.tag_fliter": "x"})
+    for message in (str(too_old.value), str(misspelt.value), "cannot reach pi.example.com: the host name does not "
+                    "resolve (DNS)", "connection refused (nothing listens on that port)", "[SCHEMA_NOT_FOUND]",
+                    "READ", "not found when the update started, but its stream continues from a checkpoint",
+                    "the update stops rather than read every tag again from pi.backfill_start",
+                    "install osipi-lakeflow[kerberos]"):
+        assert message in table, message

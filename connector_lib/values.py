@@ -1,4 +1,4 @@
-"""PI ``TimedValue`` JSON to one normalised row, keeping every value's meaning (DESIGN invariant 4).
+"""PI ``TimedValue`` JSON to one normalised row, keeping every value's meaning.
 
 Numbers, strings, digital states (name and code) and system states ("Pt Created", "I/O Timeout", ...)
 land in separate columns with a ``value_type`` that says which one is meaningful; the four quality flags

@@ -42,7 +42,7 @@ def reconcile(spark, archive: Archive, silver_table: str = "pi_timeseries_silver
               bronze_table: str | None = None, exclude_tags: set[str] | frozenset[str] = frozenset()) -> Reconciliation:
     """``as_of``: compare with the archive as the server showed it then (late arrivals and edits, see
     ``pi_simulator.ArchiveChanges``). ``bronze_table``: also check that bronze holds every truth key up to
-    each watermark (DESIGN invariant 2: a watermark never passes data that is not in bronze)."""
+    each watermark (a watermark never passes data that is not in bronze)."""
     marks = (spark.read.table(watermark_table).where("watermark IS NOT NULL")
              .selectExpr("web_id", "tag", "unix_micros(coverage_start) AS lo", "unix_micros(watermark) AS hi")
              .collect())

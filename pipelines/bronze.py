@@ -1,5 +1,6 @@
 """Bronze: the raw extraction log of the PI Web API, append-only, and the watermarks derived from it."""
 
+import connector_lib.runtime  # noqa: F401 - first: an older runtime stops here, in one line
 from pyspark import pipelines as dp
 from pyspark.sql import functions as F
 

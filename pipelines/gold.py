@@ -1,5 +1,6 @@
 """Gold: hourly statistics per tag, with their assets when AF is ingested; event frame KPIs."""
 
+import connector_lib.runtime  # noqa: F401 - first: an older runtime stops here, in one line
 from pyspark import pipelines as dp
 
 from connector_lib.spark import af_transforms, ef_transforms, transforms

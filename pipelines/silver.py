@@ -1,5 +1,6 @@
 """Silver: typed PI values, each (tag, timestamp, sequence) once with the latest value reported."""
 
+import connector_lib.runtime  # noqa: F401 - first: an older runtime stops here, in one line
 from pyspark import pipelines as dp
 
 from connector_lib.spark import af_transforms, ef_transforms, transforms

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # `make compat`: the runtime compatibility layer.
 #
-#  1. For each older Spark the pipeline supports (Spark 4.0 = Databricks Runtime 17.3 LTS, Spark 4.1 =
-#     Databricks Runtime 18), a virtualenv of its own with that pyspark, then the data source on plain
-#     Structured Streaming with Delta tables (tests/compat), the silver and gold transforms (their chispa
-#     tests), and where that Spark has Declarative Pipelines (4.1) the real pipeline on it.
+#  1. For each older Spark (4.0 = Databricks Runtime 17.3 LTS; open-source 4.1, the Spark of Databricks
+#     Runtime 18, whose own pyspark reads streams as 4.2 does), a virtualenv of its own with that pyspark:
+#     the data source on plain Structured Streaming with Delta tables (tests/compat), the silver and gold
+#     transforms (their chispa tests), and where that Spark has Declarative Pipelines (4.1) the real
+#     pipeline on it.
 #  2. The API-surface check against Databricks' own packages (devtools/api_surface.py).
 # Under the project's own pyspark 4.2, make test runs the same tests (and the pipeline end to end).
 #

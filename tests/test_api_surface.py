@@ -44,6 +44,27 @@ class Reader(DataSourceStreamReader):
         return start
 '''
 
+READER_WITH_DETECTED_BASES = '''
+from pyspark.sql.datasource import DataSourceStreamReader
+
+try:
+    from pyspark.sql.streaming.datasource import SupportsTriggerAvailableNow
+except ImportError:
+    SupportsTriggerAvailableNow = None
+
+_BASES: tuple[type, ...] = (DataSourceStreamReader,) + (
+    (SupportsTriggerAvailableNow,) if SupportsTriggerAvailableNow is not None else ())
+
+
+class Base(*_BASES):
+    pass
+
+
+class Reader(Base):
+    def latestOffset(self, start, limit):
+        return start
+'''
+
 NEWER_CALLS = '''
 from pyspark.sql import functions as F
 
@@ -79,6 +100,23 @@ def test_a_latest_offset_that_needs_its_arguments_fails_where_they_are_not_passe
         "latestOffset() must accept every call of pyspark.sql.datasource.DataSourceStreamReader.latestOffset(), "
         "which this runtime may make"]
     assert findings(tmp_path, reference, "18.3.7", READER_NEEDING_ITS_ARGUMENTS) == []
+
+
+def test_overrides_are_checked_through_bases_the_code_builds_and_through_its_own_classes(tmp_path, reference):
+    """As connector_lib.spark.stream_reader builds its readers' bases."""
+    assert findings(tmp_path, reference, "17.3.15", READER_WITH_DETECTED_BASES) == [
+        "latestOffset() must accept every call of pyspark.sql.datasource.DataSourceStreamReader.latestOffset(), "
+        "which this runtime may make"]
+
+
+def test_the_deployed_readers_overrides_are_among_the_checked_uses(reference):
+    from devtools.api_surface.uses import overrides
+
+    files = sorted((api_surface.REPO / "connector_lib" / "spark").glob("*.py"))
+    checked = {(u.module, u.name) for u in overrides(files, reference)}
+    for reader in ("DataSourceStreamReader.latestOffset", "DataSourceStreamReader.partitions",
+                   "DataSourceStreamReader.initialOffset", "DataSourceStreamReader.commit"):
+        assert ("pyspark.sql.datasource", reader) in checked, reader
 
 
 def test_functions_and_methods_only_pyspark_4_2_has_fail(tmp_path, reference):

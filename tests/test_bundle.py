@@ -257,6 +257,8 @@ def test_bundle_structure():
         assert targets[prod]["mode"] == "production"
         assert "root_path" not in targets[dev].get("workspace", {})  # development mode derives a per-user path
         assert target_variables(BUNDLE, prod)["schema"] != target_variables(BUNDLE, dev)["schema"]
+    # development mode prefixes the schema per user; the two dev targets must not share one
+    assert target_variables(BUNDLE, "dev")["schema"] != target_variables(BUNDLE, "dev_classic")["schema"]
 
 
 @pytest.mark.parametrize("target", ["prod", "prod_classic"])
@@ -497,7 +499,7 @@ def test_the_guide_walks_from_nothing_to_the_first_update():
 
 def test_the_troubleshooting_table_quotes_the_messages_the_code_gives():
     from connector_lib.config import ConfigError, PIConfig
-    from connector_lib.spark.pipeline import UnsupportedRuntime, require_supported_spark
+    from connector_lib.runtime import UnsupportedRuntime, require_supported_spark
 
     table = DEPLOY[DEPLOY.index("## Troubleshooting"):]
     with pytest.raises(UnsupportedRuntime) as too_old:

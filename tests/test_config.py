@@ -217,7 +217,7 @@ def test_reread_table_takes_one_to_three_part_names(name):
 
 
 def test_a_runtime_older_than_spark_4_is_refused_in_one_line():
-    from connector_lib.spark.pipeline import UnsupportedRuntime, require_supported_spark
+    from connector_lib.runtime import UnsupportedRuntime, require_supported_spark
 
     require_supported_spark("4.0.0", "4.0.0")
     require_supported_spark("4.2.0", "4.1.4")

@@ -1,5 +1,5 @@
 """Exact paging through the batch controller, against the simulator over real HTTP and its ground truth
-(DESIGN invariant 3): windows larger than maxCount, several values on one timestamp across a page
+(nothing dropped or repeated at a page boundary): windows larger than maxCount, several values on one timestamp across a page
 boundary, the server's item cap, and per-tag failures that do not hold back other tags."""
 
 import datetime as dt

@@ -141,3 +141,13 @@ def test_the_local_expectations_refuse_to_run_on_databricks(spark, monkeypatch):
     monkeypatch.setenv("DATABRICKS_RUNTIME_VERSION", "17.3")  # but no expect_all decorators
     with pytest.raises(expectations.ExpectationError, match="refusing the local fallback"):
         register(spark, BASE)
+
+
+def test_every_pipeline_file_checks_the_runtime_before_it_imports_spark():
+    """So a runtime without pyspark.pipelines (older than Spark 4.0) gets the one-line refusal."""
+    import ast
+
+    for layer in LAYERS:
+        tree = ast.parse((REPO / "pipelines" / f"{layer}.py").read_text(encoding="utf-8"))
+        imports = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+        assert isinstance(imports[0], ast.Import) and imports[0].names[0].name == "connector_lib.runtime", layer

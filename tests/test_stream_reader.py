@@ -87,3 +87,15 @@ def test_a_resumed_stream_whose_bronze_was_not_found_stops(server):
         stream.partitions({"end": "2026-01-01T00:00:00+00:00"}, stream.latestOffset())
     fresh = reader(server, state={"table": "main.osipi.pi_recorded_bronze", "found": False})
     assert windows(fresh.partitions(fresh.initialOffset(), fresh.latestOffset()))  # a first run reads
+
+
+def test_partitions_asked_twice_for_one_batch_plan_it_once(server):
+    for call_with_start in (False, True):
+        stream = reader(server)
+        start = stream.initialOffset()
+        end = stream.latestOffset(start, None) if call_with_start else stream.latestOffset()
+        first = windows(stream.partitions(start, end))
+        assert windows(stream.partitions(start, end)) == first  # the same windows, positions unmoved
+        stream.commit(end)
+        nxt = stream.latestOffset(end, None) if call_with_start else stream.latestOffset()
+        assert {w[1] for w in windows(stream.partitions(end, nxt))} == {w[2] for w in first}

@@ -108,6 +108,10 @@ class PIBatchReader(DataSourceReader):
         yield from _read(self.config, partition)
 
 
+def _offset_key(offset: dict) -> str:
+    return json.dumps(offset, sort_keys=True, separators=(",", ":"))
+
+
 class PIStreamReader(PlannedStreamReader):
     """Triggered updates (``availableNow``) fix their end time when they start, then read every tag up
     to it in as many micro-batches as the ``pi.max_window`` chunks need, and the pending re-read
@@ -128,7 +132,9 @@ class PIStreamReader(PlannedStreamReader):
         self._positions: dict[str, dt.datetime] = {}
         self._active_marks: dict[str, dt.datetime] = {}
         self._lookback_done: set[str] = set()
-        self._plans: dict[int, list[WindowTask]] = {}
+        #: the windows of each planned micro-batch, by its end offset, until it is committed: Spark may ask
+        #: for a batch's partitions more than once, and planning again would move the positions past it
+        self._batches: dict[str, list[WindowTask]] = {}
         self._target: dt.datetime | None = None
 
     def _now_bound(self) -> dt.datetime:
@@ -178,21 +184,25 @@ class PIStreamReader(PlannedStreamReader):
         tasks = self._plan(start, self._now_bound())
         if not tasks:
             return start
-        round_no = int(start.get("round") or 0) + 1
-        self._plans[round_no] = tasks
-        return {"round": round_no, "end": max(t.end for t in tasks).isoformat()}
+        end = {"round": int(start.get("round") or 0) + 1, "end": max(t.end for t in tasks).isoformat()}
+        self._batches[_offset_key(end)] = tasks
+        return end
 
     def partitions(self, start: dict, end: dict):
         if self.is_restart_probe(start, end):
             return []
-        tasks = self._plans.pop(end.get("round"), None)
-        if tasks is None:  # planned without its start, or replaying a batch an earlier process planned
-            tasks = self._plan(start, dt.datetime.fromisoformat(end["end"]))
-        return _partitions(tasks, self.config, self.densities)
+        key = _offset_key(end)
+        if key not in self._batches:  # planned without its start, or replaying a batch an earlier process planned
+            self._batches[key] = self._plan(start, dt.datetime.fromisoformat(end["end"]))
+        return _partitions(self._batches[key], self.config, self.densities)
 
     def read(self, partition):
         yield from _read(self.config, partition)
 
     def commit(self, end: dict) -> None:
-        for round_no in [r for r in self._plans if r <= int(end.get("round") or 0)]:
-            del self._plans[round_no]
+        """Forget the committed batch and, where offsets count rounds, every earlier one (the next batch
+        may already be planned: Spark asks for the next latest offset before it commits the last batch)."""
+        done = int(end.get("round") or 0)
+        for key in [k for k in self._batches
+                    if k == _offset_key(end) or 0 < int(json.loads(k).get("round") or 0) <= done]:
+            del self._batches[key]

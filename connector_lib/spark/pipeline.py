@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from typing import Any, Mapping
 
 import pyspark
@@ -19,6 +18,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from ..config import ConfigError, PIConfig
 from ..logs import use_level
+from ..runtime import require_supported_spark
 from .datasource import PIDataSource, reader_options
 from .reread import EXTRACTION_LOG, load_rereads
 from .state import BRONZE_TABLE, WATERMARK_TABLE, StateError, current_schema, load_state, qualified
@@ -32,26 +32,6 @@ def pipeline_session(namespace: Mapping[str, Any]) -> SparkSession:
     file's namespace (Databricks, open-source Spark 4.2), else the active session (open-source Spark 4.1
     injects none)."""
     return namespace.get("spark") or SparkSession.active()
-
-
-#: the oldest Spark the pipeline runs on: Databricks Runtime 17.3 LTS
-MINIMUM_SPARK = (4, 0)
-
-
-class UnsupportedRuntime(RuntimeError):
-    """The pipeline runs on a Spark older than the supported runtimes; the message is one line."""
-
-
-def require_supported_spark(server: str, client: str) -> None:
-    """Stop at pipeline start, with one line, on a runtime older than Spark 4.0: its Python APIs lack what
-    the pipeline uses, and it would fail later with a less telling error. ``server`` is the session's
-    Spark, ``client`` the pyspark the pipeline's Python runs (a serverless environment version pins it)."""
-    for what, version in (("Spark", server), ("pyspark", client)):
-        found = re.match(r"(\d+)\.(\d+)", version or "")
-        if found and (int(found[1]), int(found[2])) < MINIMUM_SPARK:
-            raise UnsupportedRuntime(
-                f"{what} {version}: osipi-lakeflow needs Spark 4.0 or newer (Databricks Runtime 17.3 LTS or newer: "
-                "pipeline channel CURRENT or PREVIEW, environment_version 4; docs/deploy.md)")
 
 
 def pipeline_settings(spark: SparkSession) -> dict[str, str]:
@@ -75,17 +55,25 @@ def prepare_stream_options(spark: SparkSession, config: PIConfig) -> dict[str, s
     try:
         found = spark.catalog.tableExists(bronze)
         watermarks, densities = load_state(spark, qualified(spark, WATERMARK_TABLE), bronze) if found else ({}, {})
-        rereads = load_rereads(spark, qualified(spark, config.reread_table), qualified(spark, EXTRACTION_LOG), bronze)
+    except Exception as exc:  # noqa: BLE001 - any failure to read the state stops the update, in one line
+        raise StateError(f"pipeline state: cannot read the watermarks in {where} ({_reason(exc)}); the update "
+                         "stops rather than read every tag again from pi.backfill_start") from exc
+    requests = qualified(spark, config.reread_table)
+    try:
+        rereads = load_rereads(spark, requests, qualified(spark, EXTRACTION_LOG), bronze)
     except ConfigError:
         raise
-    except Exception as exc:  # noqa: BLE001 - any failure to read the state stops the update, in one line
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise StateError(f"pipeline state: cannot read the watermarks in {where} ({reason}); the update stops "
-                         "rather than read every tag again from pi.backfill_start") from exc
+    except Exception as exc:  # noqa: BLE001
+        raise StateError(f"pipeline state: cannot read the re-read requests in {requests} ({_reason(exc)}); the "
+                         "update stops rather than leave them unread") from exc
     use_level(config.log_level or "info")  # the driver log of every update says what it started from
     log.info("pipeline state in %s: %s; watermarks of %d tags, %d re-read requests", where,
              "bronze found" if found else "no bronze yet (first update)", len(watermarks), len(rereads))
     return {**reader_options(config, watermarks, densities, rereads), **state_option(bronze, found)}
+
+
+def _reason(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def recorded_values_stream(spark: SparkSession, options: dict[str, str]) -> DataFrame:

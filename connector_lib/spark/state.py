@@ -66,10 +66,10 @@ def last_commit(spark: SparkSession, table: str) -> dt.datetime | None:
     """When ``table`` last committed, from its Delta history; ``None`` if that cannot be told (no such
     table, or a table kind whose history is not exposed, as materialized views on Databricks)."""
     try:
-        row = spark.sql(f"DESCRIBE HISTORY {table} LIMIT 1").select("timestamp").first()
+        row = spark.sql(f"DESCRIBE HISTORY {table} LIMIT 1").select(F.unix_micros("timestamp").alias("t")).first()
     except Exception:  # noqa: BLE001 - unknown means "read the tail", which is always correct
         return None
-    return row.timestamp if row is not None else None
+    return from_epoch_micros(row.t) if row is not None else None
 
 
 def view_is_current(spark: SparkSession, table: str, bronze: str) -> bool:

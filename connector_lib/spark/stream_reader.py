@@ -7,9 +7,11 @@ newer form does not even load on the older one:
   arguments and know nothing of ``pyspark.sql.streaming.datasource``. An available-now query (a triggered
   pipeline update) then takes one latest offset when it starts and reads up to it in one micro-batch; the
   reader learns where the batch starts only in ``partitions(start, end)``.
-* Spark 4.2 and Databricks Runtime 18 pass the start offset and a read limit (admission control) and, for a
-  reader that implements ``SupportsTriggerAvailableNow``, call ``prepareForTriggerAvailableNow`` first and
-  then ask for latest offsets until they stop moving, so one update can run several bounded micro-batches.
+* Spark 4.2 and Databricks Runtime 18 (its pyspark has this protocol although open-source 4.1 has not)
+  pass the start offset and a read limit (admission control) and, for a reader that implements
+  ``SupportsTriggerAvailableNow``, call ``prepareForTriggerAvailableNow`` first and then ask for latest
+  offsets until they stop moving, so one update can run several bounded micro-batches. The reader runs in
+  the runtime's own Python workers, so that pyspark decides, whatever client the pipeline's Python uses.
 
 So the optional interface is detected instead of imported, the readers accept ``latestOffset`` with or
 without its arguments, and they plan a micro-batch in ``latestOffset`` when its start is given and in

@@ -1,10 +1,10 @@
 """The ``pi`` data source and the silver transform on plain Structured Streaming with Delta tables, under
 whichever pyspark runs the suite: ``make compat`` runs this directory under pyspark 4.0 (the Spark of
-Databricks Runtime 17.3 LTS) and 4.1 (Databricks Runtime 18), each in its own virtualenv with the Delta
-build for that Spark, and ``make test`` under 4.2 (the local default).
+Databricks Runtime 17.3 LTS) and open-source 4.1, each in its own virtualenv with the Delta build for that
+Spark, and ``make test`` under 4.2 (the local default).
 
-Spark 4.0 and 4.1 read an available-now query in one micro-batch, Spark 4.2 in as many as the backfill
-chunks need (``connector_lib.spark.stream_reader``): either way every update ends with silver equal to the
+Spark 4.0 and open-source 4.1 read an available-now query in one micro-batch, Spark 4.2 (and Databricks
+Runtime 18, whose pyspark has the same reader protocol) in as many as the backfill chunks need (``connector_lib.spark.stream_reader``): either way every update ends with silver equal to the
 simulator's ground truth, and an update that restarts from the checkpoint reads only from each tag's
 watermark minus the lookback. The state is read by the pipeline's own start-of-update code
 (``prepare_stream_options``), from tables in the session's current schema."""

@@ -1,5 +1,5 @@
-"""The seeded fault campaign on the real local pipeline (DESIGN invariants 1, 2 and 5): every schedule runs
-faulted pipeline updates against a simulator that fails in every way and whose archive changes underneath
+"""The seeded fault campaign on the real local pipeline (nothing lost or doubled, no watermark past bronze,
+bad answers quarantined): every schedule runs faulted pipeline updates against a simulator that fails in every way and whose archive changes underneath
 (late and out-of-order arrivals, edits, points created, deleted and denied), then one clean update; silver
 must equal the ground truth as of the clean update, with 0 missing and 0 duplicated, and bronze must hold
 every value up to every watermark. One more schedule SIGKILLs the process running an update and reruns it.

@@ -6,7 +6,7 @@
 #     the data source on plain Structured Streaming with Delta tables (tests/compat), the silver and gold
 #     transforms (their chispa tests), and where that Spark has Declarative Pipelines (4.1) the real
 #     pipeline on it.
-#  2. The API-surface check against Databricks' own packages (devtools/api_surface.py).
+#  2. The API-surface check against Databricks' own packages (devtools/api_surface/).
 # Under the project's own pyspark 4.2, make test runs the same tests (and the pipeline end to end).
 #
 # Idempotent: a virtualenv is rebuilt only when its pins change. Delta's jars for each Spark come through

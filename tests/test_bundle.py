@@ -41,7 +41,7 @@ TARGET_KEYS = {"mode", "default", "workspace", "variables", "resources", "permis
                "artifacts", "bundle", "git", "sync", "cluster_id", "compute_id"}
 ARTIFACT_KEYS = {"type", "build", "path", "files", "executable", "dynamic_version"}
 MODELS = {"pipelines": Pipeline, "jobs": Job, "schemas": Schema}
-#: pipeline environment versions the code is checked against (devtools/api_surface.py): 4 is Python 3.12
+#: pipeline environment versions the code is checked against (devtools/api_surface/): 4 is Python 3.12
 #: with the Spark 4.0 client of Databricks Runtime 17.3 LTS
 ENVIRONMENT_VERSIONS = {"4"}
 CHANNELS = {"CURRENT", "PREVIEW"}

@@ -18,8 +18,8 @@ MAIN=${VENV:-.venv}
 export SPARK_LOCAL_IP=${SPARK_LOCAL_IP:-127.0.0.1}
 TRANSFORM_TESTS=(tests/test_transforms.py tests/test_ef_transforms.py tests/test_af_transforms.py)
 
-leg() {  # leg <pyspark version> <extras> <pytest marker expression>
-  local version=$1 extras=$2 marker=$3
+prepare() {  # prepare <pyspark version> <extras>: the leg's virtualenv, unless its pins are installed
+  local version=$1 extras=$2
   local venv=".venv-compat/spark-$version"
   local pins="pyspark[$extras]==$version pandas>=2.2,<3 numpy>=1.26 pyarrow>=14 requests>=2.31 pyyaml>=6.0 orjson>=3.9 pytest>=8 chispa==0.12.0"
   local stamp="$venv/.osipi-pins"
@@ -32,12 +32,22 @@ leg() {  # leg <pyspark version> <extras> <pytest marker expression>
     "$venv/bin/python" -m pip install -q "${requirements[@]}"
     echo "$pins" > "$stamp"
   fi
+}
+
+leg() {  # leg <pyspark version> <pytest marker expression>
+  local version=$1 marker=$2
+  local venv=".venv-compat/spark-$version"
   echo "compat: Spark $version"
   # the project is not installed there: the Spark Python workers find it through PYTHONPATH
   PYTHONPATH="$PWD" PYSPARK_PYTHON="$PWD/$venv/bin/python" "$venv/bin/python" -m pytest -q -p no:cacheprovider \
     -m "$marker" tests/compat "${TRANSFORM_TESTS[@]}"
 }
 
-leg 4.0.5 connect "not pipelines"
-leg 4.1.4 connect,pipelines ""
+# Both virtualenvs at once (mostly downloads), then the legs one after the other (each needs the cores).
+prepare 4.0.5 connect & first=$!
+prepare 4.1.4 connect,pipelines & second=$!
+wait "$first"
+wait "$second"
+leg 4.0.5 "not pipelines"
+leg 4.1.4 ""
 "$MAIN/bin/python" -m devtools.api_surface

@@ -95,19 +95,19 @@ def test_batch_read_returns_the_window_of_every_tag(spark, simulator):
 def test_a_backfill_in_chunks_then_a_restart_that_reads_only_new_data(spark, simulator, tmp_path):
     archive, server = simulator
     use_schema(spark, "compat_backfill")
-    cfg = config(server, **{"pi.backfill_start": "*-2h", "pi.max_window": "20m"})
+    cfg = config(server, **{"pi.backfill_start": "*-1h", "pi.max_window": "15m"})
     checkpoint = str(tmp_path / "checkpoint")
     per_update = []
     started = dt.datetime.now(UTC)
-    while len(per_update) < 10:  # six 20-minute chunks per tag
+    while len(per_update) < 8:  # four 15-minute chunks per tag
         per_update.append(update(spark, cfg, checkpoint))
         low = spark.sql("SELECT min(watermark) AS m FROM pi_watermarks").first().m
         if low is not None and low.replace(tzinfo=UTC) >= started - dt.timedelta(seconds=10):
             break
     if MULTI_BATCH_AVAILABLE_NOW:  # Spark 4.2, Databricks Runtime 18: one update, one micro-batch per chunk
-        assert len(per_update) == 1 and len(per_update[0]) >= 6
+        assert len(per_update) == 1 and len(per_update[0]) >= 4
     else:  # Spark 4.0 and 4.1: one micro-batch per update, one chunk per tag
-        assert len(per_update) >= 6 and all(len(batches) == 1 for batches in per_update)
+        assert len(per_update) >= 4 and all(len(batches) == 1 for batches in per_update)
     assert_silver_is_the_truth(spark, archive)
 
     marks = {r.web_id: r.watermark for r in spark.read.table("pi_watermarks").collect()}

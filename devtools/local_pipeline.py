@@ -96,13 +96,6 @@ def _local_connect_session(master: str, conf: Mapping[str, str]):
     return ConnectSession.builder.remote(f"sc://localhost:{port}").getOrCreate()
 
 
-def _first_line(exc: BaseException) -> str:
-    """What a user reads of a failure: the line that says what went wrong (the definitions' own error,
-    not the engine's wrapping)."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 @dataclass
 class UpdateResult:
     ok: bool
@@ -158,6 +151,8 @@ class LocalPipeline:
 
     def update(self, full_refresh_all: bool = False) -> UpdateResult:
         from pyspark.pipelines.cli import register_definitions
+
+        from connector_lib.spark.pipeline import first_line
         from pyspark.pipelines.spark_connect_graph_element_registry import SparkConnectGraphElementRegistry
         from pyspark.pipelines.spark_connect_pipeline import create_dataflow_graph, start_run
 
@@ -177,7 +172,7 @@ class LocalPipeline:
         try:  # a failure while the definitions load (a wrong setting, unreadable state) fails the update
             register_definitions(SPEC, registry, spec, spark, graph_id)
         except Exception as exc:  # noqa: BLE001 - reported like a failed run
-            result.error = _first_line(exc)
+            result.error = first_line(exc)
             return result
         try:
             for item in start_run(spark, graph_id, full_refresh=None, full_refresh_all=full_refresh_all,

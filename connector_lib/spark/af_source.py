@@ -17,10 +17,7 @@ from pyspark.sql.datasource import DataSource
 from ..af import AF_COLUMNS, snapshot
 from ..config import PIConfig
 from ..timeutil import UTC
-from .datasource import reader_options
-from .once import OncePerUpdateReader, latest_times
-from .state import qualified
-from .stream_reader import state_option
+from .once import OncePerUpdateReader, start_options
 
 AF_BRONZE = "pi_af_bronze"
 SCHEMA = ", ".join(f"{name} {kind}" for name, kind in AF_COLUMNS)
@@ -58,9 +55,7 @@ class AFStreamReader(OncePerUpdateReader):
 def af_stream_options(spark: SparkSession, config: PIConfig, table: str = AF_BRONZE) -> dict[str, str]:
     """Register ``pi_af`` and read when the last complete snapshot was taken (at pipeline start)."""
     spark.dataSource.register(PIAFDataSource)
-    table = qualified(spark, table)
-    found, latest = latest_times(spark, table, "snapshot", "extracted_at")
-    options = {**reader_options(config), **state_option(table, found)}
+    options, latest = start_options(spark, config, table, "snapshot", "extracted_at")
     if latest:
         options["last_snapshot"] = min(latest.values())  # the database that is due first
     return options

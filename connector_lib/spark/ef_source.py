@@ -16,10 +16,7 @@ from pyspark.sql.datasource import DataSource
 
 from ..config import PIConfig
 from ..eventframes import EF_COLUMNS, read_event_frames
-from .datasource import reader_options
-from .once import OncePerUpdateReader, latest_times
-from .state import qualified
-from .stream_reader import state_option
+from .once import OncePerUpdateReader, start_options
 
 EF_BRONZE = "pi_event_frames_bronze"
 SCHEMA = ", ".join(f"{name} {kind}" for name, kind in EF_COLUMNS)
@@ -56,9 +53,8 @@ class EventFrameStreamReader(OncePerUpdateReader):
 def ef_stream_options(spark: SparkSession, config: PIConfig, table: str = EF_BRONZE) -> dict[str, str]:
     """Register ``pi_ef`` and read where each database's last ok read ended (at pipeline start)."""
     spark.dataSource.register(PIEventFrameDataSource)
-    table = qualified(spark, table)
-    found, since = latest_times(spark, table, "read", "search_end")
-    return {**reader_options(config), **state_option(table, found), "since": json.dumps(since)}
+    options, since = start_options(spark, config, table, "read", "search_end")
+    return {**options, "since": json.dumps(since)}
 
 
 def event_frames_stream(spark: SparkSession, options: dict[str, str]) -> DataFrame:

@@ -22,7 +22,9 @@ from ..af import Database, databases
 from ..client import PIWebAPIClient
 from ..config import PIConfig
 from ..timeutil import UTC, from_epoch_micros
-from .stream_reader import PlannedStreamReader
+from .datasource import reader_options
+from .state import current_schema, qualified
+from .stream_reader import PlannedStreamReader, state_option
 
 
 class DatabasePartition(InputPartition):
@@ -78,11 +80,16 @@ class OncePerUpdateReader(PlannedStreamReader):
         raise NotImplementedError
 
 
-def latest_times(spark: SparkSession, table: str, kind: str, column: str) -> tuple[bool, dict[str, str]]:
-    """Whether ``table`` exists and, per database, the latest ``column`` of its ok ``kind`` records (ISO
-    strings). Read as epoch microseconds: collected timestamps depend on the session time zone."""
-    if not spark.catalog.tableExists(table):
-        return False, {}
+def start_options(spark: SparkSession, config: PIConfig, table: str, kind: str,
+                  column: str) -> tuple[dict[str, str], dict[str, str]]:
+    """At pipeline start: the reader's options (configuration, and whether ``table``, looked up in the
+    pipeline's schema, exists) and, per database, the latest ``column`` of its ok ``kind`` records (ISO
+    strings; read as epoch microseconds, as collected timestamps depend on the session time zone)."""
+    table = qualified(current_schema(spark), table)
+    found = spark.catalog.tableExists(table)
+    options = {**reader_options(config), **state_option(table, found)}
+    if not found:
+        return options, {}
     rows = (spark.read.table(table).where((F.col("record_kind") == kind) & (F.col("status") == "ok"))
             .groupBy("database").agg(F.max(F.unix_micros(column)).alias("m")).collect())
-    return True, {r.database: from_epoch_micros(r.m).isoformat() for r in rows if r.m is not None}
+    return options, {r.database: from_epoch_micros(r.m).isoformat() for r in rows if r.m is not None}

@@ -34,15 +34,10 @@ def pipeline_session(namespace: Mapping[str, Any]) -> SparkSession:
     return namespace.get("spark") or SparkSession.active()
 
 
-def pipeline_settings(spark: SparkSession) -> dict[str, str]:
-    """Every ``pi.*`` key of the pipeline configuration, as the session shows it."""
-    return {k: v for k, v in spark.conf.getAll.items() if k.startswith("pi.")}
-
-
 def pi_config(spark: SparkSession) -> PIConfig:
     """The configuration, validated once: a wrong or unknown ``pi.*`` key fails the update with one line."""
     require_supported_spark(spark.version, pyspark.__version__)
-    return PIConfig.from_spark_conf(pipeline_settings(spark))
+    return PIConfig.from_spark_conf(spark.conf.getAll)
 
 
 def prepare_stream_options(spark: SparkSession, config: PIConfig) -> dict[str, str]:
@@ -51,20 +46,20 @@ def prepare_stream_options(spark: SparkSession, config: PIConfig) -> dict[str, s
     become a graph edge)."""
     spark.dataSource.register(PIDataSource)
     where = current_schema(spark)
-    bronze = qualified(spark, BRONZE_TABLE)
+    bronze = qualified(where, BRONZE_TABLE)
     try:
         found = spark.catalog.tableExists(bronze)
-        watermarks, densities = load_state(spark, qualified(spark, WATERMARK_TABLE), bronze) if found else ({}, {})
+        watermarks, densities = load_state(spark, qualified(where, WATERMARK_TABLE), bronze) if found else ({}, {})
     except Exception as exc:  # noqa: BLE001 - any failure to read the state stops the update, in one line
-        raise StateError(f"pipeline state: cannot read the watermarks in {where} ({_reason(exc)}); the update "
+        raise StateError(f"pipeline state: cannot read the watermarks in {where} ({first_line(exc)}); the update "
                          "stops rather than read every tag again from pi.backfill_start") from exc
-    requests = qualified(spark, config.reread_table)
+    requests = qualified(where, config.reread_table)
     try:
-        rereads = load_rereads(spark, requests, qualified(spark, EXTRACTION_LOG), bronze)
+        rereads = load_rereads(spark, requests, qualified(where, EXTRACTION_LOG), bronze)
     except ConfigError:
         raise
     except Exception as exc:  # noqa: BLE001
-        raise StateError(f"pipeline state: cannot read the re-read requests in {requests} ({_reason(exc)}); the "
+        raise StateError(f"pipeline state: cannot read the re-read requests in {requests} ({first_line(exc)}); the "
                          "update stops rather than leave them unread") from exc
     use_level(config.log_level or "info")  # the driver log of every update says what it started from
     log.info("pipeline state in %s: %s; watermarks of %d tags, %d re-read requests", where,
@@ -72,7 +67,9 @@ def prepare_stream_options(spark: SparkSession, config: PIConfig) -> dict[str, s
     return {**reader_options(config, watermarks, densities, rereads), **state_option(bronze, found)}
 
 
-def _reason(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """What a user reads of a failure: the line that says what went wrong, not the engine's wrapping or a
+    server's stack trace."""
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 

@@ -37,15 +37,17 @@ def current_schema(spark: SparkSession) -> str:
     return ".".join(_quote(part) for part in (spark.catalog.currentCatalog(), spark.catalog.currentDatabase()))
 
 
-def qualified(spark: SparkSession, name: str) -> str:
-    """``name`` in the pipeline's catalog and schema unless it names its own: the state is read at
+def qualified(schema: str, name: str) -> str:
+    """``name`` in ``schema`` (:func:`current_schema`) unless it names its own: the state is read at
     pipeline start, outside the engine's name resolution for datasets, so it is never left to whatever
     schema a session happens to be in."""
-    return name if "." in name else f"{current_schema(spark)}.{_quote(name)}"
+    return name if "." in name else f"{schema}.{_quote(name)}"
 
 
 def _quote(part: str) -> str:
     return part if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", part) else "`" + part.replace("`", "``") + "`"
+
+
 #: completion records this much older than the view's last one are read again (executor clocks may
 #: differ a little); reading one twice changes nothing
 CLOCK_MARGIN = dt.timedelta(minutes=10)

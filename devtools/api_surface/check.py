@@ -4,7 +4,6 @@ docstring for the rules)."""
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from .tree import Signature, Tree

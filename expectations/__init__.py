@@ -1,8 +1,10 @@
 """Data-quality rules as data (``<table>.yml`` beside this file) and the decorator that applies them.
 
 On Databricks the rules become the real ``dp.expect_all`` / ``expect_all_or_drop`` /
-``expect_all_or_fail`` decorators on the published tables, so the event log and the pipeline UI show
-their counts for those tables. Open-source Spark Declarative Pipelines has no expectations, so the same
+``expect_all_or_fail`` decorators on the dataset whose rows become the table (silver's: the view of bronze
+rows its micro-batch merge takes), so the event log and the pipeline UI show their counts. A table the
+pipeline merges into itself (hourly gold) has its rules applied to the rows about to be merged
+(:func:`enforce`), on every engine. Open-source Spark Declarative Pipelines has no expectations, so the same
 decorator falls back to local equivalents with the same semantics (warn keeps and counts, drop filters,
 fail aborts the update) and remembers the rules so a local run can report pass/fail counts per rule
 (:func:`report`), like the event log does. The fallback refuses to run on Databricks: there, missing
@@ -53,9 +55,9 @@ def load_rules(table: str, directory: str = _HERE) -> list[Rule]:
     return rules
 
 
-# rules table -> (view downstream tables read it through, query function without expectations, rules),
-# in registration order: what a local run evaluates for its report
-_APPLIED: dict[str, tuple[str | None, Callable, list[Rule]]] = {}
+# rules table -> (the rows a local report evaluates the rules over, rules, the rows they apply to), in
+# registration order
+_APPLIED: dict[str, tuple[Callable, list[Rule], str | None]] = {}
 
 
 def _databricks_decorators():
@@ -66,11 +68,21 @@ def _databricks_decorators():
     return None
 
 
-def expect_rules(table: str, rules: list[Rule] | None = None, view: str | None = None):
-    """Decorator placed below ``@dp.table`` / ``@dp.materialized_view`` of the published ``table`` (its
-    rule file is ``<table>.yml``). ``view``: the temporary view through which later tables read ``table``
-    (:func:`checked_rows`), which a local report defines too."""
+def scoped(rules: list[Rule], applies_to: str | None) -> list[Rule]:
+    """The rules restricted to the rows where ``applies_to`` holds (any other row passes them)."""
+    if applies_to is None:
+        return rules
+    return [Rule(r.name, f"(NOT coalesce({applies_to}, false)) OR ({r.constraint})", r.action) for r in rules]
+
+
+def expect_rules(table: str, rules: list[Rule] | None = None, applies_to: str | None = None,
+                 report_from: Callable | None = None):
+    """Decorator placed below the ``@dp.table`` / ``@dp.temporary_view`` whose rows become ``table``'s (its
+    rule file is ``<table>.yml``). ``applies_to``: the rows the rules are about (a view carrying other
+    records too). ``report_from``: the rows a local report counts, all of them (default: the query's own
+rows that ``applies_to`` selects)."""
     rules = load_rules(table) if rules is None else rules
+    effective = scoped(rules, applies_to)
 
     def decorate(query: Callable):
         dp = _databricks_decorators()
@@ -78,7 +90,7 @@ def expect_rules(table: str, rules: list[Rule] | None = None, view: str | None =
             wrapped = query
             for action, deco in (("warn", dp.expect_all), ("drop", dp.expect_all_or_drop),
                                  ("fail", dp.expect_all_or_fail)):
-                chosen = {r.name: r.constraint for r in rules if r.action == action}
+                chosen = {r.name: r.constraint for r in effective if r.action == action}
                 if chosen:
                     wrapped = deco(chosen)(wrapped)
             return wrapped
@@ -90,23 +102,24 @@ def expect_rules(table: str, rules: list[Rule] | None = None, view: str | None =
 
         @functools.wraps(query)
         def local_query(*args, **kwargs):
-            return apply_local(query(*args, **kwargs), rules)
+            return apply_local(query(*args, **kwargs), effective)
 
-        _APPLIED[table] = (view, query, rules)
+        _APPLIED[table] = (report_from, rules, None) if report_from else (query, rules, applies_to)
         return local_query
 
     return decorate
 
 
-def checked_rows(spark, table: str):
-    """The rows of ``table`` as the tables after it read them. On Databricks that is the published table
-    (the engine orders the reads, and its expectations ran there). Locally it is the table's query with
-    its rules applied, read through a temporary view: open-source Spark Declarative Pipelines may run a
-    reader of another file's table while that table is being rewritten, and reads it truncated."""
-    if _databricks_decorators() is not None:
-        return spark.read.table(table)
-    _, query, rules = _APPLIED[table]
-    return apply_local(query(), rules)
+def enforce(table: str) -> Callable:
+    """The rules of a table the pipeline writes itself (a merge, not a dataset the engine manages), as a
+    function of the rows about to be written: drop filters, fail aborts the write; on every engine."""
+    rules = load_rules(table)
+    return lambda df: apply_local(df, rules)
+
+
+def reported(table: str, rows: Callable) -> None:
+    """Count ``table``'s rules over ``rows()`` in a local report (a table checked by :func:`enforce`)."""
+    _APPLIED[table] = (rows, load_rules(table), None)
 
 
 def apply_local(df, rules: list[Rule]):
@@ -124,34 +137,23 @@ def apply_local(df, rules: list[Rule]):
 
 
 def report(tables: list[str] | None = None) -> list[dict]:
-    """Pass/fail counts of every rule applied in this process, evaluated over each table's input.
-
-    The pipeline-private views later queries read are defined in the session for the report and dropped
-    after it: left behind, a session view would shadow the pipeline's own view of that name at the next
-    update (the engine resolves a read to the session's temporary view first)."""
-    from pyspark.sql import SparkSession
+    """Pass/fail counts of every rule registered in this process, evaluated over each table's rows."""
     from pyspark.sql import functions as F
 
     out = []
-    defined = []
-    try:
-        for table, (view, query, rules) in _APPLIED.items():
-            df = query()
-            if view is not None:
-                apply_local(df, rules).createOrReplaceTempView(view)
-                defined.append(view)
-            if tables and table not in tables:
-                continue
-            aggs = [F.count(F.lit(1)).alias("__rows")]
-            aggs += [F.sum(F.when(F.coalesce(F.expr(r.constraint), F.lit(False)), 0).otherwise(1)).alias(f"f{i}")
-                     for i, r in enumerate(rules)]
-            row = df.agg(*aggs).first()
-            total = row["__rows"]
-            for i, r in enumerate(rules):
-                failed = row[f"f{i}"] or 0
-                out.append({"table": table, "rule": r.name, "action": r.action,
-                            "passed": total - failed, "failed": failed})
-    finally:
-        for view in defined:
-            SparkSession.active().catalog.dropTempView(view)
+    for table, (rows, rules, applies_to) in _APPLIED.items():
+        if tables and table not in tables:
+            continue
+        df = rows()
+        if applies_to is not None:
+            df = df.where(F.expr(applies_to))
+        aggs = [F.count(F.lit(1)).alias("__rows")]
+        aggs += [F.sum(F.when(F.coalesce(F.expr(r.constraint), F.lit(False)), 0).otherwise(1)).alias(f"f{i}")
+                 for i, r in enumerate(rules)]
+        row = df.agg(*aggs).first()
+        total = row["__rows"]
+        for i, r in enumerate(rules):
+            failed = row[f"f{i}"] or 0
+            out.append({"table": table, "rule": r.name, "action": r.action,
+                        "passed": total - failed, "failed": failed})
     return out

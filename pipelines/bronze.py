@@ -1,8 +1,9 @@
-"""Bronze: the raw extraction log of the PI Web API, append-only, and the watermarks derived from it."""
+"""Bronze: the raw extraction log of the PI Web API, append-only, with its completion records and
+quarantine as streaming tables (each update appends what it read; the watermarks are kept by silver's
+micro-batch merge)."""
 
 import connector_lib.runtime  # noqa: F401 - first: an older runtime stops here, in one line
 from pyspark import pipelines as dp
-from pyspark.sql import functions as F
 
 from connector_lib.bronze import TABLE_PROPERTIES
 from connector_lib.spark import transforms
@@ -23,22 +24,14 @@ def pi_recorded_bronze():
     return recorded_values_stream(spark, stream_options)
 
 
-@dp.materialized_view(name="pi_watermarks", comment="Per-tag watermark: bronze holds every value up to it")
-def pi_watermarks():
-    return transforms.watermarks(spark.read.table("pi_recorded_bronze"))
-
-
-@dp.materialized_view(name="pi_extraction_log", comment="Every tag window read, with its status, error and re-read request")
+@dp.table(name="pi_extraction_log", comment="Every tag window read, with its status, error and re-read request")
 def pi_extraction_log():
-    return transforms.extraction_log(spark.read.table("pi_recorded_bronze"))
+    return transforms.extraction_log(spark.readStream.table("pi_recorded_bronze"))
 
 
-@dp.materialized_view(name="pi_quarantine", comment="Payloads that could not be parsed, with their context")
+@dp.table(name="pi_quarantine", comment="Payloads that could not be parsed, with their context")
 def pi_quarantine():
-    return (spark.read.table("pi_recorded_bronze")
-            .where(F.col("record_kind") == "quarantine")
-            .select("web_id", "tag", "window_start", "window_end", "timestamp", "sequence", "error", "raw",
-                    "extracted_at"))
+    return transforms.quarantine(spark.readStream.table("pi_recorded_bronze"))
 
 
 if config.af_databases:  # the Asset Framework, when databases are configured

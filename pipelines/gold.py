@@ -1,35 +1,25 @@
-"""Gold: hourly statistics per tag, with their assets when AF is ingested; event frame KPIs."""
+"""Gold: hourly statistics with their assets when AF is ingested; event frame KPIs. Hourly gold itself is
+merged with silver, from each micro-batch (connector_lib/spark/curation.py)."""
 
 import connector_lib.runtime  # noqa: F401 - first: an older runtime stops here, in one line
 from pyspark import pipelines as dp
 
-from connector_lib.spark import af_transforms, ef_transforms, transforms
-from connector_lib.spark.pipeline import pi_config, pipeline_session
-from expectations import checked_rows, expect_rules
+from connector_lib.spark import af_transforms, ef_transforms
+from connector_lib.spark.curation import hourly_gold_schema
+from connector_lib.spark.pipeline import curation_targets, merged_table, pi_config, pipeline_session
 
 spark = pipeline_session(globals())
 config = pi_config(spark)
-
-
-# Tables read the tables before them through temporary views: open-source SDP 4.2 may start a flow
-# before the table it reads is rewritten and then read it truncated (docs/architecture.md).
-@dp.materialized_view(name="pi_hourly_gold",
-                      comment="Hourly count, min, max, mean, time-weighted mean, first, last, good share")
-@expect_rules("pi_hourly_gold", view="pi_hourly_gold_v")
-def pi_hourly_gold():
-    return transforms.hourly_aggregates(spark.read.table("pi_timeseries_v"))
+targets = curation_targets(spark)
 
 
 if config.af_databases:
-    @dp.temporary_view(name="pi_hourly_gold_v", comment="Hourly gold as the asset table reads it")
-    def pi_hourly_gold_v():
-        return checked_rows(spark, "pi_hourly_gold")
+    hourly = merged_table(spark, targets.gold, hourly_gold_schema(spark))  # hourly gold, merged with silver
 
     @dp.materialized_view(name="pi_hourly_assets_gold",
                           comment="Hourly statistics of the tags AF attributes reference, with element and attribute")
     def pi_hourly_assets_gold():
-        return af_transforms.hourly_with_assets(spark.read.table("pi_hourly_gold_v"),
-                                                spark.read.table("pi_tag_assets_v"))
+        return af_transforms.hourly_with_assets(hourly, spark.read.table("pi_tag_assets_v"))
 
 
 if config.reads_event_frames:

@@ -1,30 +1,34 @@
-"""Silver: typed PI values, each (tag, timestamp, sequence) once with the latest value reported."""
+"""Silver: typed PI values, each (tag, timestamp, sequence) once with the latest value reported; with the
+watermarks and hourly gold, merged from each micro-batch of bronze (connector_lib/spark/curation.py)."""
 
 import connector_lib.runtime  # noqa: F401 - first: an older runtime stops here, in one line
 from pyspark import pipelines as dp
 
-from connector_lib.spark import af_transforms, ef_transforms, transforms
-from connector_lib.spark.pipeline import event_frames_by_auto_cdc, pi_config, pipeline_session
-from expectations import checked_rows, expect_rules
+import expectations
+from connector_lib.spark import af_transforms, curation, ef_transforms, transforms
+from connector_lib.spark.pipeline import (curation_targets, declare_curation_sink, event_frames_by_auto_cdc,
+                                          pi_config, pipeline_session)
+from expectations import expect_rules
 
 spark = pipeline_session(globals())
 config = pi_config(spark)
+targets = curation_targets(spark)  # pi_timeseries_silver, pi_watermarks, pi_hourly_gold in this schema
 
 
-@dp.materialized_view(name="pi_timeseries_silver",
-                      comment="One row per PI event (tag, timestamp, sequence); late arrivals flagged")
-@expect_rules("pi_timeseries_silver", view="pi_timeseries_v")
-def pi_timeseries_silver():
-    return transforms.silver_values(spark.read.table("pi_recorded_bronze"))
+@dp.temporary_view(name="pi_recorded_changes_v", comment="Bronze's new rows; values checked by silver's rules")
+@expect_rules("pi_timeseries_silver", applies_to="record_kind = 'value'",
+              report_from=lambda: transforms.silver_values(spark.read.table("pi_recorded_bronze")))
+def pi_recorded_changes_v():
+    return spark.readStream.table("pi_recorded_bronze")
 
 
-# Gold reads silver through temporary views (``*_v``), never through silver's tables: open-source SDP 4.2
-# resolves a read of a table defined in another file against the catalog once the table exists, and may
-# then run the reading flow while the table is being rewritten (it reads it truncated). A temporary view
-# lives only in the graph, so the dependency is always kept. Databricks orders either way.
-@dp.temporary_view(name="pi_timeseries_v", comment="Silver as the gold tables read it")
-def pi_timeseries_v():
-    return checked_rows(spark, "pi_timeseries_silver")
+declare_curation_sink(spark, targets, gold_check=expectations.enforce(curation.GOLD_TABLE))
+expectations.reported(curation.GOLD_TABLE, lambda: spark.read.table(targets.gold))
+
+
+@dp.append_flow(target=curation.SINK_NAME, name="pi_curation")
+def pi_curation():
+    return spark.readStream.table("pi_recorded_changes_v")
 
 
 if config.af_databases:  # the Asset Framework, when databases are configured

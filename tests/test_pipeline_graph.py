@@ -2,8 +2,10 @@
 ``register_definitions`` with a recording ``GraphElementRegistry`` (the engine's own interface) instead of
 the Spark Connect one. Checks which datasets each configuration defines, that gold reads silver only
 through temporary views (open-source SDP mis-orders reads of tables, docs/architecture.md), and
-the AUTO CDC branch used on Databricks, which cannot run here (open-source SDP cannot AUTO CDC into Delta):
-its keys, sequence and SCD type."""
+the branches used on Databricks, which cannot run here: the ForEachBatch sink that merges silver, the
+watermarks and hourly gold (open-source SDP has none; locally a Python data source sink calls the same
+function), and the AUTO CDC of event frames (open-source SDP cannot AUTO CDC into Delta): its keys,
+sequence and SCD type."""
 
 import re
 
@@ -15,7 +17,9 @@ from pyspark.pipelines.spark_connect_pipeline import create_dataflow_graph
 from devtools.local_pipeline import LAYERS, REPO, SPEC
 
 DATABASE = "graph_check"
-GOLD = {"pi_hourly_gold", "pi_hourly_assets_gold", "pi_downtime_daily_gold", "pi_batches_daily_gold"}
+GOLD = {"pi_hourly_assets_gold", "pi_downtime_daily_gold", "pi_batches_daily_gold"}
+#: tables the micro-batch merge writes (connector_lib.spark.curation): not datasets of the graph
+MERGED = {"pi_timeseries_silver", "pi_watermarks", "pi_hourly_gold"}
 
 
 def tables_read(df) -> set[str]:
@@ -29,14 +33,17 @@ class Recorder(GraphElementRegistry):
         self.reads: dict[str, set[str]] = {}
         self.expectations: dict[str, dict[str, dict[str, str]]] = {}
         self.auto_cdc = []
-
-    def register_output(self, output) -> None:
-        self.outputs[output.name] = type(output).__name__
+        self.sinks: dict[str, tuple[str, dict[str, str]]] = {}
 
     def register_flow(self, flow) -> None:
         self.reads[flow.target] = tables_read(flow.func())
         if getattr(flow.func, "expectations", None):
             self.expectations[flow.target] = flow.func.expectations
+
+    def register_output(self, output) -> None:
+        self.outputs[output.name] = type(output).__name__
+        if type(output).__name__ == "Sink":
+            self.sinks[output.name] = (output.format, dict(output.options))
 
     def register_auto_cdc_flow(self, flow) -> None:
         self.auto_cdc.append(flow)
@@ -69,14 +76,26 @@ def register(spark, configuration: dict[str, str]) -> Recorder:
 BASE = {"pi.url": "http://127.0.0.1:9/piwebapi"}  # nothing is read at registration
 
 
+FOREACH_BATCH_SINKS: dict[str, object] = {}
+
+
 @pytest.fixture
 def databricks(monkeypatch):
-    """What the Databricks pipeline runtime adds, which cannot run here: DATABRICKS_RUNTIME_VERSION, and
-    the expectation decorators its ``pyspark.pipelines`` (Databricks' ``dlt``) has, recording the rules on
-    the function they decorate."""
+    """What the Databricks pipeline runtime adds, which cannot run here: DATABRICKS_RUNTIME_VERSION, the
+    expectation decorators its ``pyspark.pipelines`` (Databricks' ``dlt``) has, recording the rules on
+    the function they decorate, and ``foreach_batch_sink``, recording the handler by sink name."""
     from pyspark import pipelines as dp
 
     monkeypatch.setenv("DATABRICKS_RUNTIME_VERSION", "17.3")
+    FOREACH_BATCH_SINKS.clear()
+
+    def foreach_batch_sink(name=None):
+        def register_handler(handler):
+            FOREACH_BATCH_SINKS[name or handler.__name__] = handler
+            return handler
+        return register_handler
+
+    monkeypatch.setattr(dp, "foreach_batch_sink", foreach_batch_sink, raising=False)
 
     def decorator(action):
         def expect(rules):
@@ -92,8 +111,14 @@ def databricks(monkeypatch):
 
 def test_without_af_the_graph_has_only_the_time_series_tables(spark):
     graph = register(spark, BASE)
-    assert set(graph.outputs) == {"pi_recorded_bronze", "pi_watermarks", "pi_extraction_log", "pi_quarantine",
-                                  "pi_timeseries_silver", "pi_timeseries_v", "pi_hourly_gold"}
+    assert set(graph.outputs) == {"pi_recorded_bronze", "pi_extraction_log", "pi_quarantine", "pi_recorded_changes_v",
+                                  "pi_curation_sink"}
+    assert graph.reads["pi_curation_sink"] == {"pi_recorded_changes_v"}
+    assert graph.reads["pi_recorded_changes_v"] == {"pi_recorded_bronze"}
+    assert graph.reads["pi_extraction_log"] == graph.reads["pi_quarantine"] == {"pi_recorded_bronze"}
+    format_, options = graph.sinks["pi_curation_sink"]
+    assert format_ == "pi_curation"
+    assert {options[k] for k in ("silver", "watermarks", "gold")} == {f"spark_catalog.{DATABASE}.{t}" for t in MERGED}
 
 
 @pytest.mark.parametrize("mode", ["view", "auto_cdc"])
@@ -101,7 +126,7 @@ def test_gold_reads_other_tables_only_through_temporary_views(spark, mode):
     graph = register(spark, {**BASE, "pi.af.databases": "Operations", "pi.ef.current": mode})
     views = {name for name, kind in graph.outputs.items() if kind == "TemporaryView"}
     for table in GOLD:
-        assert graph.reads[table] <= views, (table, graph.reads[table] - views)
+        assert graph.reads[table] - MERGED <= views, (table, graph.reads[table] - views)
 
 
 def test_locally_the_current_event_frames_are_a_view_over_bronze(spark):
@@ -120,19 +145,42 @@ def test_on_databricks_auto_cdc_applies_each_read_to_the_frame_row(spark, databr
     assert graph.reads["pi_event_frame_changes_v"] == {"pi_event_frames_bronze"}
 
 
-def test_on_databricks_the_expectations_sit_on_the_published_tables(spark, databricks):
-    """So the event log and the pipeline UI count them for pi_timeseries_silver and pi_hourly_gold."""
+def test_on_databricks_the_expectations_sit_on_the_rows_silver_is_merged_from(spark, databricks):
+    """So the event log and the pipeline UI count them: silver's rules on the view of bronze rows its
+    merge takes, restricted to value records."""
     import expectations
 
     graph = register(spark, BASE)
-    assert set(graph.expectations) == {"pi_timeseries_silver", "pi_hourly_gold"}
-    for table, by_action in graph.expectations.items():
-        rules = expectations.load_rules(table)
-        for action, decorator in (("warn", "expect_all"), ("drop", "expect_all_or_drop"),
-                                  ("fail", "expect_all_or_fail")):
-            chosen = {r.name: r.constraint for r in rules if r.action == action}
-            assert by_action.get(decorator, {}) == chosen, (table, action)
-    assert graph.reads["pi_timeseries_v"] == {"pi_timeseries_silver"}  # gold reads the checked table
+    assert set(graph.expectations) == {"pi_recorded_changes_v"}
+    rules = expectations.scoped(expectations.load_rules("pi_timeseries_silver"), "record_kind = 'value'")
+    by_action = graph.expectations["pi_recorded_changes_v"]
+    for action, decorator in (("warn", "expect_all"), ("drop", "expect_all_or_drop"), ("fail", "expect_all_or_fail")):
+        assert by_action.get(decorator, {}) == {r.name: r.constraint for r in rules if r.action == action}, action
+    from tests.test_transforms import bronze, window
+
+    completion = bronze(spark, [window("A", 0, 5, "failed", 5)])
+    assert all(completion.where(r.constraint).count() == 1 for r in rules)  # completion records pass every rule
+
+
+def test_on_databricks_a_foreach_batch_sink_merges_each_micro_batch(spark, databricks, monkeypatch):
+    """The handler the ForEachBatch sink receives is the real merge, bound to the pipeline's schema and
+    gold's rules: called here with micro-batches, as Databricks would, it fills silver, the watermarks
+    and gold, and a gold rule that fails stops it."""
+    import expectations
+    from tests.test_transforms import bronze, value, window
+
+    load_rules = expectations.load_rules
+    strict = expectations.Rule("at_most_one_value", "count <= 1", "fail")
+    monkeypatch.setattr(expectations, "load_rules",
+                        lambda table, *a: [strict] if table == "pi_hourly_gold" else load_rules(table, *a))
+    graph = register(spark, BASE)
+    assert "pi_curation_sink" not in graph.sinks and graph.reads["pi_curation_sink"] == {"pi_recorded_changes_v"}
+    handler = FOREACH_BATCH_SINKS["pi_curation_sink"]
+    handler(bronze(spark, [value("A", 1, 10.0, read_at=5), window("A", 0, 5, "ok", 5, 1)]), 0)
+    counts = {t: spark.read.table(f"spark_catalog.{DATABASE}.{t}").count() for t in MERGED}
+    assert counts == {"pi_timeseries_silver": 1, "pi_watermarks": 1, "pi_hourly_gold": 1}
+    with pytest.raises(Exception, match="EXPECTATION_VIOLATION: at_most_one_value"):
+        handler(bronze(spark, [value("A", 2, 11.0, read_at=6), window("A", 0, 6, "ok", 6, 1)]), 1)
 
 
 def test_the_local_expectations_refuse_to_run_on_databricks(spark, monkeypatch):

@@ -47,13 +47,14 @@ def test_silver_keeps_each_event_once_with_the_latest_value_and_flags_late_arriv
         {"record_kind": "quarantine", "web_id": "WA", "tag": "A", "raw": "{}", "extracted_at": at(20)},
     ]
     got = transforms.silver_values(bronze(spark, rows)).select(
-        "tag", "timestamp", "sequence", "value_double", "is_late", "times_read")
+        "tag", "timestamp", "sequence", "value_double", "is_late", "extracted_at", "first_seen_at")
     expected = spark.createDataFrame([
-        ("A", at(1), 0, 11.0, False, 2),
-        ("A", at(1), 1, 7.0, True, 1),
-        ("A", at(3), 0, 12.0, True, 1),
-        ("A", at(8), 0, 13.0, False, 1),
-    ], "tag string, timestamp timestamp, sequence int, value_double double, is_late boolean, times_read bigint")
+        ("A", at(1), 0, 11.0, False, at(20), at(5)),
+        ("A", at(1), 1, 7.0, True, at(20), at(20)),
+        ("A", at(3), 0, 12.0, True, at(20), at(20)),
+        ("A", at(8), 0, 13.0, False, at(20), at(20)),
+    ], "tag string, timestamp timestamp, sequence int, value_double double, is_late boolean, "
+       "extracted_at timestamp, first_seen_at timestamp")
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
 
 
@@ -65,10 +66,12 @@ def test_silver_prefers_a_real_value_to_a_per_value_error_whatever_the_order(spa
         value("A", 2, 12.0, read_at=20),
         value("A", 3, None, read_at=5, vtype="error", good=False, errors="[busy]"),  # only ever an error
     ]
-    got = transforms.silver_values(bronze(spark, rows)).select("timestamp", "value_type", "value_double", "times_read")
+    got = transforms.silver_values(bronze(spark, rows)).select("timestamp", "value_type", "value_double",
+                                                               "extracted_at", "last_seen_at")
     expected = spark.createDataFrame([
-        (at(1), "number", 10.0, 2), (at(2), "number", 12.0, 2), (at(3), "error", None, 1),
-    ], "timestamp timestamp, value_type string, value_double double, times_read bigint")
+        (at(1), "number", 10.0, at(5), at(20)), (at(2), "number", 12.0, at(20), at(20)),
+        (at(3), "error", None, at(5), at(5)),
+    ], "timestamp timestamp, value_type string, value_double double, extracted_at timestamp, last_seen_at timestamp")
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
 
 
@@ -79,12 +82,12 @@ def test_watermark_stops_at_the_first_gap(spark):
         window("C", 0, 10, "failed", 10),
     ]
     got = transforms.watermarks(bronze(spark, rows)).select("tag", "coverage_start", "watermark", "last_status",
-                                                            "failed_windows")
+                                                            "failing_since")
     expected = spark.createDataFrame([
-        ("A", at(0), at(30), "ok", 1),
-        ("B", at(0), at(10), "ok", 0),
-        ("C", None, None, "failed", 1),
-    ], "tag string, coverage_start timestamp, watermark timestamp, last_status string, failed_windows bigint")
+        ("A", at(0), at(30), "ok", None),
+        ("B", at(0), at(10), "ok", None),
+        ("C", None, None, "failed", at(10)),
+    ], "tag string, coverage_start timestamp, watermark timestamp, last_status string, failing_since timestamp")
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
 
 
@@ -133,10 +136,10 @@ def test_reread_windows_never_move_a_watermark_and_are_named_in_the_extraction_l
         {**window("A", 80, 95, "ok", 95), **reread}, {**window("A", 10, 20, "failed", 96), **reread},
     ]
     got = transforms.watermarks(bronze(spark, rows)).select("tag", "coverage_start", "watermark", "last_status",
-                                                            "failed_windows")
-    expected = spark.createDataFrame([("A", at(60), at(80), "ok", 0)],
+                                                            "failing_since")
+    expected = spark.createDataFrame([("A", at(60), at(80), "ok", None)],
                                      "tag string, coverage_start timestamp, watermark timestamp, "
-                                     "last_status string, failed_windows bigint")
+                                     "last_status string, failing_since timestamp")
     assert_df_equality(got, expected, ignore_nullable=True)
     log = transforms.extraction_log(bronze(spark, rows)).orderBy("extracted_at").select("reread_id", "status")
     assert [tuple(r) for r in log.collect()] == [(None, "ok"), (None, "ok"), ("fix-1", "ok"), ("fix-1", "ok"),

@@ -18,8 +18,10 @@ from pyspark.sql import DataFrame, SparkSession
 
 from ..config import ConfigError, PIConfig
 from ..logs import use_level
-from ..runtime import require_supported_spark
+from ..runtime import UnsupportedRuntime, require_supported_spark
 from .datasource import PIDataSource, reader_options
+from .curation import SINK_NAME, Targets, batch_handler
+from .curation_sink import CurationSink, clear_staging, staging_directory
 from .reread import EXTRACTION_LOG, load_rereads
 from .state import BRONZE_TABLE, WATERMARK_TABLE, StateError, current_schema, load_state, qualified
 from .stream_reader import state_option
@@ -65,6 +67,41 @@ def prepare_stream_options(spark: SparkSession, config: PIConfig) -> dict[str, s
     log.info("pipeline state in %s: %s; watermarks of %d tags, %d re-read requests", where,
              "bronze found" if found else "no bronze yet (first update)", len(watermarks), len(rereads))
     return {**reader_options(config, watermarks, densities, rereads), **state_option(bronze, found)}
+
+
+def curation_targets(spark: SparkSession) -> Targets:
+    """Silver, the watermarks and hourly gold in the pipeline's own schema, by qualified names: the
+    micro-batch merge runs outside the engine's name resolution for datasets."""
+    return Targets.in_schema(current_schema(spark))
+
+
+def declare_curation_sink(spark: SparkSession, targets: Targets, gold_check) -> None:
+    """The sink the flow ``pi_curation`` writes each micro-batch to: Databricks' ForEachBatch sink, whose
+    handler merges it; locally a Python data source sink whose commit does the same (open-source SDP has
+    no ForEachBatch sink). Its options: the local Spark Connect server's port (the server's token is
+    inherited by the sink's Python workers, never passed as an option), a staging directory, the tables."""
+    from pyspark import pipelines as dp
+
+    if on_databricks():
+        if not hasattr(dp, "foreach_batch_sink"):
+            raise UnsupportedRuntime("this pipeline runtime has no ForEachBatch sink (dp.foreach_batch_sink), "
+                                     "which silver needs: run the pipeline on the CURRENT or PREVIEW channel")
+        dp.foreach_batch_sink(name=SINK_NAME)(batch_handler(targets, gold_check))
+        return
+    spark.dataSource.register(CurationSink)
+    staging = staging_directory(targets.silver)
+    clear_staging(staging)
+    dp.create_sink(SINK_NAME, format=CurationSink.name(), options={
+        "port": spark.conf.get("spark.connect.grpc.binding.port", "15002"), "staging": staging,
+        "silver": targets.silver, "watermarks": targets.watermarks, "gold": targets.gold})
+
+
+def merged_table(spark: SparkSession, table: str, schema) -> DataFrame:
+    """A table the micro-batch merge writes, read by a table of the graph: empty (with its columns) on
+    the update that first creates it, which must resolve its readers before the first merge runs."""
+    if spark.catalog.tableExists(table):
+        return spark.read.table(table)
+    return spark.createDataFrame([], schema)
 
 
 def first_line(exc: BaseException) -> str:

@@ -15,7 +15,7 @@ DEPLOYED = ("connector_lib", "expectations", "pipelines")
 #: in its Python reference but not packaged in databricks-connect
 PIPELINE_RUNTIME_NAMES = frozenset({
     "table", "materialized_view", "temporary_view", "view", "append_flow", "create_streaming_table",
-    "create_sink", "create_auto_cdc_flow", "create_auto_cdc_from_snapshot_flow", "apply_changes",
+    "create_sink", "foreach_batch_sink", "create_auto_cdc_flow", "create_auto_cdc_from_snapshot_flow", "apply_changes",
     "expect", "expect_or_drop", "expect_or_fail", "expect_all", "expect_all_or_drop", "expect_all_or_fail",
 })
 #: the Spark classes whose methods the code calls on objects it is handed (module, class), public API and

@@ -1,11 +1,11 @@
-"""The ``pi`` data source and the silver transform on plain Structured Streaming with Delta tables, under
+"""The ``pi`` data source and the micro-batch merge on plain Structured Streaming with Delta tables, under
 whichever pyspark runs the suite: ``make compat`` runs this directory under pyspark 4.0 (the Spark of
 Databricks Runtime 17.3 LTS) and open-source 4.1, each in its own virtualenv with the Delta build for that
 Spark, and ``make test`` under 4.2 (the local default).
 
 Spark 4.0 and open-source 4.1 read an available-now query in one micro-batch, Spark 4.2 (and Databricks
 Runtime 18, whose pyspark has the same reader protocol) in as many as the backfill chunks need (``connector_lib.spark.stream_reader``): either way every update ends with silver equal to the
-simulator's ground truth, and an update that restarts from the checkpoint reads only from each tag's
+simulator's ground truth (silver merged by the handler Databricks' ForEachBatch sink calls), and an update that restarts from the checkpoint reads only from each tag's
 watermark minus the lookback. The state is read by the pipeline's own start-of-update code
 (``prepare_stream_options``), from tables in the session's current schema."""
 
@@ -16,9 +16,10 @@ import pytest
 from pyspark.sql import functions as F
 
 from connector_lib.config import PIConfig
-from connector_lib.spark import transforms
+from connector_lib.spark import curation
 from connector_lib.spark.datasource import PIDataSource, reader_options
 from connector_lib.spark.pipeline import prepare_stream_options
+from connector_lib.spark.state import current_schema
 from connector_lib.spark.stream_reader import MULTI_BATCH_AVAILABLE_NOW
 from devtools.reconcile import reconcile
 from pi_simulator import Archive, SimulatorServer
@@ -46,11 +47,15 @@ def config(server, **settings) -> PIConfig:
                                   "pi.tags_per_request": "3", **settings})
 
 
-def refresh_tables(spark) -> None:
-    """What the pipeline's materialized views hold after an update: the watermarks and silver."""
-    bronze = spark.read.table("pi_recorded_bronze")
-    transforms.watermarks(bronze).write.mode("overwrite").saveAsTable("pi_watermarks")
-    transforms.silver_values(bronze).write.mode("overwrite").saveAsTable("pi_timeseries_silver")
+def merge_tables(spark, checkpoint: str) -> None:
+    """What the pipeline's flow ``pi_curation`` does after bronze on Databricks: each micro-batch of bronze
+    handed to the ForEachBatch sink's handler, which merges it into silver, the watermarks and gold."""
+    targets = curation.Targets.in_schema(current_schema(spark))
+    query = (spark.readStream.table("pi_recorded_bronze").writeStream
+             .foreachBatch(curation.batch_handler(targets)).option("checkpointLocation", checkpoint)
+             .trigger(availableNow=True).start())
+    query.awaitTermination()
+    assert query.exception() is None
 
 
 def update(spark, cfg: PIConfig, checkpoint: str, **trigger) -> list[int]:
@@ -68,7 +73,7 @@ def update(spark, cfg: PIConfig, checkpoint: str, **trigger) -> list[int]:
     else:
         query.awaitTermination()
     assert query.exception() is None
-    refresh_tables(spark)
+    merge_tables(spark, checkpoint + "-curation")
     return [p.numInputRows for p in query.recentProgress if p.numInputRows]
 
 

@@ -1,0 +1,194 @@
+"""Silver, the watermarks and hourly gold, kept up to date from each micro-batch of bronze.
+
+An update's work follows the rows it read, not the history held: :func:`apply_batch` merges one
+micro-batch of bronze into ``pi_timeseries_silver`` (the keys it carries), ``pi_watermarks`` (the tags it
+read, from their completion records) and ``pi_hourly_gold`` (the hours whose values it touched, with the
+hour on either side). It runs as the pipeline's ForEachBatch sink on Databricks and through the local sink
+(``curation_sink``) on open-source Spark Declarative Pipelines, which has no ForEachBatch sink: one function,
+so both engines produce the same tables.
+
+Why not AUTO CDC: SCD type 1 keeps, per key, the columns of the event with the highest sequence, but silver
+also keeps what the *first* read of a value said (``is_late``: whether the value was there when its time
+was first read; ``first_seen_at``), which no single event carries; ``ignore_null_updates`` could keep those
+only if every other column were never null, and value columns are null by design (``value_double`` of a
+digital state). Why not materialized views: open-source SDP recomputes them from all of their input, and
+the island rule of the watermarks and gold's per-tag event order need window functions that Databricks
+refreshes incrementally only per whole partition (a whole tag's history).
+
+Every merge is idempotent, so a micro-batch applied twice (a crash after the merge, before the stream's
+checkpoint) changes nothing: silver folds with least/greatest and "keep the newer report", the watermark
+fold counts a window's values only when it extends the coverage, gold recomputes whole hours. Micro-batch 0
+starts a new checkpoint (first update, full refresh, or the upgrade from the materialized-view layout), so
+the three tables are dropped and rebuilt from the stream, which then starts at bronze's first row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from ..bronze import SPARK_SCHEMA
+from ..timeutil import from_epoch_micros
+from . import transforms
+from .state import qualified
+from .utc import hour_start
+
+#: the layout these tables follow; recorded in their properties so a later layout can migrate them
+LAYOUT_VERSION = "2"
+LAYOUT_PROPERTY = "osipi.layout"
+SILVER_TABLE, GOLD_TABLE = "pi_timeseries_silver", "pi_hourly_gold"
+WATERMARK_TABLE = "pi_watermarks"
+SINK_NAME = "pi_curation_sink"
+HOUR = dt.timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Qualified names of the tables a micro-batch is merged into."""
+
+    silver: str
+    watermarks: str
+    gold: str
+
+    @classmethod
+    def in_schema(cls, schema: str) -> "Targets":
+        return cls(qualified(schema, SILVER_TABLE), qualified(schema, WATERMARK_TABLE), qualified(schema, GOLD_TABLE))
+
+    def all(self) -> tuple[str, str, str]:
+        return (self.silver, self.watermarks, self.gold)
+
+
+def apply_batch(batch: DataFrame, batch_id: int, targets: Targets, gold_check=None) -> None:
+    """Merge one micro-batch of bronze rows into silver, the watermarks and gold. ``gold_check``: applied
+    to the recomputed gold rows before they are merged (the table's fail rules)."""
+    spark = batch.sparkSession
+    if batch_id == 0:
+        for table in targets.all():
+            spark.sql(f"DROP TABLE IF EXISTS {table}")
+    create_tables(spark, targets)
+    is_value = F.col("record_kind") == "value"
+    bounds = batch.agg(F.count(F.when(is_value, 1)).alias("values"),
+                       F.count(F.when(F.col("record_kind") == "window", 1)).alias("windows"),
+                       F.min(F.when(is_value, F.unix_micros("timestamp"))).alias("lo"),
+                       F.max(F.when(is_value, F.unix_micros("timestamp"))).alias("hi")).first()
+    if bounds.values:
+        lo, hi = from_epoch_micros(bounds.lo), from_epoch_micros(bounds.hi)
+        changes = transforms.silver_values(batch)
+        merge_silver(spark, changes, targets.silver, lo, hi)
+        merge_gold(spark, changes, targets, lo, hi, gold_check)
+    if bounds.windows:
+        merge_watermarks(spark, batch, targets.watermarks)
+
+
+def batch_handler(targets: Targets, gold_check=None):
+    """The function Databricks' ForEachBatch sink calls with each micro-batch."""
+    def handle(batch: DataFrame, batch_id: int) -> None:
+        apply_batch(batch, batch_id, targets, gold_check)
+
+    return handle
+
+
+def hourly_gold_schema(spark: SparkSession):
+    return transforms.hourly_aggregates(transforms.silver_values(spark.createDataFrame([], SPARK_SCHEMA))).schema
+
+
+def create_tables(spark: SparkSession, targets: Targets) -> None:
+    """The three tables, empty, when they do not exist: clustered by tag and time (a tag's range reads few
+    files, and so do the merges), with deletion vectors (a merge marks replaced rows instead of rewriting
+    their files) and the layout version."""
+    empty = spark.createDataFrame([], SPARK_SCHEMA)
+    row_tracking = {"delta.enableRowTracking": "true"}  # Databricks refreshes the views over gold incrementally
+    schemas = {
+        targets.silver: (transforms.silver_values(empty).schema, ("web_id", "timestamp"), {}),
+        targets.watermarks: (transforms.watermarks(empty).schema, (), {}),
+        targets.gold: (hourly_gold_schema(spark), ("web_id", "hour"), row_tracking),
+    }
+    for table, (schema, cluster, extra) in schemas.items():
+        columns = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in schema.fields)
+        clustering = f" CLUSTER BY ({', '.join(f'`{c}`' for c in cluster)})" if cluster else ""
+        properties = {"delta.enableDeletionVectors": "true", LAYOUT_PROPERTY: LAYOUT_VERSION, **extra}
+        listed = ", ".join(f"'{k}' = '{v}'" for k, v in properties.items())
+        spark.sql(f"CREATE TABLE IF NOT EXISTS {table} ({columns}) USING delta{clustering} TBLPROPERTIES ({listed})")
+
+
+def _timestamp(value: dt.datetime) -> str:
+    return f"TIMESTAMP '{value.astimezone(dt.timezone.utc).isoformat()}'"
+
+
+def _merge(spark: SparkSession, source: DataFrame, statement: str) -> None:
+    """Run ``statement`` with ``{source}`` as a session view of ``source`` (SQL MERGE: Delta does not take
+    the DataFrame merge API)."""
+    view = f"pi_curation_{uuid.uuid4().hex}"
+    source.createOrReplaceTempView(view)
+    try:
+        spark.sql(statement.format(source=view))
+    finally:
+        spark.catalog.dropTempView(view)
+
+
+def merge_silver(spark: SparkSession, changes: DataFrame, table: str, lo: dt.datetime, hi: dt.datetime) -> None:
+    """Fold the micro-batch's values (``transforms.silver_values`` of it: one row per key) into silver.
+    The time range in the join lets Delta skip every file outside the micro-batch's values."""
+    newer = ("(s.value_type <> 'error' AND t.value_type = 'error') OR "
+             "((s.value_type <> 'error') = (t.value_type <> 'error') AND s.extracted_at > t.extracted_at)")
+    reported = ("tag", *transforms.VALUE_COLUMNS, "extracted_at")
+    updates = [f"t.`{c}` = CASE WHEN {newer} THEN s.`{c}` ELSE t.`{c}` END" for c in reported]
+    updates += ["t.is_late = CASE WHEN s.first_seen_at < t.first_seen_at THEN s.is_late ELSE t.is_late END",
+                "t.first_seen_at = least(t.first_seen_at, s.first_seen_at)",
+                "t.last_seen_at = greatest(t.last_seen_at, s.last_seen_at)"]
+    _merge(spark, changes, f"""
+        MERGE INTO {table} t USING {{source}} s
+        ON t.web_id = s.web_id AND t.timestamp = s.timestamp AND t.sequence = s.sequence
+           AND t.timestamp BETWEEN {_timestamp(lo)} AND {_timestamp(hi)}
+        WHEN MATCHED AND (({newer}) OR s.first_seen_at < t.first_seen_at OR s.last_seen_at > t.last_seen_at)
+          THEN UPDATE SET {", ".join(updates)}
+        WHEN NOT MATCHED THEN INSERT *""")
+
+
+def touched_hours(changes: DataFrame) -> DataFrame:
+    """The (tag, hour) pairs whose gold may change: the hours of the changed values and the hour on either
+    side (a value held or interpolated across an hour boundary weighs in its neighbour)."""
+    hours = changes.select("web_id", hour_start("timestamp").alias("hour")).distinct()
+    return (hours
+            .unionByName(hours.select("web_id", (F.col("hour") - F.expr("INTERVAL 1 HOUR")).alias("hour")))
+            .unionByName(hours.select("web_id", (F.col("hour") + F.expr("INTERVAL 1 HOUR")).alias("hour")))
+            .distinct())
+
+
+def merge_gold(spark: SparkSession, changes: DataFrame, targets: Targets, lo: dt.datetime, hi: dt.datetime,
+               gold_check=None) -> None:
+    """Recompute gold for the touched hours from silver (as merged) and merge them: silver is read only
+    over the micro-batch's time range, widened to whole hours and their neighbours."""
+    first = hour_floor(lo) - HOUR
+    end = hour_floor(hi) + 2 * HOUR
+    touched = touched_hours(changes)
+    silver = (spark.read.table(targets.silver)
+              .where((F.col("timestamp") >= F.lit(first)) & (F.col("timestamp") < F.lit(end)))
+              .join(touched.select("web_id").distinct(), "web_id", "left_semi"))
+    hourly = transforms.hourly_aggregates(silver).join(touched, ["web_id", "hour"], "left_semi")
+    if gold_check is not None:
+        hourly = gold_check(hourly)
+    _merge(spark, hourly, f"""
+        MERGE INTO {targets.gold} t USING {{source}} s
+        ON t.web_id = s.web_id AND t.hour = s.hour AND t.hour BETWEEN {_timestamp(first)} AND {_timestamp(end)}
+        WHEN MATCHED THEN UPDATE SET *
+        WHEN NOT MATCHED THEN INSERT *""")
+
+
+def hour_floor(value: dt.datetime) -> dt.datetime:
+    return value.astimezone(dt.timezone.utc).replace(minute=0, second=0, microsecond=0)
+
+
+def merge_watermarks(spark: SparkSession, batch: DataFrame, table: str) -> None:
+    """Fold the micro-batch's completion records into the watermarks of the tags it read (a few rows per
+    tag: the state table holds one row per tag)."""
+    windows = batch.where(F.col("record_kind") == "window")
+    state = spark.read.table(table).join(windows.select("web_id").distinct(), "web_id", "left_semi")
+    _merge(spark, transforms.extend_watermarks(state, windows), f"""
+        MERGE INTO {table} t USING {{source}} s ON t.web_id = s.web_id
+        WHEN MATCHED THEN UPDATE SET *
+        WHEN NOT MATCHED THEN INSERT *""")

@@ -1,0 +1,139 @@
+"""The local stand-in for Databricks' ForEachBatch sink: a Python data source sink that hands each
+micro-batch to ``curation.apply_batch``.
+
+Open-source Spark Declarative Pipelines has no ForEachBatch sink and cannot AUTO CDC into Delta; a Python
+data source sink is the one mechanism it offers that sees every micro-batch of a flow with its batch id
+(docs/architecture.md). Executors stage their rows as Parquet files (Arrow, no per-row Python); the
+writer's ``commit``, which Spark runs once per micro-batch after every task succeeded, opens a Spark
+Connect session to the local server, reads the staged files as that micro-batch and applies it. Spark
+commits the flow's checkpoint only after ``commit`` returns, so a crash in between replays the batch,
+which ``apply_batch`` tolerates. Local only: it reaches the pipeline's Spark through a local port.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from contextlib import contextmanager
+from typing import Iterator
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pyspark.sql.datasource import DataSource, WriterCommitMessage
+
+try:  # Spark 4.1 and later, as every open-source SDP release this sink serves
+    from pyspark.sql.datasource import DataSourceStreamArrowWriter
+except ImportError:  # pragma: no cover - Spark 4.0: Databricks 17.3 uses its ForEachBatch sink instead
+    DataSourceStreamArrowWriter = None
+
+from ..bronze import SPARK_SCHEMA
+from .curation import GOLD_TABLE, Targets, apply_batch
+
+FORMAT = "pi_curation"
+
+
+class CurationSink(DataSource):
+    """Options: ``port`` (the local Spark Connect server), ``staging`` (a directory on this machine),
+    ``silver``, ``watermarks``, ``gold`` (qualified table names)."""
+
+    @classmethod
+    def name(cls) -> str:
+        return FORMAT
+
+    def schema(self) -> str:
+        return SPARK_SCHEMA
+
+    def streamWriter(self, schema, overwrite):
+        if DataSourceStreamArrowWriter is None:
+            raise RuntimeError("the local curation sink needs Spark 4.1 or later")
+        return _StagingWriter(dict(self.options))
+
+
+class StagedFiles(WriterCommitMessage):
+    def __init__(self, paths: list[str]):
+        self.paths = paths
+
+
+def _writer_base():
+    return DataSourceStreamArrowWriter if DataSourceStreamArrowWriter is not None else object
+
+
+class _StagingWriter(_writer_base()):
+    def __init__(self, options: dict[str, str]):
+        self.options = options
+
+    def write(self, iterator: Iterator[pa.RecordBatch]) -> StagedFiles:
+        paths, writer = [], None
+        path = os.path.join(self.options["staging"], f"{uuid.uuid4().hex}.parquet")
+        try:
+            for batch in iterator:
+                if batch.num_rows == 0:
+                    continue
+                if writer is None:
+                    os.makedirs(self.options["staging"], exist_ok=True)
+                    writer = pq.ParquetWriter(path, batch.schema)
+                    paths.append(path)
+                writer.write_batch(batch)
+        finally:
+            if writer is not None:
+                writer.close()
+        return StagedFiles(paths)
+
+    def commit(self, messages: list[StagedFiles], batchId: int) -> None:
+        paths = [p for m in messages if m is not None for p in m.paths]
+        try:
+            with _local_session(int(self.options["port"])) as spark:
+                batch = (spark.read.schema(SPARK_SCHEMA).parquet(*paths) if paths
+                         else spark.createDataFrame([], SPARK_SCHEMA))
+                targets = Targets(self.options["silver"], self.options["watermarks"], self.options["gold"])
+                apply_batch(batch, batchId, targets, gold_check=_gold_check())
+        finally:
+            _remove(paths)
+
+    def abort(self, messages: list[StagedFiles], batchId: int) -> None:
+        _remove([p for m in messages if m is not None for p in m.paths])
+
+
+def _gold_check():
+    from expectations import enforce
+
+    return enforce(GOLD_TABLE)
+
+
+def _remove(paths: list[str]) -> None:
+    for path in paths:
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            pass
+
+
+@contextmanager
+def _local_session(port: int):
+    """A Spark Connect session to the local server the pipeline runs on. This Python worker was started
+    by that server's JVM and inherits its environment, the server's token included."""
+    from pyspark.sql.connect.session import SparkSession
+
+    previous = os.environ.get("SPARK_CONNECT_MODE_ENABLED")
+    os.environ["SPARK_CONNECT_MODE_ENABLED"] = "1"  # pyspark.sql.functions build Connect columns
+    session = SparkSession.builder.remote(f"sc://localhost:{port}").create()
+    try:
+        yield session
+    finally:
+        session.stop()
+        if previous is None:
+            os.environ.pop("SPARK_CONNECT_MODE_ENABLED", None)
+
+
+def staging_directory(schema: str) -> str:
+    """Where executors stage a micro-batch, per pipeline schema (one machine: the local engine)."""
+    import hashlib
+    import tempfile
+
+    return os.path.join(tempfile.gettempdir(), "osipi-curation", hashlib.sha1(schema.encode()).hexdigest()[:12])
+
+
+def clear_staging(directory: str) -> None:
+    """Files a crashed micro-batch left behind; its replay stages them again."""
+    shutil.rmtree(directory, ignore_errors=True)

@@ -1,0 +1,127 @@
+"""The micro-batch merge (connector_lib.spark.curation) against the full recomputation it replaces: the
+same bronze rows, merged one micro-batch at a time (one of them twice, as after a crash before the
+checkpoint), give the silver, gold and watermarks that the transforms compute from all of bronze."""
+
+import pytest
+from chispa import assert_approx_df_equality, assert_df_equality
+from pyspark.sql import functions as F
+
+from connector_lib.bronze import SPARK_SCHEMA
+from connector_lib.spark import curation, transforms
+from connector_lib.spark.utc import collect_utc
+from tests.test_transforms import at, bronze, value, window
+
+SCHEMA_NAME = "curation_test"
+
+
+def _reads():
+    """Four micro-batches of two tags: on-time values, a lookback re-read with an edit and a late value, a
+    per-value error then its real value, a failed window that stops a watermark until it is read again."""
+    return [
+        [value("A", 1, 10.0, read_at=5), value("A", 4, 11.0, read_at=5), value("B", 2, 1.0, read_at=5),
+         window("A", 0, 5, "ok", 5, 2), window("B", 0, 5, "ok", 5, 1)],
+        [value("A", 4, 11.5, read_at=65, prior=at(5)),                    # edited in the lookback
+         value("A", 3, 9.0, read_at=65, prior=at(5)),                     # late: arrived after its time was read
+         value("A", 62, 12.0, read_at=65, prior=at(5)),                   # next hour
+         value("B", 61, None, read_at=65, prior=at(5), vtype="error", good=False, errors="[busy]"),
+         window("A", 0, 64, "ok", 65, 3), window("B", 0, 30, "failed", 65), window("B", 30, 64, "ok", 65, 1)],
+        [value("B", 61, 2.0, read_at=125, prior=at(5)),                   # the real value after the error
+         value("B", 20, 1.5, read_at=125, prior=at(5)),
+         value("A", 62, 12.0, read_at=125, prior=at(64)),                 # unchanged re-read
+         value("A", 118, 13.0, read_at=125, prior=at(64)),
+         window("B", 0, 124, "ok", 125, 3), window("A", 54, 124, "ok", 125, 2)],
+        [value("A", 118, None, read_at=185, prior=at(124), vtype="error", good=False, errors="[busy]"),
+         window("A", 114, 184, "failed", 185)],
+    ]
+
+
+@pytest.fixture()
+def targets(spark):
+    spark.sql(f"CREATE DATABASE IF NOT EXISTS {SCHEMA_NAME}")
+    return curation.Targets.in_schema(f"spark_catalog.{SCHEMA_NAME}")
+
+
+def _apply(spark, targets, batches, replay=None):
+    for batch_id, rows in enumerate(batches):
+        curation.apply_batch(bronze(spark, rows), batch_id, targets)
+        if batch_id == replay:
+            curation.apply_batch(bronze(spark, rows), batch_id, targets)
+
+
+def test_merging_micro_batches_equals_recomputing_from_all_of_bronze(spark, targets):
+    batches = _reads()
+    _apply(spark, targets, batches, replay=1)
+    everything = bronze(spark, [r for b in batches for r in b])
+    silver = transforms.silver_values(everything)
+    assert_df_equality(spark.read.table(targets.silver), silver, ignore_row_order=True, ignore_nullable=True,
+                       ignore_column_order=True)
+    assert_approx_df_equality(spark.read.table(targets.gold), transforms.hourly_aggregates(silver), 1e-9,
+                              ignore_row_order=True, ignore_nullable=True, ignore_column_order=True)
+    columns = ("web_id", "coverage_start", "watermark", "last_status", "last_error", "failing_since", "updated_at")
+    assert_df_equality(spark.read.table(targets.watermarks).select(*columns),
+                       transforms.watermarks(everything).select(*columns), ignore_row_order=True, ignore_nullable=True)
+    marks = {r["web_id"]: (r["watermark"], r["failing_since"])
+             for r in collect_utc(spark.read.table(targets.watermarks))}
+    assert marks["WA"] == (at(124), at(185)) and marks["WB"] == (at(124), None)
+    edited = collect_utc(spark.read.table(targets.silver).where(F.col("timestamp") == at(4)))[0]
+    assert (edited["value_double"], edited["is_late"], edited["first_seen_at"]) == (11.5, False, at(5))
+    assert spark.read.table(targets.silver).where(F.col("timestamp") == at(3)).first().is_late
+
+
+def test_a_gap_holds_the_watermark_until_it_is_read_again(spark, targets):
+    batches = [[window("A", 0, 10, "ok", 10, 1), window("A", 10, 20, "failed", 10), window("A", 20, 30, "ok", 10, 1)],
+               [window("A", 30, 40, "ok", 40, 1)],                  # the reader went on past the gap
+               [window("A", 5, 45, "ok", 50, 3)]]                   # the next update reads from the watermark
+    _apply(spark, targets, batches[:2])
+    assert collect_utc(spark.read.table(targets.watermarks))[0]["watermark"] == at(10)
+    curation.apply_batch(bronze(spark, batches[2]), 2, targets)
+    row = collect_utc(spark.read.table(targets.watermarks))[0]
+    assert (row["coverage_start"], row["watermark"], row["failing_since"]) == (at(0), at(45), None)
+
+
+def test_micro_batch_zero_rebuilds_the_tables(spark, targets):
+    """A new checkpoint (first update, full refresh, or an upgrade from the recomputed tables) starts
+    at micro-batch 0 and at bronze's first row: what the tables held before is dropped."""
+    _apply(spark, targets, _reads())
+    spark.sql(f"ALTER TABLE {targets.silver} SET TBLPROPERTIES ('{curation.LAYOUT_PROPERTY}' = '1')")
+    curation.apply_batch(bronze(spark, _reads()[0]), 0, targets)
+    assert spark.read.table(targets.silver).count() == 3
+    assert spark.read.table(targets.watermarks).count() == 2
+    for table in targets.all():
+        props = {r.key: r.value for r in spark.sql(f"SHOW TBLPROPERTIES {table}").collect()}
+        assert props[curation.LAYOUT_PROPERTY] == curation.LAYOUT_VERSION, table
+    assert spark.sql(f"DESCRIBE DETAIL {targets.silver}").first().clusteringColumns == ["web_id", "timestamp"]
+
+
+def test_an_empty_micro_batch_changes_nothing(spark, targets):
+    _apply(spark, targets, _reads()[:2])
+    before = {t: spark.read.table(t).collect() for t in targets.all()}
+    curation.apply_batch(spark.createDataFrame([], SPARK_SCHEMA), 2, targets)
+    assert {t: spark.read.table(t).collect() for t in targets.all()} == before
+
+
+def test_gold_fail_rules_stop_the_merge(spark, targets):
+    import expectations
+
+    rows = [value("A", 1, 10.0, read_at=5), window("A", 0, 5, "ok", 5, 1)]
+    rule = expectations.Rule("never", "count > 100", "fail")
+    with pytest.raises(Exception, match="EXPECTATION_VIOLATION: never"):
+        curation.apply_batch(bronze(spark, rows), 0, targets,
+                             gold_check=lambda df: expectations.apply_local(df, [rule]))
+    assert spark.read.table(targets.gold).count() == 0
+
+
+def test_the_merge_reads_only_the_micro_batch_time_range_of_silver(spark, targets):
+    """Silver's merge joins on the micro-batch's time range as literals, and gold reads silver over it, so
+    Delta skips older files by their statistics: a silver file of last month, made unreadable here, is
+    never opened by the merge of today's values."""
+    month_ago = -60 * 24 * 30
+    _apply(spark, targets, [[value("A", month_ago, 1.0, read_at=month_ago + 5)], _reads()[0]])
+    old = spark.read.table(targets.silver).where(F.col("timestamp") < at(0)).select(F.input_file_name()).first()[0]
+    path = old.removeprefix("file:")
+    with open(path, "wb") as handle:
+        handle.write(b"not parquet")
+    curation.apply_batch(bronze(spark, _reads()[1]), 2, targets)
+    assert spark.read.table(targets.silver).where(F.col("timestamp") >= at(0)).count() == 6
+    with pytest.raises(Exception):  # the old file is unreadable indeed
+        spark.read.table(targets.silver).collect()

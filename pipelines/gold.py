@@ -10,11 +10,11 @@ from connector_lib.spark.pipeline import curation_targets, merged_table, pi_conf
 
 spark = pipeline_session(globals())
 config = pi_config(spark)
-targets = curation_targets(spark)
 
 
 if config.af_databases:
-    hourly = merged_table(spark, targets.gold, hourly_gold_schema(spark))  # hourly gold, merged with silver
+    # hourly gold, merged with silver by each micro-batch: as of the update's start
+    hourly = merged_table(spark, curation_targets(spark).gold, hourly_gold_schema(spark))
 
     @dp.materialized_view(name="pi_hourly_assets_gold",
                           comment="Hourly statistics of the tags AF attributes reference, with element and attribute")

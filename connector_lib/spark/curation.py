@@ -34,14 +34,13 @@ from pyspark.sql import functions as F
 from ..bronze import SPARK_SCHEMA
 from ..timeutil import from_epoch_micros
 from . import transforms
-from .state import qualified
+from .state import WATERMARK_TABLE, qualified
 from .utc import hour_start
 
 #: the layout these tables follow; recorded in their properties so a later layout can migrate them
 LAYOUT_VERSION = "2"
 LAYOUT_PROPERTY = "osipi.layout"
 SILVER_TABLE, GOLD_TABLE = "pi_timeseries_silver", "pi_hourly_gold"
-WATERMARK_TABLE = "pi_watermarks"
 SINK_NAME = "pi_curation_sink"
 HOUR = dt.timedelta(hours=1)
 
@@ -67,9 +66,7 @@ def apply_batch(batch: DataFrame, batch_id: int, targets: Targets, gold_check=No
     to the recomputed gold rows before they are merged (the table's fail rules)."""
     spark = batch.sparkSession
     if batch_id == 0:
-        for table in targets.all():
-            spark.sql(f"DROP TABLE IF EXISTS {table}")
-    create_tables(spark, targets)
+        rebuild_tables(spark, targets)
     is_value = F.col("record_kind") == "value"
     bounds = batch.agg(F.count(F.when(is_value, 1)).alias("values"),
                        F.count(F.when(F.col("record_kind") == "window", 1)).alias("windows"),
@@ -77,9 +74,8 @@ def apply_batch(batch: DataFrame, batch_id: int, targets: Targets, gold_check=No
                        F.max(F.when(is_value, F.unix_micros("timestamp"))).alias("hi")).first()
     if bounds.values:
         lo, hi = from_epoch_micros(bounds.lo), from_epoch_micros(bounds.hi)
-        changes = transforms.silver_values(batch)
-        merge_silver(spark, changes, targets.silver, lo, hi)
-        merge_gold(spark, changes, targets, lo, hi, gold_check)
+        merge_silver(spark, transforms.silver_values(batch), targets.silver, lo, hi)
+        merge_gold(spark, batch.where(is_value), targets, lo, hi, gold_check)
     if bounds.windows:
         merge_watermarks(spark, batch, targets.watermarks)
 
@@ -96,10 +92,10 @@ def hourly_gold_schema(spark: SparkSession):
     return transforms.hourly_aggregates(transforms.silver_values(spark.createDataFrame([], SPARK_SCHEMA))).schema
 
 
-def create_tables(spark: SparkSession, targets: Targets) -> None:
-    """The three tables, empty, when they do not exist: clustered by tag and time (a tag's range reads few
-    files, and so do the merges), with deletion vectors (a merge marks replaced rows instead of rewriting
-    their files) and the layout version."""
+def rebuild_tables(spark: SparkSession, targets: Targets) -> None:
+    """The three tables, dropped and created empty, at the start of a stream: clustered by tag and time (a
+    tag's range reads few files, and so do the merges), with deletion vectors (a merge marks replaced rows
+    instead of rewriting their files) and the layout version."""
     empty = spark.createDataFrame([], SPARK_SCHEMA)
     row_tracking = {"delta.enableRowTracking": "true"}  # Databricks refreshes the views over gold incrementally
     schemas = {
@@ -112,7 +108,8 @@ def create_tables(spark: SparkSession, targets: Targets) -> None:
         clustering = f" CLUSTER BY ({', '.join(f'`{c}`' for c in cluster)})" if cluster else ""
         properties = {"delta.enableDeletionVectors": "true", LAYOUT_PROPERTY: LAYOUT_VERSION, **extra}
         listed = ", ".join(f"'{k}' = '{v}'" for k, v in properties.items())
-        spark.sql(f"CREATE TABLE IF NOT EXISTS {table} ({columns}) USING delta{clustering} TBLPROPERTIES ({listed})")
+        spark.sql(f"DROP TABLE IF EXISTS {table}")
+        spark.sql(f"CREATE TABLE {table} ({columns}) USING delta{clustering} TBLPROPERTIES ({listed})")
 
 
 def _timestamp(value: dt.datetime) -> str:
@@ -133,8 +130,8 @@ def _merge(spark: SparkSession, source: DataFrame, statement: str) -> None:
 def merge_silver(spark: SparkSession, changes: DataFrame, table: str, lo: dt.datetime, hi: dt.datetime) -> None:
     """Fold the micro-batch's values (``transforms.silver_values`` of it: one row per key) into silver.
     The time range in the join lets Delta skip every file outside the micro-batch's values."""
-    newer = ("(s.value_type <> 'error' AND t.value_type = 'error') OR "
-             "((s.value_type <> 'error') = (t.value_type <> 'error') AND s.extracted_at > t.extracted_at)")
+    # transforms.preference: a real value before a per-value error, then the latest read
+    newer = "struct(s.value_type <> 'error', s.extracted_at) > struct(t.value_type <> 'error', t.extracted_at)"
     reported = ("tag", *transforms.VALUE_COLUMNS, "extracted_at")
     updates = [f"t.`{c}` = CASE WHEN {newer} THEN s.`{c}` ELSE t.`{c}` END" for c in reported]
     updates += ["t.is_late = CASE WHEN s.first_seen_at < t.first_seen_at THEN s.is_late ELSE t.is_late END",
@@ -149,23 +146,23 @@ def merge_silver(spark: SparkSession, changes: DataFrame, table: str, lo: dt.dat
         WHEN NOT MATCHED THEN INSERT *""")
 
 
-def touched_hours(changes: DataFrame) -> DataFrame:
-    """The (tag, hour) pairs whose gold may change: the hours of the changed values and the hour on either
-    side (a value held or interpolated across an hour boundary weighs in its neighbour)."""
-    hours = changes.select("web_id", hour_start("timestamp").alias("hour")).distinct()
+def touched_hours(values: DataFrame) -> DataFrame:
+    """The (tag, hour) pairs whose gold may change: the hours of the micro-batch's values and the hour on
+    either side (a value held or interpolated across an hour boundary weighs in its neighbour)."""
+    hours = values.select("web_id", hour_start("timestamp").alias("hour")).distinct()
     return (hours
             .unionByName(hours.select("web_id", (F.col("hour") - F.expr("INTERVAL 1 HOUR")).alias("hour")))
             .unionByName(hours.select("web_id", (F.col("hour") + F.expr("INTERVAL 1 HOUR")).alias("hour")))
             .distinct())
 
 
-def merge_gold(spark: SparkSession, changes: DataFrame, targets: Targets, lo: dt.datetime, hi: dt.datetime,
+def merge_gold(spark: SparkSession, values: DataFrame, targets: Targets, lo: dt.datetime, hi: dt.datetime,
                gold_check=None) -> None:
     """Recompute gold for the touched hours from silver (as merged) and merge them: silver is read only
     over the micro-batch's time range, widened to whole hours and their neighbours."""
     first = hour_floor(lo) - HOUR
     end = hour_floor(hi) + 2 * HOUR
-    touched = touched_hours(changes)
+    touched = touched_hours(values)
     silver = (spark.read.table(targets.silver)
               .where((F.col("timestamp") >= F.lit(first)) & (F.col("timestamp") < F.lit(end)))
               .join(touched.select("web_id").distinct(), "web_id", "left_semi"))

@@ -50,22 +50,23 @@ class CurationSink(DataSource):
         return _StagingWriter(dict(self.options))
 
 
-class StagedFiles(WriterCommitMessage):
-    def __init__(self, paths: list[str]):
-        self.paths = paths
+class StagedFile(WriterCommitMessage):
+    """What one task staged: a Parquet file, or None when its partition had no rows."""
+
+    def __init__(self, path: str | None):
+        self.path = path
 
 
-def _writer_base():
-    return DataSourceStreamArrowWriter if DataSourceStreamArrowWriter is not None else object
+def _staged(messages: list[StagedFile]) -> list[str]:
+    return [m.path for m in messages if m is not None and m.path is not None]
 
 
-class _StagingWriter(_writer_base()):
+class _StagingWriter(DataSourceStreamArrowWriter or object):
     def __init__(self, options: dict[str, str]):
         self.options = options
 
-    def write(self, iterator: Iterator[pa.RecordBatch]) -> StagedFiles:
-        paths, writer = [], None
-        path = os.path.join(self.options["staging"], f"{uuid.uuid4().hex}.parquet")
+    def write(self, iterator: Iterator[pa.RecordBatch]) -> StagedFile:
+        path, writer = os.path.join(self.options["staging"], f"{uuid.uuid4().hex}.parquet"), None
         try:
             for batch in iterator:
                 if batch.num_rows == 0:
@@ -73,15 +74,14 @@ class _StagingWriter(_writer_base()):
                 if writer is None:
                     os.makedirs(self.options["staging"], exist_ok=True)
                     writer = pq.ParquetWriter(path, batch.schema)
-                    paths.append(path)
                 writer.write_batch(batch)
         finally:
             if writer is not None:
                 writer.close()
-        return StagedFiles(paths)
+        return StagedFile(path if writer is not None else None)
 
-    def commit(self, messages: list[StagedFiles], batchId: int) -> None:
-        paths = [p for m in messages if m is not None for p in m.paths]
+    def commit(self, messages: list[StagedFile], batchId: int) -> None:
+        paths = _staged(messages)
         try:
             with _local_session(int(self.options["port"])) as spark:
                 batch = (spark.read.schema(SPARK_SCHEMA).parquet(*paths) if paths
@@ -91,8 +91,8 @@ class _StagingWriter(_writer_base()):
         finally:
             _remove(paths)
 
-    def abort(self, messages: list[StagedFiles], batchId: int) -> None:
-        _remove([p for m in messages if m is not None for p in m.paths])
+    def abort(self, messages: list[StagedFile], batchId: int) -> None:
+        _remove(_staged(messages))
 
 
 def _gold_check():

@@ -44,10 +44,9 @@ def silver_values(bronze: DataFrame) -> DataFrame:
     )
 
 
-def preference(prefix: str = "") -> Column:
+def preference() -> Column:
     """Which report of a value silver keeps: a real value before a per-value error, then the latest read."""
-    return F.struct((F.col(f"{prefix}value_type") != "error").alias("real"),
-                    F.col(f"{prefix}extracted_at").alias("at"))
+    return F.struct((F.col("value_type") != "error").alias("real"), F.col("extracted_at").alias("at"))
 
 
 def watermarks(bronze: DataFrame) -> DataFrame:
@@ -87,11 +86,12 @@ def last_reads(windows: DataFrame) -> DataFrame:
     """Per tag, its latest read (status, error, window end) and since when its reads have been failing."""
     last_ok = F.max(F.when(F.col("status") == "ok", F.col("extracted_at"))).over(Window.partitionBy("web_id"))
     failed_after_ok = F.when((F.col("status") == "failed")
-                             & (last_ok.isNull() | (F.col("extracted_at") > last_ok)), F.col("extracted_at"))
-    return (windows.withColumn("failed_after_ok", failed_after_ok).groupBy("web_id")
+                             & (F.col("last_ok").isNull() | (F.col("extracted_at") > F.col("last_ok"))),
+                             F.col("extracted_at"))
+    return (windows.withColumn("last_ok", last_ok).withColumn("failed_after_ok", failed_after_ok).groupBy("web_id")
             .agg(F.max_by(F.struct("tag", "status", "error", "window_end", "point_type"), "extracted_at").alias("l"),
                  F.max("extracted_at").alias("updated_at"),
-                 F.max(F.when(F.col("status") == "ok", F.col("extracted_at"))).alias("last_ok_at"),
+                 F.max("last_ok").alias("last_ok_at"),
                  F.min("failed_after_ok").alias("failing_since"))
             .select("web_id", F.col("l.tag").alias("tag"), F.col("l.point_type").alias("point_type"),
                     F.col("l.status").alias("last_status"), F.col("l.error").alias("last_error"),

@@ -110,6 +110,20 @@ def test_hourly_aggregates_step_weighted(any_zone_spark):
     assert_approx_df_equality(got, expected, 1e-9, ignore_row_order=True, ignore_nullable=True)
 
 
+def test_an_hour_whose_good_values_held_for_no_time_has_no_time_weighted_mean(spark):
+    """A good value followed at its own timestamp by a system state (the same time, the next sequence)
+    holds for no time; an hour of only such values has a count, a mean and no time-weighted mean (and does
+    not divide by zero under ANSI SQL)."""
+    silver = transforms.silver_values(bronze(spark, [
+        value("A", 10, 5.0, read_at=90),
+        value("A", 10, None, read_at=90, seq=1, vtype="system", good=False, state_name="Shutdown", state_code=254),
+        value("A", 70, 6.0, read_at=90),
+    ]))
+    first, second = transforms.hourly_aggregates(silver).orderBy("hour").collect()
+    assert (first["count"], first.good_numeric_count, first.mean, first.time_weighted_mean) == (2, 1, 5.0, None)
+    assert second.time_weighted_mean == 6.0
+
+
 @pytest.mark.parametrize("rule_table", ["pi_timeseries_silver", "pi_hourly_gold"])
 def test_expectation_rules_parse_and_run(spark, rule_table):
     import expectations

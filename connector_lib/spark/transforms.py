@@ -158,7 +158,9 @@ def hourly_aggregates(silver: DataFrame) -> DataFrame:
 
     ``count`` counts every event of the hour (any type or quality); min/max/mean/first/last and the
     time-weighted mean use good numeric values only. A value holds until the tag's next event (PI step
-    semantics), cut at the hour's end; the stretch before the hour's first event is not included.
+    semantics), cut at the hour's end; the stretch before the hour's first event is not included. An hour
+    whose good values held for no time (each followed at its own timestamp by another event) has no
+    time-weighted mean (null).
     """
     by_tag = Window.partitionBy("web_id").orderBy("timestamp", "sequence")
     events = (silver
@@ -175,7 +177,8 @@ def hourly_aggregates(silver: DataFrame) -> DataFrame:
             .agg(F.count(F.lit(1)).alias("count"),
                  F.count(num).alias("good_numeric_count"),
                  F.min(num).alias("min"), F.max(num).alias("max"), F.avg(num).alias("mean"),
-                 (F.sum(num * F.col("held_s")) / F.sum("held_s")).alias("time_weighted_mean"),
+                 F.when(F.sum("held_s") > 0, F.sum(num * F.col("held_s")) / F.sum("held_s"))
+                  .alias("time_weighted_mean"),
                  F.min_by(num, F.when(usable, F.col("timestamp"))).alias("first"),
                  F.max_by(num, F.when(usable, F.col("timestamp"))).alias("last"),
                  (F.sum(F.col("good").cast("int")) / F.count(F.lit(1))).alias("good_share"),

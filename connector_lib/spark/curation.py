@@ -19,7 +19,9 @@ Every merge is idempotent, so a micro-batch applied twice (a crash after the mer
 checkpoint) changes nothing: silver folds with least/greatest and "keep the newer report", the watermark
 fold counts a window's values only when it extends the coverage, gold recomputes whole hours. Micro-batch 0
 starts a new checkpoint (first update, full refresh, or the upgrade from the materialized-view layout), so
-the three tables are dropped and rebuilt from the stream, which then starts at bronze's first row.
+the three tables are dropped and rebuilt from the stream, which then starts at bronze's first row: silver
+and the watermarks are written from it, not merged (it may hold years of history, and the tables are
+empty), gold is merged like any other batch's.
 """
 
 from __future__ import annotations
@@ -62,8 +64,9 @@ class Targets:
 
 
 def apply_batch(batch: DataFrame, batch_id: int, targets: Targets, gold_check=None) -> None:
-    """Merge one micro-batch of bronze rows into silver, the watermarks and gold. ``gold_check``: applied
-    to the recomputed gold rows before they are merged (the table's fail rules)."""
+    """Merge one micro-batch of bronze rows into silver, the watermarks and gold (micro-batch 0: rebuild
+    them from it). ``gold_check``: applied to the recomputed gold rows before they are merged (the table's
+    fail rules)."""
     spark = batch.sparkSession
     if batch_id == 0:
         rebuild_tables(spark, targets)
@@ -72,12 +75,27 @@ def apply_batch(batch: DataFrame, batch_id: int, targets: Targets, gold_check=No
                        F.count(F.when(F.col("record_kind") == "window", 1)).alias("windows"),
                        F.min(F.when(is_value, F.unix_micros("timestamp"))).alias("lo"),
                        F.max(F.when(is_value, F.unix_micros("timestamp"))).alias("hi")).first()
-    if bounds.values:
-        lo, hi = from_epoch_micros(bounds.lo), from_epoch_micros(bounds.hi)
+    lo, hi = (from_epoch_micros(bounds.lo), from_epoch_micros(bounds.hi)) if bounds.values else (None, None)
+    if bounds.values and batch_id == 0:  # the tables are empty: the batch's own fold is the table
+        load_first_batch(batch, targets, lo, hi, gold_check)
+    elif bounds.values:
         merge_silver(spark, transforms.silver_values(batch), targets.silver, lo, hi)
         merge_gold(spark, batch.where(is_value), targets, lo, hi, gold_check)
-    if bounds.windows:
+    if bounds.windows and batch_id == 0:
+        transforms.watermarks(batch).writeTo(targets.watermarks).append()
+    elif bounds.windows:
         merge_watermarks(spark, batch, targets.watermarks)
+
+
+def load_first_batch(batch: DataFrame, targets: Targets, lo: dt.datetime, hi: dt.datetime,
+                     gold_check=None) -> None:
+    """Micro-batch 0 into the empty silver and gold. Silver is appended, not merged (a backfill's first
+    micro-batch holds its whole history; a merge would join it against nothing); gold, an hourly summary
+    far smaller, goes through the same merge as later batches, so a fail rule stops it with its own
+    message rather than as a failed write task. Same folds as the merges: the same tables."""
+    transforms.silver_values(batch).writeTo(targets.silver).append()
+    hourly = transforms.hourly_aggregates(batch.sparkSession.read.table(targets.silver))
+    upsert_gold(batch.sparkSession, hourly, targets.gold, hour_floor(lo), hour_floor(hi) + HOUR, gold_check)
 
 
 def batch_handler(targets: Targets, gold_check=None):
@@ -167,10 +185,16 @@ def merge_gold(spark: SparkSession, values: DataFrame, targets: Targets, lo: dt.
               .where((F.col("timestamp") >= F.lit(first)) & (F.col("timestamp") < F.lit(end)))
               .join(touched.select("web_id").distinct(), "web_id", "left_semi"))
     hourly = transforms.hourly_aggregates(silver).join(touched, ["web_id", "hour"], "left_semi")
+    upsert_gold(spark, hourly, targets.gold, first, end, gold_check)
+
+
+def upsert_gold(spark: SparkSession, hourly: DataFrame, table: str, first: dt.datetime, end: dt.datetime,
+                gold_check=None) -> None:
+    """Merge recomputed hours (all within [first, end]) into gold, after its fail and drop rules."""
     if gold_check is not None:
         hourly = gold_check(hourly)
     _merge(spark, hourly, f"""
-        MERGE INTO {targets.gold} t USING {{source}} s
+        MERGE INTO {table} t USING {{source}} s
         ON t.web_id = s.web_id AND t.hour = s.hour AND t.hour BETWEEN {_timestamp(first)} AND {_timestamp(end)}
         WHEN MATCHED THEN UPDATE SET *
         WHEN NOT MATCHED THEN INSERT *""")

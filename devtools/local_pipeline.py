@@ -15,7 +15,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 REPO = Path(__file__).resolve().parent.parent
 SPEC = REPO / "spark-pipeline.yml"
@@ -149,7 +149,9 @@ class LocalPipeline:
             "libraries": [{"glob": {"include": f"pipelines/{layer}.py"}} for layer in LAYERS],
         })
 
-    def update(self, full_refresh_all: bool = False) -> UpdateResult:
+    def update(self, full_refresh_all: bool = False, full_refresh: Sequence[str] = ()) -> UpdateResult:
+        """One triggered update; ``full_refresh`` names datasets to reset and recompute (only those are
+        updated then, as with a full refresh selection on Databricks)."""
         from pyspark.pipelines.cli import register_definitions
 
         from connector_lib.spark.pipeline import first_line
@@ -175,7 +177,8 @@ class LocalPipeline:
             result.error = first_line(exc)
             return result
         try:
-            for item in start_run(spark, graph_id, full_refresh=None, full_refresh_all=full_refresh_all,
+            for item in start_run(spark, graph_id, full_refresh=list(full_refresh) or None,
+                                  full_refresh_all=full_refresh_all,
                                   refresh=None, dry=False, storage=spec.storage):
                 if "pipeline_event_result" in item:
                     event = item["pipeline_event_result"].event

@@ -20,7 +20,7 @@ from ..config import ConfigError, PIConfig
 from ..logs import use_level
 from ..runtime import UnsupportedRuntime, require_supported_spark
 from .datasource import PIDataSource, reader_options
-from .curation import SINK_NAME, Targets, batch_handler
+from .curation import LAYOUT_PROPERTY, LAYOUT_VERSION, SINK_NAME, Targets, batch_handler
 from .curation_sink import CurationSink, clear_staging, staging_directory
 from .reread import EXTRACTION_LOG, load_rereads
 from .state import BRONZE_TABLE, WATERMARK_TABLE, StateError, current_schema, load_state, qualified
@@ -82,6 +82,7 @@ def declare_curation_sink(spark: SparkSession, targets: Targets, gold_check) -> 
     inherited by the sink's Python workers, never passed as an option), a staging directory, the tables."""
     from pyspark import pipelines as dp
 
+    warn_if_former_layout(spark, targets)
     if on_databricks():
         if not hasattr(dp, "foreach_batch_sink"):
             raise UnsupportedRuntime("this pipeline runtime has no ForEachBatch sink (dp.foreach_batch_sink), "
@@ -94,6 +95,24 @@ def declare_curation_sink(spark: SparkSession, targets: Targets, gold_check) -> 
     dp.create_sink(SINK_NAME, format=CurationSink.name(), options={
         "port": spark.conf.get("spark.connect.grpc.binding.port", "15002"), "staging": staging,
         "silver": targets.silver, "watermarks": targets.watermarks, "gold": targets.gold})
+
+
+def warn_if_former_layout(spark: SparkSession, targets: Targets) -> None:
+    """Say so when silver is still the former layout's (a materialized view, without ``osipi.layout``):
+    the first micro-batch of ``pi_curation`` replaces it, but ``pi_extraction_log`` and ``pi_quarantine``,
+    materialized views then and streaming tables now, need one full refresh from bronze, or they keep the
+    former rows beside the stream's (docs/deploy.md, upgrading in place)."""
+    try:
+        if not spark.catalog.tableExists(targets.silver):
+            return
+        properties = {r.key: r.value for r in spark.sql(f"SHOW TBLPROPERTIES {targets.silver}").collect()}
+    except Exception as exc:  # noqa: BLE001 - a check for a message only; the update goes on
+        log.debug("layout check skipped: %s", first_line(exc))
+        return
+    if properties.get(LAYOUT_PROPERTY) != LAYOUT_VERSION:
+        log.warning("%s has the former table layout: this update rebuilds silver, gold and the watermarks from "
+                    "bronze; run one update with a full refresh of pi_extraction_log and pi_quarantine (docs/"
+                    "deploy.md, upgrading in place)", targets.silver)
 
 
 def merged_table(spark: SparkSession, table: str, schema) -> DataFrame:

@@ -125,3 +125,21 @@ def test_the_merge_reads_only_the_micro_batch_time_range_of_silver(spark, target
     assert spark.read.table(targets.silver).where(F.col("timestamp") >= at(0)).count() == 6
     with pytest.raises(Exception):  # the old file is unreadable indeed
         spark.read.table(targets.silver).collect()
+
+
+def test_silver_compacts_purges_and_vacuums_without_changing_its_rows(spark, targets):
+    """The maintenance docs/deploy.md gives for the merged tables (OPTIMIZE clusters and compacts, REORG
+    ... APPLY (PURGE) rewrites the files deletion vectors point into, VACUUM removes the files no version
+    needs) runs on silver as a merge leaves it (several files, deletion vectors), and every row stays."""
+    _apply(spark, targets, _reads()[:2])
+    before = sorted(spark.read.table(targets.silver).collect())
+    assert spark.sql(f"DESCRIBE DETAIL {targets.silver}").first().numFiles > 1
+    spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "false")
+    try:
+        spark.sql(f"OPTIMIZE {targets.silver}")
+        spark.sql(f"REORG TABLE {targets.silver} APPLY (PURGE)")
+        spark.sql(f"VACUUM {targets.silver} RETAIN 0 HOURS")
+    finally:
+        spark.conf.unset("spark.databricks.delta.retentionDurationCheck.enabled")
+    assert sorted(spark.read.table(targets.silver).collect()) == before
+    assert spark.sql(f"DESCRIBE DETAIL {targets.silver}").first().numFiles == 1

@@ -34,7 +34,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from ..bronze import SPARK_SCHEMA
-from ..timeutil import from_epoch_micros
+from ..timeutil import as_utc, from_epoch_micros
 from . import transforms
 from .state import WATERMARK_TABLE, qualified
 from .utc import hour_start
@@ -68,34 +68,35 @@ def apply_batch(batch: DataFrame, batch_id: int, targets: Targets, gold_check=No
     them from it). ``gold_check``: applied to the recomputed gold rows before they are merged (the table's
     fail rules)."""
     spark = batch.sparkSession
-    if batch_id == 0:
-        rebuild_tables(spark, targets)
     is_value = F.col("record_kind") == "value"
     bounds = batch.agg(F.count(F.when(is_value, 1)).alias("values"),
                        F.count(F.when(F.col("record_kind") == "window", 1)).alias("windows"),
                        F.min(F.when(is_value, F.unix_micros("timestamp"))).alias("lo"),
                        F.max(F.when(is_value, F.unix_micros("timestamp"))).alias("hi")).first()
     lo, hi = (from_epoch_micros(bounds.lo), from_epoch_micros(bounds.hi)) if bounds.values else (None, None)
-    if bounds.values and batch_id == 0:  # the tables are empty: the batch's own fold is the table
+    if batch_id == 0:
+        rebuild_tables(spark, targets)
         load_first_batch(batch, targets, lo, hi, gold_check)
-    elif bounds.values:
+        return
+    if bounds.values:
         merge_silver(spark, transforms.silver_values(batch), targets.silver, lo, hi)
         merge_gold(spark, batch.where(is_value), targets, lo, hi, gold_check)
-    if bounds.windows and batch_id == 0:
-        transforms.watermarks(batch).writeTo(targets.watermarks).append()
-    elif bounds.windows:
+    if bounds.windows:
         merge_watermarks(spark, batch, targets.watermarks)
 
 
-def load_first_batch(batch: DataFrame, targets: Targets, lo: dt.datetime, hi: dt.datetime,
+def load_first_batch(batch: DataFrame, targets: Targets, lo: dt.datetime | None, hi: dt.datetime | None,
                      gold_check=None) -> None:
-    """Micro-batch 0 into the empty silver and gold. Silver is appended, not merged (a backfill's first
-    micro-batch holds its whole history; a merge would join it against nothing); gold, an hourly summary
-    far smaller, goes through the same merge as later batches, so a fail rule stops it with its own
-    message rather than as a failed write task. Same folds as the merges: the same tables."""
+    """Micro-batch 0 into the three tables just emptied. Silver and the watermarks are appended from
+    their folds, not merged (a backfill's first micro-batch holds its whole history; a merge would join it
+    against nothing); gold, an hourly summary far smaller, goes through the same merge as later batches,
+    so a fail rule stops it with its own message rather than as a failed write task. ``lo``/``hi``: the
+    batch's first and last value time (None: no values)."""
     transforms.silver_values(batch).writeTo(targets.silver).append()
-    hourly = transforms.hourly_aggregates(batch.sparkSession.read.table(targets.silver))
-    upsert_gold(batch.sparkSession, hourly, targets.gold, hour_floor(lo), hour_floor(hi) + HOUR, gold_check)
+    transforms.watermarks(batch).writeTo(targets.watermarks).append()
+    if lo is not None:
+        hourly = transforms.hourly_aggregates(batch.sparkSession.read.table(targets.silver))
+        upsert_gold(batch.sparkSession, hourly, targets.gold, hour_floor(lo), hour_floor(hi) + HOUR, gold_check)
 
 
 def batch_handler(targets: Targets, gold_check=None):
@@ -131,7 +132,7 @@ def rebuild_tables(spark: SparkSession, targets: Targets) -> None:
 
 
 def _timestamp(value: dt.datetime) -> str:
-    return f"TIMESTAMP '{value.astimezone(dt.timezone.utc).isoformat()}'"
+    return f"TIMESTAMP '{as_utc(value).isoformat()}'"
 
 
 def _merge(spark: SparkSession, source: DataFrame, statement: str) -> None:
@@ -201,7 +202,7 @@ def upsert_gold(spark: SparkSession, hourly: DataFrame, table: str, first: dt.da
 
 
 def hour_floor(value: dt.datetime) -> dt.datetime:
-    return value.astimezone(dt.timezone.utc).replace(minute=0, second=0, microsecond=0)
+    return as_utc(value).replace(minute=0, second=0, microsecond=0)
 
 
 def merge_watermarks(spark: SparkSession, batch: DataFrame, table: str) -> None:

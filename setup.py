@@ -51,4 +51,6 @@ setup(
     package_data={"expectations": ["*.yml"]},
     install_requires=RUNTIME,
     extras_require={"kerberos": ["requests-kerberos==0.15.0"], "local": LOCAL, "dev": DEV},
+    # combines the tables of tag shards into one schema of views (the sharded bundle's job runs it)
+    entry_points={"console_scripts": ["osipi-combine-shards = connector_lib.spark.shards:main"]},
 )

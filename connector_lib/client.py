@@ -102,10 +102,11 @@ class PIWebAPIClient:
     def __init__(self, config: PIConfig, session: requests.Session | None = None,
                  requests_per_second: float | None = None):
         """``requests_per_second`` is this client's share of ``pi.max_requests_per_second`` (default: all
-        of it); every attempt, retries included, waits for its slot."""
+        of this pipeline's share, :attr:`PIConfig.requests_per_second`); every attempt, retries included,
+        waits for its slot."""
         use_level(config.log_level)
         self.config = config
-        rate = config.max_requests_per_second if requests_per_second is None else requests_per_second
+        rate = config.requests_per_second if requests_per_second is None else requests_per_second
         self.limiter = RateLimiter(rate)
         self.base = config.url.rstrip("/")
         self.session = session or requests.Session()

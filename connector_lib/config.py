@@ -68,6 +68,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("pi.tags", "", "comma-separated tag names to ingest; overrides pi.tag_filter"),
     Setting("pi.tag_filter", "*", "PI name filter (wildcards * and ?) used when pi.tags is empty"),
     Setting("pi.max_tags", "0", "ingest at most this many discovered tags (0 = all)"),
+    Setting("pi.shard.count", "1", "pipelines the tags are shared out to (tag shards; docs/deploy.md): each "
+            "reads the tags whose PI point ID modulo this count is its pi.shard.index"),
+    Setting("pi.shard.index", "0", "this pipeline's shard, 0 to pi.shard.count - 1; only shard 0 may read the "
+            "Asset Framework and event frames (pi.af.databases)"),
     Setting("pi.backfill_start", "*-2h", "where new tags start: *-2h style or ISO 8601 UTC"),
     Setting("pi.lookback", "10m", "re-read this much before each tag's watermark at every update (late data)"),
     Setting("pi.reread_table", "pi_reread_requests", "control table of re-read requests (tags and time ranges "
@@ -79,7 +83,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("pi.max_items_per_call", "150000", "the server's MaxReturnedItemsPerCall"),
     Setting("pi.values_per_call", "20000", "values one batch call may return: each sub-request's maxCount is "
             "this shared over the call's tags, so an executor's memory does not grow with the window"),
-    Setting("pi.max_requests_per_second", "0", "limit on PI Web API calls per second for the whole update (0 = none)"),
+    Setting("pi.max_requests_per_second", "0", "limit on PI Web API calls per second to the PI server (0 = none); "
+            "with tag shards, shared evenly by the pi.shard.count pipelines"),
     Setting("pi.max_concurrent_requests", "4", "batch calls in flight at once inside one Spark task"),
     Setting("pi.partitions", "0", "Spark partitions per micro-batch (0 = one per tag batch, at most 64)"),
     Setting("pi.af.databases", "", "AF databases whose hierarchy is ingested, comma-separated names "
@@ -263,6 +268,8 @@ class PIConfig:
     tags: tuple[str, ...] = ()
     tag_filter: str = "*"
     max_tags: int = 0
+    shard_count: int = 1
+    shard_index: int = 0
     backfill_start: str = "*-2h"
     lookback_s: float = 600.0
     settle_lag_s: float = 30.0
@@ -300,6 +307,18 @@ class PIConfig:
     def reads_event_frames(self) -> bool:
         """Event frames are read from the AF databases, so only when some are configured."""
         return bool(self.af_databases) and self.ef_enabled
+
+    @property
+    def requests_per_second(self) -> float:
+        """This pipeline's share of the PI server's request-rate limit: the shards of one server run side
+        by side, so each takes an equal part and together they stay within the limit (0 = none)."""
+        return self.max_requests_per_second / self.shard_count
+
+    def owns_point(self, point_id: int) -> bool:
+        """Whether this pipeline's shard reads the PI point: its point ID modulo the shard count. The ID
+        never changes while the point exists (a rename keeps it), so each tag, a new one included, is read
+        by exactly one shard for as long as the count stays the same."""
+        return point_id % self.shard_count == self.shard_index
 
     # ---- construction ------------------------------------------------------------------------
     @classmethod
@@ -372,6 +391,13 @@ class PIConfig:
         if any(c in af_root for c in "*?|"):
             raise ConfigError(f"pi.af.root: an element path without wildcards or '|', got {af_root!r}")
         tag_filter = _text(flat, "pi.tag_filter") or "*"
+        shard_count = _int(flat, "pi.shard.count", 1, 4096)
+        shard_index = _int(flat, "pi.shard.index", 0)
+        if shard_index >= shard_count:
+            raise ConfigError(f"pi.shard.index: must be below pi.shard.count ({shard_count}), got {shard_index}")
+        if af_databases and shard_index:
+            raise ConfigError("pi.af.databases: set it on shard 0 only (this is pi.shard.index "
+                              f"{shard_index}): the Asset Framework and event frames are not shared out by tag")
         ef_backfill = _past_time("pi.ef.backfill_start", _text(flat, "pi.ef.backfill_start") or backfill, now)
         ef_templates = _names(flat, "pi.ef.templates")
         if ef_templates and not af_databases:
@@ -398,6 +424,8 @@ class PIConfig:
             tags=tags,
             tag_filter=tag_filter,
             max_tags=_int(flat, "pi.max_tags", 0),
+            shard_count=shard_count,
+            shard_index=shard_index,
             backfill_start=backfill,
             lookback_s=_duration(flat, "pi.lookback"),
             settle_lag_s=_duration(flat, "pi.settle_lag"),

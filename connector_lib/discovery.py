@@ -1,4 +1,5 @@
-"""Which PI points to ingest: an explicit tag list (looked up by path) or a name filter (paged list)."""
+"""Which PI points to ingest: an explicit tag list (looked up by path) or a name filter (paged list), then
+this pipeline's shard of them (``pi.shard.count``, by PI point ID)."""
 
 from __future__ import annotations
 
@@ -20,12 +21,32 @@ class Tag:
     units: str = ""
     digital_set: str = ""
     descriptor: str = ""
+    point_id: int = -1
 
     @classmethod
     def from_point(cls, point: dict) -> "Tag":
         return cls(point["WebId"], point["Name"], point.get("PointType") or "",
                    point.get("EngineeringUnits") or "", point.get("DigitalSetName") or "",
-                   point.get("Descriptor") or "")
+                   point.get("Descriptor") or "", _point_id(point))
+
+
+def _point_id(point: dict) -> int:
+    """The PI point ID (``Id``), which decides the tag's shard; -1 when the server sent none."""
+    try:
+        return int(point["Id"])
+    except (KeyError, TypeError, ValueError):
+        return -1
+
+
+def in_shard(tags: list[Tag], config: PIConfig) -> list[Tag]:
+    """The tags of this pipeline's shard (all of them when there is one shard)."""
+    if config.shard_count == 1:
+        return tags
+    unknown = [t.name for t in tags if t.point_id < 0]
+    if unknown:
+        raise PIWebAPIError(f"pi.shard.count: the server sent no numeric point Id for {', '.join(unknown[:5])}"
+                            + (" ..." if len(unknown) > 5 else "") + "; tag shards are chosen by it")
+    return [t for t in tags if config.owns_point(t.point_id)]
 
 
 def data_server(client: PIWebAPIClient, config: PIConfig) -> dict:
@@ -75,6 +96,7 @@ def discover_tags(client: PIWebAPIClient, config: PIConfig) -> list[Tag]:
             if len(items) < page_size:
                 break
             start += page_size
+    tags = in_shard(tags, config)
     tags.sort(key=lambda t: t.name)
     if config.max_tags:
         tags = tags[: config.max_tags]

@@ -127,13 +127,15 @@ def resources_for(root: Mapping, included: list[tuple[Path, dict]], target: str)
             for key, spec in (entries or {}).items():
                 assert (kind, key) not in found, f"resources.{kind}.{key} is declared twice"
                 found[(kind, key)] = Resource(kind, key, spec, source)
-    for kind, entries in (root["targets"][target].get("resources") or {}).items():
-        for key, spec in (entries or {}).items():
-            if (kind, key) in found:
-                found[(kind, key)].spec = _merge(found[(kind, key)].spec, spec)
-            else:  # a resource only this target has (the dev schema)
-                assert kind == "schemas", f"targets.{target} overrides unknown resources.{kind}.{key}"
-                found[(kind, key)] = Resource(kind, key, spec, BUNDLE_FILE)
+    for source, doc in [(BUNDLE_FILE, root), *included]:  # an included file may override targets too
+        overrides = ((doc.get("targets") or {}).get(target) or {}).get("resources") or {}
+        for kind, entries in overrides.items():
+            for key, spec in (entries or {}).items():
+                if (kind, key) in found:
+                    found[(kind, key)].spec = _merge(found[(kind, key)].spec, spec)
+                else:  # a resource only this target has (the dev schema)
+                    assert kind == "schemas", f"targets.{target} overrides unknown resources.{kind}.{key}"
+                    found[(kind, key)] = Resource(kind, key, spec, source)
     return [Resource(r.kind, r.key, substitute(copy.deepcopy(r.spec), values), r.source)
             for r in found.values()]
 
@@ -413,6 +415,86 @@ def test_configuration_defaults_match_the_connector():
     # The connector accepts the deployed configuration once Databricks has resolved the secrets.
     resolved = {k: ("resolved-by-databricks" if SECRET_REF.match(v) else v) for k, v in config.items()}
     PIConfig.from_spark_conf(resolved)
+
+
+# ---- tag shards (scripts/shard_bundle.py) ---------------------------------------------------------------
+
+def sharded(shards: int) -> list[tuple[Path, dict]]:
+    """The bundle's files with the shards file the script writes (as if it were in resources/)."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from shard_bundle import OUTPUT, shard_resources
+
+    return INCLUDED + [(ROOT / OUTPUT, shard_resources(ROOT, shards))]
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_a_sharded_bundle_deploys_disjoint_pipelines_and_combines_them(target):
+    from connector_lib.config import PIConfig
+
+    resources = resources_for(BUNDLE, sharded(3), target)
+    for r in resources:
+        MODELS[r.kind].from_dict(r.spec)
+        assert "${var." not in yaml.safe_dump(r.spec), f"{r.kind}.{r.key}: unresolved variable"
+    assert reference_problems(resources) == []
+    pipelines = {r.key: r for r in resources if r.kind == "pipelines"}
+    assert sorted(pipelines) == ["osipi_lakeflow", "osipi_lakeflow_shard_1", "osipi_lakeflow_shard_2"]
+    base = pipelines["osipi_lakeflow"].spec
+    for index, key in enumerate(sorted(pipelines)):
+        spec = pipelines[key].spec
+        assert path_problems(pipelines[key], BUNDLE) == []
+        assert config_problems(spec["configuration"], spec.get("clusters")) == []
+        assert (spec["configuration"]["pi.shard.count"], spec["configuration"]["pi.shard.index"]) == ("3", str(index))
+        resolved = {k: ("resolved" if SECRET_REF.match(v) else v) for k, v in spec["configuration"].items()}
+        if resolved.get("pi.auth.password", "").startswith("env:"):
+            resolved["pi.auth.password"] = "resolved"
+        assert PIConfig.from_spark_conf(resolved).shard_index == index
+        # the same code and compute as shard 0, in a schema of its own
+        for field in ("libraries", "environment", "serverless", "clusters", "channel", "edition", "photon"):
+            assert spec.get(field) == base.get(field), (key, field)
+        if index:
+            assert spec["schema"] == f"${{resources.schemas.osipi_shard_{index}.name}}"
+            assert not [k for k in spec["configuration"] if k.startswith(("pi.af.", "pi.ef."))]
+    schemas = {r.key: r.spec for r in resources if r.kind == "schemas"}
+    schema = target_variables(BUNDLE, target)["schema"]
+    assert schemas["osipi_all"]["name"] == f"{schema}_all"
+    assert schemas["osipi_shard_2"]["name"] == f"{schema}_shard_2"
+
+    job = next(r.spec for r in resources if r.key == "osipi_lakeflow_refresh")
+    refreshes = [t for t in job["tasks"] if "pipeline_task" in t]
+    assert [t["pipeline_task"]["pipeline_id"] for t in refreshes] == [
+        f"${{resources.pipelines.{key}.id}}" for key in sorted(pipelines)]
+    assert not any(t.get("depends_on") for t in refreshes), "the shards run side by side"
+    (combining,) = [t for t in job["tasks"] if "python_wheel_task" in t]
+    assert {d["task_key"] for d in combining["depends_on"]} == {t["task_key"] for t in refreshes}
+    wheel = combining["python_wheel_task"]
+    entry = re.search(r'"(osipi-combine-shards) = ([\w.]+):(\w+)"', (ROOT / "setup.py").read_text(encoding="utf-8"))
+    assert wheel["entry_point"] == entry.group(1)
+    assert callable(getattr(__import__(entry.group(2), fromlist=["_"]), entry.group(3)))
+    into, shards = wheel["parameters"][1], wheel["parameters"][3].split(",")
+    catalog = target_variables(BUNDLE, target)["catalog"]
+    assert into == f"{catalog}.${{resources.schemas.osipi_all.name}}"
+    assert shards == [f"{catalog}.{pipelines[key].spec['schema']}" for key in sorted(pipelines)]
+    (environment,) = job["environments"]
+    assert environment["environment_key"] == combining["environment_key"]
+    assert environment["spec"]["dependencies"] == ["../dist/*.whl"]
+
+
+def test_the_shard_script_writes_and_removes_its_file(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    for name in ("databricks.yml", "resources"):
+        (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, tmp_path / name)
+    script = [sys.executable, str(ROOT / "scripts" / "shard_bundle.py"), "--root", str(tmp_path)]
+    subprocess.run(script + ["--shards", "2"], check=True, capture_output=True)
+    written = yaml.safe_load((tmp_path / "resources" / "osipi_lakeflow.shards.yml").read_text(encoding="utf-8"))
+    assert list(written["resources"]["pipelines"]) == ["osipi_lakeflow_shard_1"]
+    assert set(written["targets"]) == set(TARGETS)
+    subprocess.run(script + ["--shards", "1"], check=True, capture_output=True)
+    assert not (tmp_path / "resources" / "osipi_lakeflow.shards.yml").exists()
 
 
 # ---- the checks can fail ------------------------------------------------------------------------------

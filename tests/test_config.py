@@ -85,6 +85,11 @@ def test_nested_yaml_style_keys_are_flattened():
     ({**GOOD, "pi.settle_lag": "soon"}, "pi.settle_lag", "not a duration"),
     ({**GOOD, "pi.max_items_per_call": "0"}, "pi.max_items_per_call", ">= 1"),
     ({**GOOD, "pi.tags_per_request": "1e3"}, "pi.tags_per_request", "integer"),
+    ({**GOOD, "pi.shard.count": "0"}, "pi.shard.count", "between 1 and 4096"),
+    ({**GOOD, "pi.shard.count": "4", "pi.shard.index": "4"}, "pi.shard.index", "below pi.shard.count (4)"),
+    ({**GOOD, "pi.shard.index": "-1"}, "pi.shard.index", ">= 0"),
+    ({**GOOD, "pi.shard.count": "2", "pi.shard.index": "1", "pi.af.databases": "Ops"}, "pi.af.databases",
+     "shard 0 only"),
 ])
 def test_bad_setting_names_the_key(raw, key, fragment):
     message = _error(raw)
@@ -228,3 +233,12 @@ def test_a_runtime_older_than_spark_4_is_refused_in_one_line():
         "channel CURRENT or PREVIEW, environment_version 4; docs/deploy.md)")
     with pytest.raises(UnsupportedRuntime, match="^Spark 3.5.0: "):
         require_supported_spark("3.5.0", "4.0.0")
+
+
+def test_shards_split_the_server_rate_limit_and_own_each_point_once():
+    shards = [PIConfig.from_mapping({**GOOD, "pi.max_requests_per_second": "12", "pi.shard.count": "3",
+                                     "pi.shard.index": str(i)}) for i in range(3)]
+    assert [c.requests_per_second for c in shards] == [4.0, 4.0, 4.0]
+    assert PIConfig.from_mapping({**GOOD, "pi.max_requests_per_second": "12"}).requests_per_second == 12.0
+    for point_id in range(1, 50):
+        assert sum(c.owns_point(point_id) for c in shards) == 1

@@ -139,6 +139,23 @@ def test_discovery_by_explicit_list_and_by_name_filter(server, archive):
         discover_tags(PIWebAPIClient(config), config)
 
 
+def test_each_tag_is_discovered_by_exactly_one_shard_and_keeps_it(server, archive):
+    def shard(index, count, **settings):
+        config = PIConfig.from_mapping({"pi.url": server.url, "pi.shard.count": str(count),
+                                        "pi.shard.index": str(index), **settings})
+        return {t.name for t in discover_tags(PIWebAPIClient(config), config)}
+
+    everyone = {p.name for p in archive.points}
+    shards = [shard(i, 3) for i in range(3)]
+    assert set().union(*shards) == everyone and sum(len(s) for s in shards) == len(everyone)
+    assert all(len(s) >= len(everyone) // 6 for s in shards), [len(s) for s in shards]  # shared out, not lumped
+    by_id = {p.name: p.point_id for p in archive.points}
+    assert all(by_id[name] % 3 == i for i, names in enumerate(shards) for name in names)
+    # an explicit list is shared out the same way, so shards can be given one list
+    listed = [archive.points[k].name for k in range(6)]
+    assert shard(1, 3, **{"pi.tags": ",".join(listed)}) == shards[1] & set(listed)
+
+
 def test_a_call_returns_at_most_values_per_call_whatever_the_window():
     from connector_lib.extract import max_count
 

@@ -41,7 +41,7 @@ class PIPartition(InputPartition):
 def _partitions(tasks: list[WindowTask], config: PIConfig,
                 densities: dict[str, float] | None = None) -> list[PIPartition]:
     parts = partition_tasks(tasks, config, densities)
-    share = config.max_requests_per_second / len(parts) if parts else 0.0
+    share = config.requests_per_second / len(parts) if parts else 0.0
     return [PIPartition(p, share) for p in parts]
 
 

@@ -34,17 +34,17 @@ class StateError(RuntimeError):
 def current_schema(spark: SparkSession) -> str:
     """The session's current catalog and schema, quoted: at pipeline start, the pipeline's own (its
     default catalog and schema on Databricks, the spec's database locally)."""
-    return ".".join(_quote(part) for part in (spark.catalog.currentCatalog(), spark.catalog.currentDatabase()))
+    return ".".join(quote_part(part) for part in (spark.catalog.currentCatalog(), spark.catalog.currentDatabase()))
 
 
 def qualified(schema: str, name: str) -> str:
     """``name`` in ``schema`` (:func:`current_schema`) unless it names its own: the state is read at
     pipeline start, outside the engine's name resolution for datasets, so it is never left to whatever
     schema a session happens to be in."""
-    return name if "." in name else f"{schema}.{_quote(name)}"
+    return name if "." in name else f"{schema}.{quote_part(name)}"
 
 
-def _quote(part: str) -> str:
+def quote_part(part: str) -> str:
     return part if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", part) else "`" + part.replace("`", "``") + "`"
 
 

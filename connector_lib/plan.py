@@ -73,7 +73,10 @@ def partition_tasks(tasks: list[WindowTask], config: PIConfig,
     """Cut tasks into Spark partitions balanced by expected values, not by tag count, so one dense tag
     or a tag still backfilling does not make a straggler. Densities come from what earlier updates read
     (``pi_watermarks``); tags without history count as the median tag (or one value a minute).
-    Greedy longest-first: each window goes to the partition with the fewest expected values so far."""
+
+    Each partition is a contiguous range of tags in WebID order (cut where its share of the expected
+    values is reached): every bronze file a task writes then spans a narrow range of ``web_id``, and a
+    query for one tag skips the files of the others by their statistics."""
     if not tasks:
         return []
     calls = math.ceil(len(tasks) / config.tags_per_request)
@@ -82,12 +85,18 @@ def partition_tasks(tasks: list[WindowTask], config: PIConfig,
     densities = densities or {}
     known = sorted(densities.values())
     default = known[len(known) // 2] if known else 1 / 60
-    weighted = sorted(((expected_values(t, densities, default), i, t) for i, t in enumerate(tasks)),
-                      key=lambda x: (-x[0], x[1]))
-    heap = [(0.0, k) for k in range(n)]
-    parts: list[list[WindowTask]] = [[] for _ in range(n)]
-    for load, _, task in weighted:
-        total, k = heapq.heappop(heap)
-        parts[k].append(task)
-        heapq.heappush(heap, (total + load, k))
+    ordered = sorted(tasks, key=lambda t: (t.web_id, t.start))
+    loads = [expected_values(t, densities, default) for t in ordered]
+    remaining = sum(loads)  # expected values not yet in a partition
+    parts: list[list[WindowTask]] = [[]]
+    load_here = 0.0
+    for task, load in zip(ordered, loads):
+        still_to_open = n - len(parts)
+        share = (load_here + remaining) / (still_to_open + 1)  # this partition's part of what is left
+        if parts[-1] and still_to_open and load_here + load / 2 > share:
+            parts.append([])
+            load_here = 0.0
+        parts[-1].append(task)
+        load_here += load
+        remaining -= load
     return [p for p in parts if p]

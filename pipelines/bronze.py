@@ -5,11 +5,11 @@ micro-batch merge)."""
 import connector_lib.runtime  # noqa: F401 - first: an older runtime stops here, in one line
 from pyspark import pipelines as dp
 
-from connector_lib.bronze import TABLE_PROPERTIES
 from connector_lib.spark import transforms
 from connector_lib.spark.af_source import af_snapshots_stream, af_stream_options
 from connector_lib.spark.ef_source import ef_stream_options, event_frames_stream
-from connector_lib.spark.pipeline import pi_config, pipeline_session, prepare_stream_options, recorded_values_stream
+from connector_lib.spark.pipeline import (bronze_layout, pi_config, pipeline_session, prepare_stream_options,
+                                          recorded_values_stream)
 
 spark = pipeline_session(globals())
 config = pi_config(spark)
@@ -19,7 +19,7 @@ stream_options = prepare_stream_options(spark, config)  # the watermarks as of p
 @dp.table(name="pi_recorded_bronze",
           comment="Recorded values as read from the PI Web API, one completion record per tag window; "
                   "may hold re-read duplicates",
-          table_properties=TABLE_PROPERTIES)
+          **bronze_layout(spark))
 def pi_recorded_bronze():
     return recorded_values_stream(spark, stream_options)
 

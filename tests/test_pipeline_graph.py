@@ -34,6 +34,7 @@ class Recorder(GraphElementRegistry):
         self.expectations: dict[str, dict[str, dict[str, str]]] = {}
         self.auto_cdc = []
         self.sinks: dict[str, tuple[str, dict[str, str]]] = {}
+        self.clustering: dict[str, list[str] | None] = {}
 
     def register_flow(self, flow) -> None:
         self.reads[flow.target] = tables_read(flow.func())
@@ -42,6 +43,7 @@ class Recorder(GraphElementRegistry):
 
     def register_output(self, output) -> None:
         self.outputs[output.name] = type(output).__name__
+        self.clustering[output.name] = list(getattr(output, "cluster_by", None) or []) or None
         if type(output).__name__ == "Sink":
             self.sinks[output.name] = (output.format, dict(output.options))
 
@@ -181,6 +183,14 @@ def test_on_databricks_a_foreach_batch_sink_merges_each_micro_batch(spark, datab
     assert counts == {"pi_timeseries_silver": 1, "pi_watermarks": 1, "pi_hourly_gold": 1}
     with pytest.raises(Exception, match="EXPECTATION_VIOLATION: at_most_one_value"):
         handler(bronze(spark, [value("A", 2, 11.0, read_at=6), window("A", 0, 6, "ok", 6, 1)]), 1)
+
+
+def test_locally_bronze_declares_no_clustering(spark):
+    assert register(spark, BASE).clustering["pi_recorded_bronze"] is None  # open-source Delta refuses it
+
+
+def test_on_databricks_a_new_bronze_is_clustered_by_tag_and_time(spark, databricks):
+    assert register(spark, BASE).clustering["pi_recorded_bronze"] == ["web_id", "timestamp"]
 
 
 def test_the_local_expectations_refuse_to_run_on_databricks(spark, monkeypatch):

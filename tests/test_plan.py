@@ -41,6 +41,22 @@ def test_partitions_balance_expected_values_not_tag_counts():
     assert sorted(t.web_id for p in parts for t in p) == sorted(t.web_id for t in tasks)
 
 
+def test_partitions_are_contiguous_tag_ranges_of_about_equal_load():
+    import random
+
+    rng = random.Random(3)
+    tasks = [WindowTask(f"W{i:05d}", f"T{i}", hours(0), hours(rng.choice([1, 1, 1, 4]))) for i in range(2000)]
+    rng.shuffle(tasks)
+    config = PIConfig.from_mapping({"pi.url": "http://h/piwebapi", "pi.partitions": "8"})
+    parts = partition_tasks(tasks, config)
+    assert len(parts) == 8
+    ranges = [(min(t.web_id for t in p), max(t.web_id for t in p)) for p in parts]
+    assert all(ranges[k][1] < ranges[k + 1][0] for k in range(7))  # disjoint and in order: file stats skip
+    loads = [sum((t.end - t.start).total_seconds() for t in p) for p in parts]
+    assert max(loads) <= 1.01 * sum(loads) / 8 + 4 * 3600  # within one window of an equal share
+    assert sorted(t.web_id for p in parts for t in p) == sorted(t.web_id for t in tasks)
+
+
 def test_long_backfill_windows_weigh_more_and_unknown_tags_count_as_median():
     tasks = [WindowTask("LONG", "L", hours(0), hours(24))] + [
         WindowTask(f"S{i}", f"S{i}", hours(23), hours(24)) for i in range(6)]

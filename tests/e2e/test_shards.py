@@ -13,7 +13,6 @@ from connector_lib.spark.shards import ShardError, TAG_TABLES, combine
 from devtools.reconcile import reconcile
 from pi_simulator import Archive, SimulatorServer
 
-pytestmark = pytest.mark.pipelines
 TAGS, SHARDS = 14, ("plant_shard_0", "plant_shard_1")
 
 

@@ -46,12 +46,13 @@ def active_files(location: Path) -> list[dict]:
     for commit in sorted(log.glob("*.json")):
         if int(commit.name.split(".")[0]) < start:
             continue
-        for line in commit.read_text().splitlines():
-            action = json.loads(line)
+        actions = [json.loads(line) for line in commit.read_text().splitlines()]
+        for action in actions:  # a merge removes a file and adds it back with its deletion vector
+            if "remove" in action:
+                files.pop(action["remove"]["path"], None)
+        for action in actions:
             if "add" in action:
                 files[action["add"]["path"]] = action["add"]
-            elif "remove" in action:
-                files.pop(action["remove"]["path"], None)
     return list(files.values())
 
 

@@ -93,6 +93,25 @@ def test_micro_batch_zero_rebuilds_the_tables(spark, targets):
     assert spark.sql(f"DESCRIBE DETAIL {targets.silver}").first().clusteringColumns == ["web_id", "timestamp"]
 
 
+def test_micro_batch_zero_writes_silver_in_time_slices_sorted_by_tag(spark, targets, monkeypatch):
+    """A backfill's first micro-batch is written as files that each hold a slice of time (so a later
+    merge, joined on its own time range, skips all but the last), with each file's rows in tag order."""
+    monkeypatch.setattr(curation, "SILVER_ROWS_PER_FILE", 40)
+    rows = [value(tag, minute, float(minute), read_at=600) for minute in range(0, 480, 4) for tag in "DCBA"]
+    rows += [window(tag, 0, 480, "ok", 600, 120) for tag in "ABCD"]
+    curation.apply_batch(bronze(spark, rows), 0, targets)
+    files = (spark.read.table(targets.silver)
+             .groupBy(F.input_file_name().alias("file"))
+             .agg(F.min("timestamp").alias("lo"), F.max("timestamp").alias("hi"), F.count(F.lit(1)).alias("n"))
+             .orderBy("lo").collect())
+    assert len(files) >= 6 and sum(f.n for f in files) == 480
+    assert all(a.hi < b.lo for a, b in zip(files, files[1:])), "time slices overlap"
+    for f in files:
+        tags = [r.web_id for r in spark.read.table(targets.silver).where(F.input_file_name() == f.file)
+                .select("web_id").collect()]
+        assert tags == sorted(tags), "a slice's rows are not in tag order"
+
+
 def test_an_empty_micro_batch_changes_nothing(spark, targets):
     _apply(spark, targets, _reads()[:2])
     before = {t: spark.read.table(t).collect() for t in targets.all()}

@@ -27,6 +27,7 @@ empty), gold is merged like any other batch's.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import uuid
 from dataclasses import dataclass
 
@@ -43,6 +44,8 @@ from .utc import hour_start
 LAYOUT_VERSION = "2"
 LAYOUT_PROPERTY = "osipi.layout"
 SILVER_TABLE, GOLD_TABLE = "pi_timeseries_silver", "pi_hourly_gold"
+#: rows of one silver file written by micro-batch 0 (a time slice of every tag)
+SILVER_ROWS_PER_FILE = 2_000_000
 SINK_NAME = "pi_curation_sink"
 HOUR = dt.timedelta(hours=1)
 
@@ -76,7 +79,7 @@ def apply_batch(batch: DataFrame, batch_id: int, targets: Targets, gold_check=No
     lo, hi = (from_epoch_micros(bounds.lo), from_epoch_micros(bounds.hi)) if bounds.values else (None, None)
     if batch_id == 0:
         rebuild_tables(spark, targets)
-        load_first_batch(batch, targets, lo, hi, gold_check)
+        load_first_batch(batch, targets, lo, hi, gold_check, values=bounds.values)
         return
     if bounds.values:
         merge_silver(spark, transforms.silver_values(batch), targets.silver, lo, hi)
@@ -86,13 +89,20 @@ def apply_batch(batch: DataFrame, batch_id: int, targets: Targets, gold_check=No
 
 
 def load_first_batch(batch: DataFrame, targets: Targets, lo: dt.datetime | None, hi: dt.datetime | None,
-                     gold_check=None) -> None:
+                     gold_check=None, values: int = 0) -> None:
     """Micro-batch 0 into the three tables just emptied. Silver and the watermarks are appended from
     their folds, not merged (a backfill's first micro-batch holds its whole history; a merge would join it
     against nothing); gold, an hourly summary far smaller, goes through the same merge as later batches,
     so a fail rule stops it with its own message rather than as a failed write task. ``lo``/``hi``: the
-    batch's first and last value time (None: no values)."""
-    transforms.silver_values(batch).writeTo(targets.silver).append()
+    batch's first and last value time (None: no values); ``values``: how many value rows it holds.
+
+    Silver is written in time slices of about :data:`SILVER_ROWS_PER_FILE` rows, each sorted by tag:
+    a later merge joins on its own time range, and a file spanning the whole history would overlap
+    every range, so every update with a lookback would read all of it; within a slice a tag's rows sit
+    together, so a query for one tag skips most of each file's row groups."""
+    slices = max(1, math.ceil(values / SILVER_ROWS_PER_FILE))
+    (transforms.silver_values(batch.repartitionByRange(slices, "timestamp"))
+     .sortWithinPartitions("web_id", "timestamp").writeTo(targets.silver).append())
     transforms.watermarks(batch).writeTo(targets.watermarks).append()
     if lo is not None:
         hourly = transforms.hourly_aggregates(batch.sparkSession.read.table(targets.silver))

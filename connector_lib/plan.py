@@ -10,7 +10,6 @@ in bounded chunks, one per micro-batch, and fresh tags are not held back behind 
 from __future__ import annotations
 
 import datetime as dt
-import heapq
 import math
 from typing import Iterable, Mapping
 

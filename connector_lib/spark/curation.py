@@ -79,7 +79,7 @@ def apply_batch(batch: DataFrame, batch_id: int, targets: Targets, gold_check=No
     lo, hi = (from_epoch_micros(bounds.lo), from_epoch_micros(bounds.hi)) if bounds.values else (None, None)
     if batch_id == 0:
         rebuild_tables(spark, targets)
-        load_first_batch(batch, targets, lo, hi, gold_check, values=bounds.values)
+        load_first_batch(batch, targets, bounds.values, lo, hi, gold_check)
         return
     if bounds.values:
         merge_silver(spark, transforms.silver_values(batch), targets.silver, lo, hi)
@@ -88,13 +88,13 @@ def apply_batch(batch: DataFrame, batch_id: int, targets: Targets, gold_check=No
         merge_watermarks(spark, batch, targets.watermarks)
 
 
-def load_first_batch(batch: DataFrame, targets: Targets, lo: dt.datetime | None, hi: dt.datetime | None,
-                     gold_check=None, values: int = 0) -> None:
+def load_first_batch(batch: DataFrame, targets: Targets, values: int, lo: dt.datetime | None,
+                     hi: dt.datetime | None, gold_check=None) -> None:
     """Micro-batch 0 into the three tables just emptied. Silver and the watermarks are appended from
     their folds, not merged (a backfill's first micro-batch holds its whole history; a merge would join it
     against nothing); gold, an hourly summary far smaller, goes through the same merge as later batches,
-    so a fail rule stops it with its own message rather than as a failed write task. ``lo``/``hi``: the
-    batch's first and last value time (None: no values); ``values``: how many value rows it holds.
+    so a fail rule stops it with its own message rather than as a failed write task. ``values``: how many
+    value rows the batch holds; ``lo``/``hi``: its first and last value time (None: no values).
 
     Silver is written in time slices of about :data:`SILVER_ROWS_PER_FILE` rows, each sorted by tag:
     a later merge joins on its own time range, and a file spanning the whole history would overlap

@@ -1,13 +1,16 @@
 """Silver: typed PI values, each (tag, timestamp, sequence) once with the latest value reported; with the
-watermarks and hourly gold, merged from each micro-batch of bronze (connector_lib/spark/curation.py)."""
+watermarks and hourly gold, merged from each micro-batch of bronze (connector_lib/spark/curation.py). The
+AF history and the tag-to-asset mapping are folded from each new AF snapshot the same way
+(connector_lib/spark/af_curation.py); the event frame tables follow."""
 
 import connector_lib.runtime  # noqa: F401 - first: an older runtime stops here, in one line
 from pyspark import pipelines as dp
 
 import expectations
-from connector_lib.spark import af_transforms, curation, ef_transforms, transforms
-from connector_lib.spark.pipeline import (curation_targets, declare_curation_sink, event_frames_by_auto_cdc,
-                                          pi_config, pipeline_session)
+from connector_lib.spark import af_curation, af_transforms, curation, ef_transforms, transforms
+from connector_lib.spark.af_source import latest_snapshots
+from connector_lib.spark.pipeline import (af_targets, curation_targets, declare_af_history_sink, declare_curation_sink,
+                                          event_frames_by_auto_cdc, merged_table, pi_config, pipeline_session)
 from expectations import expect_rules
 
 spark = pipeline_session(globals())
@@ -32,35 +35,31 @@ def pi_curation():
 
 
 if config.af_databases:  # the Asset Framework, when databases are configured
-    # (the same quirk hit the history views reading the streaming table directly, within this file)
-    @dp.temporary_view(name="pi_af_snapshots_v", comment="The AF bronze rows (one read the history views share)")
-    def pi_af_snapshots_v():
-        return spark.read.table("pi_af_bronze")
+    af = af_targets(spark)  # pi_af_elements, pi_af_attributes, pi_tag_assets in this schema
+    declare_af_history_sink(spark, af)
+
+    @dp.append_flow(target=af_curation.SINK_NAME, name="pi_af_history")
+    def pi_af_history():
+        return spark.readStream.table("pi_af_bronze")
+
+    # what the event frame and gold tables read of AF: the history merged by earlier updates (the merged
+    # tables are not datasets of the graph) with this update's snapshot folded in, as the flow above folds it
+    elements = merged_table(spark, af.elements, af_curation.history_schema(spark, "element"))
+    attributes = merged_table(spark, af.attributes, af_curation.history_schema(spark, "attribute"))
+    latest = latest_snapshots(spark, config)
+
+    @dp.temporary_view(name="pi_af_recent_v", comment="AF bronze rows of the snapshot this update took")
+    def pi_af_recent_v():
+        return af_curation.since(spark.read.table("pi_af_bronze"), latest)
 
     @dp.temporary_view(name="pi_af_elements_v", comment="AF elements with history")
     def pi_af_elements_v():
-        return af_transforms.history(spark.read.table("pi_af_snapshots_v"), "element")
-
-    @dp.temporary_view(name="pi_af_attributes_v", comment="AF attributes with history")
-    def pi_af_attributes_v():
-        return af_transforms.history(spark.read.table("pi_af_snapshots_v"), "attribute")
+        return af_curation.folded(elements, spark.read.table("pi_af_recent_v"), "element")
 
     @dp.temporary_view(name="pi_tag_assets_v", comment="Current mapping of PI tags to AF elements and attributes")
     def pi_tag_assets_v():
-        return af_transforms.tag_assets(spark.read.table("pi_af_elements_v"),
-                                        spark.read.table("pi_af_attributes_v"))
-
-    @dp.materialized_view(name="pi_af_elements", comment="AF elements with history (SCD type 2)")
-    def pi_af_elements():
-        return spark.read.table("pi_af_elements_v")
-
-    @dp.materialized_view(name="pi_af_attributes", comment="AF attributes with history (SCD type 2)")
-    def pi_af_attributes():
-        return spark.read.table("pi_af_attributes_v")
-
-    @dp.materialized_view(name="pi_tag_assets", comment="Current mapping of PI tags to AF elements and attributes")
-    def pi_tag_assets():
-        return spark.read.table("pi_tag_assets_v")
+        return af_transforms.tag_assets(spark.read.table("pi_af_elements_v"), af_curation.folded(
+            attributes, spark.read.table("pi_af_recent_v"), "attribute"))
 
 
 if config.reads_event_frames:

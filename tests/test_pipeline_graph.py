@@ -20,6 +20,8 @@ DATABASE = "graph_check"
 GOLD = {"pi_hourly_assets_gold", "pi_downtime_daily_gold", "pi_batches_daily_gold"}
 #: tables the micro-batch merge writes (connector_lib.spark.curation): not datasets of the graph
 MERGED = {"pi_timeseries_silver", "pi_watermarks", "pi_hourly_gold"}
+#: the tables the AF snapshot fold writes (connector_lib.spark.af_curation)
+AF_MERGED = {"pi_af_elements", "pi_af_attributes", "pi_tag_assets"}
 
 
 def tables_read(df) -> set[str]:
@@ -135,6 +137,34 @@ def test_locally_the_current_event_frames_are_a_view_over_bronze(spark):
     graph = register(spark, {**BASE, "pi.af.databases": "Operations", "pi.ef.current": "view"})
     assert graph.outputs["pi_event_frames"] == "MaterializedView" and not graph.auto_cdc
     assert graph.reads["pi_event_frames_v"] == {"pi_event_frames_bronze_v"}
+
+
+def test_locally_a_sink_folds_each_af_snapshot_into_the_history(spark):
+    graph = register(spark, {**BASE, "pi.af.databases": "Operations"})
+    assert not AF_MERGED & set(graph.outputs)
+    assert graph.reads["pi_af_history_sink"] == {"pi_af_bronze"}
+    format_, options = graph.sinks["pi_af_history_sink"]
+    assert (format_, options["handler"]) == ("pi_curation", "af")
+    assert {options[k] for k in ("elements", "attributes", "tag_assets")} == {
+        f"spark_catalog.{DATABASE}.{t}" for t in AF_MERGED}
+    assert options["staging"] != graph.sinks["pi_curation_sink"][1]["staging"]
+    # the tables after AF read this update's snapshot from bronze, so they wait for it
+    assert graph.reads["pi_af_recent_v"] == {"pi_af_bronze"}
+    assert graph.reads["pi_af_elements_v"] == {"pi_af_recent_v"}
+
+
+def test_on_databricks_a_foreach_batch_sink_folds_each_af_snapshot(spark, databricks):
+    """The handler the AF ForEachBatch sink receives is the real fold, bound to the pipeline's schema."""
+    from tests.test_af_curation import ATTRIBUTES, SCHEMA
+    from tests.test_af_transforms import ROWS
+
+    graph = register(spark, {**BASE, "pi.af.databases": "Operations"})
+    assert "pi_af_history_sink" not in graph.sinks and graph.reads["pi_af_history_sink"] == {"pi_af_bronze"}
+    handler = FOREACH_BATCH_SINKS["pi_af_history_sink"]
+    first = [r for r in ROWS + ATTRIBUTES if r[1] == "s1"]
+    handler(spark.createDataFrame(first, SCHEMA), 0)
+    counts = {t: spark.read.table(f"spark_catalog.{DATABASE}.{t}").count() for t in AF_MERGED}
+    assert counts == {"pi_af_elements": 2, "pi_af_attributes": 1, "pi_tag_assets": 1}
 
 
 def test_on_databricks_auto_cdc_applies_each_read_to_the_frame_row(spark, databricks):

@@ -61,5 +61,10 @@ def af_stream_options(spark: SparkSession, config: PIConfig, table: str = AF_BRO
     return options
 
 
+def latest_snapshots(spark: SparkSession, config: PIConfig, table: str = AF_BRONZE) -> dict[str, str]:
+    """Per database, when its last complete snapshot before this update was taken (ISO, UTC)."""
+    return start_options(spark, config, table, "snapshot", "extracted_at")[1]
+
+
 def af_snapshots_stream(spark: SparkSession, options: dict[str, str]) -> DataFrame:
     return spark.readStream.format(PIAFDataSource.name()).options(**options).load()

@@ -17,7 +17,7 @@ ELEMENT_COLUMNS = ("web_id", "name", "path", "parent_path", "template", "categor
 ATTRIBUTE_COLUMNS = ("web_id", "name", "path", "element_path", "value_type", "units", "data_reference",
                      "config_string", "tag", "point_web_id", "value", "categories")
 #: what makes a new version (the WebID is left out: it follows the path, which is compared already)
-_COMPARED = {"element": ELEMENT_COLUMNS[1:], "attribute": ATTRIBUTE_COLUMNS[1:]}
+COMPARED = {"element": ELEMENT_COLUMNS[1:], "attribute": ATTRIBUTE_COLUMNS[1:]}
 
 
 def complete_snapshots(af_bronze: DataFrame) -> DataFrame:
@@ -28,6 +28,11 @@ def complete_snapshots(af_bronze: DataFrame) -> DataFrame:
             .withColumn("snapshot_no", F.row_number().over(order)))
 
 
+def digest(kind: str) -> Column:
+    """What a version is: a hash of the columns whose change makes a new one."""
+    return F.sha2(F.to_json(F.struct(*[F.col(c) for c in COMPARED[kind]])), 256)
+
+
 def history(af_bronze: DataFrame, kind: str) -> DataFrame:
     """One row per version of each element (``kind = 'element'``) or attribute, with ``valid_from``,
     ``valid_to`` (null while current) and ``is_current``."""
@@ -35,7 +40,7 @@ def history(af_bronze: DataFrame, kind: str) -> DataFrame:
     snapshots = complete_snapshots(af_bronze)
     rows = (af_bronze.where(F.col("record_kind") == kind)
             .join(snapshots, ["database", "snapshot_id"])
-            .withColumn("digest", F.sha2(F.to_json(F.struct(*[F.col(c) for c in _COMPARED[kind]])), 256)))
+            .withColumn("digest", digest(kind)))
     by_object = Window.partitionBy("database", "id").orderBy("snapshot_no")
     changed: Column = ((F.lag("digest").over(by_object) != F.col("digest"))
                        | (F.lag("snapshot_no").over(by_object) != F.col("snapshot_no") - 1)

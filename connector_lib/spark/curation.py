@@ -145,7 +145,7 @@ def _timestamp(value: dt.datetime) -> str:
     return f"TIMESTAMP '{as_utc(value).isoformat()}'"
 
 
-def _merge(spark: SparkSession, source: DataFrame, statement: str) -> None:
+def merge_view(spark: SparkSession, source: DataFrame, statement: str) -> None:
     """Run ``statement`` with ``{source}`` as a session view of ``source`` (SQL MERGE: Delta does not take
     the DataFrame merge API)."""
     view = f"pi_curation_{uuid.uuid4().hex}"
@@ -166,7 +166,7 @@ def merge_silver(spark: SparkSession, changes: DataFrame, table: str, lo: dt.dat
     updates += ["t.is_late = CASE WHEN s.first_seen_at < t.first_seen_at THEN s.is_late ELSE t.is_late END",
                 "t.first_seen_at = least(t.first_seen_at, s.first_seen_at)",
                 "t.last_seen_at = greatest(t.last_seen_at, s.last_seen_at)"]
-    _merge(spark, changes, f"""
+    merge_view(spark, changes, f"""
         MERGE INTO {table} t USING {{source}} s
         ON t.web_id = s.web_id AND t.timestamp = s.timestamp AND t.sequence = s.sequence
            AND t.timestamp BETWEEN {_timestamp(lo)} AND {_timestamp(hi)}
@@ -204,7 +204,7 @@ def upsert_gold(spark: SparkSession, hourly: DataFrame, table: str, first: dt.da
     """Merge recomputed hours (all within [first, end]) into gold, after its fail and drop rules."""
     if gold_check is not None:
         hourly = gold_check(hourly)
-    _merge(spark, hourly, f"""
+    merge_view(spark, hourly, f"""
         MERGE INTO {table} t USING {{source}} s
         ON t.web_id = s.web_id AND t.hour = s.hour AND t.hour BETWEEN {_timestamp(first)} AND {_timestamp(end)}
         WHEN MATCHED THEN UPDATE SET *
@@ -220,7 +220,7 @@ def merge_watermarks(spark: SparkSession, batch: DataFrame, table: str) -> None:
     tag: the state table holds one row per tag)."""
     windows = batch.where(F.col("record_kind") == "window")
     state = spark.read.table(table).join(windows.select("web_id").distinct(), "web_id", "left_semi")
-    _merge(spark, transforms.extend_watermarks(state, windows), f"""
+    merge_view(spark, transforms.extend_watermarks(state, windows), f"""
         MERGE INTO {table} t USING {{source}} s ON t.web_id = s.web_id
         WHEN MATCHED THEN UPDATE SET *
         WHEN NOT MATCHED THEN INSERT *""")

@@ -1,5 +1,6 @@
 """The local stand-in for Databricks' ForEachBatch sink: a Python data source sink that hands each
-micro-batch to ``curation.apply_batch``.
+micro-batch to the function that merges it: ``curation.apply_batch`` (bronze values into silver, the
+watermarks and hourly gold) or ``af_curation.apply_af_batch`` (AF snapshots into the AF history).
 
 Open-source Spark Declarative Pipelines has no ForEachBatch sink and cannot AUTO CDC into Delta; a Python
 data source sink is the one mechanism it offers that sees every micro-batch of a flow with its batch id
@@ -28,21 +29,38 @@ except ImportError:  # pragma: no cover - Spark 4.0: Databricks 17.3 uses its Fo
     DataSourceStreamArrowWriter = None
 
 from ..bronze import SPARK_SCHEMA
+from .af_curation import AF_SCHEMA, AFTargets, apply_af_batch
 from .curation import GOLD_TABLE, Targets, apply_batch
 
 FORMAT = "pi_curation"
 
 
+def _apply_values(batch, batch_id: int, options: dict[str, str]) -> None:
+    from expectations import enforce
+
+    apply_batch(batch, batch_id, Targets(options["silver"], options["watermarks"], options["gold"]),
+                gold_check=enforce(GOLD_TABLE))
+
+
+def _apply_af(batch, batch_id: int, options: dict[str, str]) -> None:
+    apply_af_batch(batch, batch_id, AFTargets(options["elements"], options["attributes"], options["tag_assets"]))
+
+
+#: option ``handler``: the rows the sink takes and the function that merges them
+HANDLERS = {"values": (SPARK_SCHEMA, _apply_values), "af": (AF_SCHEMA, _apply_af)}
+
+
 class CurationSink(DataSource):
     """Options: ``port`` (the local Spark Connect server), ``staging`` (a directory on this machine),
-    ``silver``, ``watermarks``, ``gold`` (qualified table names)."""
+    ``handler`` (a key of :data:`HANDLERS`) and the qualified names of the tables it merges into
+    (``silver``, ``watermarks``, ``gold``; ``elements``, ``attributes``, ``tag_assets``)."""
 
     @classmethod
     def name(cls) -> str:
         return FORMAT
 
     def schema(self) -> str:
-        return SPARK_SCHEMA
+        return HANDLERS[self.options.get("handler", "values")][0]
 
     def streamWriter(self, schema, overwrite):
         if DataSourceStreamArrowWriter is None:
@@ -82,23 +100,16 @@ class _StagingWriter(DataSourceStreamArrowWriter or object):
 
     def commit(self, messages: list[StagedFile], batchId: int) -> None:
         paths = _staged(messages)
+        schema, apply = HANDLERS[self.options.get("handler", "values")]
         try:
             with _local_session(int(self.options["port"])) as spark:
-                batch = (spark.read.schema(SPARK_SCHEMA).parquet(*paths) if paths
-                         else spark.createDataFrame([], SPARK_SCHEMA))
-                targets = Targets(self.options["silver"], self.options["watermarks"], self.options["gold"])
-                apply_batch(batch, batchId, targets, gold_check=_gold_check())
+                batch = spark.read.schema(schema).parquet(*paths) if paths else spark.createDataFrame([], schema)
+                apply(batch, batchId, self.options)
         finally:
             _remove(paths)
 
     def abort(self, messages: list[StagedFile], batchId: int) -> None:
         _remove(_staged(messages))
-
-
-def _gold_check():
-    from expectations import enforce
-
-    return enforce(GOLD_TABLE)
 
 
 def _remove(paths: list[str]) -> None:
@@ -126,12 +137,13 @@ def _local_session(port: int):
             os.environ.pop("SPARK_CONNECT_MODE_ENABLED", None)
 
 
-def staging_directory(schema: str) -> str:
-    """Where executors stage a micro-batch, per pipeline schema (one machine: the local engine)."""
+def staging_directory(table: str) -> str:
+    """Where executors stage a micro-batch, per sink (named by the first table it merges into, qualified
+    by the pipeline's schema; one machine: the local engine)."""
     import hashlib
     import tempfile
 
-    return os.path.join(tempfile.gettempdir(), "osipi-curation", hashlib.sha1(schema.encode()).hexdigest()[:12])
+    return os.path.join(tempfile.gettempdir(), "osipi-curation", hashlib.sha1(table.encode()).hexdigest()[:12])
 
 
 def clear_staging(directory: str) -> None:

@@ -21,6 +21,8 @@ from ..config import ConfigError, PIConfig
 from ..logs import use_level
 from ..runtime import UnsupportedRuntime, require_supported_spark
 from .datasource import PIDataSource, reader_options
+from .af_curation import SINK_NAME as AF_SINK_NAME
+from .af_curation import AFTargets, af_batch_handler
 from .curation import LAYOUT_PROPERTY, LAYOUT_VERSION, SINK_NAME, Targets, batch_handler
 from .curation_sink import CurationSink, clear_staging, staging_directory
 from .reread import EXTRACTION_LOG, load_rereads
@@ -78,25 +80,46 @@ def curation_targets(spark: SparkSession) -> Targets:
 
 
 def declare_curation_sink(spark: SparkSession, targets: Targets, gold_check) -> None:
-    """The sink the flow ``pi_curation`` writes each micro-batch to: Databricks' ForEachBatch sink, whose
-    handler merges it; locally a Python data source sink whose commit does the same (open-source SDP has
-    no ForEachBatch sink). Its options: the local Spark Connect server's port (the server's token is
-    inherited by the sink's Python workers, never passed as an option), a staging directory, the tables."""
+    """The sink the flow ``pi_curation`` writes each micro-batch of bronze to: Databricks' ForEachBatch
+    sink, whose handler merges it into silver, the watermarks and gold; locally a Python data source sink
+    whose commit does the same (open-source SDP has no ForEachBatch sink)."""
+    warn_if_former_layout(spark, targets)
+    _declare_merge_sink(spark, SINK_NAME, batch_handler(targets, gold_check), "values",
+                        {"silver": targets.silver, "watermarks": targets.watermarks, "gold": targets.gold})
+
+
+def af_targets(spark: SparkSession) -> AFTargets:
+    """The AF history and the tag-to-asset mapping in the pipeline's own schema, by qualified names."""
+    return AFTargets.in_schema(current_schema(spark))
+
+
+def declare_af_history_sink(spark: SparkSession, targets: AFTargets) -> None:
+    """The sink the flow ``pi_af_history`` writes each micro-batch of AF bronze to: its handler folds the
+    new snapshots into the element and attribute history and rewrites the tag-to-asset mapping."""
+    _declare_merge_sink(spark, AF_SINK_NAME, af_batch_handler(targets), "af",
+                        {"elements": targets.elements, "attributes": targets.attributes,
+                         "tag_assets": targets.tag_assets})
+
+
+def _declare_merge_sink(spark: SparkSession, name: str, handler, kind: str, tables: dict[str, str]) -> None:
+    """On Databricks the engine's ForEachBatch sink with ``handler``; locally a Python data source sink
+    (``curation_sink``, handler ``kind``) whose commit calls the same function. Its options: the local
+    Spark Connect server's port (the server's token is inherited by the sink's Python workers, never
+    passed as an option), a staging directory of its own, the tables."""
     from pyspark import pipelines as dp
 
-    warn_if_former_layout(spark, targets)
     if on_databricks():
         if not hasattr(dp, "foreach_batch_sink"):
             raise UnsupportedRuntime("this pipeline runtime has no ForEachBatch sink (dp.foreach_batch_sink), "
                                      "which silver needs: run the pipeline on the CURRENT or PREVIEW channel")
-        dp.foreach_batch_sink(name=SINK_NAME)(batch_handler(targets, gold_check))
+        dp.foreach_batch_sink(name=name)(handler)
         return
     spark.dataSource.register(CurationSink)
-    staging = staging_directory(targets.silver)
+    staging = staging_directory(next(iter(tables.values())))
     clear_staging(staging)
-    dp.create_sink(SINK_NAME, format=CurationSink.name(), options={
-        "port": spark.conf.get("spark.connect.grpc.binding.port", "15002"), "staging": staging,
-        "silver": targets.silver, "watermarks": targets.watermarks, "gold": targets.gold})
+    dp.create_sink(name, format=CurationSink.name(), options={
+        "port": spark.conf.get("spark.connect.grpc.binding.port", "15002"), "staging": staging, "handler": kind,
+        **tables})
 
 
 def warn_if_former_layout(spark: SparkSession, targets: Targets) -> None:

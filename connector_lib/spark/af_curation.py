@@ -67,6 +67,8 @@ def apply_af_batch(batch: DataFrame, batch_id: int, targets: AFTargets) -> None:
         return
     snapshots = (batch.where((F.col("record_kind") == "snapshot") & (F.col("status") == "ok"))
                  .select("database", "snapshot_id", "extracted_at").orderBy("extracted_at", "snapshot_id").collect())
+    if not snapshots:  # an update that took no snapshot (pi.af.refresh not due)
+        return
     changed = False
     for kind in KINDS:
         last = last_changes(spark, targets.of(kind))

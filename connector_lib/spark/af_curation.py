@@ -27,7 +27,7 @@ from pyspark.sql import functions as F
 
 from ..af import AF_COLUMNS
 from .af_transforms import ATTRIBUTE_COLUMNS, ELEMENT_COLUMNS, digest, history, tag_assets
-from .curation import LAYOUT_PROPERTY, LAYOUT_VERSION, merge_view
+from .curation import create_merged_table, merge_view
 from .state import qualified
 
 ELEMENTS_TABLE, ATTRIBUTES_TABLE, TAG_ASSETS_TABLE = "pi_af_elements", "pi_af_attributes", "pi_tag_assets"
@@ -55,21 +55,21 @@ class AFTargets:
 
 def apply_af_batch(batch: DataFrame, batch_id: int, targets: AFTargets) -> None:
     """Fold one micro-batch of AF bronze rows into the element and attribute history (micro-batch 0:
-    rebuild both from it), then, when a version opened or closed, write the current tag-to-asset mapping
-    again (it is as large as the current hierarchy, not its history)."""
+    rebuild both from it), then, when a snapshot was folded, write the current tag-to-asset mapping again
+    (it is as large as the current hierarchy, not its history)."""
     spark = batch.sparkSession
     if batch_id == 0:
         for kind in KINDS:
-            rebuild_history(spark, targets.of(kind), kind)
+            create_merged_table(spark, targets.of(kind), history_schema(spark, kind))  # a close marks a row
             history(batch, kind).writeTo(targets.of(kind)).append()
-        rebuild_tag_assets(spark, targets)
+        create_merged_table(spark, targets.tag_assets, tag_assets_schema(spark))
         write_tag_assets(spark, targets)
         return
     snapshots = (batch.where((F.col("record_kind") == "snapshot") & (F.col("status") == "ok"))
                  .select("database", "snapshot_id", "extracted_at").orderBy("extracted_at", "snapshot_id").collect())
     if not snapshots:  # an update that took no snapshot (pi.af.refresh not due)
         return
-    changed = False
+    took_snapshot = False
     for kind in KINDS:
         last = last_changes(spark, targets.of(kind))
         for snap in snapshots:
@@ -77,27 +77,25 @@ def apply_af_batch(batch: DataFrame, batch_id: int, targets: AFTargets) -> None:
             if known is not None and snap["extracted_at"] <= known:
                 continue  # applied before this micro-batch was replayed
             rows = batch.where((F.col("snapshot_id") == snap["snapshot_id"]) & (F.col("record_kind") == kind))
-            changed = fold_snapshot(spark, targets.of(kind), kind, snap["database"], rows, snap["extracted_at"]) or changed
-    if changed:
+            fold_snapshot(spark, targets.of(kind), kind, snap["database"], rows, snap["extracted_at"])
+            took_snapshot = True
+    if took_snapshot:
         write_tag_assets(spark, targets)
 
 
 def fold_snapshot(spark: SparkSession, table: str, kind: str, database: str, rows: DataFrame,
-                  at: dt.datetime) -> bool:
-    """Merge what one complete snapshot changes into the history of ``kind``; whether it changed anything."""
+                  at: dt.datetime) -> None:
+    """Merge what one complete snapshot changes into the history of ``kind`` (usually nothing: the
+    hierarchy as it was)."""
     current = spark.read.table(table).where(F.col("is_current") & (F.col("database") == database))
     taken = spark.range(1).select(F.lit(database).alias("database"), F.lit(at).cast("timestamp").alias("at"))
-    changes = snapshot_changes(current, rows, kind, taken)
-    if changes.isEmpty():  # the usual snapshot: the hierarchy as it was
-        return False
     columns = history_columns(kind)
-    merge_view(spark, changes, f"""
+    merge_view(spark, snapshot_changes(current, rows, kind, taken), f"""
         MERGE INTO {table} t USING {{source}} s
         ON t.database = s.database AND t.id = s.id AND t.valid_from = s.valid_from
         WHEN MATCHED AND s.action = 'close' AND t.is_current
           THEN UPDATE SET t.valid_to = s.valid_to, t.is_current = false
         WHEN NOT MATCHED AND s.action = 'open' THEN INSERT ({_listed(columns)}) VALUES ({_listed(columns, 's.')})""")
-    return True
 
 
 def af_batch_handler(targets: AFTargets):
@@ -121,10 +119,6 @@ def history_schema(spark: SparkSession, kind: str):
 def tag_assets_schema(spark: SparkSession):
     empty = spark.createDataFrame([], AF_SCHEMA)
     return tag_assets(history(empty, "element"), history(empty, "attribute")).schema
-
-
-def rebuild_tag_assets(spark: SparkSession, targets: AFTargets) -> None:
-    _create(spark, targets.tag_assets, tag_assets_schema(spark))
 
 
 def history_columns(kind: str) -> tuple[str, ...]:
@@ -194,14 +188,3 @@ def last_changes(spark: SparkSession, table: str) -> dict[str, dt.datetime]:
     return {r["database"]: r["last"] for r in rows}
 
 
-def rebuild_history(spark: SparkSession, table: str, kind: str) -> None:
-    """The history table dropped and created empty, with its layout version and deletion vectors (a close
-    marks a row instead of rewriting its file)."""
-    _create(spark, table, history_schema(spark, kind))
-
-
-def _create(spark: SparkSession, table: str, schema) -> None:
-    columns = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in schema.fields)
-    spark.sql(f"DROP TABLE IF EXISTS {table}")
-    spark.sql(f"CREATE TABLE {table} ({columns}) USING delta TBLPROPERTIES ("
-              f"'delta.enableDeletionVectors' = 'true', '{LAYOUT_PROPERTY}' = '{LAYOUT_VERSION}')")

@@ -133,12 +133,19 @@ def rebuild_tables(spark: SparkSession, targets: Targets) -> None:
         targets.gold: (hourly_gold_schema(spark), ("web_id", "hour"), row_tracking),
     }
     for table, (schema, cluster, extra) in schemas.items():
-        columns = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in schema.fields)
-        clustering = f" CLUSTER BY ({', '.join(f'`{c}`' for c in cluster)})" if cluster else ""
-        properties = {"delta.enableDeletionVectors": "true", LAYOUT_PROPERTY: LAYOUT_VERSION, **extra}
-        listed = ", ".join(f"'{k}' = '{v}'" for k, v in properties.items())
-        spark.sql(f"DROP TABLE IF EXISTS {table}")
-        spark.sql(f"CREATE TABLE {table} ({columns}) USING delta{clustering} TBLPROPERTIES ({listed})")
+        create_merged_table(spark, table, schema, cluster, extra)
+
+
+def create_merged_table(spark: SparkSession, table: str, schema, cluster: tuple[str, ...] = (),
+                        properties: dict[str, str] | None = None) -> None:
+    """A table the pipeline merges into, dropped and created empty: deletion vectors (a merge marks replaced
+    rows instead of rewriting their files), the layout version, optional clustering and properties."""
+    columns = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in schema.fields)
+    clustering = f" CLUSTER BY ({', '.join(f'`{c}`' for c in cluster)})" if cluster else ""
+    listed = ", ".join(f"'{k}' = '{v}'" for k, v in {
+        "delta.enableDeletionVectors": "true", LAYOUT_PROPERTY: LAYOUT_VERSION, **(properties or {})}.items())
+    spark.sql(f"DROP TABLE IF EXISTS {table}")
+    spark.sql(f"CREATE TABLE {table} ({columns}) USING delta{clustering} TBLPROPERTIES ({listed})")
 
 
 def _timestamp(value: dt.datetime) -> str:

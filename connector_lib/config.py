@@ -25,7 +25,6 @@ from .timeutil import parse_duration, parse_time
 PREFIX = "pi."
 AUTH_TYPES = ("basic", "bearer", "kerberos", "anonymous")
 KERBEROS_MUTUAL = ("required", "optional", "disabled")
-EF_CURRENT_MODES = ("auto", "auto_cdc", "view")
 
 
 class ConfigError(ValueError):
@@ -103,8 +102,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("pi.ef.lookback", "4h", "each update reads the frames active since the previous read's end minus "
             "this: frames closed, acknowledged or edited within it are read again"),
     Setting("pi.ef.page_size", "1000", "maxCount of each event frame search page"),
-    Setting("pi.ef.current", "auto", "how silver keeps one current row per event frame: auto_cdc (AUTO CDC, "
-            "Databricks), view (a keyed-latest materialized view), auto (auto_cdc on Databricks, else view)"),
     Setting("pi.ef.downtime_template", "Downtime", "event frame template whose frames are downtime (gold KPIs)"),
     Setting("pi.ef.batch_template", "Batch", "event frame template whose frames are batches (gold KPIs)"),
     Setting("pi.ef.product_attribute", "Product", "batch frame attribute that names the product (gold KPIs)"),
@@ -298,7 +295,6 @@ class PIConfig:
     ef_backfill_start: str = "*-2h"
     ef_lookback_s: float = 4 * 3600.0
     ef_page_size: int = 1000
-    ef_current: str = "auto"
     ef_downtime_template: str = "Downtime"
     ef_batch_template: str = "Batch"
     ef_product_attribute: str = "Product"
@@ -454,7 +450,6 @@ class PIConfig:
             ef_backfill_start=ef_backfill,
             ef_lookback_s=_duration(flat, "pi.ef.lookback"),
             ef_page_size=_int(flat, "pi.ef.page_size", 1, 10000),
-            ef_current=_choice(flat, "pi.ef.current", EF_CURRENT_MODES),
             ef_downtime_template=_text(flat, "pi.ef.downtime_template") or "Downtime",
             ef_batch_template=_text(flat, "pi.ef.batch_template") or "Batch",
             ef_product_attribute=_text(flat, "pi.ef.product_attribute") or "Product",

@@ -1,16 +1,17 @@
 """Silver: typed PI values, each (tag, timestamp, sequence) once with the latest value reported; with the
 watermarks and hourly gold, merged from each micro-batch of bronze (connector_lib/spark/curation.py). The
 AF history and the tag-to-asset mapping are folded from each new AF snapshot the same way
-(connector_lib/spark/af_curation.py); the event frame tables follow."""
+(connector_lib/spark/af_curation.py), and the event frames read into the current frames, their attribute
+values, the alarms and the event frame KPIs of gold (connector_lib/spark/ef_curation.py)."""
 
 import connector_lib.runtime  # noqa: F401 - first: an older runtime stops here, in one line
 from pyspark import pipelines as dp
 
 import expectations
-from connector_lib.spark import af_curation, af_transforms, curation, ef_transforms, transforms
+from connector_lib.spark import af_curation, af_transforms, curation, ef_curation, ef_transforms, transforms
 from connector_lib.spark.af_source import latest_snapshots
 from connector_lib.spark.pipeline import (af_targets, curation_targets, declare_af_history_sink, declare_curation_sink,
-                                          event_frames_by_auto_cdc, merged_table, pi_config, pipeline_session)
+                                          declare_event_frame_sink, merged_table, pi_config, pipeline_session)
 from expectations import expect_rules
 
 spark = pipeline_session(globals())
@@ -62,41 +63,10 @@ if config.af_databases:  # the Asset Framework, when databases are configured
             attributes, spark.read.table("pi_af_recent_v"), "attribute"))
 
 
-if config.reads_event_frames:
-    if event_frames_by_auto_cdc(config):  # Databricks: each read of a frame is applied to its row
-        dp.create_streaming_table(name="pi_event_frames", comment="Event frames, one current row each (AUTO CDC)")
+if config.reads_event_frames:  # event frames: the frames read merged into the frame tables and their KPIs
+    declare_event_frame_sink(spark, config, latest)
 
-        @dp.temporary_view(name="pi_event_frame_changes_v", comment="Every read of every event frame")
-        def pi_event_frame_changes_v():
-            return ef_transforms.frame_changes(spark.readStream.table("pi_event_frames_bronze"))
-
-        dp.create_auto_cdc_flow(target="pi_event_frames", source="pi_event_frame_changes_v",
-                                keys=list(ef_transforms.KEYS), sequence_by=ef_transforms.sequence_column(),
-                                stored_as_scd_type=1)
-
-        @dp.temporary_view(name="pi_event_frames_v", comment="Event frames, one current row each")
-        def pi_event_frames_v():
-            return spark.read.table("pi_event_frames")
-    else:  # locally (open-source SDP cannot AUTO CDC into Delta): the latest read of each frame
-        @dp.temporary_view(name="pi_event_frames_bronze_v", comment="The event frame bronze rows")
-        def pi_event_frames_bronze_v():
-            return spark.read.table("pi_event_frames_bronze")
-
-        @dp.temporary_view(name="pi_event_frames_v", comment="Event frames, one current row each")
-        def pi_event_frames_v():
-            return ef_transforms.current_frames(spark.read.table("pi_event_frames_bronze_v"))
-
-        @dp.materialized_view(name="pi_event_frames", comment="Event frames, one current row each (latest read)")
-        def pi_event_frames():
-            return spark.read.table("pi_event_frames_v")
-
-    @dp.materialized_view(name="pi_event_frame_attributes",
-                          comment="Attribute values of the current event frames, typed")
-    def pi_event_frame_attributes():
-        return ef_transforms.attribute_values(spark.read.table("pi_event_frames_v"))
-
-    @dp.materialized_view(name="pi_alarms",
-                          comment="Alarms: severity, duration, acknowledged by and at, with their element")
-    def pi_alarms():
-        return ef_transforms.alarms(ef_transforms.with_elements(
-            spark.read.table("pi_event_frames_v"), spark.read.table("pi_af_elements_v")))
+    @dp.append_flow(target=ef_curation.SINK_NAME, name="pi_event_frame_curation")
+    def pi_event_frame_curation():  # after this update's AF snapshot, which resolves the frames' elements
+        return ef_transforms.after_snapshot(spark.readStream.table("pi_event_frames_bronze"),
+                                            spark.read.table("pi_af_recent_v"))

@@ -63,7 +63,7 @@ def test_nested_yaml_style_keys_are_flattened():
      "pi.auth.kerberos_keytab", "file not found"),
     ({**GOOD, "pi.ef.lookback": "a while"}, "pi.ef.lookback", "not a duration"),
     ({**GOOD, "pi.ef.backfill_start": "*+1d"}, "pi.ef.backfill_start", "must not be in the future"),
-    ({**GOOD, "pi.ef.current": "merge"}, "pi.ef.current", "auto, auto_cdc, view"),
+    ({**GOOD, "pi.ef.current": "view"}, "pi.ef.current", "unknown setting"),
     ({**GOOD, "pi.ef.page_size": "20000"}, "pi.ef.page_size", "between 1 and 10000"),
     ({**GOOD, "pi.ef.enabled": "maybe"}, "pi.ef.enabled", "true or false"),
     ({**GOOD, "pi.http.timeout": "-3s"}, "pi.http.timeout", "duration"),

@@ -4,8 +4,7 @@ the Spark Connect one. Checks which datasets each configuration defines, that go
 through temporary views (open-source SDP mis-orders reads of tables, docs/architecture.md), and
 the branches used on Databricks, which cannot run here: the ForEachBatch sink that merges silver, the
 watermarks and hourly gold (open-source SDP has none; locally a Python data source sink calls the same
-function), and the AUTO CDC of event frames (open-source SDP cannot AUTO CDC into Delta): its keys,
-sequence and SCD type."""
+function), and the same for the AF history and the event frame tables."""
 
 import re
 
@@ -17,11 +16,14 @@ from pyspark.pipelines.spark_connect_pipeline import create_dataflow_graph
 from devtools.local_pipeline import LAYERS, REPO, SPEC
 
 DATABASE = "graph_check"
-GOLD = {"pi_hourly_assets_gold", "pi_downtime_daily_gold", "pi_batches_daily_gold"}
+GOLD = {"pi_hourly_assets_gold"}
 #: tables the micro-batch merge writes (connector_lib.spark.curation): not datasets of the graph
 MERGED = {"pi_timeseries_silver", "pi_watermarks", "pi_hourly_gold"}
 #: the tables the AF snapshot fold writes (connector_lib.spark.af_curation)
 AF_MERGED = {"pi_af_elements", "pi_af_attributes", "pi_tag_assets"}
+#: the tables the event frame merge writes (connector_lib.spark.ef_curation)
+EF_MERGED = {"pi_event_frames", "pi_event_frame_attributes", "pi_alarms", "pi_downtime_daily_gold",
+             "pi_batches_daily_gold"}
 
 
 def tables_read(df) -> set[str]:
@@ -125,18 +127,26 @@ def test_without_af_the_graph_has_only_the_time_series_tables(spark):
     assert {options[k] for k in ("silver", "watermarks", "gold")} == {f"spark_catalog.{DATABASE}.{t}" for t in MERGED}
 
 
-@pytest.mark.parametrize("mode", ["view", "auto_cdc"])
-def test_gold_reads_other_tables_only_through_temporary_views(spark, mode):
-    graph = register(spark, {**BASE, "pi.af.databases": "Operations", "pi.ef.current": mode})
+def test_gold_reads_other_tables_only_through_temporary_views(spark):
+    graph = register(spark, {**BASE, "pi.af.databases": "Operations"})
     views = {name for name, kind in graph.outputs.items() if kind == "TemporaryView"}
     for table in GOLD:
         assert graph.reads[table] - MERGED <= views, (table, graph.reads[table] - views)
 
 
-def test_locally_the_current_event_frames_are_a_view_over_bronze(spark):
-    graph = register(spark, {**BASE, "pi.af.databases": "Operations", "pi.ef.current": "view"})
-    assert graph.outputs["pi_event_frames"] == "MaterializedView" and not graph.auto_cdc
-    assert graph.reads["pi_event_frames_v"] == {"pi_event_frames_bronze_v"}
+def test_locally_a_sink_merges_the_event_frames_read_after_this_updates_af_snapshot(spark):
+    graph = register(spark, {**BASE, "pi.af.databases": "Operations", "pi.ef.batch_template": "Lot"})
+    assert not EF_MERGED & set(graph.outputs)
+    assert graph.reads["pi_event_frames_sink"] == {"pi_event_frames_bronze", "pi_af_recent_v"}
+    format_, options = graph.sinks["pi_event_frames_sink"]
+    assert (format_, options["handler"]) == ("pi_curation", "ef")
+    assert {options[k] for k in ("frames", "attributes", "alarms", "downtime", "batches")} == {
+        f"spark_catalog.{DATABASE}.{t}" for t in EF_MERGED}
+    assert (options["af_elements"], options["af_bronze"]) == (f"spark_catalog.{DATABASE}.pi_af_elements",
+                                                              f"spark_catalog.{DATABASE}.pi_af_bronze")
+    assert (options["batch_template"], options["downtime_template"]) == ("Lot", "Downtime")
+    stagings = {graph.sinks[s][1]["staging"] for s in ("pi_event_frames_sink", "pi_af_history_sink", "pi_curation_sink")}
+    assert len(stagings) == 3
 
 
 def test_locally_a_sink_folds_each_af_snapshot_into_the_history(spark):
@@ -167,14 +177,20 @@ def test_on_databricks_a_foreach_batch_sink_folds_each_af_snapshot(spark, databr
     assert counts == {"pi_af_elements": 2, "pi_af_attributes": 1, "pi_tag_assets": 1}
 
 
-def test_on_databricks_auto_cdc_applies_each_read_to_the_frame_row(spark, databricks):
-    graph = register(spark, {**BASE, "pi.af.databases": "Operations"})  # pi.ef.current = auto
-    assert graph.outputs["pi_event_frames"] == "StreamingTable"
-    (flow,) = graph.auto_cdc
-    assert (flow.target, flow.source, int(flow.stored_as_scd_type)) == ("pi_event_frames", "pi_event_frame_changes_v", 1)
-    assert [str(k) for k in flow.keys] in (["database", "id"], ["Column<'database'>", "Column<'id'>"])
-    assert "last_read_at" in str(flow.sequence_by) and "read_id" in str(flow.sequence_by)
-    assert graph.reads["pi_event_frame_changes_v"] == {"pi_event_frames_bronze"}
+def test_on_databricks_a_foreach_batch_sink_merges_the_event_frames_read(spark, databricks):
+    """The handler the event frame ForEachBatch sink receives is the real merge, bound to the pipeline's
+    schema and templates: micro-batch 0 fills the frame tables and the KPIs."""
+    from tests.test_ef_curation import BATCHES, BEFORE, set_elements
+    from tests.test_ef_transforms import bronze
+
+    graph = register(spark, {**BASE, "pi.af.databases": "Operations"})
+    assert "pi_event_frames_sink" not in graph.sinks and not graph.auto_cdc
+    assert graph.reads["pi_event_frames_sink"] == {"pi_event_frames_bronze", "pi_af_recent_v"}
+    set_elements(spark, f"spark_catalog.{DATABASE}.pi_af_elements", BEFORE)
+    FOREACH_BATCH_SINKS["pi_event_frames_sink"](bronze(spark, BATCHES[0] + BATCHES[1]), 0)
+    counts = {t: spark.read.table(f"spark_catalog.{DATABASE}.{t}").count() for t in EF_MERGED}
+    assert counts == {"pi_event_frames": 4, "pi_event_frame_attributes": 1, "pi_alarms": 1,
+                      "pi_downtime_daily_gold": 3, "pi_batches_daily_gold": 1}
 
 
 def test_on_databricks_the_expectations_sit_on_the_rows_silver_is_merged_from(spark, databricks):

@@ -1,6 +1,7 @@
 """The local stand-in for Databricks' ForEachBatch sink: a Python data source sink that hands each
 micro-batch to the function that merges it: ``curation.apply_batch`` (bronze values into silver, the
-watermarks and hourly gold) or ``af_curation.apply_af_batch`` (AF snapshots into the AF history).
+watermarks and hourly gold), ``af_curation.apply_af_batch`` (AF snapshots into the AF history) or
+``ef_curation.apply_ef_batch`` (event frame reads into the event frame tables and KPIs).
 
 Open-source Spark Declarative Pipelines has no ForEachBatch sink and cannot AUTO CDC into Delta; a Python
 data source sink is the one mechanism it offers that sees every micro-batch of a flow with its batch id
@@ -13,6 +14,7 @@ which ``apply_batch`` tolerates. Local only: it reaches the pipeline's Spark thr
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import uuid
@@ -31,6 +33,7 @@ except ImportError:  # pragma: no cover - Spark 4.0: Databricks 17.3 uses its Fo
 from ..bronze import SPARK_SCHEMA
 from .af_curation import AF_SCHEMA, AFTargets, apply_af_batch
 from .curation import GOLD_TABLE, Targets, apply_batch
+from .ef_curation import EF_SCHEMA, AFSource, EFTargets, KPISettings, apply_ef_batch
 
 FORMAT = "pi_curation"
 
@@ -46,14 +49,23 @@ def _apply_af(batch, batch_id: int, options: dict[str, str]) -> None:
     apply_af_batch(batch, batch_id, AFTargets(options["elements"], options["attributes"], options["tag_assets"]))
 
 
+def _apply_ef(batch, batch_id: int, options: dict[str, str]) -> None:
+    targets = EFTargets(options["frames"], options["attributes"], options["alarms"], options["downtime"],
+                        options["batches"])
+    af = AFSource(options["af_elements"], options["af_bronze"], json.loads(options["af_latest"]))
+    kpis = KPISettings(options["downtime_template"], options["batch_template"], options["product_attribute"])
+    apply_ef_batch(batch, batch_id, targets, af, kpis)
+
+
 #: option ``handler``: the rows the sink takes and the function that merges them
-HANDLERS = {"values": (SPARK_SCHEMA, _apply_values), "af": (AF_SCHEMA, _apply_af)}
+HANDLERS = {"values": (SPARK_SCHEMA, _apply_values), "af": (AF_SCHEMA, _apply_af), "ef": (EF_SCHEMA, _apply_ef)}
 
 
 class CurationSink(DataSource):
     """Options: ``port`` (the local Spark Connect server), ``staging`` (a directory on this machine),
     ``handler`` (a key of :data:`HANDLERS`) and the qualified names of the tables it merges into
-    (``silver``, ``watermarks``, ``gold``; ``elements``, ``attributes``, ``tag_assets``)."""
+    (``silver``, ``watermarks``, ``gold``; ``elements``, ``attributes``, ``tag_assets``; ``frames``,
+    ``attributes``, ``alarms``, ``downtime``, ``batches`` with the AF tables and KPI settings)."""
 
     @classmethod
     def name(cls) -> str:
@@ -129,6 +141,9 @@ def _local_session(port: int):
     previous = os.environ.get("SPARK_CONNECT_MODE_ENABLED")
     os.environ["SPARK_CONNECT_MODE_ENABLED"] = "1"  # pyspark.sql.functions build Connect columns
     session = SparkSession.builder.remote(f"sc://localhost:{port}").create()
+    # results are released with the call, not by a background request that could reach the server after
+    # the session below is closed (an INVALID_HANDLE.SESSION_CLOSED trace in the server's log)
+    session.client.disable_reattachable_execute()
     try:
         yield session
     finally:

@@ -2,12 +2,11 @@
 KPIs (downtime per element and day, batches per product and day). Pure functions of DataFrames, tested
 with chispa.
 
-Bronze holds every read of a frame; the current state is the latest read of each (database, AF Id). On
-Databricks AUTO CDC keeps it (``frame_changes`` is its source, sequenced by ``sequence_column``); locally
-``current_frames`` computes the same keyed-latest rows (open-source Declarative Pipelines cannot AUTO CDC
-into Delta). Frames reference elements by WebID; ``with_elements`` maps them to the element's AF Id
-through every version of ``pi_af_elements`` (a WebID read before a rename still resolves) and then to
-the element's current path, name and template.
+Bronze holds every read of a frame; the current state is the latest read of each (database, AF Id)
+(``current_frames``, ``newest``), which ``ef_curation`` merges one micro-batch at a time. Frames
+reference elements by WebID; ``with_elements`` maps them to the element's AF Id through every version of
+``pi_af_elements`` (a WebID read before a rename still resolves) and then to the element's current path,
+name and template.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from ..eventframes import EF_COLUMN_NAMES
 from .utc import day_start, utc_date
 
 KEYS = ("database", "id")
@@ -37,18 +37,25 @@ def frame_changes(ef_bronze: DataFrame) -> DataFrame:
             .select(*FRAME_COLUMNS))
 
 
-def sequence_column() -> Column:
-    """The order of a frame's reads: the later read wins (AUTO CDC ``sequence_by``)."""
-    return F.struct("last_read_at", "read_id")
-
-
 def current_frames(ef_bronze: DataFrame) -> DataFrame:
     """One row per frame: its latest read."""
+    return newest(frame_changes(ef_bronze))
+
+
+def newest(frames: DataFrame) -> DataFrame:
+    """The latest read of each frame among ``frames`` (silver's columns)."""
     latest = Window.partitionBy(*KEYS).orderBy(F.col("last_read_at").desc(), F.col("read_id").desc())
     # an explicit select, not .drop("_n"): in a pipeline query function Spark Connect's drop analyses the
     # plan eagerly, before the graph's views exist (TABLE_OR_VIEW_NOT_FOUND at registration)
-    return (frame_changes(ef_bronze).withColumn("_n", F.row_number().over(latest))
-            .where(F.col("_n") == 1).select(*FRAME_COLUMNS))
+    return frames.withColumn("_n", F.row_number().over(latest)).where(F.col("_n") == 1).select(*FRAME_COLUMNS)
+
+
+def after_snapshot(ef_bronze: DataFrame, af_recent: DataFrame) -> DataFrame:
+    """``ef_bronze`` unchanged, in a plan that reads ``af_recent`` (this update's AF bronze rows): a flow
+    reading it waits for this update's AF snapshot, which the event frame merge resolves elements with.
+    A left join with no rows on its right side adds nothing and drops nothing."""
+    nothing = af_recent.select(F.col("database").alias("_af_database")).where(F.lit(False))
+    return ef_bronze.join(nothing, F.col("database") == F.col("_af_database"), "left").select(*EF_COLUMN_NAMES)
 
 
 def attribute_values(frames: DataFrame) -> DataFrame:

@@ -9,6 +9,7 @@ from ``pi.backfill_start``.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from typing import Any, Mapping
@@ -21,10 +22,13 @@ from ..config import ConfigError, PIConfig
 from ..logs import use_level
 from ..runtime import UnsupportedRuntime, require_supported_spark
 from .datasource import PIDataSource, reader_options
+from .af_curation import ELEMENTS_TABLE, AFTargets, af_batch_handler
 from .af_curation import SINK_NAME as AF_SINK_NAME
-from .af_curation import AFTargets, af_batch_handler
+from .af_source import AF_BRONZE
 from .curation import LAYOUT_PROPERTY, LAYOUT_VERSION, SINK_NAME, Targets, batch_handler
 from .curation_sink import CurationSink, clear_staging, staging_directory
+from .ef_curation import SINK_NAME as EF_SINK_NAME
+from .ef_curation import AFSource, EFTargets, KPISettings, ef_batch_handler
 from .reread import EXTRACTION_LOG, load_rereads
 from .state import BRONZE_TABLE, WATERMARK_TABLE, StateError, current_schema, load_state, qualified
 from .stream_reader import state_option
@@ -101,11 +105,28 @@ def declare_af_history_sink(spark: SparkSession, targets: AFTargets) -> None:
                          "tag_assets": targets.tag_assets})
 
 
+def declare_event_frame_sink(spark: SparkSession, config: PIConfig, latest: dict[str, str]) -> None:
+    """The sink the flow ``pi_event_frame_curation`` writes each micro-batch of event frame bronze to: its
+    handler merges the frames read into the current frames, their attribute values, the alarms and the
+    KPIs, resolving elements as ``pi_af_elements_v`` does (``latest``: each database's last complete AF
+    snapshot before this update)."""
+    where = current_schema(spark)
+    targets = EFTargets.in_schema(where)
+    af = AFSource(qualified(where, ELEMENTS_TABLE), qualified(where, AF_BRONZE), dict(latest))
+    kpis = KPISettings(config.ef_downtime_template, config.ef_batch_template, config.ef_product_attribute)
+    _declare_merge_sink(spark, EF_SINK_NAME, ef_batch_handler(targets, af, kpis), "ef", {
+        "frames": targets.frames, "attributes": targets.attributes, "alarms": targets.alarms,
+        "downtime": targets.downtime, "batches": targets.batches, "af_elements": af.elements,
+        "af_bronze": af.bronze, "af_latest": json.dumps(af.latest), "downtime_template": kpis.downtime_template,
+        "batch_template": kpis.batch_template, "product_attribute": kpis.product_attribute})
+
+
 def _declare_merge_sink(spark: SparkSession, name: str, handler, kind: str, tables: dict[str, str]) -> None:
     """On Databricks the engine's ForEachBatch sink with ``handler``; locally a Python data source sink
     (``curation_sink``, handler ``kind``) whose commit calls the same function. Its options: the local
     Spark Connect server's port (the server's token is inherited by the sink's Python workers, never
-    passed as an option), a staging directory of its own, the tables."""
+    passed as an option), a staging directory of its own, the tables it writes (the first names the
+    staging directory) and what else ``kind`` needs."""
     from pyspark import pipelines as dp
 
     if on_databricks():
@@ -192,12 +213,3 @@ def recorded_values_stream(spark: SparkSession, options: dict[str, str]) -> Data
 def on_databricks() -> bool:
     """Databricks sets ``DATABRICKS_RUNTIME_VERSION`` in every process of a cluster or serverless pipeline."""
     return bool(os.environ.get("DATABRICKS_RUNTIME_VERSION"))
-
-
-def event_frames_by_auto_cdc(config: PIConfig) -> bool:
-    """Whether silver keeps the current event frames with AUTO CDC (``pi.ef.current``; ``auto``: on
-    Databricks). Open-source Declarative Pipelines cannot AUTO CDC into Delta, so locally a keyed-latest
-    materialized view does the same."""
-    if config.ef_current == "auto":
-        return on_databricks()
-    return config.ef_current == "auto_cdc"

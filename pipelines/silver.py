@@ -8,15 +8,16 @@ import connector_lib.runtime  # noqa: F401 - first: an older runtime stops here,
 from pyspark import pipelines as dp
 
 import expectations
-from connector_lib.spark import af_curation, af_transforms, curation, ef_curation, ef_transforms, transforms
+from connector_lib.spark import af_curation, curation, ef_curation, ef_transforms, transforms
 from connector_lib.spark.af_source import latest_snapshots
-from connector_lib.spark.pipeline import (af_targets, curation_targets, declare_af_history_sink, declare_curation_sink,
-                                          declare_event_frame_sink, merged_table, pi_config, pipeline_session)
+from connector_lib.spark.pipeline import (af_targets, assets_gold, curation_targets, declare_af_history_sink,
+                                          declare_curation_sink, declare_event_frame_sink, pi_config, pipeline_session)
 from expectations import expect_rules
 
 spark = pipeline_session(globals())
 config = pi_config(spark)
 targets = curation_targets(spark)  # pi_timeseries_silver, pi_watermarks, pi_hourly_gold in this schema
+assets = assets_gold(spark, config)  # with AF: the view pi_hourly_assets_gold over gold and pi_tag_assets
 
 
 @dp.temporary_view(name="pi_recorded_changes_v", comment="Bronze's new rows; values checked by silver's rules")
@@ -26,7 +27,7 @@ def pi_recorded_changes_v():
     return spark.readStream.table("pi_recorded_bronze")
 
 
-declare_curation_sink(spark, targets, gold_check=expectations.enforce(curation.GOLD_TABLE))
+declare_curation_sink(spark, targets, gold_check=expectations.enforce(curation.GOLD_TABLE), assets=assets)
 expectations.reported(curation.GOLD_TABLE, lambda: spark.read.table(targets.gold))
 
 
@@ -37,30 +38,20 @@ def pi_curation():
 
 if config.af_databases:  # the Asset Framework, when databases are configured
     af = af_targets(spark)  # pi_af_elements, pi_af_attributes, pi_tag_assets in this schema
-    declare_af_history_sink(spark, af)
+    declare_af_history_sink(spark, af, assets)
 
     @dp.append_flow(target=af_curation.SINK_NAME, name="pi_af_history")
     def pi_af_history():
         return spark.readStream.table("pi_af_bronze")
 
-    # what the event frame and gold tables read of AF: the history merged by earlier updates (the merged
-    # tables are not datasets of the graph) with this update's snapshot folded in, as the flow above folds it
-    elements = merged_table(spark, af.elements, af_curation.history_schema(spark, "element"))
-    attributes = merged_table(spark, af.attributes, af_curation.history_schema(spark, "attribute"))
+    # this update's snapshot, read from bronze by time: the event frame merge folds it into the element
+    # history it resolves frames with (the merged tables are not datasets of the graph), so reading this
+    # view makes the event frame flow wait for the snapshot
     latest = latest_snapshots(spark, config)
 
     @dp.temporary_view(name="pi_af_recent_v", comment="AF bronze rows of the snapshot this update took")
     def pi_af_recent_v():
         return af_curation.since(spark.read.table("pi_af_bronze"), latest)
-
-    @dp.temporary_view(name="pi_af_elements_v", comment="AF elements with history")
-    def pi_af_elements_v():
-        return af_curation.folded(elements, spark.read.table("pi_af_recent_v"), "element")
-
-    @dp.temporary_view(name="pi_tag_assets_v", comment="Current mapping of PI tags to AF elements and attributes")
-    def pi_tag_assets_v():
-        return af_transforms.tag_assets(spark.read.table("pi_af_elements_v"), af_curation.folded(
-            attributes, spark.read.table("pi_af_recent_v"), "attribute"))
 
 
 if config.reads_event_frames:  # event frames: the frames read merged into the frame tables and their KPIs

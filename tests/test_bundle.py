@@ -399,7 +399,7 @@ def test_pipeline_libraries_match_the_open_source_spec():
     deployed = [(pipeline.source.parent / lib["file"]["path"]).resolve() for lib in pipeline.spec["libraries"]]
     spec = yaml.safe_load((ROOT / "spark-pipeline.yml").read_text(encoding="utf-8"))
     local = [(ROOT / lib["glob"]["include"]).resolve() for lib in spec["libraries"]]
-    assert deployed == local == [ROOT / "pipelines" / f"{layer}.py" for layer in ("bronze", "silver", "gold")]
+    assert deployed == local == [ROOT / "pipelines" / f"{layer}.py" for layer in ("bronze", "silver")]
 
 
 def test_configuration_defaults_match_the_connector():
@@ -544,7 +544,7 @@ def test_validation_rejects_bad_bundles():
     assert config_problems(by_env, [{"label": "default", "spark_env_vars": {"PI_PASSWORD": "hunter2"}}]) != []
 
     moved = Resource(pipeline.kind, pipeline.key, copy.deepcopy(pipeline.spec), ROOT / "elsewhere" / "p.yml")
-    assert len(path_problems(moved, BUNDLE)) == 3  # the three library files are not found from elsewhere/
+    assert len(path_problems(moved, BUNDLE)) == 2  # the two library files are not found from elsewhere/
     no_artifact = {**BUNDLE, "artifacts": {}}
     assert any("no whl artifact" in p for p in path_problems(pipeline, no_artifact))
 

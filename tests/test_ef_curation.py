@@ -122,3 +122,15 @@ def test_the_frames_read_in_one_micro_batch_are_merged_where_newer_than_the_row_
     frames = {r.id: (r.read_id, r.in_progress) for r in spark.read.table(targets.frames).collect()}
     assert frames == {"a": ("r2", False), "b": ("r2", False), "c": ("r2", False), "d": ("r2", False)}
     assert {r.product for r in spark.read.table(targets.batches).collect()} == {"CAN-330"}
+
+
+def test_frames_read_before_any_af_snapshot_find_their_elements_once_there_is_one(spark, schemas):
+    (targets, af), (rebuilt, rebuilt_af) = schemas[INCREMENTAL], schemas[REBUILT]
+    ef_curation.apply_ef_batch(bronze(spark, BATCHES[0] + BATCHES[1]), 0, targets, af)  # no AF yet
+    assert {r.element_id for r in spark.read.table(targets.downtime).collect()} == {None}
+    set_elements(spark, af.elements, BEFORE)
+    set_elements(spark, rebuilt_af.elements, BEFORE)
+    ef_curation.apply_ef_batch(bronze(spark, [read_record("r9", 300)]), 1, targets, af)  # nothing new read
+    ef_curation.apply_ef_batch(bronze(spark, BATCHES[0] + BATCHES[1]), 0, rebuilt, rebuilt_af)
+    assert_tables_equal(spark, targets, rebuilt)
+    assert {r.element_id for r in spark.read.table(targets.downtime).collect()} == {"G1", None}  # d: E9, unknown

@@ -89,6 +89,20 @@ def test_downtime_minutes_per_element_and_day_split_at_midnight_closed_frames_on
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
 
 
+def test_downtime_days_are_whole_utc_days_when_the_session_changes_to_summer_time(spark):
+    """Europe/Berlin moves its clocks on 2026-03-29: that UTC day still ends at midnight UTC."""
+    before = spark.conf.get("spark.sql.session.timeZone")
+    spark.conf.set("spark.sql.session.timeZone", "Europe/Berlin")
+    try:
+        start = dt.datetime(2026, 3, 29, 22, 30, tzinfo=UTC)
+        rows = [frame("a", 0, 0, 200, start_time=start, end_time=start + dt.timedelta(hours=2))]
+        frames = ef_transforms.with_elements(ef_transforms.current_frames(bronze(spark, rows)), elements(spark))
+        got = {r.day: r.downtime_minutes for r in ef_transforms.downtime_daily(frames, "Downtime").collect()}
+    finally:
+        spark.conf.set("spark.sql.session.timeZone", before)
+    assert got == {dt.date(2026, 3, 29): 90.0, dt.date(2026, 3, 30): 30.0}
+
+
 def test_batches_per_product_and_day_count_closed_batches_with_their_durations(any_zone_spark):
     spark = any_zone_spark
     rows = [frame(k, start, end, 200, "Batch", attributes={"Product": value(p)})

@@ -16,7 +16,6 @@ from pyspark.pipelines.spark_connect_pipeline import create_dataflow_graph
 from devtools.local_pipeline import LAYERS, REPO, SPEC
 
 DATABASE = "graph_check"
-GOLD = {"pi_hourly_assets_gold"}
 #: tables the micro-batch merge writes (connector_lib.spark.curation): not datasets of the graph
 MERGED = {"pi_timeseries_silver", "pi_watermarks", "pi_hourly_gold"}
 #: the tables the AF snapshot fold writes (connector_lib.spark.af_curation)
@@ -120,6 +119,7 @@ def test_without_af_the_graph_has_only_the_time_series_tables(spark):
     assert set(graph.outputs) == {"pi_recorded_bronze", "pi_extraction_log", "pi_quarantine", "pi_recorded_changes_v",
                                   "pi_curation_sink"}
     assert graph.reads["pi_curation_sink"] == {"pi_recorded_changes_v"}
+    assert "assets_view" not in graph.sinks["pi_curation_sink"][1]  # no AF: no view of gold with assets
     assert graph.reads["pi_recorded_changes_v"] == {"pi_recorded_bronze"}
     assert graph.reads["pi_extraction_log"] == graph.reads["pi_quarantine"] == {"pi_recorded_bronze"}
     format_, options = graph.sinks["pi_curation_sink"]
@@ -127,11 +127,11 @@ def test_without_af_the_graph_has_only_the_time_series_tables(spark):
     assert {options[k] for k in ("silver", "watermarks", "gold")} == {f"spark_catalog.{DATABASE}.{t}" for t in MERGED}
 
 
-def test_gold_reads_other_tables_only_through_temporary_views(spark):
+def test_no_materialized_view_reads_another_table_of_the_graph(spark):
+    """Every table after bronze is merged by a sink or is a view: none is recomputed by the engine."""
     graph = register(spark, {**BASE, "pi.af.databases": "Operations"})
-    views = {name for name, kind in graph.outputs.items() if kind == "TemporaryView"}
-    for table in GOLD:
-        assert graph.reads[table] - MERGED <= views, (table, graph.reads[table] - views)
+    assert not [name for name, kind in graph.outputs.items() if kind == "MaterializedView"]
+    assert not (MERGED | AF_MERGED | EF_MERGED | {"pi_hourly_assets_gold"}) & set(graph.outputs)
 
 
 def test_locally_a_sink_merges_the_event_frames_read_after_this_updates_af_snapshot(spark):
@@ -158,9 +158,14 @@ def test_locally_a_sink_folds_each_af_snapshot_into_the_history(spark):
     assert {options[k] for k in ("elements", "attributes", "tag_assets")} == {
         f"spark_catalog.{DATABASE}.{t}" for t in AF_MERGED}
     assert options["staging"] != graph.sinks["pi_curation_sink"][1]["staging"]
-    # the tables after AF read this update's snapshot from bronze, so they wait for it
+    # both merges make sure of the view of gold with its assets
+    view = {k: options[k] for k in ("assets_view", "assets_gold", "assets_tag_assets")}
+    assert view == {k: graph.sinks["pi_curation_sink"][1][k] for k in view} == {
+        "assets_view": f"spark_catalog.{DATABASE}.pi_hourly_assets_gold",
+        "assets_gold": f"spark_catalog.{DATABASE}.pi_hourly_gold",
+        "assets_tag_assets": f"spark_catalog.{DATABASE}.pi_tag_assets"}
+    # this update's snapshot, read from bronze, for the event frame merge to wait for
     assert graph.reads["pi_af_recent_v"] == {"pi_af_bronze"}
-    assert graph.reads["pi_af_elements_v"] == {"pi_af_recent_v"}
 
 
 def test_on_databricks_a_foreach_batch_sink_folds_each_af_snapshot(spark, databricks):

@@ -29,6 +29,7 @@ from ..af import AF_COLUMNS
 from .af_transforms import ATTRIBUTE_COLUMNS, ELEMENT_COLUMNS, digest, history, tag_assets
 from .curation import create_merged_table, merge_view
 from .state import qualified
+from .utc import instant
 
 ELEMENTS_TABLE, ATTRIBUTES_TABLE, TAG_ASSETS_TABLE = "pi_af_elements", "pi_af_attributes", "pi_tag_assets"
 SINK_NAME = "pi_af_history_sink"
@@ -98,10 +99,13 @@ def fold_snapshot(spark: SparkSession, table: str, kind: str, database: str, row
         WHEN NOT MATCHED AND s.action = 'open' THEN INSERT ({_listed(columns)}) VALUES ({_listed(columns, 's.')})""")
 
 
-def af_batch_handler(targets: AFTargets):
-    """The function Databricks' ForEachBatch sink calls with each micro-batch of AF bronze."""
+def af_batch_handler(targets: AFTargets, assets=None):
+    """The function Databricks' ForEachBatch sink calls with each micro-batch of AF bronze (``assets``:
+    the ``assets_gold.AssetsGold`` view to make sure of)."""
     def handle(batch: DataFrame, batch_id: int) -> None:
         apply_af_batch(batch, batch_id, targets)
+        if assets is not None:
+            assets.ensure(batch.sparkSession)
 
     return handle
 
@@ -159,7 +163,7 @@ def since(af_bronze: DataFrame, latest: dict[str, str]) -> DataFrame:
     newer = ~F.col("database").isin(list(latest)) if latest else F.lit(True)
     for database, at in latest.items():
         newer = newer | ((F.col("database") == database)
-                         & (F.col("extracted_at") > F.lit(dt.datetime.fromisoformat(at)).cast("timestamp")))
+                         & (F.col("extracted_at") > instant(dt.datetime.fromisoformat(at))))
     return af_bronze.where(newer)
 
 

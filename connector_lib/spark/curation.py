@@ -109,10 +109,13 @@ def load_first_batch(batch: DataFrame, targets: Targets, values: int, lo: dt.dat
         upsert_gold(batch.sparkSession, hourly, targets.gold, hour_floor(lo), hour_floor(hi) + HOUR, gold_check)
 
 
-def batch_handler(targets: Targets, gold_check=None):
-    """The function Databricks' ForEachBatch sink calls with each micro-batch."""
+def batch_handler(targets: Targets, gold_check=None, assets=None):
+    """The function Databricks' ForEachBatch sink calls with each micro-batch (``assets``: the
+    ``assets_gold.AssetsGold`` view to make sure of, with AF)."""
     def handle(batch: DataFrame, batch_id: int) -> None:
         apply_batch(batch, batch_id, targets, gold_check)
+        if assets is not None:
+            assets.ensure(batch.sparkSession, replace=batch_id == 0)  # micro-batch 0 created gold anew
 
     return handle
 

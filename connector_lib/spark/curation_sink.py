@@ -32,6 +32,7 @@ except ImportError:  # pragma: no cover - Spark 4.0: Databricks 17.3 uses its Fo
 
 from ..bronze import SPARK_SCHEMA
 from .af_curation import AF_SCHEMA, AFTargets, apply_af_batch
+from .assets_gold import AssetsGold
 from .curation import GOLD_TABLE, Targets, apply_batch
 from .ef_curation import EF_SCHEMA, AFSource, EFTargets, KPISettings, apply_ef_batch
 
@@ -43,10 +44,17 @@ def _apply_values(batch, batch_id: int, options: dict[str, str]) -> None:
 
     apply_batch(batch, batch_id, Targets(options["silver"], options["watermarks"], options["gold"]),
                 gold_check=enforce(GOLD_TABLE))
+    _ensure_assets_gold(batch.sparkSession, options, replace=batch_id == 0)  # micro-batch 0 created gold anew
 
 
 def _apply_af(batch, batch_id: int, options: dict[str, str]) -> None:
     apply_af_batch(batch, batch_id, AFTargets(options["elements"], options["attributes"], options["tag_assets"]))
+    _ensure_assets_gold(batch.sparkSession, options)
+
+
+def _ensure_assets_gold(spark, options: dict[str, str], replace: bool = False) -> None:
+    if options.get("assets_view"):
+        AssetsGold(options["assets_view"], options["assets_gold"], options["assets_tag_assets"]).ensure(spark, replace)
 
 
 def _apply_ef(batch, batch_id: int, options: dict[str, str]) -> None:
@@ -65,7 +73,8 @@ class CurationSink(DataSource):
     """Options: ``port`` (the local Spark Connect server), ``staging`` (a directory on this machine),
     ``handler`` (a key of :data:`HANDLERS`) and the qualified names of the tables it merges into
     (``silver``, ``watermarks``, ``gold``; ``elements``, ``attributes``, ``tag_assets``; ``frames``,
-    ``attributes``, ``alarms``, ``downtime``, ``batches`` with the AF tables and KPI settings)."""
+    ``attributes``, ``alarms``, ``downtime``, ``batches`` with the AF tables and KPI settings); with AF,
+    ``assets_view``, ``assets_gold`` and ``assets_tag_assets`` (``assets_gold.AssetsGold``)."""
 
     @classmethod
     def name(cls) -> str:

@@ -16,8 +16,9 @@ Frames name their element by WebID, which follows the element's path; the alarms
 element's AF Id and *current* path and name. So a micro-batch also takes the frames of every element whose
 versions changed since the tables were last written (recorded in ``pi_event_frames``' property
 ``osipi.af_seen``): a renamed element's alarms and downtime show its new path, and a frame read before its
-element was in any AF snapshot finds it once it is. The elements are read as ``pi_af_elements_v`` is
-(``AFSource``): the history folded by earlier updates with this update's snapshot folded in.
+element was in any AF snapshot finds it once it is. The elements are read through ``AFSource``: the
+history folded by earlier updates with this update's snapshot folded in (``af_curation.folded``), so a
+rename in this update's snapshot shows in this update's tables.
 
 Every step writes what the frames *will* be once the micro-batch is merged (the held rows with its reads
 laid over them), and ``pi_event_frames`` is merged last, so a micro-batch applied again after a crash
@@ -34,12 +35,13 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from ..eventframes import EF_COLUMNS
-from .af_curation import AF_SCHEMA, folded, history_schema, since
+from .af_curation import AF_SCHEMA, folded, since
+from .af_transforms import history
 from .curation import create_merged_table, merge_view
 from .ef_transforms import (KEYS, alarms, attribute, attribute_values, batches_by_product, current_frames,
                             downtime_daily, frame_changes, newest, with_elements)
 from .state import qualified
-from .utc import utc_date
+from .utc import instant, utc_date
 
 FRAMES_TABLE, ATTRIBUTES_TABLE, ALARMS_TABLE = "pi_event_frames", "pi_event_frame_attributes", "pi_alarms"
 DOWNTIME_TABLE, BATCHES_TABLE = "pi_downtime_daily_gold", "pi_batches_daily_gold"
@@ -86,11 +88,15 @@ class AFSource:
     latest: dict[str, str] = field(default_factory=dict)
 
     def versions(self, spark: SparkSession) -> DataFrame:
-        history = (spark.read.table(self.elements) if spark.catalog.tableExists(self.elements)
-                   else spark.createDataFrame([], history_schema(spark, "element")))
         bronze = (spark.read.table(self.bronze) if spark.catalog.tableExists(self.bronze)
                   else spark.createDataFrame([], AF_SCHEMA))
-        return folded(history, since(bronze, self.latest), "element")
+        if spark.catalog.tableExists(self.elements):
+            held = spark.read.table(self.elements)
+            if not held.isEmpty():
+                return folded(held, since(bronze, self.latest), "element")
+        # no history yet, or the AF fold's micro-batch 0 is writing it again beside this merge: every
+        # complete snapshot in AF bronze (what that micro-batch writes), this update's included
+        return history(bronze, "element")
 
 
 def apply_ef_batch(batch: DataFrame, batch_id: int, targets: EFTargets, af: AFSource,
@@ -99,7 +105,7 @@ def apply_ef_batch(batch: DataFrame, batch_id: int, targets: EFTargets, af: AFSo
     rebuild them from it)."""
     spark = batch.sparkSession
     if batch_id == 0:
-        rebuild(spark, current_frames(batch), af.versions(spark), targets, kpis)
+        rebuild(spark, current_frames(batch), local(af.versions(spark)), targets, kpis)
         return
     # what the steps below read again and again, computed once: the element versions (the hierarchy's
     # size), the micro-batch's reads and the rows held of the frames they touch (the micro-batch's size)
@@ -162,11 +168,12 @@ def latest_reads(batch: DataFrame) -> DataFrame:
 
 
 def changed_element_refs(elements: DataFrame, seen: dt.datetime | None) -> DataFrame:
-    """Every WebID (``element_web_id``) of the elements with a version opened or closed after ``seen``:
-    their frames' element path, name or Id may have changed."""
+    """Every WebID (``element_web_id``) of the elements with a version opened or closed after ``seen``
+    (None: the tables were written without any element, so every element is new to them): their frames'
+    element path, name or Id may have changed."""
     if seen is None:
-        return elements.select(F.col("web_id").alias("element_web_id")).where(F.lit(False))
-    after = F.lit(seen).cast("timestamp")
+        return elements.select(F.col("web_id").alias("element_web_id")).distinct()
+    after = instant(seen)
     ids = elements.where((F.col("valid_from") > after) | (F.col("valid_to") > after)).select("database", "id")
     return elements.join(ids, ["database", "id"], "left_semi").select(F.col("web_id").alias("element_web_id")).distinct()
 
@@ -176,7 +183,7 @@ def as_of(elements: DataFrame, seen: dt.datetime | None) -> DataFrame:
     with: the keys a frame held there are the ones to recompute when it moves."""
     if seen is None:
         return elements.where(F.lit(False))
-    at = F.lit(seen).cast("timestamp")
+    at = instant(seen)
     return (elements.where(F.col("valid_from") <= at)
             .withColumn("is_current", F.col("valid_to").isNull() | (F.col("valid_to") > at)))
 
@@ -208,7 +215,7 @@ def starting(frames: DataFrame, first: dt.date, last: dt.date) -> DataFrame:
 
 
 def _day_start(day: dt.date) -> Column:
-    return F.lit(dt.datetime.combine(day, dt.time(), dt.timezone.utc)).cast("timestamp")
+    return instant(dt.datetime.combine(day, dt.time(), dt.timezone.utc))
 
 
 def _day_end(day: dt.date) -> Column:

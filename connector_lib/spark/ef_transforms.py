@@ -88,11 +88,11 @@ def with_elements(frames: DataFrame, elements: DataFrame) -> DataFrame:
     """Frames with their primary element's AF Id and current path, name and template (null when the
     element is not in the AF snapshots)."""
     # groupBy, not distinct(): like drop, distinct analyses eagerly in a pipeline query function
-    ids = elements.groupBy(F.col("web_id").alias("element_web_id")).agg(F.max("id").alias("element_id"))
+    ids = elements.groupBy("database", F.col("web_id").alias("element_web_id")).agg(F.max("id").alias("element_id"))
     current = elements.where("is_current").select(
-        F.col("id").alias("element_id"), F.col("path").alias("element_path"),
+        "database", F.col("id").alias("element_id"), F.col("path").alias("element_path"),
         F.col("name").alias("element_name"), F.col("template").alias("element_template"))
-    return frames.join(ids, "element_web_id", "left").join(current, "element_id", "left")
+    return frames.join(ids, ["database", "element_web_id"], "left").join(current, ["database", "element_id"], "left")
 
 
 def alarms(frames: DataFrame) -> DataFrame:
@@ -109,8 +109,8 @@ def downtime_daily(frames: DataFrame, template: str) -> DataFrame:
     frames still in progress count once they close."""
     closed = frames.where((F.lower("template") == template.lower()) & ~F.col("in_progress"))
     days = closed.withColumn("day", F.explode(F.sequence(utc_date("start_time"), utc_date("end_time"))))
-    starts = day_start("day")
-    overlap = _seconds(F.least("end_time", starts + F.expr("INTERVAL 1 DAY")), F.greatest("start_time", starts))
+    starts, ends = day_start("day"), day_start(F.date_add("day", 1))  # INTERVAL 1 DAY follows the session zone
+    overlap = _seconds(F.least("end_time", ends), F.greatest("start_time", starts))
     return (days.where(overlap > 0)
             .groupBy("database", "element_id", "element_path", "element_name", "day")
             .agg(F.round(F.sum(overlap) / 60, 3).alias("downtime_minutes"), F.count(F.lit(1)).alias("frames")))

@@ -25,6 +25,7 @@ from .datasource import PIDataSource, reader_options
 from .af_curation import ELEMENTS_TABLE, AFTargets, af_batch_handler
 from .af_curation import SINK_NAME as AF_SINK_NAME
 from .af_source import AF_BRONZE
+from .assets_gold import AssetsGold
 from .curation import LAYOUT_PROPERTY, LAYOUT_VERSION, SINK_NAME, Targets, batch_handler
 from .curation_sink import CurationSink, clear_staging, staging_directory
 from .ef_curation import SINK_NAME as EF_SINK_NAME
@@ -83,13 +84,26 @@ def curation_targets(spark: SparkSession) -> Targets:
     return Targets.in_schema(current_schema(spark))
 
 
-def declare_curation_sink(spark: SparkSession, targets: Targets, gold_check) -> None:
+def assets_gold(spark: SparkSession, config: PIConfig) -> AssetsGold | None:
+    """With AF, the view of hourly gold with its assets in the pipeline's own schema."""
+    return AssetsGold.in_schema(current_schema(spark)) if config.af_databases else None
+
+
+def _assets_options(assets: AssetsGold | None) -> dict[str, str]:
+    if assets is None:
+        return {}
+    return {"assets_view": assets.view, "assets_gold": assets.gold, "assets_tag_assets": assets.tag_assets}
+
+
+def declare_curation_sink(spark: SparkSession, targets: Targets, gold_check, assets: AssetsGold | None = None) -> None:
     """The sink the flow ``pi_curation`` writes each micro-batch of bronze to: Databricks' ForEachBatch
     sink, whose handler merges it into silver, the watermarks and gold; locally a Python data source sink
-    whose commit does the same (open-source SDP has no ForEachBatch sink)."""
+    whose commit does the same (open-source SDP has no ForEachBatch sink). With ``assets``, each
+    micro-batch also makes sure the view of gold with its assets exists."""
     warn_if_former_layout(spark, targets)
-    _declare_merge_sink(spark, SINK_NAME, batch_handler(targets, gold_check), "values",
-                        {"silver": targets.silver, "watermarks": targets.watermarks, "gold": targets.gold})
+    _declare_merge_sink(spark, SINK_NAME, batch_handler(targets, gold_check, assets), "values",
+                        {"silver": targets.silver, "watermarks": targets.watermarks, "gold": targets.gold,
+                         **_assets_options(assets)})
 
 
 def af_targets(spark: SparkSession) -> AFTargets:
@@ -97,19 +111,20 @@ def af_targets(spark: SparkSession) -> AFTargets:
     return AFTargets.in_schema(current_schema(spark))
 
 
-def declare_af_history_sink(spark: SparkSession, targets: AFTargets) -> None:
+def declare_af_history_sink(spark: SparkSession, targets: AFTargets, assets: AssetsGold) -> None:
     """The sink the flow ``pi_af_history`` writes each micro-batch of AF bronze to: its handler folds the
-    new snapshots into the element and attribute history and rewrites the tag-to-asset mapping."""
-    _declare_merge_sink(spark, AF_SINK_NAME, af_batch_handler(targets), "af",
+    new snapshots into the element and attribute history, rewrites the tag-to-asset mapping and makes
+    sure the view of gold with its assets exists."""
+    _declare_merge_sink(spark, AF_SINK_NAME, af_batch_handler(targets, assets), "af",
                         {"elements": targets.elements, "attributes": targets.attributes,
-                         "tag_assets": targets.tag_assets})
+                         "tag_assets": targets.tag_assets, **_assets_options(assets)})
 
 
 def declare_event_frame_sink(spark: SparkSession, config: PIConfig, latest: dict[str, str]) -> None:
     """The sink the flow ``pi_event_frame_curation`` writes each micro-batch of event frame bronze to: its
     handler merges the frames read into the current frames, their attribute values, the alarms and the
-    KPIs, resolving elements as ``pi_af_elements_v`` does (``latest``: each database's last complete AF
-    snapshot before this update)."""
+    KPIs, resolving elements through the AF history with this update's snapshot folded in (``latest``:
+    each database's last complete AF snapshot before this update)."""
     where = current_schema(spark)
     targets = EFTargets.in_schema(where)
     af = AFSource(qualified(where, ELEMENTS_TABLE), qualified(where, AF_BRONZE), dict(latest))
@@ -159,14 +174,6 @@ def warn_if_former_layout(spark: SparkSession, targets: Targets) -> None:
         log.warning("%s has the former table layout: this update rebuilds silver, gold and the watermarks from "
                     "bronze; run one update with a full refresh of pi_extraction_log and pi_quarantine (docs/"
                     "deploy.md, upgrading in place)", targets.silver)
-
-
-def merged_table(spark: SparkSession, table: str, schema) -> DataFrame:
-    """A table the micro-batch merge writes, read by a table of the graph: empty (with its columns) on
-    the update that first creates it, which must resolve its readers before the first merge runs."""
-    if spark.catalog.tableExists(table):
-        return spark.read.table(table)
-    return spark.createDataFrame([], schema)
 
 
 def first_line(exc: BaseException) -> str:

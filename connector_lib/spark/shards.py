@@ -22,6 +22,7 @@ from typing import Sequence
 from pyspark.sql import SparkSession
 
 from ..config import ConfigError
+from . import assets_gold
 from .curation import GOLD_TABLE, SILVER_TABLE
 from .reread import EXTRACTION_LOG
 from .state import BRONZE_TABLE, WATERMARK_TABLE, quote_part
@@ -34,8 +35,6 @@ TAG_TABLES = (BRONZE_TABLE, EXTRACTION_LOG, "pi_quarantine", SILVER_TABLE, GOLD_
 SHARED_TABLES = ("pi_af_bronze", "pi_af_elements", "pi_af_attributes", "pi_tag_assets", "pi_event_frames_bronze",
                  "pi_event_frames", "pi_event_frame_attributes", "pi_alarms", "pi_downtime_daily_gold",
                  "pi_batches_daily_gold")
-ASSETS_GOLD, TAG_ASSETS = "pi_hourly_assets_gold", "pi_tag_assets"
-ASSET_COLUMNS = ("element_path", "element_name", "element_template", "attribute_name", "attribute_path")
 
 
 class ShardError(RuntimeError):
@@ -69,12 +68,10 @@ def combine(spark: SparkSession, into: str, shards: Sequence[str]) -> list[str]:
         source = f"{first}.{quote_part(table)}"
         if spark.catalog.tableExists(source):
             statements[table] = f"SELECT * FROM {source}"
-    if TAG_ASSETS in statements:
-        target = quote_name(into)
+    if assets_gold.TAG_ASSETS in statements:  # the combined gold with shard 0's mapping
         gold = spark.table(f"{first}.{quote_part(GOLD_TABLE)}").columns
-        listed = ", ".join([f"g.{quote_part(c)}" for c in gold] + [f"a.{quote_part(c)}" for c in ASSET_COLUMNS])
-        statements[ASSETS_GOLD] = (f"SELECT {listed} FROM {target}.{quote_part(GOLD_TABLE)} g "
-                                   f"JOIN {first}.{quote_part(TAG_ASSETS)} a ON g.web_id = a.web_id")
+        statements[assets_gold.VIEW] = assets_gold.query(f"{quote_name(into)}.{quote_part(GOLD_TABLE)}",
+                                                         f"{first}.{quote_part(assets_gold.TAG_ASSETS)}", gold)
     if not spark.catalog.databaseExists(into):
         spark.sql(f"CREATE SCHEMA IF NOT EXISTS {quote_name(into)}")
     views = []

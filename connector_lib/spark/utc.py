@@ -39,6 +39,13 @@ def day_start(date: Column | str) -> Column:
     return F.timestamp_seconds(F.unix_date(_column(date)).cast("long") * _DAY_S)
 
 
+def instant(value: dt.datetime) -> Column:
+    """A timestamp literal of an aware datetime, the same instant under any session time zone and
+    ``spark.sql.timestampType`` (a datetime literal may become a zone-less TIMESTAMP_NTZ)."""
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+    return F.timestamp_micros(F.lit((value - epoch) // dt.timedelta(microseconds=1)))
+
+
 def collect_utc(frame: DataFrame) -> list[dict]:
     """The rows of a (small) frame as dicts, timestamps as aware UTC datetimes."""
     stamps = [f.name for f in frame.schema.fields if isinstance(f.dataType, TimestampType)]

@@ -38,10 +38,10 @@ from ..eventframes import EF_COLUMNS
 from .af_curation import AF_SCHEMA, folded, since
 from .af_transforms import history
 from .curation import create_merged_table, merge_view
-from .ef_transforms import (KEYS, alarms, attribute, attribute_values, batches_by_product, current_frames,
+from .ef_transforms import (KEYS, alarms, attribute, attribute_values, batches_by_product, closed, current_frames,
                             downtime_daily, frame_changes, newest, with_elements)
 from .state import qualified
-from .utc import instant, utc_date
+from .utc import instant, latest, utc_date
 
 FRAMES_TABLE, ATTRIBUTES_TABLE, ALARMS_TABLE = "pi_event_frames", "pi_event_frame_attributes", "pi_alarms"
 DOWNTIME_TABLE, BATCHES_TABLE = "pi_downtime_daily_gold", "pi_batches_daily_gold"
@@ -117,7 +117,7 @@ def apply_ef_batch(batch: DataFrame, batch_id: int, targets: EFTargets, af: AFSo
     touched = local(incoming.select(*KEYS).unionByName(
         held.join(renamed, "element_web_id", "left_semi").select(*KEYS)).distinct())
     if touched.isEmpty():  # an update whose read found no frame, and no element changed
-        record_af_seen(spark, targets.frames, elements)
+        record_af_seen(spark, targets.frames, elements, seen)
         return
     before = local(held.join(touched, list(KEYS), "left_semi"))
     after = local(newest(before.unionByName(incoming)))
@@ -134,7 +134,7 @@ def apply_ef_batch(batch: DataFrame, batch_id: int, targets: EFTargets, af: AFSo
     replace_groups(spark, targets.batches, products, BATCH_KEYS, lambda lo, hi: batches_by_product(
         starting(frames, lo, hi), kpis.batch_template, kpis.product_attribute))
     merge_frames(spark, incoming, targets.frames)
-    record_af_seen(spark, targets.frames, elements)
+    record_af_seen(spark, targets.frames, elements, seen)
 
 
 def rebuild(spark: SparkSession, frames: DataFrame, elements: DataFrame, targets: EFTargets,
@@ -151,7 +151,7 @@ def rebuild(spark: SparkSession, frames: DataFrame, elements: DataFrame, targets
     for table, rows in tables.items():
         create_merged_table(spark, table, rows.schema)
         rows.writeTo(table).append()
-    record_af_seen(spark, targets.frames, elements)
+    record_af_seen(spark, targets.frames, elements, None)
 
 
 def ef_batch_handler(targets: EFTargets, af: AFSource, kpis: KPISettings):
@@ -191,15 +191,13 @@ def as_of(elements: DataFrame, seen: dt.datetime | None) -> DataFrame:
 def downtime_keys(frames: DataFrame, template: str) -> DataFrame:
     """(database, element Id, UTC day) of every day a closed downtime frame among ``frames`` (with their
     elements) overlaps."""
-    closed = frames.where((F.lower("template") == template.lower()) & ~F.col("in_progress"))
-    return closed.select("database", "element_id",
+    return closed(frames, template).select("database", "element_id",
                          F.explode(F.sequence(utc_date("start_time"), utc_date("end_time"))).alias("day"))
 
 
 def batch_keys(frames: DataFrame, template: str, product_attribute: str) -> DataFrame:
     """(database, product, UTC day of the start) of the closed batches among ``frames``."""
-    closed = frames.where((F.lower("template") == template.lower()) & ~F.col("in_progress"))
-    return closed.select("database", attribute(product_attribute).alias("product"),
+    return closed(frames, template).select("database", attribute(product_attribute).alias("product"),
                          utc_date("start_time").alias("day"))
 
 
@@ -293,13 +291,11 @@ def af_seen(spark: SparkSession, table: str) -> dt.datetime | None:
     return dt.datetime.fromisoformat(seen) if seen else None
 
 
-def record_af_seen(spark: SparkSession, table: str, elements: DataFrame) -> None:
-    last = elements.agg(F.max(F.unix_micros(F.greatest("valid_from", F.coalesce("valid_to", "valid_from"))))
-                        .alias("m")).first()["m"]
-    if last is None:
-        return
-    seen = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(microseconds=last)
-    if seen != af_seen(spark, table):
+def record_af_seen(spark: SparkSession, table: str, elements: DataFrame, before: dt.datetime | None) -> None:
+    """Record the latest version change among ``elements`` when it differs from ``before``, the one
+    recorded."""
+    seen = latest(elements.select(F.greatest("valid_from", F.coalesce("valid_to", "valid_from")).alias("t")), "t")
+    if seen is not None and seen != before:
         spark.sql(f"ALTER TABLE {table} SET TBLPROPERTIES ('{AF_SEEN_PROPERTY}' = '{seen.isoformat()}')")
 
 

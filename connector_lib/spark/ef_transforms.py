@@ -104,11 +104,16 @@ def alarms(frames: DataFrame) -> DataFrame:
                     "element_id", "element_path", "element_name", "last_read_at"))
 
 
+def closed(frames: DataFrame, template: str) -> DataFrame:
+    """The frames of ``template`` (any case) that have closed: what the KPIs count."""
+    return frames.where((F.lower("template") == template.lower()) & ~F.col("in_progress"))
+
+
 def downtime_daily(frames: DataFrame, template: str) -> DataFrame:
     """Minutes of closed downtime per element and UTC day (a frame across midnight counts in both days);
     frames still in progress count once they close."""
-    closed = frames.where((F.lower("template") == template.lower()) & ~F.col("in_progress"))
-    days = closed.withColumn("day", F.explode(F.sequence(utc_date("start_time"), utc_date("end_time"))))
+    days = closed(frames, template).withColumn(
+        "day", F.explode(F.sequence(utc_date("start_time"), utc_date("end_time"))))
     starts, ends = day_start("day"), day_start(F.date_add("day", 1))  # INTERVAL 1 DAY follows the session zone
     overlap = _seconds(F.least("end_time", ends), F.greatest("start_time", starts))
     return (days.where(overlap > 0)
@@ -119,7 +124,7 @@ def downtime_daily(frames: DataFrame, template: str) -> DataFrame:
 def batches_by_product(frames: DataFrame, template: str, product_attribute: str) -> DataFrame:
     """Closed batches per product and UTC day of their start: count and durations in minutes."""
     minutes = F.col("duration_s") / 60
-    return (frames.where((F.lower("template") == template.lower()) & ~F.col("in_progress"))
+    return (closed(frames, template)
             .withColumn("product", attribute(product_attribute))
             .withColumn("day", utc_date("start_time"))
             .groupBy("database", "product", "day")

@@ -5,7 +5,7 @@ CONFIG ?=
 export PYSPARK_PYTHON := $(abspath $(PY))
 export SPARK_LOCAL_IP ?= 127.0.0.1
 
-.PHONY: run test compat bootstrap clean
+.PHONY: run test fast lint format compat bootstrap clean
 
 bootstrap:
 	@VENV=$(VENV) scripts/bootstrap.sh
@@ -19,6 +19,20 @@ run: bootstrap
 test: bootstrap
 	@$(PY) -m pytest -q -p no:cacheprovider --durations=25 -m "not pipelines" tests
 
+## the inner loop: the unit layer only (no Spark session, no pipeline run), in about a minute
+fast: bootstrap
+	@$(PY) -m pytest -q -p no:cacheprovider -m "not spark and not e2e and not pipelines" tests
+
+## ruff (lint, import order, format check) and mypy on connector_lib; `make format` applies ruff's fixes
+lint: bootstrap
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/mypy
+
+format: bootstrap
+	@$(VENV)/bin/ruff check --fix .
+	@$(VENV)/bin/ruff format .
+
 ## the older supported runtimes: the data source and transforms under pyspark 4.0 and 4.1 (each in its
 ## own virtualenv, with Delta), the pipeline on Spark Declarative Pipelines 4.1, and the API-surface check
 ## against Databricks' own packages (docs/deploy.md); make test runs the same tests under 4.2
@@ -26,4 +40,4 @@ compat: bootstrap
 	@VENV=$(VENV) scripts/compat.sh
 
 clean:
-	rm -rf .work .venv-compat spark-warehouse metastore_db derby.log dist build
+	rm -rf .work .venv-compat spark-warehouse metastore_db derby.log dist build .ruff_cache .mypy_cache

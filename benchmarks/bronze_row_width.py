@@ -26,12 +26,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.throughput import cpu_by_party, start_simulator, versions  # noqa: E402
-from connector_lib.bronze import ARROW_SCHEMA, SPARK_SCHEMA, TABLE_PROPERTIES  # noqa: E402
-from connector_lib.config import PIConfig  # noqa: E402
-from connector_lib.spark.datasource import PIDataSource, reader_options  # noqa: E402
-from connector_lib.timeutil import parse_duration  # noqa: E402
-from devtools.local_pipeline import LocalPipeline  # noqa: E402
+from benchmarks.throughput import cpu_by_party, start_simulator, versions
+from connector_lib.bronze import ARROW_SCHEMA, SPARK_SCHEMA, TABLE_PROPERTIES
+from connector_lib.config import PIConfig
+from connector_lib.spark.datasource import PIDataSource, reader_options
+from connector_lib.timeutil import parse_duration
+from devtools.local_pipeline import LocalPipeline
 
 PER_WINDOW = ("window_start", "window_end", "prior_watermark", "point_type", "digital_set")
 #: the variants written: which per-window columns are null on value rows
@@ -55,8 +55,11 @@ def stage(source: Path, work: Path) -> int:
             table = read
             for name in nulled:
                 column = table[name]
-                table = table.set_column(table.schema.get_field_index(name), name,
-                                         pc.if_else(is_value, pa.nulls(len(table), column.type), column))
+                table = table.set_column(
+                    table.schema.get_field_index(name),
+                    name,
+                    pc.if_else(is_value, pa.nulls(len(table), column.type), column),
+                )
             (work / variant).mkdir(exist_ok=True)
             pq.write_table(table, work / variant / path.name)
     return values
@@ -110,11 +113,17 @@ def main() -> None:
     try:
         spark = LocalPipeline(work, {}, master=args.master).spark
         spark.dataSource.register(PIDataSource)
-        end = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0) - dt.timedelta(hours=2)
+        end = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0) - dt.timedelta(hours=2)
         start = end - parse_duration(args.window)
         config = PIConfig.from_mapping({"pi.url": url})
-        (spark.read.format("pi").options(**reader_options(config)).option("start", start.isoformat())
-         .option("end", end.isoformat()).load().write.parquet(str(work / "read")))
+        (
+            spark.read.format("pi")
+            .options(**reader_options(config))
+            .option("start", start.isoformat())
+            .option("end", end.isoformat())
+            .load()
+            .write.parquet(str(work / "read"))
+        )
     finally:
         proc.kill()
     values = stage(work / "read", work)
@@ -123,37 +132,58 @@ def main() -> None:
     runs = []
     names = list(VARIANTS)
     for round_no in range(args.rounds + 1):  # round 0 warms the write path of every variant
-        for variant in names[round_no % len(names):] + names[:round_no % len(names)]:  # each goes first in turn
+        for variant in names[round_no % len(names) :] + names[: round_no % len(names)]:  # each goes first in turn
             table = work / f"{variant}{round_no}"
             spark.sql(f"CREATE TABLE delta.`{table}` ({SPARK_SCHEMA}) USING delta TBLPROPERTIES ({properties})")
             before = cpu_by_party(None)
             started = time.perf_counter()
-            spark.read.format("staged_bronze").option("path", str(work / variant)).load() \
-                .write.format("delta").mode("append").save(str(table))
+            spark.read.format("staged_bronze").option("path", str(work / variant)).load().write.format("delta").mode(
+                "append"
+            ).save(str(table))
             seconds = time.perf_counter() - started
             cpu = {k: round(v - before[k], 2) for k, v in cpu_by_party(None).items() if k in ("jvm", "python_workers")}
             size = sum(f.stat().st_size for f in table.glob("*.parquet"))
-            print(f"round {round_no} {variant}: {seconds:.2f}s, {values / seconds:,.0f} values/s, "
-                  f"CPU s {cpu}, {size / 1e6:.1f} MB", flush=True)
+            print(
+                f"round {round_no} {variant}: {seconds:.2f}s, {values / seconds:,.0f} values/s, "
+                f"CPU s {cpu}, {size / 1e6:.1f} MB",
+                flush=True,
+            )
             if round_no:
                 runs.append({"variant": variant, "round": round_no, "seconds": seconds, "bytes": size, **cpu})
     spark.stop()
     summary = {}
     for variant in VARIANTS:
         mine = [r for r in runs if r["variant"] == variant]
-        summary[variant] = {k: sum(r[k] for r in mine) / len(mine) for k in ("seconds", "jvm", "python_workers", "bytes")}
+        summary[variant] = {
+            k: sum(r[k] for r in mine) / len(mine) for k in ("seconds", "jvm", "python_workers", "bytes")
+        }
     for variant, s in summary.items():
-        print(f"{variant}: mean {s['seconds']:.2f}s ({values / s['seconds']:,.0f} values/s), JVM {s['jvm']:.2f} CPU s "
-              f"({s['jvm'] / values * 1e6:.2f} us a value), {s['bytes'] / 1e6:.1f} MB")
+        print(
+            f"{variant}: mean {s['seconds']:.2f}s ({values / s['seconds']:,.0f} values/s), JVM {s['jvm']:.2f} CPU s "
+            f"({s['jvm'] / values * 1e6:.2f} us a value), {s['bytes'] / 1e6:.1f} MB"
+        )
     for variant in list(VARIANTS)[1:]:
-        print(f"{variant} / wide: seconds {summary[variant]['seconds'] / summary['wide']['seconds']:.2f}, "
-              f"JVM CPU {summary[variant]['jvm'] / summary['wide']['jvm']:.2f}")
+        print(
+            f"{variant} / wide: seconds {summary[variant]['seconds'] / summary['wide']['seconds']:.2f}, "
+            f"JVM CPU {summary[variant]['jvm'] / summary['wide']['jvm']:.2f}"
+        )
     out = Path(__file__).resolve().parent / "results"
     out.mkdir(exist_ok=True)
     path = out / f"bronze_row_width-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
-    path.write_text(json.dumps({"when": dt.datetime.now(dt.timezone.utc).isoformat(), "cores": os.cpu_count(),
-                                "versions": versions(), "arguments": vars(args), "values": values, "runs": runs,
-                                "summary": summary}, indent=2))
+    path.write_text(
+        json.dumps(
+            {
+                "when": dt.datetime.now(dt.UTC).isoformat(),
+                "cores": os.cpu_count(),
+                "versions": versions(),
+                "arguments": vars(args),
+                "values": values,
+                "runs": runs,
+                "summary": summary,
+            },
+            indent=2,
+        )
+    )
     print(f"written {path}")
 
 

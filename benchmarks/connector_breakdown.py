@@ -21,12 +21,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.throughput import ceiling, cpu_by_party, start_simulator  # noqa: E402
-from connector_lib.bronze import SPARK_SCHEMA, TABLE_PROPERTIES  # noqa: E402
-from connector_lib.config import PIConfig  # noqa: E402
-from connector_lib.spark.datasource import PIDataSource, reader_options  # noqa: E402
-from connector_lib.timeutil import parse_duration  # noqa: E402
-from devtools.local_pipeline import LocalPipeline  # noqa: E402
+from benchmarks.throughput import ceiling, cpu_by_party, start_simulator
+from connector_lib.bronze import SPARK_SCHEMA, TABLE_PROPERTIES
+from connector_lib.config import PIConfig
+from connector_lib.spark.datasource import PIDataSource, reader_options
+from connector_lib.timeutil import parse_duration
+from devtools.local_pipeline import LocalPipeline
 
 SINKS = ("noop", "parquet", "delta", "noop")  # noop twice: the first pays the JIT warm-up of the read path
 
@@ -42,7 +42,7 @@ def main() -> None:
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     proc, url = start_simulator(args.tags, 42, hours=parse_duration(args.window).total_seconds() / 3600 + 1)
     try:
-        end = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0) - dt.timedelta(hours=2)
+        end = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0) - dt.timedelta(hours=2)
         start = end - parse_duration(args.window)
         ceiling(url, start, end)  # warms the simulator's segment cache, as in benchmarks.throughput
         best = ceiling(url, start, end)
@@ -52,8 +52,13 @@ def main() -> None:
         spark = LocalPipeline(work, {}, master=args.master).spark
         spark.dataSource.register(PIDataSource)
         config = PIConfig.from_mapping({"pi.url": url, "pi.partitions": args.partitions})
-        df = (spark.read.format("pi").options(**reader_options(config))
-              .option("start", start.isoformat()).option("end", end.isoformat()).load())
+        df = (
+            spark.read.format("pi")
+            .options(**reader_options(config))
+            .option("start", start.isoformat())
+            .option("end", end.isoformat())
+            .load()
+        )
         properties = ", ".join(f"'{k}' = '{v}'" for k, v in TABLE_PROPERTIES.items())
         for i, sink in enumerate(SINKS):
             path = str(work / f"{sink}{i}")
@@ -68,8 +73,11 @@ def main() -> None:
                 writer.format(sink).save(path)
             seconds = time.perf_counter() - started
             cpu = {k: round(v - before[k], 1) for k, v in cpu_by_party(proc.pid).items() if k != "driver"}
-            print(f"{args.master} partitions={args.partitions} sink={sink}: {seconds:.1f}s, "
-                  f"{values / seconds:,.0f} values/s; CPU seconds {cpu}", flush=True)
+            print(
+                f"{args.master} partitions={args.partitions} sink={sink}: {seconds:.1f}s, "
+                f"{values / seconds:,.0f} values/s; CPU seconds {cpu}",
+                flush=True,
+            )
         spark.stop()
     finally:
         proc.kill()

@@ -15,15 +15,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import orjson  # noqa: E402
+import orjson
 
-from connector_lib.pages import PageOf, decode_page, value_batch  # noqa: E402
-from connector_lib.spark.arrow import record_batches  # noqa: E402
-from connector_lib.timeutil import parse_duration  # noqa: E402
-from connector_lib.values import normalise  # noqa: E402
-from pi_simulator import Archive  # noqa: E402
-from pi_simulator.render import timed_values  # noqa: E402
-from pi_simulator.truth import to_ticks  # noqa: E402
+from connector_lib.pages import PageOf, decode_page, value_batch
+from connector_lib.spark.arrow import record_batches
+from connector_lib.timeutil import parse_duration
+from connector_lib.values import normalise
+from pi_simulator import Archive
+from pi_simulator.render import timed_values
+from pi_simulator.truth import to_ticks
 
 
 def main() -> None:
@@ -33,23 +33,35 @@ def main() -> None:
     parser.add_argument("--per-call", type=int, default=100, help="pages decoded together (one batch call)")
     args = parser.parse_args()
     archive = Archive(seed=42, n_points=args.tags)
-    end = dt.datetime(2026, 11, 20, tzinfo=dt.timezone.utc)
+    end = dt.datetime(2026, 11, 20, tzinfo=dt.UTC)
     start = end - parse_duration(args.window)
-    pages = [orjson.loads(orjson.dumps(timed_values(p, archive.events(p, to_ticks(start), to_ticks(end)))))
-             for p in archive.points]
+    pages = [
+        orjson.loads(orjson.dumps(timed_values(p, archive.events(p, to_ticks(start), to_ticks(end)))))
+        for p in archive.points
+    ]
     n = sum(map(len, pages))
-    constants = {"web_id": "W", "tag": "T", "window_start": start, "window_end": end, "prior_watermark": None,
-                 "point_type": "Float32", "digital_set": ""}
+    constants = {
+        "web_id": "W",
+        "tag": "T",
+        "window_start": start,
+        "window_end": end,
+        "prior_watermark": None,
+        "point_type": "Float32",
+        "digital_set": "",
+    }
 
     def careful() -> int:
-        rows = (("value", "W", "T", 0) + normalise(item) + (start, end, None, None, None, None, "Float32", "", None, end)
-                for page in pages for item in page)
+        rows = (
+            ("value", "W", "T", 0) + normalise(item) + (start, end, None, None, None, None, "Float32", "", None, end)
+            for page in pages
+            for item in page
+        )
         return sum(b.num_rows for b in record_batches(rows))
 
     def columnar() -> int:
         total = 0
         for i in range(0, len(pages), args.per_call):
-            group = [PageOf(p, decode_page(p, None), constants, None, 0) for p in pages[i:i + args.per_call]]
+            group = [PageOf(p, decode_page(p, None), constants, None, 0) for p in pages[i : i + args.per_call]]
             batch, _, declined = value_batch(group, end)
             assert not declined
             total += batch.num_rows

@@ -28,24 +28,44 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.throughput import versions  # noqa: E402
-from devtools.local_pipeline import LocalPipeline  # noqa: E402
-from pi_simulator import Archive, SimulatorServer  # noqa: E402
-from pi_simulator.af import AssetModel  # noqa: E402
+from benchmarks.throughput import versions
+from devtools.local_pipeline import LocalPipeline
+from pi_simulator import Archive, SimulatorServer
+from pi_simulator.af import AssetModel
 
 #: the flows that write the event frame tables after bronze: the merge, or the former materialized views
-EF_FLOWS = ("pi_event_frame_curation", "pi_event_frames", "pi_event_frame_attributes", "pi_alarms",
-            "pi_downtime_daily_gold", "pi_batches_daily_gold")
+EF_FLOWS = (
+    "pi_event_frame_curation",
+    "pi_event_frames",
+    "pi_event_frame_attributes",
+    "pi_alarms",
+    "pi_downtime_daily_gold",
+    "pi_batches_daily_gold",
+)
 
 
 def configuration(url: str, history: str, tags: int, refresh: str) -> dict[str, str]:
-    return {"pi.url": url, "pi.backfill_start": "*-10m", "pi.max_tags": str(tags), "pi.settle_lag": "1s",
-            "pi.af.databases": "Operations", "pi.af.refresh": refresh, "pi.ef.backfill_start": f"*-{history}"}
+    return {
+        "pi.url": url,
+        "pi.backfill_start": "*-10m",
+        "pi.max_tags": str(tags),
+        "pi.settle_lag": "1s",
+        "pi.af.databases": "Operations",
+        "pi.af.refresh": refresh,
+        "pi.ef.backfill_start": f"*-{history}",
+    }
 
 
 def open_pipeline(args, work: Path, config: dict[str, str]) -> LocalPipeline:
-    return LocalPipeline(work, config, master=args.master, spark_conf={
-        "spark.driver.memory": args.driver_memory, "spark.sql.shuffle.partitions": str(args.shuffle_partitions)})
+    return LocalPipeline(
+        work,
+        config,
+        master=args.master,
+        spark_conf={
+            "spark.driver.memory": args.driver_memory,
+            "spark.sql.shuffle.partitions": str(args.shuffle_partitions),
+        },
+    )
 
 
 def timed_update(pipeline: LocalPipeline, label: str, history: str) -> dict:
@@ -57,10 +77,19 @@ def timed_update(pipeline: LocalPipeline, label: str, history: str) -> dict:
         raise SystemExit(f"{label} update on {history} of event frames failed: {result.error}")
     db = pipeline.database
     frames = spark.sql(f"SELECT count(*) AS n FROM {db}.pi_event_frames").first().n
-    reads = spark.sql(f"SELECT count(*) AS n FROM {db}.pi_event_frames_bronze WHERE record_kind = 'event_frame'").first().n
+    reads = (
+        spark.sql(f"SELECT count(*) AS n FROM {db}.pi_event_frames_bronze WHERE record_kind = 'event_frame'").first().n
+    )
     flows = result.flow_seconds()
-    return {"case": label, "history": history, "seconds": seconds, "frames": frames, "frame_reads": reads,
-            "flows": flows, "event_frame_flows_s": sum(v for k, v in flows.items() if k in EF_FLOWS)}
+    return {
+        "case": label,
+        "history": history,
+        "seconds": seconds,
+        "frames": frames,
+        "frame_reads": reads,
+        "flows": flows,
+        "event_frame_flows_s": sum(v for k, v in flows.items() if k in EF_FLOWS),
+    }
 
 
 def main() -> None:
@@ -99,13 +128,25 @@ def main() -> None:
                 pipeline.stop()
     print(f"\n{'case':<12} {'history':>8} {'frames':>8} {'reads':>8} {'update s':>9} {'event frame flows s':>20}")
     for r in rows:
-        print(f"{r['case']:<12} {r['history']:>8} {r['frames']:>8} {r['frame_reads']:>8} {r['seconds']:>9.1f} "
-              f"{r['event_frame_flows_s']:>20.1f}")
+        print(
+            f"{r['case']:<12} {r['history']:>8} {r['frames']:>8} {r['frame_reads']:>8} {r['seconds']:>9.1f} "
+            f"{r['event_frame_flows_s']:>20.1f}"
+        )
     out = Path(__file__).resolve().parent / "results"
     out.mkdir(exist_ok=True)
-    path = out / f"event_frames_scale-{dt.datetime.now(dt.timezone.utc):%Y%m%d-%H%M%S}.json"
-    path.write_text(json.dumps({"when": dt.datetime.now(dt.timezone.utc).isoformat(), "cores": os.cpu_count(),
-                                "versions": versions(), "arguments": vars(args), "results": rows}, indent=1))
+    path = out / f"event_frames_scale-{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S}.json"
+    path.write_text(
+        json.dumps(
+            {
+                "when": dt.datetime.now(dt.UTC).isoformat(),
+                "cores": os.cpu_count(),
+                "versions": versions(),
+                "arguments": vars(args),
+                "results": rows,
+            },
+            indent=1,
+        )
+    )
     print(f"results: {path}")
 
 

@@ -1,6 +1,6 @@
 """How fast the simulator renders recorded values, in process (no HTTP): values/s.
 
-    .venv/bin/python -m benchmarks.simulator_render --tags 1000 --window 1h
+.venv/bin/python -m benchmarks.simulator_render --tags 1000 --window 1h
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import orjson  # noqa: E402
+import orjson
 
-from connector_lib.timeutil import parse_duration  # noqa: E402
-from pi_simulator import Archive  # noqa: E402
-from pi_simulator.server import PiWebApi, Request  # noqa: E402
+from connector_lib.timeutil import parse_duration
+from pi_simulator import Archive
+from pi_simulator.server import PiWebApi, Request
 
 
 def main() -> None:
@@ -27,9 +27,12 @@ def main() -> None:
     args = parser.parse_args()
     archive = Archive(seed=1, n_points=args.tags)
     api = PiWebApi(archive)
-    end = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=2)
-    query = {"starttime": [(end - parse_duration(args.window)).isoformat()], "endtime": [end.isoformat()],
-             "maxcount": ["150000"]}
+    end = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
+    query = {
+        "starttime": [(end - parse_duration(args.window)).isoformat()],
+        "endtime": [end.isoformat()],
+        "maxcount": ["150000"],
+    }
     paths = [f"streams/{api.point_webid(p)}/recorded" for p in archive.points]
 
     def serve() -> int:

@@ -75,8 +75,13 @@ def may_hold(add: dict, web_id: str, start: dt.datetime, end: dt.datetime) -> bo
 def scan_rows(frame) -> int:
     """Rows the query's table scans returned (after file skipping and Parquet row-group filters)."""
     info = frame.executionInfo
-    return sum(m.value for plan in (info.metrics._metrics if info and info.metrics else [])
-               if plan.name.startswith("Scan") for m in plan.metrics if m.name == "numOutputRows")
+    return sum(
+        m.value
+        for plan in (info.metrics._metrics if info and info.metrics else [])
+        if plan.name.startswith("Scan")
+        for m in plan.metrics
+        if m.name == "numOutputRows"
+    )
 
 
 def measure(spark, database: str, samples: list[tuple[str, dt.datetime]]) -> list[dict]:
@@ -88,9 +93,11 @@ def measure(spark, database: str, samples: list[tuple[str, dt.datetime]]) -> lis
         rows = spark.read.table(name).count()
         for web_id, day in samples:
             end = day + dt.timedelta(days=1)
-            query = (f"SELECT count(*) AS n, avg(value_double) AS mean FROM {name} WHERE web_id = '{web_id}' "
-                     f"AND timestamp >= TIMESTAMP'{day.isoformat()}' AND timestamp < TIMESTAMP'{end.isoformat()}'"
-                     + (" AND record_kind = 'value'" if label == "bronze" else ""))
+            query = (
+                f"SELECT count(*) AS n, avg(value_double) AS mean FROM {name} WHERE web_id = '{web_id}' "
+                f"AND timestamp >= TIMESTAMP'{day.isoformat()}' AND timestamp < TIMESTAMP'{end.isoformat()}'"
+                + (" AND record_kind = 'value'" if label == "bronze" else "")
+            )
             seconds, scanned, found = [], 0, 0
             for _ in range(3):
                 frame = spark.sql(query)
@@ -98,9 +105,17 @@ def measure(spark, database: str, samples: list[tuple[str, dt.datetime]]) -> lis
                 found = frame.collect()[0].n
                 seconds.append(time.perf_counter() - began)
                 scanned = scan_rows(frame)
-            out.append({"table": label, "files": len(files), "rows": rows, "tag_rows": found,
-                        "files_to_read": sum(may_hold(f, web_id, day, end) for f in files),
-                        "rows_scanned": scanned, "seconds": statistics.median(seconds)})
+            out.append(
+                {
+                    "table": label,
+                    "files": len(files),
+                    "rows": rows,
+                    "tag_rows": found,
+                    "files_to_read": sum(may_hold(f, web_id, day, end) for f in files),
+                    "rows_scanned": scanned,
+                    "seconds": statistics.median(seconds),
+                }
+            )
     return out
 
 
@@ -114,17 +129,20 @@ def main() -> None:
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    pipeline = LocalPipeline(args.work, {}, database=args.database,
-                             spark_conf={"spark.driver.memory": args.driver_memory})
+    pipeline = LocalPipeline(
+        args.work, {}, database=args.database, spark_conf={"spark.driver.memory": args.driver_memory}
+    )
     spark = pipeline.spark
     try:
-        marks = spark.sql(f"SELECT web_id, coverage_start, watermark FROM {args.database}.pi_watermarks "
-                          "WHERE watermark IS NOT NULL ORDER BY web_id").collect()
+        marks = spark.sql(
+            f"SELECT web_id, coverage_start, watermark FROM {args.database}.pi_watermarks "
+            "WHERE watermark IS NOT NULL ORDER BY web_id"
+        ).collect()
         step = max(1, len(marks) // args.tags)
         samples = []
         for mark in marks[::step][: args.tags]:
             middle = mark.coverage_start + (mark.watermark - mark.coverage_start) / 2
-            day = middle.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=dt.timezone.utc)
+            day = middle.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=dt.UTC)
             samples.append((mark.web_id, day))
         layouts = [("as written", measure(spark, args.database, samples))]
         if args.optimize:
@@ -137,17 +155,28 @@ def main() -> None:
         for label in TABLES:
             mine = [r for r in rows if r["table"] == label]
             first = mine[0]
-            print(f"{label} {layout}: {first['rows']:,} rows in {first['files']:,} files; one tag x one day "
-                  f"({statistics.mean(r['tag_rows'] for r in mine):,.0f} rows): files to read "
-                  f"{statistics.mean(r['files_to_read'] for r in mine):,.1f}, rows scanned "
-                  f"{statistics.mean(r['rows_scanned'] for r in mine):,.0f}, "
-                  f"{statistics.mean(r['seconds'] for r in mine):.2f}s", flush=True)
+            print(
+                f"{label} {layout}: {first['rows']:,} rows in {first['files']:,} files; one tag x one day "
+                f"({statistics.mean(r['tag_rows'] for r in mine):,.0f} rows): files to read "
+                f"{statistics.mean(r['files_to_read'] for r in mine):,.1f}, rows scanned "
+                f"{statistics.mean(r['rows_scanned'] for r in mine):,.0f}, "
+                f"{statistics.mean(r['seconds'] for r in mine):.2f}s",
+                flush=True,
+            )
     out = Path(__file__).resolve().parent / "results"
     out.mkdir(exist_ok=True)
     path = out / f"tag_query-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
-    path.write_text(json.dumps({"when": dt.datetime.now(dt.timezone.utc).isoformat(), "work": str(args.work),
-                                "samples": [(w, d.isoformat()) for w, d in samples],
-                                "layouts": dict(layouts)}, indent=2))
+    path.write_text(
+        json.dumps(
+            {
+                "when": dt.datetime.now(dt.UTC).isoformat(),
+                "work": str(args.work),
+                "samples": [(w, d.isoformat()) for w, d in samples],
+                "layouts": dict(layouts),
+            },
+            indent=2,
+        )
+    )
     print(f"written {path}")
 
 

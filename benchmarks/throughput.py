@@ -43,9 +43,27 @@ def start_simulator(tags: int, seed: int, latency_ms: float = 0.0, hours: float 
     both contenders read what the server has cached, like a real archive's recent data)."""
     port = _free_port()
     cache = max(8192, int(tags * (hours + 1)))
-    proc = subprocess.Popen([sys.executable, "-m", "pi_simulator", "serve", "--port", str(port), "--tags", str(tags),
-                             "--seed", str(seed), "--latency-ms", str(latency_ms), "--segment-cache", str(cache)],
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pi_simulator",
+            "serve",
+            "--port",
+            str(port),
+            "--tags",
+            str(tags),
+            "--seed",
+            str(seed),
+            "--latency-ms",
+            str(latency_ms),
+            "--segment-cache",
+            str(cache),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}/piwebapi"
     import requests
 
@@ -70,13 +88,19 @@ def ceiling(url: str, start: dt.datetime, end: dt.datetime, threads: int = 8, pe
 
     config = PIConfig.from_mapping({"pi.url": url})
     tags = discover_tags(PIWebAPIClient(config), config)
-    groups = [tags[i:i + per_call] for i in range(0, len(tags), per_call)]
+    groups = [tags[i : i + per_call] for i in range(0, len(tags), per_call)]
     session = requests.Session()
     session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=threads))
 
     def call(group) -> int:
-        body = {str(i): {"Method": "GET", "Resource": f"{url}/streams/{t.web_id}/recorded?startTime={to_pi(start)}"
-                         f"&endTime={to_pi(end)}&maxCount=150000"} for i, t in enumerate(group)}
+        body = {
+            str(i): {
+                "Method": "GET",
+                "Resource": f"{url}/streams/{t.web_id}/recorded?startTime={to_pi(start)}"
+                f"&endTime={to_pi(end)}&maxCount=150000",
+            }
+            for i, t in enumerate(group)
+        }
         resp = session.post(f"{url}/batch", data=orjson.dumps(body), headers={"X-Requested-With": "bench"})
         answers = orjson.loads(resp.content)
         counts = [len(a["Content"]["Items"]) for a in answers.values()]
@@ -108,8 +132,10 @@ def naive(url: str, start: dt.datetime, end: dt.datetime) -> dict:
     for tag in tags:
         since = to_pi(start)
         while True:
-            resp = session.get(f"{url}/streams/{tag.web_id}/recorded",
-                               params={"startTime": since, "endTime": to_pi(end), "maxCount": 1000})
+            resp = session.get(
+                f"{url}/streams/{tag.web_id}/recorded",
+                params={"startTime": since, "endTime": to_pi(end), "maxCount": 1000},
+            )
             items = orjson.loads(resp.content)["Items"]
             if len(items) < 1000:
                 values += len(items)
@@ -216,15 +242,33 @@ def connector_run(url: str, start: str, end: str, master: str) -> dict:
     peak = python_worker_peak_mb()
     values = spark.read.format("delta").load(target).where("record_kind = 'value'").count()
     spark.stop()
-    return {"values": values, "seconds": seconds, "values_per_s": values / seconds, "worker_peak_mb": peak,
-            "cpu_seconds": cpu}
+    return {
+        "values": values,
+        "seconds": seconds,
+        "values_per_s": values / seconds,
+        "worker_peak_mb": peak,
+        "cpu_seconds": cpu,
+    }
 
 
 def _connector(url: str, start: dt.datetime, end: dt.datetime, master: str, simulator: subprocess.Popen) -> dict:
-    out = subprocess.run([sys.executable, "-m", "benchmarks.throughput", "--connector-run", url,
-                          start.isoformat(), end.isoformat(), master],
-                         cwd=REPO, capture_output=True, text=True, check=True,
-                         env={**os.environ, "OSIPI_BENCH_SIMULATOR_PID": str(simulator.pid)})
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.throughput",
+            "--connector-run",
+            url,
+            start.isoformat(),
+            end.isoformat(),
+            master,
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "OSIPI_BENCH_SIMULATOR_PID": str(simulator.pid)},
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -237,8 +281,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--memory-tags", type=int, default=1000)
     parser.add_argument("--memory-windows", default="1h,10h", help="a short window and a 10x longer one ('' skips)")
-    parser.add_argument("--latency-ms", type=float, default=50.0,
-                        help="added latency of the remote-server comparison (0 skips it)")
+    parser.add_argument(
+        "--latency-ms", type=float, default=50.0, help="added latency of the remote-server comparison (0 skips it)"
+    )
     parser.add_argument("--latency-tags", type=int, default=1000)
     parser.add_argument("--latency-window", default="1h")
     parser.add_argument("--connector-run", nargs=4, metavar=("URL", "START", "END", "MASTER"), help=argparse.SUPPRESS)
@@ -250,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     from connector_lib.timeutil import parse_duration
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    end = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0) - dt.timedelta(hours=2)
+    end = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0) - dt.timedelta(hours=2)
     masters = args.masters.split(",")
     skip = set(filter(None, args.skip.split(",")))
     results = []
@@ -292,39 +337,61 @@ def main(argv: list[str] | None = None) -> int:
         try:
             start = end - parse_duration(args.latency_window)
             ceiling(url, start, end)  # warm the segment cache
-            remote = {"latency_ms": args.latency_ms, "tags": args.latency_tags, "window": args.latency_window,
-                      "connector local[2]": _connector(url, start, end, "local[2]", proc),
-                      "naive one tag per request": naive(url, start, end)}
+            remote = {
+                "latency_ms": args.latency_ms,
+                "tags": args.latency_tags,
+                "window": args.latency_window,
+                "connector local[2]": _connector(url, start, end, "local[2]", proc),
+                "naive one tag per request": naive(url, start, end),
+            }
         finally:
             proc.kill()
 
-    print(f"\n{'tags':>6} {'window':>6} {'values':>11} {'ceiling v/s':>12} "
-          + " ".join(f"{m + ' v/s':>15}" for m in masters) + f" {'best/ceiling':>12} {'2/1 cores':>9}")
+    print(
+        f"\n{'tags':>6} {'window':>6} {'values':>11} {'ceiling v/s':>12} "
+        + " ".join(f"{m + ' v/s':>15}" for m in masters)
+        + f" {'best/ceiling':>12} {'2/1 cores':>9}"
+    )
     for row in results:
         rates = [row[m]["values_per_s"] for m in masters]
         scaling = f"{rates[-1] / rates[0]:>9.2f}" if len(rates) > 1 else ""
-        print(f"{row['tags']:>6} {row['window']:>6} {row['ceiling']['values']:>11,} "
-              f"{row['ceiling']['values_per_s']:>12,.0f} " + " ".join(f"{r:>15,.0f}" for r in rates)
-              + f" {max(rates) / row['ceiling']['values_per_s']:>12.2f} {scaling}")
+        print(
+            f"{row['tags']:>6} {row['window']:>6} {row['ceiling']['values']:>11,} "
+            f"{row['ceiling']['values_per_s']:>12,.0f} "
+            + " ".join(f"{r:>15,.0f}" for r in rates)
+            + f" {max(rates) / row['ceiling']['values_per_s']:>12.2f} {scaling}"
+        )
     print("\nCPU seconds during each timed read (simulator, JVM, Python workers, Spark driver):")
     for row in results:
         for m in masters:
             c = row[m]["cpu_seconds"]
-            print(f"{row['tags']:>6} {row['window']:>6} {m:>9}: {row[m]['seconds']:6.1f}s wall, simulator "
-                  f"{c['simulator']:.1f} (ceiling run: {row['ceiling']['cpu_seconds']['simulator']:.1f} in "
-                  f"{row['ceiling']['seconds']:.1f}s), jvm {c['jvm']:.1f}, python workers {c['python_workers']:.1f}, "
-                  f"driver {c['driver']:.1f}")
+            print(
+                f"{row['tags']:>6} {row['window']:>6} {m:>9}: {row[m]['seconds']:6.1f}s wall, simulator "
+                f"{c['simulator']:.1f} (ceiling run: {row['ceiling']['cpu_seconds']['simulator']:.1f} in "
+                f"{row['ceiling']['seconds']:.1f}s), jvm {c['jvm']:.1f}, python workers {c['python_workers']:.1f}, "
+                f"driver {c['driver']:.1f}"
+            )
     if memory:
-        print("\nPython worker peak memory, local[1]: " + ", ".join(
-            f"{m['window']} window ({m['values']:,} values) {m['worker_peak_mb']:.0f} MB" for m in memory)
-            + f"; ratio {memory[-1]['worker_peak_mb'] / memory[0]['worker_peak_mb']:.2f}")
+        print(
+            "\nPython worker peak memory, local[1]: "
+            + ", ".join(f"{m['window']} window ({m['values']:,} values) {m['worker_peak_mb']:.0f} MB" for m in memory)
+            + f"; ratio {memory[-1]['worker_peak_mb'] / memory[0]['worker_peak_mb']:.2f}"
+        )
     if remote:
         c, n = remote["connector local[2]"], remote["naive one tag per request"]
-        print(f"\nwith {remote['latency_ms']:.0f} ms per request, {remote['tags']} tags x {remote['window']}: "
-              f"connector {c['values_per_s']:,.0f} values/s ({c['seconds']:.1f}s), naive one-tag-per-request "
-              f"{n['values_per_s']:,.0f} values/s ({n['seconds']:.1f}s), ratio {c['values_per_s'] / n['values_per_s']:.1f}x")
-    report = {"when": dt.datetime.now(dt.timezone.utc).isoformat(), "cores": os.cpu_count(),
-              "versions": versions(), "results": results, "memory": memory, "remote": remote}
+        print(
+            f"\nwith {remote['latency_ms']:.0f} ms per request, {remote['tags']} tags x {remote['window']}: "
+            f"connector {c['values_per_s']:,.0f} values/s ({c['seconds']:.1f}s), naive one-tag-per-request "
+            f"{n['values_per_s']:,.0f} values/s ({n['seconds']:.1f}s), ratio {c['values_per_s'] / n['values_per_s']:.1f}x"
+        )
+    report = {
+        "when": dt.datetime.now(dt.UTC).isoformat(),
+        "cores": os.cpu_count(),
+        "versions": versions(),
+        "results": results,
+        "memory": memory,
+        "remote": remote,
+    }
     out_dir = REPO / "benchmarks" / "results"
     out_dir.mkdir(exist_ok=True)
     path = out_dir / f"throughput-{dt.datetime.now():%Y%m%d-%H%M%S}.json"

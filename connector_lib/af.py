@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import chain
-from typing import Iterator
 from urllib.parse import quote
 
 from .bronze import row_builder
@@ -29,8 +29,19 @@ from .client import PIWebAPIClient, PIWebAPIError
 from .config import ConfigError, PIConfig
 
 ELEMENT_FIELDS = ("WebId", "Id", "Name", "Description", "Path", "TemplateName", "CategoryNames", "HasChildren")
-ATTRIBUTE_FIELDS = ("WebId", "Id", "Name", "Path", "Type", "DefaultUnitsNameAbbreviation", "DataReferencePlugIn",
-                    "ConfigString", "CategoryNames", "Links.Point", "Links.Element")
+ATTRIBUTE_FIELDS = (
+    "WebId",
+    "Id",
+    "Name",
+    "Path",
+    "Type",
+    "DefaultUnitsNameAbbreviation",
+    "DataReferencePlugIn",
+    "ConfigString",
+    "CategoryNames",
+    "Links.Point",
+    "Links.Element",
+)
 #: streams per ad hoc streamsets/value sub-request (keeps each URL well under common 16 KB limits)
 VALUES_PER_SUBREQUEST = 40
 
@@ -88,8 +99,10 @@ def paged(client: PIWebAPIClient, url: str, params: dict, page_size: int, fields
     selected = ";".join("Items." + f for f in fields)
     start = 0
     while True:
-        page = _items(client.get(url, params={**params, "startIndex": start, "maxCount": page_size,
-                                              "selectedFields": selected}), f"GET {url}")
+        page = _items(
+            client.get(url, params={**params, "startIndex": start, "maxCount": page_size, "selectedFields": selected}),
+            f"GET {url}",
+        )
         yield from page
         if len(page) < page_size:
             return
@@ -112,8 +125,7 @@ def databases(client: PIWebAPIClient, config: PIConfig) -> list[Database]:
     missing = [n for n in config.af_databases if n.lower() not in by_name]
     if missing:
         names = ", ".join(str(d.get("Name", "?")) for d in listed)
-        raise ConfigError(f"pi.af.databases: {', '.join(missing)} not found on {server.get('Name')} "
-                          f"(it has: {names})")
+        raise ConfigError(f"pi.af.databases: {', '.join(missing)} not found on {server.get('Name')} (it has: {names})")
     out = []
     for name in config.af_databases:
         d = by_name[name.lower()]
@@ -131,8 +143,17 @@ def databases(client: PIWebAPIClient, config: PIConfig) -> list[Database]:
                 raise
             elements = root["Links"]["Elements"]
             attributes = elements.rsplit("/", 1)[0] + "/elementattributes"
-        out.append(Database(d["WebId"], d["Name"], d["Path"], elements, attributes, root,
-                            d["Links"].get("EventFrames", f"assetdatabases/{d['WebId']}/eventframes")))
+        out.append(
+            Database(
+                d["WebId"],
+                d["Name"],
+                d["Path"],
+                elements,
+                attributes,
+                root,
+                d["Links"].get("EventFrames", f"assetdatabases/{d['WebId']}/eventframes"),
+            )
+        )
     return out
 
 
@@ -148,16 +169,17 @@ def _parent_path(path: str) -> str | None:
     return parent if parent.count("\\") > 3 else None  # \\SERVER\Database itself is no element
 
 
-def _tag(config_string: str) -> str | None:
-    """The tag a PI Point data reference names: ``\\\\SERVER\\TAG;option=...`` or ``TAG``."""
+def _tag(config_string: str | None) -> str | None:
+    r"""The tag a PI Point data reference names: ``\\SERVER\TAG;option=...`` or ``TAG``."""
     text = (config_string or "").split(";", 1)[0].strip()
     if not text:
         return None
     return text.rsplit("\\", 1)[-1].split("?", 1)[0] or None
 
 
-def snapshot(client: PIWebAPIClient, config: PIConfig, db: Database, snapshot_id: str,
-             now=lambda: dt.datetime.now(dt.timezone.utc)) -> Iterator[tuple]:
+def snapshot(
+    client: PIWebAPIClient, config: PIConfig, db: Database, snapshot_id: str, now=lambda: dt.datetime.now(dt.UTC)
+) -> Iterator[tuple]:
     """The rows of one database's snapshot, ending with its ``snapshot`` record. A failure part way
     ends the snapshot with ``status = 'failed'`` and the error; its rows are kept but marked unusable
     by that record."""
@@ -168,19 +190,30 @@ def snapshot(client: PIWebAPIClient, config: PIConfig, db: Database, snapshot_id
         for row in _elements(client, config, db, common):
             counts["element"] += 1
             yield row
-        static: list[tuple[dict, str]] = []
-        for row, web_id in _attributes(client, config, db, common):
+        static: list[tuple[dict, str | None]] = []
+        for attribute, web_id in _attributes(client, config, db, common):
             counts["attribute"] += 1
-            if row["data_reference"]:
-                yield af_row(**row)
+            if attribute["data_reference"]:
+                yield af_row(**attribute)
             else:
-                static.append((row, web_id))
+                static.append((attribute, web_id))
         yield from _with_values(client, config, static)
-        yield af_row(record_kind="snapshot", status="ok", element_count=counts["element"],
-                     attribute_count=counts["attribute"], **common)
+        yield af_row(
+            record_kind="snapshot",
+            status="ok",
+            element_count=counts["element"],
+            attribute_count=counts["attribute"],
+            **common,
+        )
     except PIWebAPIError as exc:
-        yield af_row(record_kind="snapshot", status="failed", error=str(exc), element_count=counts["element"],
-                     attribute_count=counts["attribute"], **common)
+        yield af_row(
+            record_kind="snapshot",
+            status="failed",
+            error=str(exc),
+            element_count=counts["element"],
+            attribute_count=counts["attribute"],
+            **common,
+        )
 
 
 def _searches(config: PIConfig, name: str) -> list[dict]:
@@ -191,57 +224,99 @@ def _searches(config: PIConfig, name: str) -> list[dict]:
 def _elements(client: PIWebAPIClient, config: PIConfig, db: Database, common: dict) -> Iterator[tuple]:
     seen: set[str] = set()
     roots = [db.root] if db.root is not None and _of_templates(db.root, config) else []
-    searches = (paged(client, db.elements_url, params, config.af_page_size, ELEMENT_FIELDS)
-                for params in _searches(config, "templateName"))
+    searches = (
+        paged(client, db.elements_url, params, config.af_page_size, ELEMENT_FIELDS)
+        for params in _searches(config, "templateName")
+    )
     for e in chain(roots, *searches):
         if e["Id"] in seen:  # several template searches may find one element
             continue
         seen.add(e["Id"])
-        yield af_row(record_kind="element", id=e["Id"], web_id=e.get("WebId"), name=e.get("Name"), path=e.get("Path"),
-                     parent_path=_parent_path(e.get("Path") or ""), template=e.get("TemplateName"),
-                     categories=list(e.get("CategoryNames") or []), description=e.get("Description"), **common)
+        yield af_row(
+            record_kind="element",
+            id=e["Id"],
+            web_id=e.get("WebId"),
+            name=e.get("Name"),
+            path=e.get("Path"),
+            parent_path=_parent_path(e.get("Path") or ""),
+            template=e.get("TemplateName"),
+            categories=list(e.get("CategoryNames") or []),
+            description=e.get("Description"),
+            **common,
+        )
 
 
-def _attributes(client: PIWebAPIClient, config: PIConfig, db: Database, common: dict) -> Iterator[tuple[dict, str]]:
+def _attributes(
+    client: PIWebAPIClient, config: PIConfig, db: Database, common: dict
+) -> Iterator[tuple[dict, str | None]]:
     """(row columns, WebID) of every attribute of the snapshot's elements."""
     seen: set[str] = set()
-    roots = ([paged(client, db.root["Links"]["Attributes"], {}, config.af_page_size, ATTRIBUTE_FIELDS)]
-             if db.root is not None and _of_templates(db.root, config) else [])
-    searches = [paged(client, db.element_attributes_url, params, config.af_page_size, ATTRIBUTE_FIELDS)
-                for params in _searches(config, "elementTemplate")]
+    roots = (
+        [paged(client, db.root["Links"]["Attributes"], {}, config.af_page_size, ATTRIBUTE_FIELDS)]
+        if db.root is not None and _of_templates(db.root, config)
+        else []
+    )
+    searches = [
+        paged(client, db.element_attributes_url, params, config.af_page_size, ATTRIBUTE_FIELDS)
+        for params in _searches(config, "elementTemplate")
+    ]
     for a in chain(*roots, *searches):
         if a["Id"] in seen:
             continue
         seen.add(a["Id"])
         reference = a.get("DataReferencePlugIn") or ""
         point = (a.get("Links") or {}).get("Point")
-        yield dict(record_kind="attribute", id=a["Id"], web_id=a.get("WebId"), name=a.get("Name"),
-                   path=a.get("Path"), element_path=(a.get("Path") or "").rpartition("|")[0],
-                   categories=list(a.get("CategoryNames") or []), value_type=a.get("Type"),
-                   units=a.get("DefaultUnitsNameAbbreviation") or None, data_reference=reference or None,
-                   config_string=a.get("ConfigString") or None,
-                   tag=_tag(a.get("ConfigString")) if reference == "PI Point" else None,
-                   point_web_id=point.rstrip("/").rsplit("/", 1)[-1] if point else None, **common), a.get("WebId")
+        yield (
+            dict(
+                record_kind="attribute",
+                id=a["Id"],
+                web_id=a.get("WebId"),
+                name=a.get("Name"),
+                path=a.get("Path"),
+                element_path=(a.get("Path") or "").rpartition("|")[0],
+                categories=list(a.get("CategoryNames") or []),
+                value_type=a.get("Type"),
+                units=a.get("DefaultUnitsNameAbbreviation") or None,
+                data_reference=reference or None,
+                config_string=a.get("ConfigString") or None,
+                tag=_tag(a.get("ConfigString")) if reference == "PI Point" else None,
+                point_web_id=point.rstrip("/").rsplit("/", 1)[-1] if point else None,
+                **common,
+            ),
+            a.get("WebId"),
+        )
 
 
-def _with_values(client: PIWebAPIClient, config: PIConfig, static: list[tuple[dict, str]]) -> Iterator[tuple]:
+def _with_values(client: PIWebAPIClient, config: PIConfig, static: list[tuple[dict, str | None]]) -> Iterator[tuple]:
     """Static attributes with their values, read with ad hoc ``streamsets/value`` sub-requests packed
     ``pi.tags_per_request`` to a batch call."""
-    chunks = [static[i:i + VALUES_PER_SUBREQUEST] for i in range(0, len(static), VALUES_PER_SUBREQUEST)]
+    chunks = [static[i : i + VALUES_PER_SUBREQUEST] for i in range(0, len(static), VALUES_PER_SUBREQUEST)]
     for first in range(0, len(chunks), config.tags_per_request):
-        group = chunks[first:first + config.tags_per_request]
-        body = {str(k): {"Method": "GET", "Resource": client.url(
-            "streamsets/value?selectedFields=Items.WebId;Items.Value&"
-            + "&".join(f"webId={wid}" for _, wid in chunk))} for k, chunk in enumerate(group)}
+        group = chunks[first : first + config.tags_per_request]
+        body = {
+            str(k): {
+                "Method": "GET",
+                "Resource": client.url(
+                    "streamsets/value?selectedFields=Items.WebId;Items.Value&"
+                    + "&".join(f"webId={wid}" for _, wid in chunk)
+                ),
+            }
+            for k, chunk in enumerate(group)
+        }
         answers = client.batch(body)
         for k, chunk in enumerate(group):
             answer = answers.get(str(k)) or {}
             status = answer.get("Status")
             if status != 200:
-                raise PIWebAPIError(f"attribute values: sub-request answered {status}: "
-                                    f"{json.dumps(answer.get('Content'))[:300]}", status=status)
-            values = {item.get("WebId"): item.get("Value") for item in _items(answer.get("Content"), "streamsets/value")}
+                raise PIWebAPIError(
+                    f"attribute values: sub-request answered {status}: {json.dumps(answer.get('Content'))[:300]}",
+                    status=status,
+                )
+            values = {
+                item.get("WebId"): item.get("Value") for item in _items(answer.get("Content"), "streamsets/value")
+            }
             for row, wid in chunk:
                 value = values.get(wid)
-                yield af_row(**row, value=json.dumps(value.get("Value") if isinstance(value, dict) else None,
-                                                     ensure_ascii=False))
+                yield af_row(
+                    **row, value=json.dumps(value.get("Value") if isinstance(value, dict) else None, ensure_ascii=False)
+                )

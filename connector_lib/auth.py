@@ -45,7 +45,7 @@ class BearerAuth(AuthBase):
         self.config = config
         self.session = session
         self._lock = threading.Lock()
-        self._token = config.token or None
+        self._token: str | None = config.token or None
         self._renew_at = float("inf")
         self.fetched = 0  # tokens obtained from the endpoint (tests, logs)
 
@@ -54,17 +54,22 @@ class BearerAuth(AuthBase):
             return self.config.token
         with self._lock:
             if force or self._token is None or time.monotonic() >= self._renew_at:
-                self._fetch()
+                self._token = self._fetch()
             return self._token
 
-    def _fetch(self) -> None:
+    def _fetch(self) -> str:
         endpoint = urlsplit(self.config.token_url)
         where = f"bearer: token endpoint {endpoint.scheme}://{endpoint.netloc}{endpoint.path}"
         data = {"grant_type": "client_credentials", **({"scope": self.config.scope} if self.config.scope else {})}
         try:
-            resp = self.session.post(self.config.token_url, data=data, timeout=self.config.timeout_s,
-                                     auth=(self.config.client_id, self.config.client_secret),
-                                     verify=self.session.verify, headers={"Accept": "application/json"})
+            resp = self.session.post(
+                self.config.token_url,
+                data=data,
+                timeout=self.config.timeout_s,
+                auth=(self.config.client_id, self.config.client_secret),
+                verify=self.session.verify,
+                headers={"Accept": "application/json"},
+            )
         except requests.RequestException as exc:
             raise AuthError(f"{where}: {type(exc).__name__}", transient=True) from None
         try:
@@ -77,12 +82,13 @@ class BearerAuth(AuthBase):
             raise AuthError(f"{where} answered HTTP {resp.status_code}", transient=True)
         if resp.status_code != 200 or not isinstance(body, dict) or not body.get("access_token"):
             code = body.get("error", "no access_token") if isinstance(body, dict) else "no access_token"
-            raise AuthError(f"{where} answered HTTP {resp.status_code} ({code}): check pi.auth.client_id and "
-                            f"pi.auth.client_secret")
+            raise AuthError(
+                f"{where} answered HTTP {resp.status_code} ({code}): check pi.auth.client_id and pi.auth.client_secret"
+            )
         lifetime = float(body.get("expires_in") or 3600)
-        self._token = str(body["access_token"])
         self._renew_at = time.monotonic() + renew_in(lifetime, TOKEN_MARGIN_S)
         self.fetched += 1
+        return str(body["access_token"])
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers["Authorization"] = f"Bearer {self.token()}"
@@ -97,7 +103,7 @@ class BearerAuth(AuthBase):
         resp.close()
         retry = resp.request.copy()
         retry.headers["Authorization"] = f"Bearer {self.token(force=True)}"
-        retry.osipi_retried = True
+        retry.osipi_retried = True  # type: ignore[attr-defined]
         again = resp.connection.send(retry, **kwargs)
         again.history.append(resp)
         again.request = retry
@@ -114,6 +120,7 @@ def attach(config: PIConfig, session: requests.Session) -> None:
         try:
             from .kerberos import KerberosAuth
         except ImportError as exc:
-            raise AuthError(f"kerberos: the Kerberos libraries are not installed ({exc.name}); install "
-                            f"osipi-lakeflow[kerberos]") from None
+            raise AuthError(
+                f"kerberos: the Kerberos libraries are not installed ({exc.name}); install osipi-lakeflow[kerberos]"
+            ) from None
         session.auth = KerberosAuth(config)

@@ -43,8 +43,12 @@ COLUMN_NAMES = tuple(name for name, _ in BRONZE_COLUMNS)
 SPARK_SCHEMA = ", ".join(f"{name} {kind}" for name, kind in BRONZE_COLUMNS)
 
 _ARROW_TYPES = {
-    "string": pa.string(), "int": pa.int32(), "bigint": pa.int64(), "double": pa.float64(),
-    "boolean": pa.bool_(), "timestamp": pa.timestamp("us", tz="UTC"),
+    "string": pa.string(),
+    "int": pa.int32(),
+    "bigint": pa.int64(),
+    "double": pa.float64(),
+    "boolean": pa.bool_(),
+    "timestamp": pa.timestamp("us", tz="UTC"),
 }
 ARROW_SCHEMA = pa.schema([(name, _ARROW_TYPES[kind]) for name, kind in BRONZE_COLUMNS])
 # Delta collects min/max statistics on the first 32 columns by default: all 28 here, which measured 30-40%

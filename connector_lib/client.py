@@ -36,12 +36,18 @@ try:  # orjson decodes large value pages several times faster; the stdlib is the
             # reads them, and the value typing decides what they become
             return json.loads(data)
 except ImportError:  # pragma: no cover
+
     def _loads(data: bytes) -> Any:
         return json.loads(data)
 
+
 # failures of the network or of the body in transit: a later attempt may succeed
-TRANSIENT_TRANSPORT = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
-                       requests.exceptions.ContentDecodingError)
+TRANSIENT_TRANSPORT = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -49,8 +55,7 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 class PIWebAPIError(Exception):
     """A failed PI Web API call. ``transient`` says whether a later retry may succeed."""
 
-    def __init__(self, message: str, status: int | None = None, transient: bool = False,
-                 payload: str | None = None):
+    def __init__(self, message: str, status: int | None = None, transient: bool = False, payload: str | None = None):
         super().__init__(message)
         self.status = status
         self.transient = transient
@@ -76,17 +81,27 @@ def _transport_reason(exc: Exception, timeout_s: float) -> str:
         return f"no answer within {timeout_s:g}s (pi.http.timeout)"
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):
         return "the connection broke in the middle of the answer"
-    chain, seen = [], exc
+    chain: list[str] = []
+    seen: BaseException | None = exc
     while seen is not None and len(chain) < 10:
         chain.append(f"{type(seen).__name__} {seen}")
         seen = seen.__cause__ or seen.__context__
     text = " ".join(chain)
     for needles, reason in (
-            (("NameResolutionError", "Name or service not known", "Failed to resolve", "name resolution",
-              "nodename nor servname"), "the host name does not resolve (DNS)"),
-            (("Connection refused",), "connection refused (nothing listens on that port)"),
-            (("Network is unreachable", "No route to host"), "no route to the host"),
-            (("Connection reset", "RemoteDisconnected", "Connection aborted"), "the connection was reset")):
+        (
+            (
+                "NameResolutionError",
+                "Name or service not known",
+                "Failed to resolve",
+                "name resolution",
+                "nodename nor servname",
+            ),
+            "the host name does not resolve (DNS)",
+        ),
+        (("Connection refused",), "connection refused (nothing listens on that port)"),
+        (("Network is unreachable", "No route to host"), "no route to the host"),
+        (("Connection reset", "RemoteDisconnected", "Connection aborted"), "the connection was reset"),
+    ):
         if any(n in text for n in needles):
             return reason
     return type(exc).__name__
@@ -99,8 +114,9 @@ def _tls_reason(exc: Exception) -> str:
 
 
 class PIWebAPIClient:
-    def __init__(self, config: PIConfig, session: requests.Session | None = None,
-                 requests_per_second: float | None = None):
+    def __init__(
+        self, config: PIConfig, session: requests.Session | None = None, requests_per_second: float | None = None
+    ):
         """``requests_per_second`` is this client's share of ``pi.max_requests_per_second`` (default: all
         of this pipeline's share, :attr:`PIConfig.requests_per_second`); every attempt, retries included,
         waits for its slot."""
@@ -117,8 +133,11 @@ class PIWebAPIClient:
         self.session.verify = config.ca_bundle or config.verify_tls
         attach(config, self.session)
         if not config.verify_tls:
-            log.warning("TLS certificate verification is DISABLED for %s (pi.tls.verify=false); "
-                        "use this only against test servers", urlsplit(self.base).netloc)
+            log.warning(
+                "TLS certificate verification is DISABLED for %s (pi.tls.verify=false); "
+                "use this only against test servers",
+                urlsplit(self.base).netloc,
+            )
 
     def url(self, path: str) -> str:
         return path if path.startswith(("http://", "https://")) else f"{self.base}/{path.lstrip('/')}"
@@ -127,8 +146,12 @@ class PIWebAPIClient:
         return self._call("GET", path, params=params)
 
     def post(self, path: str, body: Any) -> Any:
-        return self._call("POST", path, data=json.dumps(body, separators=(",", ":")),
-                          headers={"X-Requested-With": "XMLHttpRequest", "Content-Type": "application/json"})
+        return self._call(
+            "POST",
+            path,
+            data=json.dumps(body, separators=(",", ":")),
+            headers={"X-Requested-With": "XMLHttpRequest", "Content-Type": "application/json"},
+        )
 
     def batch(self, requests_by_id: dict[str, dict]) -> dict[str, dict]:
         """POST ``batch``; returns the per-id ``{Status, Headers, Content}`` dictionary."""
@@ -146,21 +169,25 @@ class PIWebAPIClient:
                 self.limiter.acquire()
                 # verify passed on each request: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE from the
                 # environment replace a session's CA bundle, which would silently ignore pi.tls.ca_bundle
-                resp = self.session.request(method, url, timeout=self.config.timeout_s,
-                                            verify=self.session.verify, **kwargs)
+                resp = self.session.request(
+                    method, url, timeout=self.config.timeout_s, verify=self.session.verify, **kwargs
+                )
                 error = self._check(resp, where)
                 if error is None:
                     return self._decode(resp, where)
             except requests.exceptions.SSLError as exc:  # fails closed: no retry turns an untrusted server trusted
-                raise PIWebAPIError(f"{where}: TLS: {_tls_reason(exc)} for {urlsplit(url).netloc}; give the "
-                                    f"server's CA as pi.tls.ca_bundle (a PEM file)") from None
+                raise PIWebAPIError(
+                    f"{where}: TLS: {_tls_reason(exc)} for {urlsplit(url).netloc}; give the "
+                    f"server's CA as pi.tls.ca_bundle (a PEM file)"
+                ) from None
             except TRANSIENT_TRANSPORT as exc:
-                error = PIWebAPIError(f"{where}: cannot reach {urlsplit(url).netloc}: "
-                                      f"{_transport_reason(exc, self.config.timeout_s)}", transient=True)
+                error = PIWebAPIError(
+                    f"{where}: cannot reach {urlsplit(url).netloc}: {_transport_reason(exc, self.config.timeout_s)}",
+                    transient=True,
+                )
                 resp = None
             except AuthError as exc:  # refused: no retry helps; unreachable: retried as a network error is
-                error = PIWebAPIError(f"{where}: {exc}", status=None if exc.transient else 401,
-                                      transient=exc.transient)
+                error = PIWebAPIError(f"{where}: {exc}", status=None if exc.transient else 401, transient=exc.transient)
                 resp = None
             except requests.RequestException as exc:  # a bad URL, redirect loop, ...: no retry helps
                 raise PIWebAPIError(f"{where}: {type(exc).__name__}") from None
@@ -168,7 +195,7 @@ class PIWebAPIClient:
                 error = exc
             if not error.transient or attempt >= self.config.max_retries:
                 raise error
-            delay = self.config.backoff_s * (2 ** attempt)
+            delay = self.config.backoff_s * (2**attempt)
             retry_after = resp.headers.get("Retry-After") if resp is not None else None
             if retry_after and retry_after.strip().isdigit():
                 delay = max(delay, float(retry_after))
@@ -198,14 +225,23 @@ class PIWebAPIClient:
         try:
             content = _loads(resp.content)
         except ValueError:
-            log.warning("%s: HTTP %s with a body that is not valid JSON (%d bytes, %s)", where, resp.status_code,
-                        len(resp.content), resp.headers.get("Content-Type", "no content type"))
-            raise PIWebAPIError(f"{where}: response body is not valid JSON ({len(resp.content)} bytes)",
-                                resp.status_code, transient=True,
-                                payload=resp.content[:100_000].decode("utf-8", "replace")) from None
+            log.warning(
+                "%s: HTTP %s with a body that is not valid JSON (%d bytes, %s)",
+                where,
+                resp.status_code,
+                len(resp.content),
+                resp.headers.get("Content-Type", "no content type"),
+            )
+            raise PIWebAPIError(
+                f"{where}: response body is not valid JSON ({len(resp.content)} bytes)",
+                resp.status_code,
+                transient=True,
+                payload=resp.content[:100_000].decode("utf-8", "replace"),
+            ) from None
         if isinstance(content, dict) and isinstance(content.get("WebException"), dict):
             exc = content["WebException"]
             status = exc.get("StatusCode") or 500
-            raise PIWebAPIError(f"{where}: WebException {status}: {_errors_text(exc)}", status,
-                                transient=status in RETRY_STATUSES)
+            raise PIWebAPIError(
+                f"{where}: WebException {status}: {_errors_text(exc)}", status, transient=status in RETRY_STATUSES
+            )
         return content

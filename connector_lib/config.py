@@ -15,8 +15,9 @@ import difflib
 import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from .logs import LEVELS as LOG_LEVELS
@@ -43,64 +44,117 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("pi.url", None, "PI Web API base URL, e.g. https://pi.example.com/piwebapi (required)"),
     Setting("pi.auth.type", "anonymous", "basic, bearer, kerberos or anonymous"),
-    Setting("pi.auth.username", "", "basic: the user; kerberos: the principal (user@REALM) to log in as with "
-            "pi.auth.password or pi.auth.kerberos_keytab (empty: the ticket cache); env:VAR reads a variable"),
-    Setting("pi.auth.password", "", "basic or kerberos: the password; a Databricks secret reference or env:VAR",
-            True),
+    Setting(
+        "pi.auth.username",
+        "",
+        "basic: the user; kerberos: the principal (user@REALM) to log in as with "
+        "pi.auth.password or pi.auth.kerberos_keytab (empty: the ticket cache); env:VAR reads a variable",
+    ),
+    Setting("pi.auth.password", "", "basic or kerberos: the password; a Databricks secret reference or env:VAR", True),
     Setting("pi.auth.token", "", "bearer: a static access token; a Databricks secret reference or env:VAR", True),
     Setting("pi.auth.token_url", "", "bearer: the OAuth 2.0 token endpoint of the client-credentials flow"),
     Setting("pi.auth.client_id", "", "bearer: the OAuth 2.0 client id; env:VAR reads an environment variable"),
-    Setting("pi.auth.client_secret", "", "bearer: the OAuth 2.0 client secret; a Databricks secret reference "
-            "or env:VAR", True),
+    Setting(
+        "pi.auth.client_secret",
+        "",
+        "bearer: the OAuth 2.0 client secret; a Databricks secret reference or env:VAR",
+        True,
+    ),
     Setting("pi.auth.scope", "", "bearer: the scope requested with the client-credentials flow (optional)"),
-    Setting("pi.auth.kerberos_keytab", "", "kerberos: path of a keytab holding pi.auth.username's key "
-            "(instead of a password)"),
-    Setting("pi.auth.kerberos_config", "", "kerberos: path of the krb5.conf naming the realm and its KDCs "
-            "(empty: KRB5_CONFIG or /etc/krb5.conf)"),
-    Setting("pi.auth.kerberos_mutual", "required", "kerberos: mutual authentication of the server: required, "
-            "optional or disabled (a proxy that drops the server's answer needs optional)"),
-    Setting("pi.auth.kerberos_hostname", "", "kerberos: the host of the server's service principal HTTP/host "
-            "when it differs from pi.url's host (a DNS alias or load balancer; empty: pi.url's host)"),
+    Setting(
+        "pi.auth.kerberos_keytab",
+        "",
+        "kerberos: path of a keytab holding pi.auth.username's key (instead of a password)",
+    ),
+    Setting(
+        "pi.auth.kerberos_config",
+        "",
+        "kerberos: path of the krb5.conf naming the realm and its KDCs (empty: KRB5_CONFIG or /etc/krb5.conf)",
+    ),
+    Setting(
+        "pi.auth.kerberos_mutual",
+        "required",
+        "kerberos: mutual authentication of the server: required, "
+        "optional or disabled (a proxy that drops the server's answer needs optional)",
+    ),
+    Setting(
+        "pi.auth.kerberos_hostname",
+        "",
+        "kerberos: the host of the server's service principal HTTP/host "
+        "when it differs from pi.url's host (a DNS alias or load balancer; empty: pi.url's host)",
+    ),
     Setting("pi.tls.verify", "true", "verify the server certificate (true or false)"),
     Setting("pi.tls.ca_bundle", "", "path of a CA bundle for a private PKI"),
     Setting("pi.data_server", "", "PI Data Archive name; default: the first data server"),
     Setting("pi.tags", "", "comma-separated tag names to ingest; overrides pi.tag_filter"),
     Setting("pi.tag_filter", "*", "PI name filter (wildcards * and ?) used when pi.tags is empty"),
     Setting("pi.max_tags", "0", "ingest at most this many discovered tags (0 = all)"),
-    Setting("pi.shard.count", "1", "pipelines the tags are shared out to (tag shards; docs/deploy.md): each "
-            "reads the tags whose PI point ID modulo this count is its pi.shard.index"),
-    Setting("pi.shard.index", "0", "this pipeline's shard, 0 to pi.shard.count - 1; only shard 0 may read the "
-            "Asset Framework and event frames (pi.af.databases)"),
+    Setting(
+        "pi.shard.count",
+        "1",
+        "pipelines the tags are shared out to (tag shards; docs/deploy.md): each "
+        "reads the tags whose PI point ID modulo this count is its pi.shard.index",
+    ),
+    Setting(
+        "pi.shard.index",
+        "0",
+        "this pipeline's shard, 0 to pi.shard.count - 1; only shard 0 may read the "
+        "Asset Framework and event frames (pi.af.databases)",
+    ),
     Setting("pi.backfill_start", "*-2h", "where new tags start: *-2h style or ISO 8601 UTC"),
     Setting("pi.lookback", "10m", "re-read this much before each tag's watermark at every update (late data)"),
-    Setting("pi.reread_table", "pi_reread_requests", "control table of re-read requests (tags and time ranges "
-            "read again at the next update; docs/state.md); read if it exists"),
+    Setting(
+        "pi.reread_table",
+        "pi_reread_requests",
+        "control table of re-read requests (tags and time ranges "
+        "read again at the next update; docs/state.md); read if it exists",
+    ),
     Setting("pi.settle_lag", "30s", "do not read values newer than now minus this lag"),
     Setting("pi.max_window", "1d", "longest time range read for one tag in one micro-batch (backfill chunks)"),
     Setting("pi.tags_per_request", "100", "sub-requests (tags) per batch-controller call"),
     Setting("pi.page_size", "10000", "maxCount per sub-request; pages continue until a window is complete"),
     Setting("pi.max_items_per_call", "150000", "the server's MaxReturnedItemsPerCall"),
-    Setting("pi.values_per_call", "20000", "values one batch call may return: each sub-request's maxCount is "
-            "this shared over the call's tags, so an executor's memory does not grow with the window"),
-    Setting("pi.max_requests_per_second", "0", "limit on PI Web API calls per second to the PI server (0 = none); "
-            "with tag shards, shared evenly by the pi.shard.count pipelines"),
+    Setting(
+        "pi.values_per_call",
+        "20000",
+        "values one batch call may return: each sub-request's maxCount is "
+        "this shared over the call's tags, so an executor's memory does not grow with the window",
+    ),
+    Setting(
+        "pi.max_requests_per_second",
+        "0",
+        "limit on PI Web API calls per second to the PI server (0 = none); "
+        "with tag shards, shared evenly by the pi.shard.count pipelines",
+    ),
     Setting("pi.max_concurrent_requests", "4", "batch calls in flight at once inside one Spark task"),
     Setting("pi.partitions", "0", "Spark partitions per micro-batch (0 = one per tag batch, at most 64)"),
-    Setting("pi.af.databases", "", "AF databases whose hierarchy is ingested, comma-separated names "
-            "(empty: no AF)"),
+    Setting("pi.af.databases", "", "AF databases whose hierarchy is ingested, comma-separated names (empty: no AF)"),
     Setting("pi.af.server", "", "AF (asset) server name; default: the first asset server"),
-    Setting("pi.af.root", "", "element path inside each database to start at, e.g. Sydney\\Unit 001 "
-            "(empty: the whole database)"),
-    Setting("pi.af.element_templates", "", "ingest only elements of these templates, comma-separated "
-            "(derived templates included; empty: all)"),
+    Setting(
+        "pi.af.root",
+        "",
+        "element path inside each database to start at, e.g. Sydney\\Unit 001 (empty: the whole database)",
+    ),
+    Setting(
+        "pi.af.element_templates",
+        "",
+        "ingest only elements of these templates, comma-separated (derived templates included; empty: all)",
+    ),
     Setting("pi.af.page_size", "1000", "maxCount of each AF search page (elements, attributes)"),
     Setting("pi.af.refresh", "1h", "take a new AF snapshot at an update when the last one is at least this old"),
     Setting("pi.ef.enabled", "true", "read the event frames of the pi.af.databases (true or false)"),
     Setting("pi.ef.templates", "", "read only event frames of these templates, comma-separated (empty: all)"),
-    Setting("pi.ef.backfill_start", "", "where the first event frame read starts: *-7d style or ISO 8601 UTC "
-            "(empty: pi.backfill_start)"),
-    Setting("pi.ef.lookback", "4h", "each update reads the frames active since the previous read's end minus "
-            "this: frames closed, acknowledged or edited within it are read again"),
+    Setting(
+        "pi.ef.backfill_start",
+        "",
+        "where the first event frame read starts: *-7d style or ISO 8601 UTC (empty: pi.backfill_start)",
+    ),
+    Setting(
+        "pi.ef.lookback",
+        "4h",
+        "each update reads the frames active since the previous read's end minus "
+        "this: frames closed, acknowledged or edited within it are read again",
+    ),
     Setting("pi.ef.page_size", "1000", "maxCount of each event frame search page"),
     Setting("pi.ef.downtime_template", "Downtime", "event frame template whose frames are downtime (gold KPIs)"),
     Setting("pi.ef.batch_template", "Batch", "event frame template whose frames are batches (gold KPIs)"),
@@ -108,17 +162,26 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("pi.http.timeout", "60s", "per-request timeout"),
     Setting("pi.http.max_retries", "5", "retries on 429, 5xx and connection errors"),
     Setting("pi.http.backoff", "0.5s", "first retry delay; doubles on each retry"),
-    Setting("pi.log_level", "", "log level of the connector (and its HTTP and Kerberos libraries) in every Spark "
-            "Python process: debug, info, warning or error (empty: leave logging as the process has it)"),
-    Setting("pi.keep_value_errors", "false", "values the server still answers with Errors after the retries: "
-            "false fails the window (its watermark holds; the next update reads it again), true keeps them as "
-            "error rows and moves on"),
+    Setting(
+        "pi.log_level",
+        "",
+        "log level of the connector (and its HTTP and Kerberos libraries) in every Spark "
+        "Python process: debug, info, warning or error (empty: leave logging as the process has it)",
+    ),
+    Setting(
+        "pi.keep_value_errors",
+        "false",
+        "values the server still answers with Errors after the retries: "
+        "false fails the window (its watermark holds; the next update reads it again), true keeps them as "
+        "error rows and moves on",
+    ),
 )
 KNOWN_KEYS = {s.key for s in SETTINGS}
 SECRET_KEYS = {s.key for s in SETTINGS if s.secret}
 #: settings that belong to some authentication modes only
 MODE_SETTINGS = {
-    "pi.auth.username": ("basic", "kerberos"), "pi.auth.password": ("basic", "kerberos"),
+    "pi.auth.username": ("basic", "kerberos"),
+    "pi.auth.password": ("basic", "kerberos"),
     **{f"pi.auth.{name}": ("bearer",) for name in ("token", "token_url", "client_id", "client_secret", "scope")},
     **{f"pi.auth.kerberos_{name}": ("kerberos",) for name in ("keytab", "config", "mutual", "hostname")},
 }
@@ -195,8 +258,7 @@ _TABLE_NAME = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_]*|`[^`]+`)(?:\.(?:[A-Za-z_][A
 def _table_name(raw, key: str) -> str:
     value = _text(raw, key)
     if not _TABLE_NAME.fullmatch(value):
-        raise ConfigError(f"{key}: must be a table name (table, schema.table or catalog.schema.table), "
-                          f"got {value!r}")
+        raise ConfigError(f"{key}: must be a table name (table, schema.table or catalog.schema.table), got {value!r}")
     return value
 
 
@@ -222,8 +284,9 @@ def _kerberos_files(flat: Mapping[str, str], auth_type: str, username: str, pass
         if keytab and password:
             raise ConfigError("pi.auth.kerberos_keytab: give either a keytab or pi.auth.password, not both")
         if (keytab or password) and not username:
-            raise ConfigError("pi.auth.username: required with a kerberos password or keytab (the principal, "
-                              "user@REALM)")
+            raise ConfigError(
+                "pi.auth.username: required with a kerberos password or keytab (the principal, user@REALM)"
+            )
     return keytab, krb5_conf
 
 
@@ -318,7 +381,7 @@ class PIConfig:
 
     # ---- construction ------------------------------------------------------------------------
     @classmethod
-    def from_mapping(cls, raw: Mapping[str, Any], *, strict: bool = True) -> "PIConfig":
+    def from_mapping(cls, raw: Mapping[str, Any], *, strict: bool = True) -> PIConfig:
         """Build from ``pi.*`` keys (nested dicts are flattened with dots). Unknown ``pi.*`` keys are
         errors when ``strict`` (typos must not silently fall back to defaults)."""
         flat = setting_strings(raw)
@@ -368,7 +431,7 @@ class PIConfig:
         ca_bundle = _text(flat, "pi.tls.ca_bundle")
         if ca_bundle and not os.path.isfile(ca_bundle):
             raise ConfigError(f"pi.tls.ca_bundle: file not found: {ca_bundle}")
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         backfill = _past_time("pi.backfill_start", _text(flat, "pi.backfill_start"), now)
         max_items = _int(flat, "pi.max_items_per_call", 1)
         page_size = _int(flat, "pi.page_size", 1)
@@ -378,7 +441,9 @@ class PIConfig:
         if "pi.values_per_call" not in flat:
             values_per_call = min(values_per_call, max_items)
         elif values_per_call > max_items:
-            raise ConfigError(f"pi.values_per_call: must be <= pi.max_items_per_call ({max_items}), got {values_per_call}")
+            raise ConfigError(
+                f"pi.values_per_call: must be <= pi.max_items_per_call ({max_items}), got {values_per_call}"
+            )
         tags = _names(flat, "pi.tags")
         af_databases = _names(flat, "pi.af.databases")
         af_root = _text(flat, "pi.af.root").strip("\\")
@@ -392,8 +457,10 @@ class PIConfig:
         if shard_index >= shard_count:
             raise ConfigError(f"pi.shard.index: must be below pi.shard.count ({shard_count}), got {shard_index}")
         if af_databases and shard_index:
-            raise ConfigError("pi.af.databases: set it on shard 0 only (this is pi.shard.index "
-                              f"{shard_index}): the Asset Framework and event frames are not shared out by tag")
+            raise ConfigError(
+                "pi.af.databases: set it on shard 0 only (this is pi.shard.index "
+                f"{shard_index}): the Asset Framework and event frames are not shared out by tag"
+            )
         ef_backfill = _past_time("pi.ef.backfill_start", _text(flat, "pi.ef.backfill_start") or backfill, now)
         ef_templates = _names(flat, "pi.ef.templates")
         if ef_templates and not af_databases:
@@ -408,8 +475,11 @@ class PIConfig:
             client_id=client_id,
             client_secret=client_secret,
             scope=_text(flat, "pi.auth.scope"),
-            env_secrets=tuple((key.rsplit(".", 1)[1], _text(flat, key)[4:]) for key in sorted(SECRET_KEYS)
-                              if _text(flat, key).startswith("env:") and auth_type in MODE_SETTINGS[key]),
+            env_secrets=tuple(
+                (key.rsplit(".", 1)[1], _text(flat, key)[4:])
+                for key in sorted(SECRET_KEYS)
+                if _text(flat, key).startswith("env:") and auth_type in MODE_SETTINGS[key]
+            ),
             kerberos_keytab=kerberos_keytab,
             kerberos_config=kerberos_config,
             kerberos_mutual=_choice(flat, "pi.auth.kerberos_mutual", KERBEROS_MUTUAL),
@@ -456,11 +526,11 @@ class PIConfig:
         )
 
     @classmethod
-    def from_yaml(cls, path: str) -> "PIConfig":
+    def from_yaml(cls, path: str) -> PIConfig:
         return cls.from_mapping(read_settings_file(path))
 
     @classmethod
-    def from_spark_conf(cls, conf: Mapping[str, str]) -> "PIConfig":
+    def from_spark_conf(cls, conf: Mapping[str, str]) -> PIConfig:
         """From the pipeline configuration as the session shows it (``spark.conf.getAll``): Spark's own
         keys are ignored, and every ``pi.*`` key must be a known setting, so a misspelt one in the
         pipeline settings fails the update instead of silently leaving its default in place."""
@@ -494,7 +564,7 @@ class PIConfig:
         return {"config": json.dumps(data, separators=(",", ":")), **{k: v for k, v in secrets.items() if v}}
 
     @classmethod
-    def from_options(cls, options: Mapping[str, str]) -> "PIConfig":
+    def from_options(cls, options: Mapping[str, str]) -> PIConfig:
         data = json.loads(options["config"])
         for name in ("tags", "af_databases", "af_element_templates", "ef_templates"):  # JSON has lists
             data[name] = tuple(data.get(name) or ())
@@ -502,14 +572,16 @@ class PIConfig:
         secrets = {name: options.get(option, "") for name, option in SECRET_OPTIONS.items()}
         for name, var in data["env_secrets"]:
             secrets[name] = _env_secret(name, var)
-        return cls(**data, **secrets)
+        return cls(**data, **secrets)  # type: ignore[arg-type]
 
 
 def _env_secret(name: str, var: str) -> str:
     """A secret a Spark Python worker reads from its own environment (``env:VAR``)."""
     if var not in os.environ:  # the driver's notebook had it, the cluster's processes do not
-        raise ConfigError(f"{SECRET_OPTIONS[name]}: environment variable {var} is not set in this Spark "
-                          f"Python worker (set it in the cluster's environment, for every node)")
+        raise ConfigError(
+            f"{SECRET_OPTIONS[name]}: environment variable {var} is not set in this Spark "
+            f"Python worker (set it in the cluster's environment, for every node)"
+        )
     return os.environ[var]
 
 
@@ -531,14 +603,16 @@ def read_settings_file(path: str) -> dict[str, str]:
     settings = setting_strings(data)
     stray = sorted(k for k in settings if not k.startswith(PREFIX))
     if stray:  # e.g. "url:" for "pi.url:": silently ignoring it would report a misleading missing pi.url
-        raise ConfigError(f"{stray[0]}: unknown setting in {path} (every setting starts with pi., "
-                          "see docs/configuration.md)")
+        raise ConfigError(
+            f"{stray[0]}: unknown setting in {path} (every setting starts with pi., see docs/configuration.md)"
+        )
     return settings
 
 
 def setting_strings(raw: Mapping[str, Any]) -> dict[str, str]:
     """Flatten nested keys with dots and render values as pipeline configuration strings
     (booleans as ``true``/``false``, null as empty)."""
+
     def text(v: Any) -> str:
         if v is None:
             return ""

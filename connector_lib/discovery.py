@@ -24,10 +24,16 @@ class Tag:
     point_id: int = -1
 
     @classmethod
-    def from_point(cls, point: dict) -> "Tag":
-        return cls(point["WebId"], point["Name"], point.get("PointType") or "",
-                   point.get("EngineeringUnits") or "", point.get("DigitalSetName") or "",
-                   point.get("Descriptor") or "", _point_id(point))
+    def from_point(cls, point: dict) -> Tag:
+        return cls(
+            point["WebId"],
+            point["Name"],
+            point.get("PointType") or "",
+            point.get("EngineeringUnits") or "",
+            point.get("DigitalSetName") or "",
+            point.get("Descriptor") or "",
+            _point_id(point),
+        )
 
 
 def _point_id(point: dict) -> int:
@@ -44,8 +50,11 @@ def in_shard(tags: list[Tag], config: PIConfig) -> list[Tag]:
         return tags
     unknown = [t.name for t in tags if t.point_id < 0]
     if unknown:
-        raise PIWebAPIError(f"pi.shard.count: the server sent no numeric point Id for {', '.join(unknown[:5])}"
-                            + (" ..." if len(unknown) > 5 else "") + "; tag shards are chosen by it")
+        raise PIWebAPIError(
+            f"pi.shard.count: the server sent no numeric point Id for {', '.join(unknown[:5])}"
+            + (" ..." if len(unknown) > 5 else "")
+            + "; tag shards are chosen by it"
+        )
     return [t for t in tags if config.owns_point(t.point_id)]
 
 
@@ -79,8 +88,10 @@ def discover_tags(client: PIWebAPIClient, config: PIConfig) -> list[Tag]:
                 raise
             tags.append(Tag.from_point(point))
         if missing:
-            raise ConfigError(f"pi.tags: not found on {server['Name']}: {', '.join(missing[:10])}"
-                              + (" ..." if len(missing) > 10 else ""))
+            raise ConfigError(
+                f"pi.tags: not found on {server['Name']}: {', '.join(missing[:10])}"
+                + (" ..." if len(missing) > 10 else "")
+            )
     else:
         tags = []
         start = 0
@@ -88,9 +99,15 @@ def discover_tags(client: PIWebAPIClient, config: PIConfig) -> list[Tag]:
         points_url = server.get("Links", {}).get("Points") or f"dataservers/{server['WebId']}/points"
         # the point list has no Next link: advance startIndex until a short page
         while True:
-            page = client.get(points_url, params={
-                "nameFilter": config.tag_filter, "startIndex": start, "maxCount": page_size,
-                "selectedFields": "Items." + ";Items.".join(POINT_FIELDS.split(";"))})
+            page = client.get(
+                points_url,
+                params={
+                    "nameFilter": config.tag_filter,
+                    "startIndex": start,
+                    "maxCount": page_size,
+                    "selectedFields": "Items." + ";Items.".join(POINT_FIELDS.split(";")),
+                },
+            )
             items = page.get("Items") or []
             tags.extend(Tag.from_point(p) for p in items)
             if len(items) < page_size:

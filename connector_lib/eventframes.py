@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
 from itertools import chain, islice
-from typing import Iterator
 
 from .af import Database, paged
 from .bronze import row_builder
@@ -30,9 +30,24 @@ from .client import PIWebAPIClient, PIWebAPIError
 from .config import PIConfig
 from .timeutil import parse_pi_timestamp, parse_time, to_pi
 
-FRAME_FIELDS = ("WebId", "Id", "Name", "Description", "Path", "TemplateName", "CategoryNames", "StartTime",
-                "EndTime", "Severity", "CanBeAcknowledged", "IsAcknowledged", "AcknowledgedBy",
-                "AcknowledgedDate", "AreValuesCaptured", "RefElementWebIds")
+FRAME_FIELDS = (
+    "WebId",
+    "Id",
+    "Name",
+    "Description",
+    "Path",
+    "TemplateName",
+    "CategoryNames",
+    "StartTime",
+    "EndTime",
+    "Severity",
+    "CanBeAcknowledged",
+    "IsAcknowledged",
+    "AcknowledgedBy",
+    "AcknowledgedDate",
+    "AreValuesCaptured",
+    "RefElementWebIds",
+)
 #: frames whose attribute values one batch call reads (one ``streamsets/{frame}/value`` sub-request each)
 FRAMES_PER_BATCH = 100
 #: end times from this year on mean "no end yet" (AF writes 9999-12-31T23:59:59Z for a frame in progress)
@@ -105,19 +120,35 @@ def frame_columns(frame: dict) -> dict:
     refs = frame.get("RefElementWebIds") or []
     if not isinstance(refs, list):
         raise ValueError("RefElementWebIds is not a list")
-    return dict(id=str(frame["Id"]), web_id=frame["WebId"], name=frame.get("Name"), path=frame.get("Path"),
-                template=frame.get("TemplateName") or None, categories=list(frame.get("CategoryNames") or []),
-                description=frame.get("Description") or None, start_time=start,
-                end_time=None if in_progress else end, in_progress=in_progress,
-                severity=frame.get("Severity") or None, can_be_acknowledged=bool(frame.get("CanBeAcknowledged")),
-                is_acknowledged=acknowledged, acknowledged_by=(frame.get("AcknowledgedBy") or None) if acknowledged else None,
-                acknowledged_at=ack_at, values_captured=frame.get("AreValuesCaptured"),
-                element_web_ids=[str(r) for r in refs])
+    return dict(
+        id=str(frame["Id"]),
+        web_id=frame["WebId"],
+        name=frame.get("Name"),
+        path=frame.get("Path"),
+        template=frame.get("TemplateName") or None,
+        categories=list(frame.get("CategoryNames") or []),
+        description=frame.get("Description") or None,
+        start_time=start,
+        end_time=None if in_progress else end,
+        in_progress=in_progress,
+        severity=frame.get("Severity") or None,
+        can_be_acknowledged=bool(frame.get("CanBeAcknowledged")),
+        is_acknowledged=acknowledged,
+        acknowledged_by=(frame.get("AcknowledgedBy") or None) if acknowledged else None,
+        acknowledged_at=ack_at,
+        values_captured=frame.get("AreValuesCaptured"),
+        element_web_ids=[str(r) for r in refs],
+    )
 
 
 def _searches(config: PIConfig, start: dt.datetime) -> list[dict]:
-    common = {"searchMode": "Overlapped", "startTime": to_pi(start), "endTime": "*",
-              "sortField": "StartTime", "sortOrder": "Ascending"}
+    common = {
+        "searchMode": "Overlapped",
+        "startTime": to_pi(start),
+        "endTime": "*",
+        "sortField": "StartTime",
+        "sortOrder": "Ascending",
+    }
     return [{**common, **({"templateName": t} if t else {})} for t in config.ef_templates or (None,)]
 
 
@@ -126,8 +157,14 @@ def _chunks(items: Iterator[dict], size: int) -> Iterator[list[dict]]:
         yield chunk
 
 
-def read_event_frames(client: PIWebAPIClient, config: PIConfig, db: Database, since: dt.datetime | None,
-                      planned_at: dt.datetime, now=lambda: dt.datetime.now(dt.timezone.utc)) -> Iterator[tuple]:
+def read_event_frames(
+    client: PIWebAPIClient,
+    config: PIConfig,
+    db: Database,
+    since: dt.datetime | None,
+    planned_at: dt.datetime,
+    now=lambda: dt.datetime.now(dt.UTC),
+) -> Iterator[tuple]:
     """The rows of one read of a database's event frames, ending with its ``read`` record. ``since``: the
     previous ok read's ``search_end``; ``planned_at``: this read's, recorded as its ``search_end``."""
     start = search_start(config, since, planned_at)
@@ -136,8 +173,10 @@ def read_event_frames(client: PIWebAPIClient, config: PIConfig, db: Database, si
     seen: set[str] = set()
     count = 0
     try:
-        items = chain.from_iterable(paged(client, db.event_frames_url, params, config.ef_page_size, FRAME_FIELDS)
-                                    for params in _searches(config, start))
+        items = chain.from_iterable(
+            paged(client, db.event_frames_url, params, config.ef_page_size, FRAME_FIELDS)
+            for params in _searches(config, start)
+        )
         for chunk in _chunks(items, FRAMES_PER_BATCH):
             at = now()
             good: list[dict] = []
@@ -145,9 +184,13 @@ def read_event_frames(client: PIWebAPIClient, config: PIConfig, db: Database, si
                 try:
                     columns = frame_columns(item)
                 except (ValueError, TypeError) as exc:
-                    yield ef_row(record_kind="quarantine", error=f"event frame: {exc}",
-                                 raw=json.dumps(item, ensure_ascii=False, default=str)[:100_000],
-                                 extracted_at=at, **common)
+                    yield ef_row(
+                        record_kind="quarantine",
+                        error=f"event frame: {exc}",
+                        raw=json.dumps(item, ensure_ascii=False, default=str)[:100_000],
+                        extracted_at=at,
+                        **common,
+                    )
                     continue
                 if columns["id"] not in seen:  # several template searches, or a page that shifted
                     seen.add(columns["id"])
@@ -155,32 +198,61 @@ def read_event_frames(client: PIWebAPIClient, config: PIConfig, db: Database, si
             for columns, attributes in zip(good, _attribute_values(client, good)):
                 count += 1
                 yield ef_row(record_kind="event_frame", attributes=attributes, extracted_at=at, **columns, **common)
-        yield ef_row(record_kind="read", search_start=start, search_end=planned_at, status="ok",
-                     frame_count=count, extracted_at=now(), **common)
+        yield ef_row(
+            record_kind="read",
+            search_start=start,
+            search_end=planned_at,
+            status="ok",
+            frame_count=count,
+            extracted_at=now(),
+            **common,
+        )
     except PIWebAPIError as exc:
-        yield ef_row(record_kind="read", search_start=start, search_end=planned_at, status="failed",
-                     error=str(exc), frame_count=count, extracted_at=now(), **common)
+        yield ef_row(
+            record_kind="read",
+            search_start=start,
+            search_end=planned_at,
+            status="failed",
+            error=str(exc),
+            frame_count=count,
+            extracted_at=now(),
+            **common,
+        )
 
 
 def _attribute_values(client: PIWebAPIClient, frames: list[dict]) -> list[dict[str, str]]:
     """Each frame's attribute values (name -> the value object as JSON), one batch call for the chunk."""
     if not frames:
         return []
-    body = {str(k): {"Method": "GET", "Resource": client.url(
-        f"streamsets/{f['web_id']}/value?selectedFields=Items.Name;Items.Value")} for k, f in enumerate(frames)}
+    body = {
+        str(k): {
+            "Method": "GET",
+            "Resource": client.url(f"streamsets/{f['web_id']}/value?selectedFields=Items.Name;Items.Value"),
+        }
+        for k, f in enumerate(frames)
+    }
     answers = client.batch(body)
     out = []
     for k, frame in enumerate(frames):
         answer = answers.get(str(k)) or {}
         if answer.get("Status") != 200:
-            raise PIWebAPIError(f"event frame {frame['name']!r} attribute values: sub-request answered "
-                                f"{answer.get('Status')}: {json.dumps(answer.get('Content'))[:300]}",
-                                status=answer.get("Status"))
+            raise PIWebAPIError(
+                f"event frame {frame['name']!r} attribute values: sub-request answered "
+                f"{answer.get('Status')}: {json.dumps(answer.get('Content'))[:300]}",
+                status=answer.get("Status"),
+            )
         content = answer.get("Content")
         items = content.get("Items") if isinstance(content, dict) else None
         if not isinstance(items, list):
-            raise PIWebAPIError(f"event frame {frame['name']!r} attribute values: the answer has no Items list",
-                                payload=json.dumps(content)[:100_000])
-        out.append({str(i.get("Name")): json.dumps(i.get("Value"), ensure_ascii=False)
-                    for i in items if isinstance(i, dict) and i.get("Name")})
+            raise PIWebAPIError(
+                f"event frame {frame['name']!r} attribute values: the answer has no Items list",
+                payload=json.dumps(content)[:100_000],
+            )
+        out.append(
+            {
+                str(i.get("Name")): json.dumps(i.get("Value"), ensure_ascii=False)
+                for i in items
+                if isinstance(i, dict) and i.get("Name")
+            }
+        )
     return out

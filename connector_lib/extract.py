@@ -17,15 +17,17 @@ import datetime as dt
 import json
 import time
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator
+from typing import Any
 
 import pyarrow as pa
 
+from .bronze import BRONZE_COLUMNS, COLUMN_NAMES
+from .bronze import row as _row
 from .client import RETRY_STATUSES, PIWebAPIClient, PIWebAPIError
 from .config import PIConfig
-from .bronze import BRONZE_COLUMNS, COLUMN_NAMES, row as _row
 from .pages import PageOf, decode_page, value_batch
 from .timeutil import UTC, epoch_micros, parse_pi_timestamp, to_pi
 from .values import MalformedValue, normalise
@@ -34,6 +36,7 @@ __all__ = ["BRONZE_COLUMNS", "WindowTask", "read_windows", "iter_rows"]
 
 # No selectedFields on recorded reads: a TimedValue carries only the fields we keep, and filtering costs
 # the server time per value (measured 5x on the simulator, see docs/performance.md).
+
 
 @dataclass(frozen=True)
 class WindowTask:
@@ -49,15 +52,30 @@ class WindowTask:
     reread: str | None = None  # the id of the re-read request this window serves (docs/state.md)
 
     def to_json(self) -> list:
-        return [self.web_id, self.tag, self.start.isoformat(), self.end.isoformat(),
-                self.prior_watermark.isoformat() if self.prior_watermark else None,
-                self.point_type, self.digital_set, self.reread]
+        return [
+            self.web_id,
+            self.tag,
+            self.start.isoformat(),
+            self.end.isoformat(),
+            self.prior_watermark.isoformat() if self.prior_watermark else None,
+            self.point_type,
+            self.digital_set,
+            self.reread,
+        ]
 
     @classmethod
-    def from_json(cls, data: list) -> "WindowTask":
+    def from_json(cls, data: list) -> WindowTask:
         wid, tag, start, end, prior, ptype, dset, reread = data
-        return cls(wid, tag, dt.datetime.fromisoformat(start), dt.datetime.fromisoformat(end),
-                   dt.datetime.fromisoformat(prior) if prior else None, ptype, dset, reread)
+        return cls(
+            wid,
+            tag,
+            dt.datetime.fromisoformat(start),
+            dt.datetime.fromisoformat(end),
+            dt.datetime.fromisoformat(prior) if prior else None,
+            ptype,
+            dset,
+            reread,
+        )
 
 
 class _TagRead:
@@ -76,8 +94,12 @@ class _TagRead:
         self.done = False
 
 
-def read_windows(client: PIWebAPIClient, config: PIConfig, tasks: list[WindowTask],
-                 now: Callable[[], dt.datetime] = lambda: dt.datetime.now(UTC)) -> Iterator[tuple | pa.RecordBatch]:
+def read_windows(
+    client: PIWebAPIClient,
+    config: PIConfig,
+    tasks: list[WindowTask],
+    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(UTC),
+) -> Iterator[tuple | pa.RecordBatch]:
     """Yield bronze rows (values, quarantine records, one completion record per task): the values of
     plain pages as one Arrow record batch per batch-controller answer, every other row as a tuple.
 
@@ -86,7 +108,7 @@ def read_windows(client: PIWebAPIClient, config: PIConfig, tasks: list[WindowTas
     active = [_TagRead(t) for t in tasks]
     with ThreadPoolExecutor(max_workers=config.max_concurrent_requests, thread_name_prefix="pi-batch") as pool:
         while active:
-            groups = [active[i:i + config.tags_per_request] for i in range(0, len(active), config.tags_per_request)]
+            groups = [active[i : i + config.tags_per_request] for i in range(0, len(active), config.tags_per_request)]
             in_flight: deque = deque()
             for group in groups:
                 size = max_count(config, len(group))
@@ -116,8 +138,7 @@ def max_count(config: PIConfig, sub_requests: int) -> int:
 def _call(client: PIWebAPIClient, group: list[_TagRead]) -> dict:
     body = {}
     for i, r in enumerate(group):
-        query = (f"startTime={r.next_start}&endTime={to_pi(r.task.end)}&boundaryType=Inside"
-                 f"&maxCount={r.page_size}")
+        query = f"startTime={r.next_start}&endTime={to_pi(r.task.end)}&boundaryType=Inside&maxCount={r.page_size}"
         body[str(i)] = {"Method": "GET", "Resource": client.url(f"streams/{r.task.web_id}/recorded?{query}")}
     return client.batch(body)
 
@@ -133,8 +154,13 @@ def _done(entry: tuple) -> tuple[list[_TagRead], dict | PIWebAPIError]:
 def _answer(config: PIConfig, group: list[_TagRead], answers: dict | PIWebAPIError, now) -> Iterator[tuple]:
     if isinstance(answers, PIWebAPIError):
         if answers.payload is not None:
-            context = {"request": "POST batch", "status": answers.status, "error": str(answers),
-                       "web_ids": [r.task.web_id for r in group], "body": answers.payload}
+            context = {
+                "request": "POST batch",
+                "status": answers.status,
+                "error": str(answers),
+                "web_ids": [r.task.web_id for r in group],
+                "body": answers.payload,
+            }
             yield _quarantine(group[0], "batch answer is not valid JSON", context, now(), whole_call=True)
         for r in group:
             _fail_or_retry(r, config, str(answers), answers.transient)
@@ -149,15 +175,19 @@ def _answer(config: PIConfig, group: list[_TagRead], answers: dict | PIWebAPIErr
             _fail_or_retry(r, config, "batch response has no entry for this sub-request", True)
             continue
         status = answer.get("Status")
-        content = answer.get("Content")
+        content: Any = answer.get("Content")
         if not isinstance(status, int) or not 200 <= status < 300:
             detail = content if isinstance(content, str) else json.dumps(content)[:300]
             _fail_or_retry(r, config, f"HTTP {status}: {detail}", status in RETRY_STATUSES)
             continue
         if isinstance(content, dict) and isinstance(content.get("WebException"), dict):
             exc = content["WebException"]
-            _fail_or_retry(r, config, f"WebException {exc.get('StatusCode')}: {exc.get('Errors')}",
-                           exc.get("StatusCode") in RETRY_STATUSES)
+            _fail_or_retry(
+                r,
+                config,
+                f"WebException {exc.get('StatusCode')}: {exc.get('Errors')}",
+                exc.get("StatusCode") in RETRY_STATUSES,
+            )
             continue
         items = content.get("Items") if isinstance(content, dict) else None
         if not isinstance(items, list):
@@ -213,8 +243,7 @@ def _page(r: _TagRead, config: PIConfig, items: list) -> list:
         cut -= 1
     if cut == 0 or last is None:
         if r.page_size >= config.max_items_per_call:
-            r.error = (f"more than {r.page_size} values share timestamp {last}; "
-                       f"cannot page past pi.max_items_per_call")
+            r.error = f"more than {r.page_size} values share timestamp {last}; cannot page past pi.max_items_per_call"
             r.done = True
             return []
         r.min_page = min(r.page_size * 2, config.max_items_per_call)
@@ -228,8 +257,15 @@ def _plain_page(r: _TagRead, items: list, units) -> PageOf | None:
     if columns is None:
         return None
     t = r.task
-    constants = {"web_id": t.web_id, "tag": t.tag, "window_start": t.start, "window_end": t.end,
-                 "prior_watermark": t.prior_watermark, "point_type": t.point_type, "digital_set": t.digital_set}
+    constants = {
+        "web_id": t.web_id,
+        "tag": t.tag,
+        "window_start": t.start,
+        "window_end": t.end,
+        "prior_watermark": t.prior_watermark,
+        "point_type": t.point_type,
+        "digital_set": t.digital_set,
+    }
     return PageOf(items, columns, constants, r.last_micros, r.seq, units=units)
 
 
@@ -256,9 +292,22 @@ def _value_rows(r: _TagRead, items: list, units, extracted_at: dt.datetime) -> I
         r.seq = r.seq + 1 if micros == r.last_micros else 0
         r.last_micros = micros
         r.count += 1
-        yield (("value", task.web_id, task.tag, r.seq) + values
-               + (task.start, task.end, task.prior_watermark, None, None, None,
-                  task.point_type, task.digital_set, None, extracted_at))
+        yield (
+            ("value", task.web_id, task.tag, r.seq)
+            + values
+            + (
+                task.start,
+                task.end,
+                task.prior_watermark,
+                None,
+                None,
+                None,
+                task.point_type,
+                task.digital_set,
+                None,
+                extracted_at,
+            )
+        )
 
 
 def iter_rows(records: Iterable[tuple | pa.RecordBatch]) -> Iterator[tuple]:
@@ -281,10 +330,21 @@ def _completion(r: _TagRead, at: dt.datetime) -> tuple:
     """The window's completion record; a re-read window names its request in ``raw`` (see
     :func:`window_context`), which keeps it out of the watermarks."""
     t = r.task
-    return _row(record_kind="window", web_id=t.web_id, tag=t.tag, window_start=t.start, window_end=t.end,
-                prior_watermark=t.prior_watermark, status="failed" if r.error else "ok", error=r.error,
-                value_count=r.count, point_type=t.point_type, digital_set=t.digital_set,
-                raw=window_context(t), extracted_at=at)
+    return _row(
+        record_kind="window",
+        web_id=t.web_id,
+        tag=t.tag,
+        window_start=t.start,
+        window_end=t.end,
+        prior_watermark=t.prior_watermark,
+        status="failed" if r.error else "ok",
+        error=r.error,
+        value_count=r.count,
+        point_type=t.point_type,
+        digital_set=t.digital_set,
+        raw=window_context(t),
+        extracted_at=at,
+    )
 
 
 def window_context(task: WindowTask) -> str | None:
@@ -305,8 +365,15 @@ def _readable_timestamp(item: object) -> dt.datetime | None:
         return None
 
 
-def _quarantine(r: _TagRead, reason: str, raw: object, at: dt.datetime, whole_call: bool = False,
-                timestamp: dt.datetime | None = None, sequence: int | None = None) -> tuple:
+def _quarantine(
+    r: _TagRead,
+    reason: str,
+    raw: object,
+    at: dt.datetime,
+    whole_call: bool = False,
+    timestamp: dt.datetime | None = None,
+    sequence: int | None = None,
+) -> tuple:
     """A payload that could not be used, with what is needed to replay it: the tag and window (or, for
     the answer of a whole call, the web ids of every tag it carried, in ``raw``); for one value with a
     readable timestamp, that timestamp and the sequence it holds among the values at that instant."""
@@ -315,6 +382,15 @@ def _quarantine(r: _TagRead, reason: str, raw: object, at: dt.datetime, whole_ca
         text = json.dumps(raw, ensure_ascii=False, default=str)
     except (TypeError, ValueError):
         text = repr(raw)
-    return _row(record_kind="quarantine", web_id=None if whole_call else t.web_id, tag=None if whole_call else t.tag,
-                window_start=t.start, window_end=t.end, error=reason, raw=text[:100_000], extracted_at=at,
-                timestamp=timestamp, sequence=sequence)
+    return _row(
+        record_kind="quarantine",
+        web_id=None if whole_call else t.web_id,
+        tag=None if whole_call else t.tag,
+        window_start=t.start,
+        window_end=t.end,
+        error=reason,
+        raw=text[:100_000],
+        extracted_at=at,
+        timestamp=timestamp,
+        sequence=sequence,
+    )

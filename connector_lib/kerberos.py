@@ -48,14 +48,15 @@ RENEW_MARGIN_S = 600.0
 #: but not more often than this, whatever the ticket says (a clock ahead of the KDC's makes it look over)
 MIN_RENEW_S = 30.0
 #: the Kerberos library's words for a KDC it could not reach: worth another attempt, not a credential problem
-UNREACHABLE = re.compile(r"Cannot contact any KDC|Cannot find KDC|timed out|Connection refused|Resource temporarily",
-                         re.IGNORECASE)
+UNREACHABLE = re.compile(
+    r"Cannot contact any KDC|Cannot find KDC|timed out|Connection refused|Resource temporarily", re.IGNORECASE
+)
 
 log = logging.getLogger(__name__)
 
 MUTUAL = {"required": REQUIRED, "optional": OPTIONAL, "disabled": DISABLED}
 
-_logins: dict[tuple, "KerberosLogin"] = {}
+_logins: dict[tuple, KerberosLogin] = {}
 _KEY_SALT = os.urandom(32)  # logins are found by a keyed hash of the password, never the password itself
 _logins_lock = threading.Lock()
 
@@ -73,8 +74,9 @@ def _failure(what: str, exc: Exception, settings: str) -> AuthError:
     KDCs; anything else is a refusal and points at ``settings``."""
     reason = _gss_reason(exc)
     if UNREACHABLE.search(reason):
-        return AuthError(f"kerberos: {what}: {reason}; check the KDCs in pi.auth.kerberos_config and the network",
-                         transient=True)
+        return AuthError(
+            f"kerberos: {what}: {reason}; check the KDCs in pi.auth.kerberos_config and the network", transient=True
+        )
     return AuthError(f"kerberos: {what}: {reason}; check {settings}")
 
 
@@ -114,8 +116,9 @@ class KerberosLogin:
             options = krb5.get_init_creds_opt_alloc(ctx)
             krb5.get_init_creds_opt_set_canonicalize(options, True)
             if self.keytab:
-                creds = krb5.get_init_creds_keytab(ctx, principal, options,
-                                                   keytab=krb5.kt_resolve(ctx, self.keytab.encode()))
+                creds = krb5.get_init_creds_keytab(
+                    ctx, principal, options, keytab=krb5.kt_resolve(ctx, self.keytab.encode())
+                )
             else:
                 creds = krb5.get_init_creds_password(ctx, principal, options, password=self._password.encode())
             ccache = krb5.cc_new_unique(ctx, b"MEMORY")
@@ -124,14 +127,19 @@ class KerberosLogin:
             if self._retired:  # the cache before the previous one: no thread still starts a context with it
                 krb5.cc_destroy(ctx, krb5.cc_resolve(ctx, self._retired.encode()))
         except krb5.Krb5Error as exc:
-            raise _failure(f"cannot log in as {self.principal}", exc,
-                           f"pi.auth.username, {with_what} and pi.auth.kerberos_config") from None
+            raise _failure(
+                f"cannot log in as {self.principal}", exc, f"pi.auth.username, {with_what} and pi.auth.kerberos_config"
+            ) from None
+        assert ccache.name is not None  # a new unique cache always has a name
         self._retired = self.ccache
         self.ccache = f"MEMORY:{ccache.name.decode()}"
         lifetime = creds.times.endtime - time.time()
         if lifetime < MIN_RENEW_S:
-            log.warning("kerberos: the ticket for %s ends in %.0f s: is this machine's clock ahead of the KDC's?",
-                        self.principal, lifetime)
+            log.warning(
+                "kerberos: the ticket for %s ends in %.0f s: is this machine's clock ahead of the KDC's?",
+                self.principal,
+                lifetime,
+            )
         self._renew_at = time.time() + max(MIN_RENEW_S, renew_in(lifetime, RENEW_MARGIN_S))
         self.logins += 1
 
@@ -141,8 +149,12 @@ def login_for(config: PIConfig) -> KerberosLogin | None:
     client of the process), or None to use the default ticket cache."""
     if not (config.password or config.kerberos_keytab):
         return None
-    key = (config.username, config.kerberos_keytab, config.kerberos_config,
-           hmac.new(_KEY_SALT, config.password.encode(), hashlib.sha256).hexdigest())
+    key = (
+        config.username,
+        config.kerberos_keytab,
+        config.kerberos_config,
+        hmac.new(_KEY_SALT, config.password.encode(), hashlib.sha256).hexdigest(),
+    )
     with _logins_lock:
         login = _logins.get(key)
         if login is None:
@@ -163,7 +175,7 @@ class KerberosAuth(AuthBase):
         self.login = login_for(config)
         self._local = threading.local()
 
-    def _auth(self) -> "NegotiateAuth":
+    def _auth(self) -> NegotiateAuth:
         ccache = self.login.current() if self.login is not None else None
         auth = getattr(self._local, "auth", None)
         if auth is None or auth.ccache != ccache:
@@ -180,9 +192,13 @@ class NegotiateAuth(HTTPKerberosAuth):
 
     def __init__(self, config: PIConfig, ccache: str | None):
         principal = spnego.KerberosCCache(ccache=ccache) if ccache else (config.username or None)
-        super().__init__(mutual_authentication=MUTUAL[config.kerberos_mutual], principal=principal,
-                         hostname_override=config.kerberos_hostname or None, force_preemptive=True,
-                         sanitize_mutual_error_response=False)  # keep the server's Errors text on a 4xx
+        super().__init__(
+            mutual_authentication=MUTUAL[config.kerberos_mutual],
+            principal=principal,
+            hostname_override=config.kerberos_hostname or None,
+            force_preemptive=True,
+            sanitize_mutual_error_response=False,
+        )  # keep the server's Errors text on a 4xx
         self.ccache = ccache
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
@@ -198,25 +214,36 @@ class NegotiateAuth(HTTPKerberosAuth):
             wanted |= spnego.ContextReq.mutual_auth
         try:
             self._context[host] = context = spnego.client(
-                username=self.principal, hostname=service_host, service=self.service, context_req=wanted,
-                channel_bindings=self._cbts.get(host), protocol="kerberos")
+                username=self.principal,
+                hostname=service_host,
+                service=self.service,
+                context_req=wanted,
+                channel_bindings=self._cbts.get(host),
+                protocol="kerberos",
+            )
             token = context.step(in_token=None if is_preemptive else _negotiate_token(response))
         except spnego.exceptions.SpnegoError as exc:
             if response is not None:
                 response.close()  # the 401 being answered: back to the pool
             whose = "pi.auth.username" if self.ccache else "the ticket cache (kinit, KRB5CCNAME)"
-            raise _failure(f"no service ticket for HTTP/{service_host}", exc,
-                           f"pi.auth.kerberos_hostname (HTTP/host must be the server's service principal), "
-                           f"{whose} and pi.auth.kerberos_config") from None
+            raise _failure(
+                f"no service ticket for HTTP/{service_host}",
+                exc,
+                f"pi.auth.kerberos_hostname (HTTP/host must be the server's service principal), "
+                f"{whose} and pi.auth.kerberos_config",
+            ) from None
+        assert token is not None  # a client context's first step (or its answer to a challenge) is a token
         return f"Negotiate {base64.b64encode(token).decode()}"
 
     def handle_response(self, response, **kwargs):
         try:
             return super().handle_response(response, **kwargs)
         except MutualAuthenticationError:
-            raise AuthError("kerberos: the server did not prove its identity (mutual authentication failed, or "
-                            "its answer carried no Negotiate token); behind a proxy that drops it set "
-                            "pi.auth.kerberos_mutual = optional") from None
+            raise AuthError(
+                "kerberos: the server did not prove its identity (mutual authentication failed, or "
+                "its answer carried no Negotiate token); behind a proxy that drops it set "
+                "pi.auth.kerberos_mutual = optional"
+            ) from None
 
 
 def _negotiate_token(response: requests.Response | None) -> bytes | None:

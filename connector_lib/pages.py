@@ -15,10 +15,10 @@ timestamps Arrow cannot read (outside 1677..2262, say) goes the careful way too.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain
 from operator import itemgetter
-from typing import Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -66,7 +66,8 @@ def decode_page(items: list, stream_units: object) -> PageColumns | None:
         if set(map(len, items)) != {len(_FIELDS)}:
             return None
         raw_ts, values, good, questionable, substituted, annotated, units = (
-            list(map(getter, items)) for getter in _GETTERS)
+            list(map(getter, items)) for getter in _GETTERS
+        )
     except (KeyError, TypeError):
         return None
     if set(map(type, raw_ts)) != _STR:
@@ -80,8 +81,15 @@ def decode_page(items: list, stream_units: object) -> PageColumns | None:
             return None
         units = [stream_units if u is None else u for u in units]
     n = len(items)
-    page = PageColumns(raw_ts, ["number"] * n, units=units, good=good, questionable=questionable,
-                       substituted=substituted, annotated=annotated)
+    page = PageColumns(
+        raw_ts,
+        ["number"] * n,
+        units=units,
+        good=good,
+        questionable=questionable,
+        substituted=substituted,
+        annotated=annotated,
+    )
     kinds = set(map(type, values))
     if kinds == {float}:
         page.value_double = values
@@ -107,13 +115,15 @@ def _mixed_values(page: PageColumns, values: list, kinds: set) -> bool:
             codes = [s["Value"] if s is not None else None for s in states]
         except KeyError:
             return False
-        if (set(type(x) for x, t in zip(names, types) if t is dict) != _STR
-                or set(type(x) for x, t in zip(codes, types) if t is dict) != {int}):
+        if set(type(x) for x, t in zip(names, types) if t is dict) != _STR or set(
+            type(x) for x, t in zip(codes, types) if t is dict
+        ) != {int}:
             return False
         system = [s is not None and s.get("IsSystem") is True for s in states]
         page.state_name, page.state_code, page.is_system = names, codes, system
-        page.value_type = [("system" if y else "digital") if t is dict else _KIND_NAMES[t]
-                           for t, y in zip(types, system)]
+        page.value_type = [
+            ("system" if y else "digital") if t is dict else _KIND_NAMES[t] for t, y in zip(types, system)
+        ]
     elif len(kinds) > 1 or str in kinds:
         page.value_type = [_KIND_NAMES[t] for t in types]
     if kinds & _NUMBER:
@@ -129,8 +139,9 @@ def _mixed_values(page: PageColumns, values: list, kinds: set) -> bool:
 def parse_timestamps(raw_ts: list | pa.Array) -> pa.Array | None:
     """Microsecond UTC timestamps of PI's ``...T...Z`` texts, or ``None`` if Arrow cannot read one."""
     text = raw_ts if isinstance(raw_ts, pa.Array) else pa.array(raw_ts, pa.string())
-    if not (pc.all(pc.ends_with(text, "Z")).as_py()
-            and pc.all(pc.equal(pc.utf8_slice_codeunits(text, 10, 11), "T")).as_py()):
+    if not (
+        pc.all(pc.ends_with(text, "Z")).as_py() and pc.all(pc.equal(pc.utf8_slice_codeunits(text, 10, 11), "T")).as_py()
+    ):
         return None
     try:
         return text.cast(_NS).cast(_US, safe=False)
@@ -194,8 +205,9 @@ def sequences(pages: Sequence[PageOf], micros: np.ndarray) -> tuple[np.ndarray, 
     return seq.astype(np.int32), ends
 
 
-def value_batch(pages: Sequence[PageOf], extracted_at: dt.datetime
-                ) -> tuple[pa.RecordBatch | None, list[tuple[PageOf, int, int]], list[PageOf]]:
+def value_batch(
+    pages: Sequence[PageOf], extracted_at: dt.datetime
+) -> tuple[pa.RecordBatch | None, list[tuple[PageOf, int, int]], list[PageOf]]:
     """One bronze record batch for the values of several pages (of different tags); each page's last
     timestamp (µs) and sequence; and the pages left to the careful path (unreadable timestamps)."""
     pages, declined, text, stamps = _readable(pages)
@@ -225,8 +237,19 @@ def value_batch(pages: Sequence[PageOf], extracted_at: dt.datetime
         "timestamp_raw": text,
         "extracted_at": _repeat(extracted_at, ARROW_SCHEMA.field("extracted_at").type, n),
     }
-    for name in ("value_type", "value_double", "value_string", "state_code", "state_name", "is_system",
-                 "good", "questionable", "substituted", "annotated", "units"):
+    for name in (
+        "value_type",
+        "value_double",
+        "value_string",
+        "state_code",
+        "state_name",
+        "is_system",
+        "good",
+        "questionable",
+        "substituted",
+        "annotated",
+        "units",
+    ):
         columns[name] = per_value(name, ARROW_SCHEMA.field(name).type)
     for name in ("web_id", "tag", "window_start", "window_end", "prior_watermark", "point_type", "digital_set"):
         columns[name] = per_page(name, ARROW_SCHEMA.field(name).type)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from .config import PIConfig
 from .discovery import Tag
@@ -22,8 +22,14 @@ MAX_AUTO_PARTITIONS = 64
 _EPS = dt.timedelta(microseconds=1)
 
 
-def plan_windows(tags: Iterable[Tag], positions: Mapping[str, dt.datetime], watermarks: Mapping[str, dt.datetime],
-                 lookback_done: set[str], config: PIConfig, end: dt.datetime) -> list[WindowTask]:
+def plan_windows(
+    tags: Iterable[Tag],
+    positions: Mapping[str, dt.datetime],
+    watermarks: Mapping[str, dt.datetime],
+    lookback_done: set[str],
+    config: PIConfig,
+    end: dt.datetime,
+) -> list[WindowTask]:
     """Windows of one micro-batch ending at ``end``. ``positions`` is where each tag stands now;
     ``watermarks`` what bronze durably covered at pipeline start (for the late-data flag);
     ``lookback_done`` the tags whose lookback was already read in this update."""
@@ -37,14 +43,28 @@ def plan_windows(tags: Iterable[Tag], positions: Mapping[str, dt.datetime], wate
         start = pos
         if tag.web_id in watermarks and tag.web_id not in lookback_done:
             start = pos - lookback
-        tasks.append(WindowTask(tag.web_id, tag.name, start, min(end, pos + max_window),
-                                watermarks.get(tag.web_id), tag.point_type, tag.digital_set))
+        tasks.append(
+            WindowTask(
+                tag.web_id,
+                tag.name,
+                start,
+                min(end, pos + max_window),
+                watermarks.get(tag.web_id),
+                tag.point_type,
+                tag.digital_set,
+            )
+        )
     return tasks
 
 
-def plan_rereads(tags: Iterable[Tag], requests: Iterable[RereadRequest],
-                 positions: Mapping[tuple[str, str], dt.datetime], watermarks: Mapping[str, dt.datetime],
-                 config: PIConfig, end: dt.datetime) -> list[WindowTask]:
+def plan_rereads(
+    tags: Iterable[Tag],
+    requests: Iterable[RereadRequest],
+    positions: Mapping[tuple[str, str], dt.datetime],
+    watermarks: Mapping[str, dt.datetime],
+    config: PIConfig,
+    end: dt.datetime,
+) -> list[WindowTask]:
     """Re-read windows of one micro-batch: per request and matching tag, the next ``max_window`` chunk
     from where its re-read stands (``positions``, keyed by request id and web id), never past the
     request's end or this update's ``end``."""
@@ -56,9 +76,18 @@ def plan_rereads(tags: Iterable[Tag], requests: Iterable[RereadRequest],
             pos = positions.get((request.request_id, tag.web_id))
             if pos is None or pos + _EPS > stop:
                 continue
-            tasks.append(WindowTask(tag.web_id, tag.name, pos, min(stop, pos + max_window),
-                                    watermarks.get(tag.web_id), tag.point_type, tag.digital_set,
-                                    reread=request.request_id))
+            tasks.append(
+                WindowTask(
+                    tag.web_id,
+                    tag.name,
+                    pos,
+                    min(stop, pos + max_window),
+                    watermarks.get(tag.web_id),
+                    tag.point_type,
+                    tag.digital_set,
+                    reread=request.request_id,
+                )
+            )
     return tasks
 
 
@@ -67,8 +96,9 @@ def expected_values(task: WindowTask, densities: Mapping[str, float], default: f
     return densities.get(task.web_id, default) * max((task.end - task.start).total_seconds(), 1.0)
 
 
-def partition_tasks(tasks: list[WindowTask], config: PIConfig,
-                    densities: Mapping[str, float] | None = None) -> list[list[WindowTask]]:
+def partition_tasks(
+    tasks: list[WindowTask], config: PIConfig, densities: Mapping[str, float] | None = None
+) -> list[list[WindowTask]]:
     """Cut tasks into Spark partitions balanced by expected values, not by tag count, so one dense tag
     or a tag still backfilling does not make a straggler. Densities come from what earlier updates read
     (``pi_watermarks``); tags without history count as the median tag (or one value a minute).

@@ -17,16 +17,18 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
 
 from .config import ConfigError
 from .timeutil import as_utc
 
 #: columns of the control table; ``tags`` and ``note`` may be null
 COLUMNS = ("request_id", "tags", "start_time", "end_time")
-DDL = ("request_id STRING NOT NULL, tags STRING, start_time TIMESTAMP NOT NULL, end_time TIMESTAMP NOT NULL, "
-       "requested_at TIMESTAMP, note STRING")
+DDL = (
+    "request_id STRING NOT NULL, tags STRING, start_time TIMESTAMP NOT NULL, end_time TIMESTAMP NOT NULL, "
+    "requested_at TIMESTAMP, note STRING"
+)
 
 
 def name_pattern(filters: str | None) -> re.Pattern | None:
@@ -55,14 +57,23 @@ class RereadRequest:
         return pattern is None or pattern.fullmatch(name) is not None
 
     def to_json(self) -> dict:
-        return {"id": self.request_id, "tags": self.tags, "start": self.start.isoformat(),
-                "end": self.end.isoformat(), "covered": {k: v.isoformat() for k, v in self.covered.items()}}
+        return {
+            "id": self.request_id,
+            "tags": self.tags,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "covered": {k: v.isoformat() for k, v in self.covered.items()},
+        }
 
     @classmethod
-    def from_json(cls, data: Mapping) -> "RereadRequest":
-        return cls(data["id"], data["tags"], dt.datetime.fromisoformat(data["start"]),
-                   dt.datetime.fromisoformat(data["end"]),
-                   {k: dt.datetime.fromisoformat(v) for k, v in data["covered"].items()})
+    def from_json(cls, data: Mapping) -> RereadRequest:
+        return cls(
+            data["id"],
+            data["tags"],
+            dt.datetime.fromisoformat(data["start"]),
+            dt.datetime.fromisoformat(data["end"]),
+            {k: dt.datetime.fromisoformat(v) for k, v in data["covered"].items()},
+        )
 
 
 def covered_until(start: dt.datetime, windows: Iterable[tuple[dt.datetime, dt.datetime]]) -> dt.datetime:
@@ -94,8 +105,9 @@ def requests_from_rows(table: str, rows: Iterable[Mapping], done: Iterable[Mappi
         if start is None or end is None:
             raise ConfigError(f"{name}: start_time and end_time are required timestamps")
         if start >= end:
-            raise ConfigError(f"{name}: start_time must be before end_time, got {start.isoformat()} "
-                              f">= {end.isoformat()}")
+            raise ConfigError(
+                f"{name}: start_time must be before end_time, got {start.isoformat()} >= {end.isoformat()}"
+            )
         tags = row.get("tags")
         if tags is not None and not isinstance(tags, str):
             raise ConfigError(f"{name}: tags must be a string of names or filters, got {tags!r}")
@@ -106,11 +118,13 @@ def requests_from_rows(table: str, rows: Iterable[Mapping], done: Iterable[Mappi
         requests[request_id] = request
     windows: dict[tuple[str, str], list[tuple[dt.datetime, dt.datetime]]] = {}
     for w in done:
-        windows.setdefault((w["request_id"], w["web_id"]), []).append((_utc(w["window_start"]), _utc(w["window_end"])))
+        start, end = as_utc(w["window_start"]), as_utc(w["window_end"])
+        windows.setdefault((w["request_id"], w["web_id"]), []).append((start, end))
     covered: dict[str, dict[str, dt.datetime]] = {}
     for (request_id, web_id), spans in windows.items():
-        request = requests.get(request_id)
-        if request is not None:
-            covered.setdefault(request_id, {})[web_id] = covered_until(request.start, spans)
-    return [RereadRequest(r.request_id, r.tags, r.start, r.end, covered.get(r.request_id, {}))
-            for r in requests.values()]
+        known = requests.get(request_id)
+        if known is not None:
+            covered.setdefault(request_id, {})[web_id] = covered_until(known.start, spans)
+    return [
+        RereadRequest(r.request_id, r.tags, r.start, r.end, covered.get(r.request_id, {})) for r in requests.values()
+    ]

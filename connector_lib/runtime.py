@@ -28,7 +28,8 @@ def require_supported_spark(server: str | None, client: str) -> None:
         if found and (int(found[1]), int(found[2])) < MINIMUM_SPARK:
             raise UnsupportedRuntime(
                 f"{what} {version}: osipi-lakeflow needs Spark 4.0 or newer (Databricks Runtime 17.3 LTS or newer: "
-                "pipeline channel CURRENT or PREVIEW, environment_version 4; docs/deploy.md)")
+                "pipeline channel CURRENT or PREVIEW, environment_version 4; docs/deploy.md)"
+            )
 
 
 require_supported_spark(None, pyspark.__version__)

@@ -11,13 +11,26 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any
 
 from .timeutil import parse_pi_timestamp
 
 # column order of a normalised value (the data source schema repeats it)
 VALUE_FIELDS = (
-    "timestamp", "timestamp_raw", "value_type", "value_double", "value_string", "state_code",
-    "state_name", "is_system", "good", "questionable", "substituted", "annotated", "units", "errors",
+    "timestamp",
+    "timestamp_raw",
+    "value_type",
+    "value_double",
+    "value_string",
+    "state_code",
+    "state_name",
+    "is_system",
+    "good",
+    "questionable",
+    "substituted",
+    "annotated",
+    "units",
+    "errors",
 )
 
 
@@ -50,7 +63,7 @@ def normalise(item: object, stream_units: str | None = None) -> tuple:
         ts = parse_pi_timestamp(raw_ts)
     except ValueError:
         raise MalformedValue(f"unparseable Timestamp {raw_ts!r}", item) from None
-    value = item.get("Value")
+    value: Any = item.get("Value")
     units = item.get("UnitsAbbreviation", stream_units)
     if units is None:
         units = stream_units
@@ -88,7 +101,18 @@ def normalise(item: object, stream_units: str | None = None) -> tuple:
     else:
         raise MalformedValue(f"unsupported Value type {kind.__name__}", item)
     return (
-        ts, raw_ts, value_type, value_double, value_string, state_code, state_name, is_system,
-        good, questionable, substituted, annotated, units,
+        ts,
+        raw_ts,
+        value_type,
+        value_double,
+        value_string,
+        state_code,
+        state_name,
+        is_system,
+        good,
+        questionable,
+        substituted,
+        annotated,
+        units,
         json.dumps(errors, ensure_ascii=False) if errors else None,
     )

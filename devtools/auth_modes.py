@@ -34,21 +34,46 @@ from .local_pipeline import REPO, LocalPipeline, session_conf
 SECRET_VARIABLES = ("OSIPI_BASIC_PASSWORD", "OSIPI_CLIENT_SECRET", "OSIPI_STATIC_TOKEN", "OSIPI_KERBEROS_PASSWORD")
 #: mode -> (its settings, the scheme the server must have accepted its requests with)
 MODES = {
-    "basic": ({"pi.auth.type": "basic", "pi.auth.username": "svc_pi",
-               "pi.auth.password": "env:OSIPI_BASIC_PASSWORD"}, "basic"),
-    "bearer-client-credentials": ({"pi.auth.type": "bearer", "pi.auth.token_url": "{token_url}",
-                                   "pi.auth.client_id": "osipi", "pi.auth.client_secret": "env:OSIPI_CLIENT_SECRET"},
-                                  "bearer"),
+    "basic": (
+        {"pi.auth.type": "basic", "pi.auth.username": "svc_pi", "pi.auth.password": "env:OSIPI_BASIC_PASSWORD"},
+        "basic",
+    ),
+    "bearer-client-credentials": (
+        {
+            "pi.auth.type": "bearer",
+            "pi.auth.token_url": "{token_url}",
+            "pi.auth.client_id": "osipi",
+            "pi.auth.client_secret": "env:OSIPI_CLIENT_SECRET",
+        },
+        "bearer",
+    ),
     "bearer-static-token": ({"pi.auth.type": "bearer", "pi.auth.token": "env:OSIPI_STATIC_TOKEN"}, "bearer"),
-    "kerberos-password": ({"pi.auth.type": "kerberos", "pi.auth.username": "{principal}",
-                           "pi.auth.password": "env:OSIPI_KERBEROS_PASSWORD",
-                           "pi.auth.kerberos_config": "{krb5_conf}"}, "negotiate"),
-    "kerberos-keytab": ({"pi.auth.type": "kerberos", "pi.auth.username": "{principal}",
-                         "pi.auth.kerberos_keytab": "{keytab}", "pi.auth.kerberos_config": "{krb5_conf}"}, "negotiate"),
+    "kerberos-password": (
+        {
+            "pi.auth.type": "kerberos",
+            "pi.auth.username": "{principal}",
+            "pi.auth.password": "env:OSIPI_KERBEROS_PASSWORD",
+            "pi.auth.kerberos_config": "{krb5_conf}",
+        },
+        "negotiate",
+    ),
+    "kerberos-keytab": (
+        {
+            "pi.auth.type": "kerberos",
+            "pi.auth.username": "{principal}",
+            "pi.auth.kerberos_keytab": "{keytab}",
+            "pi.auth.kerberos_config": "{krb5_conf}",
+        },
+        "negotiate",
+    ),
 }
 #: the update that must fail: a wrong password (the right one with a prefix, so it holds the canary)
-WRONG = {"pi.auth.type": "kerberos", "pi.auth.username": "{principal}", "pi.auth.password": "env:OSIPI_WRONG_PASSWORD",
-         "pi.auth.kerberos_config": "{krb5_conf}"}
+WRONG = {
+    "pi.auth.type": "kerberos",
+    "pi.auth.username": "{principal}",
+    "pi.auth.password": "env:OSIPI_WRONG_PASSWORD",
+    "pi.auth.kerberos_config": "{krb5_conf}",
+}
 WRONG_SAYS = "kerberos: cannot log in as {principal}: "
 
 
@@ -74,10 +99,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work-dir", default=str(REPO / ".work" / "auth_modes"))
     parser.add_argument("--tags", type=int, default=12)
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated, in order (default: all)")
-    parser.add_argument("--secrets-as-values", action="store_true",
-                        help="put the secrets' values in the pipeline configuration, as Databricks does with a "
-                             "{{secrets/scope/key}} reference, instead of env:VAR (docs/security.md says what "
-                             "open-source Spark then logs)")
+    parser.add_argument(
+        "--secrets-as-values",
+        action="store_true",
+        help="put the secrets' values in the pipeline configuration, as Databricks does with a "
+        "{{secrets/scope/key}} reference, instead of env:VAR (docs/security.md says what "
+        "open-source Spark then logs)",
+    )
     args = parser.parse_args(argv)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     unknown = [m for m in modes if m not in MODES]
@@ -106,21 +134,48 @@ def main(argv: list[str] | None = None) -> int:
     realm = TestRealm.create(client_password=os.environ["OSIPI_KERBEROS_PASSWORD"])
     pki = TestPKI.create(work / "pki")
     archive = Archive(seed=23, n_points=args.tags)
-    issuer = TokenIssuer(client_id="osipi", client_secret=os.environ["OSIPI_CLIENT_SECRET"],
-                         static_tokens=frozenset({os.environ["OSIPI_STATIC_TOKEN"]}))
-    server = SimulatorServer(archive, tls=pki, basic_auth=("svc_pi", os.environ["OSIPI_BASIC_PASSWORD"]),
-                             bearer=issuer, kerberos=KerberosAcceptor(realm.service_keytab)).start()
-    fill = {"token_url": server.token_url, "principal": realm.client_principal, "keytab": realm.client_keytab,
-            "krb5_conf": realm.krb5_conf}
-    base = {"pi.url": server.url, "pi.tls.ca_bundle": str(pki.ca_cert), "pi.backfill_start": "*-40m",
-            "pi.settle_lag": "2s", "pi.lookback": "10m", "pi.tags_per_request": "4", "pi.log_level": "debug"}
-    java_options = session_conf(work / "pipeline")["spark.driver.extraJavaOptions"].replace(
-        "log4j2.properties", "log4j2-info.properties") + f" -Dosipi.spark.log={work / 'spark.log'} " \
+    issuer = TokenIssuer(
+        client_id="osipi",
+        client_secret=os.environ["OSIPI_CLIENT_SECRET"],
+        static_tokens=frozenset({os.environ["OSIPI_STATIC_TOKEN"]}),
+    )
+    server = SimulatorServer(
+        archive,
+        tls=pki,
+        basic_auth=("svc_pi", os.environ["OSIPI_BASIC_PASSWORD"]),
+        bearer=issuer,
+        kerberos=KerberosAcceptor(realm.service_keytab),
+    ).start()
+    fill = {
+        "token_url": server.token_url,
+        "principal": realm.client_principal,
+        "keytab": realm.client_keytab,
+        "krb5_conf": realm.krb5_conf,
+    }
+    base = {
+        "pi.url": server.url,
+        "pi.tls.ca_bundle": str(pki.ca_cert),
+        "pi.backfill_start": "*-40m",
+        "pi.settle_lag": "2s",
+        "pi.lookback": "10m",
+        "pi.tags_per_request": "4",
+        "pi.log_level": "debug",
+    }
+    java_options = (
+        session_conf(work / "pipeline")["spark.driver.extraJavaOptions"].replace(
+            "log4j2.properties", "log4j2-info.properties"
+        )
+        + f" -Dosipi.spark.log={work / 'spark.log'} "
         f"-Djava.io.tmpdir={work / 'tmp'}"
-    pipeline = LocalPipeline(work / "pipeline", base, spark_conf={
-        "spark.driver.extraJavaOptions": java_options, "spark.local.dir": str(work / "scratch")})
-    _say(f"simulator {server.url} (HTTPS, test CA {pki.ca_cert}); "
-         f"Kerberos realm {realm.client_principal.split('@')[1]}")
+    )
+    pipeline = LocalPipeline(
+        work / "pipeline",
+        base,
+        spark_conf={"spark.driver.extraJavaOptions": java_options, "spark.local.dir": str(work / "scratch")},
+    )
+    _say(
+        f"simulator {server.url} (HTTPS, test CA {pki.ca_cert}); Kerberos realm {realm.client_principal.split('@')[1]}"
+    )
     status = 0
     try:
         for mode in modes:
@@ -135,9 +190,11 @@ def main(argv: list[str] | None = None) -> int:
             for message in result.events:
                 _say(f"  event: {message}")
             let_in = dict(server.auth.accepted - before)
-            _say(f"MODE {mode}: update {'ok' if result.ok else 'FAILED: ' + str(result.error)} in "
-                 f"{time.monotonic() - started:.1f}s; "
-                 f"requests accepted by scheme {let_in}")
+            _say(
+                f"MODE {mode}: update {'ok' if result.ok else 'FAILED: ' + str(result.error)} in "
+                f"{time.monotonic() - started:.1f}s; "
+                f"requests accepted by scheme {let_in}"
+            )
             rec = reconcile(pipeline.spark, archive)
             _say(f"MODE {mode}: {rec.line()}")
             plan = explain(pipeline.spark, pipeline.configuration)

@@ -45,8 +45,18 @@ from .reconcile import Reconciliation, reconcile
 
 # HTTP fault kinds, rotated over the schedules so each is the only kind of some schedule and all are
 # mixed in others
-HTTP_ROTATION = (HTTP_FAULTS, ("500",), ("502", "503"), ("429",), ("slow",), ("reset",), ("truncated",),
-                 ("malformed",), ("webexception",), ("reset", "truncated", "500"))
+HTTP_ROTATION = (
+    HTTP_FAULTS,
+    ("500",),
+    ("502", "503"),
+    ("429",),
+    ("slow",),
+    ("reset",),
+    ("truncated",),
+    ("malformed",),
+    ("webexception",),
+    ("reset", "truncated", "500"),
+)
 SUB_ROTATION = (SUB_FAULTS, ("500",), ("503",), ("webexception",), ("value_errors",))
 TAGS = 12
 LOOKBACK_S = 60  # > largest arrival delay + edit delay below, so every late value is re-read
@@ -71,12 +81,17 @@ class Schedule:
         """``faults_only``: for a schedule that shares a pipeline with another whose archive and its changes
         are used (see :func:`group_lead`)."""
         f = self.faults
-        parts = [f"first {f.fail_first} batch call(s) fail, then http {f.http_rate:.2f} {'+'.join(f.http_kinds)}",
-                 f"sub {f.sub_rate:.2f} {'+'.join(f.sub_kinds)}", f"{self.faulted_updates} faulted update(s)"]
+        parts = [
+            f"first {f.fail_first} batch call(s) fail, then http {f.http_rate:.2f} {'+'.join(f.http_kinds)}",
+            f"sub {f.sub_rate:.2f} {'+'.join(f.sub_kinds)}",
+            f"{self.faulted_updates} faulted update(s)",
+        ]
         if faults_only:
             return f"schedule {self.number} (seed {self.seed}): " + ", ".join(parts) + ", on the same pipeline"
-        parts += [f"late {self.buffered_share:.0%} of points up to {self.max_delay_s:.0f}s",
-                  f"edits {self.edit_share:.0%} up to {self.max_edit_delay_s:.0f}s"]
+        parts += [
+            f"late {self.buffered_share:.0%} of points up to {self.max_delay_s:.0f}s",
+            f"edits {self.edit_share:.0%} up to {self.max_edit_delay_s:.0f}s",
+        ]
         if self.create_after_s is not None:
             parts.append(f"point created at +{self.create_after_s:.0f}s")
         if self.delete_after_s is not None:
@@ -96,13 +111,23 @@ def schedule(number: int, campaign_seed: int = 0) -> Schedule:
     http_kinds = HTTP_ROTATION[number % len(HTTP_ROTATION)]
     sub_kinds = SUB_ROTATION[(number // 2) % len(SUB_ROTATION)]
     return Schedule(
-        number=number, seed=seed,
-        faults=FaultPlan(seed=seed, http_rate=0.05 + 0.25 * u("http"), http_kinds=http_kinds,
-                         sub_rate=0.25 * u("sub") if number % 3 else 0.0, sub_kinds=sub_kinds,
-                         retry_after_s=1, slow_s=2.5, fail_first=1 + int(3 * u("first"))),
+        number=number,
+        seed=seed,
+        faults=FaultPlan(
+            seed=seed,
+            http_rate=0.05 + 0.25 * u("http"),
+            http_kinds=http_kinds,
+            sub_rate=0.25 * u("sub") if number % 3 else 0.0,
+            sub_kinds=sub_kinds,
+            retry_after_s=1,
+            slow_s=2.5,
+            fail_first=1 + int(3 * u("first")),
+        ),
         faulted_updates=2 if number % 10 == 9 else 1,
-        buffered_share=0.5 + 0.4 * u("buffered"), max_delay_s=5 + 15 * u("delay"),
-        edit_share=0.1 + 0.2 * u("edits"), max_edit_delay_s=5 + 10 * u("edit_delay"),
+        buffered_share=0.5 + 0.4 * u("buffered"),
+        max_delay_s=5 + 15 * u("delay"),
+        edit_share=0.1 + 0.2 * u("edits"),
+        max_edit_delay_s=5 + 10 * u("edit_delay"),
         create_after_s=1 + 6 * u("create") if number % 2 == 0 else None,
         delete_after_s=1 + 10 * u("delete") if number % 4 in (1, 2) else None,
         denied=number % 3 == 1,
@@ -130,30 +155,54 @@ class Outcome:
         r = self.reconciliation
         faulted = ", ".join("ok" if u == "ok" else "failed" for u in self.updates[:-1])
         numbers = "+".join(str(s.number) for s in self.schedules)
-        return (f"schedule {numbers}: {'PASS' if self.passed else 'FAIL'} in {self.seconds:.0f}s; "
-                f"faulted updates {faulted}; faults injected {sum(self.faults.values())} {self.faults}; "
-                f"values checked {r.truth} (late {self.late_values}, edited {self.edited_values}); "
-                f"missing {r.missing} duplicated {r.duplicated} unexpected {r.unexpected} "
-                f"mismatched {r.mismatched} behind watermark {r.behind_watermark}"
-                + ("" if self.denied_reported else "; denied point NOT reported")
-                + ("" if self.deleted_ok else f"; deleted point has values not in truth {self.deleted_unexplained}"))
+        return (
+            f"schedule {numbers}: {'PASS' if self.passed else 'FAIL'} in {self.seconds:.0f}s; "
+            f"faulted updates {faulted}; faults injected {sum(self.faults.values())} {self.faults}; "
+            f"values checked {r.truth} (late {self.late_values}, edited {self.edited_values}); "
+            f"missing {r.missing} duplicated {r.duplicated} unexpected {r.unexpected} "
+            f"mismatched {r.mismatched} behind watermark {r.behind_watermark}"
+            + ("" if self.denied_reported else "; denied point NOT reported")
+            + ("" if self.deleted_ok else f"; deleted point has values not in truth {self.deleted_unexplained}")
+        )
 
 
 def pipeline_configuration(url: str) -> dict[str, str]:
-    return {"pi.url": url, "pi.backfill_start": "*-20m", "pi.lookback": f"{LOOKBACK_S}s", "pi.settle_lag": "0s",
-            "pi.tags_per_request": "3", "pi.page_size": "100", "pi.http.max_retries": "3", "pi.http.backoff": "0.05s",
-            "pi.http.timeout": "2s", "pi.partitions": "2"}
+    return {
+        "pi.url": url,
+        "pi.backfill_start": "*-20m",
+        "pi.lookback": f"{LOOKBACK_S}s",
+        "pi.settle_lag": "0s",
+        "pi.tags_per_request": "3",
+        "pi.page_size": "100",
+        "pi.http.max_retries": "3",
+        "pi.http.backoff": "0.05s",
+        "pi.http.timeout": "2s",
+        "pi.partitions": "2",
+    }
 
 
 def build_archive(s: Schedule, start: dt.datetime, tags: int = TAGS) -> Archive:
     names = [p.name for p in Archive(seed=s.seed, n_points=tags).points]
-    created = ((names[-1], to_ticks(start + dt.timedelta(seconds=s.create_after_s))),) \
-        if s.create_after_s is not None else ()
-    deleted = ((names[-2], to_ticks(start + dt.timedelta(seconds=s.delete_after_s))),) \
-        if s.delete_after_s is not None else ()
-    return Archive(seed=s.seed, n_points=tags, interval_scale=DENSITY, changes=ArchiveChanges(
-        seed=s.seed, buffered_share=s.buffered_share, max_delay_s=s.max_delay_s, edit_share=s.edit_share,
-        max_edit_delay_s=s.max_edit_delay_s, created=created, deleted=deleted))
+    created = (
+        ((names[-1], to_ticks(start + dt.timedelta(seconds=s.create_after_s))),) if s.create_after_s is not None else ()
+    )
+    deleted = (
+        ((names[-2], to_ticks(start + dt.timedelta(seconds=s.delete_after_s))),) if s.delete_after_s is not None else ()
+    )
+    return Archive(
+        seed=s.seed,
+        n_points=tags,
+        interval_scale=DENSITY,
+        changes=ArchiveChanges(
+            seed=s.seed,
+            buffered_share=s.buffered_share,
+            max_delay_s=s.max_delay_s,
+            edit_share=s.edit_share,
+            max_edit_delay_s=s.max_edit_delay_s,
+            created=created,
+            deleted=deleted,
+        ),
+    )
 
 
 def special_points(s: Schedule, archive: Archive) -> tuple[str | None, str | None]:
@@ -172,32 +221,43 @@ def fault_plans(s: Schedule, archive: Archive) -> tuple[FaultPlan, FaultPlan]:
 TABLES = ("pi_recorded_bronze", "pi_timeseries_silver", "pi_watermarks", "pi_extraction_log")
 
 
-def check(spark, s: Schedule, archive: Archive, frozen: dt.datetime, outcome: Outcome,
-          tables: dict[str, str] | None = None) -> None:
+def check(
+    spark, s: Schedule, archive: Archive, frozen: dt.datetime, outcome: Outcome, tables: dict[str, str] | None = None
+) -> None:
     """Reconcile the pipeline's tables with the truth as of ``frozen`` (see the module doc). ``tables``
     maps the pipeline's table names to the names to read (default: the current database's tables)."""
     t = {name: name for name in TABLES} | (tables or {})
     denied, deleted = special_points(s, archive)
     exclude = {deleted} if deleted else set()
-    outcome.reconciliation = reconcile(spark, archive, silver_table=t["pi_timeseries_silver"],
-                                       watermark_table=t["pi_watermarks"], as_of=frozen,
-                                       bronze_table=t["pi_recorded_bronze"], exclude_tags=exclude)
+    outcome.reconciliation = reconcile(
+        spark,
+        archive,
+        silver_table=t["pi_timeseries_silver"],
+        watermark_table=t["pi_watermarks"],
+        as_of=frozen,
+        bronze_table=t["pi_recorded_bronze"],
+        exclude_tags=exclude,
+    )
     stats = spark.sql(f"""SELECT count_if(is_late) AS late FROM {t["pi_timeseries_silver"]}""").first()
     outcome.late_values = stats.late
-    outcome.edited_values = spark.sql(f"""
+    outcome.edited_values = (
+        spark.sql(f"""
         SELECT count(*) AS n FROM (SELECT web_id, timestamp, sequence FROM {t["pi_recorded_bronze"]}
                                    WHERE record_kind = 'value' GROUP BY web_id, timestamp, sequence
                                    HAVING count(DISTINCT coalesce(CAST(value_double AS STRING), value_string,
-                                                                  CAST(state_code AS STRING))) > 1)""").first().n
+                                                                  CAST(state_code AS STRING))) > 1)""")
+        .first()
+        .n
+    )
     if denied:
         rows = spark.sql(f"""SELECT error FROM {t["pi_extraction_log"]}
                              WHERE tag = '{denied}' AND status = 'failed'""").collect()
         outcome.denied_reported = bool(rows) and all("403" in (r.error or "") for r in rows)
     if deleted:
         deleted_at = dict(archive.changes.deleted)[deleted]
+        from connector_lib.timeutil import epoch_micros, from_epoch_micros
         from pi_simulator import truth
 
-        from connector_lib.timeutil import epoch_micros, from_epoch_micros
         seen = spark.sql(f"""SELECT unix_micros(timestamp) AS ts, sequence, unix_micros(first_seen_at) AS seen_at
                              FROM {t["pi_timeseries_silver"]} WHERE tag = '{deleted}' AND value_type <> 'error'""").collect()
         if seen:
@@ -205,11 +265,21 @@ def check(spark, s: Schedule, archive: Archive, frozen: dt.datetime, outcome: Ou
             # (the upper bound is one microsecond on: an event's 100 ns ticks may lie inside its last µs)
             lo, hi = from_epoch_micros(min(r.ts for r in seen)), from_epoch_micros(max(r.ts for r in seen) + 1)
             until = from_epoch_micros(deleted_at // 10)
-            real = {(epoch_micros(t["timestamp"]), t["sequence"])
-                    for t in truth.recorded(archive, deleted, lo, hi, as_of=until)}
+            real = {
+                (epoch_micros(t["timestamp"]), t["sequence"])
+                for t in truth.recorded(archive, deleted, lo, hi, as_of=until)
+            }
             outcome.deleted_unexplained = [
-                {"ts": r.ts, "seq": r.sequence, "read_at": r.seen_at, "deleted_at": deleted_at // 10,
-                 "frozen": epoch_micros(frozen)} for r in seen if (r.ts, r.sequence) not in real][:3]
+                {
+                    "ts": r.ts,
+                    "seq": r.sequence,
+                    "read_at": r.seen_at,
+                    "deleted_at": deleted_at // 10,
+                    "frozen": epoch_micros(frozen),
+                }
+                for r in seen
+                if (r.ts, r.sequence) not in real
+            ][:3]
             outcome.deleted_ok = not outcome.deleted_unexplained
 
 
@@ -228,7 +298,7 @@ def run_schedules(group: list[Schedule], make_pipeline, tags: int = TAGS) -> Out
     first = group[0]
     lead = group_lead(group)
     outcome = Outcome(list(group))
-    archive = build_archive(lead, dt.datetime.now(dt.timezone.utc), tags)
+    archive = build_archive(lead, dt.datetime.now(dt.UTC), tags)
     _, clean = fault_plans(lead, archive)
     server = SimulatorServer(archive, faults=clean).start()
     try:
@@ -240,7 +310,7 @@ def run_schedules(group: list[Schedule], make_pipeline, tags: int = TAGS) -> Out
                 outcome.updates.append("ok" if result.ok else (result.error or "failed")[:300])
         outcome.faults = dict(server.api.faults.log.counts)
         server.set_faults(clean)
-        frozen = dt.datetime.now(dt.timezone.utc)
+        frozen = dt.datetime.now(dt.UTC)
         server.api.clock = lambda: frozen
         result = pipeline.update()
         outcome.updates.append("ok" if result.ok else (result.error or "failed")[:300])
@@ -258,6 +328,7 @@ def run_schedule(s: Schedule, make_pipeline, tags: int = TAGS) -> Outcome:
 
 # ---- the kill schedule: an update in its own process, SIGKILLed half way, then rerun ------------------------
 
+
 def _one_update(work: str, configuration: str) -> int:
     """Child process: one update of the pipeline stored under ``work``."""
     warnings.filterwarnings("ignore")
@@ -270,8 +341,15 @@ def _one_update(work: str, configuration: str) -> int:
 
 def _child(args: list[str], timeout: float | None = None, kill_when=None) -> tuple[int, str]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-m", "devtools.fault_campaign", *args], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "devtools.fault_campaign", *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     if kill_when is not None:
         deadline = time.monotonic() + (timeout or 600)
         while proc.poll() is None and time.monotonic() < deadline:
@@ -283,8 +361,9 @@ def _child(args: list[str], timeout: float | None = None, kill_when=None) -> tup
     return proc.returncode, out
 
 
-def run_kill_schedule(spark, number: int = 1, campaign_seed: int = 0, tags: int = TAGS,
-                      work: Path | None = None) -> dict:
+def run_kill_schedule(
+    spark, number: int = 1, campaign_seed: int = 0, tags: int = TAGS, work: Path | None = None
+) -> dict:
     """A faulted update in a child process is SIGKILLed once its first micro-batch is committed to bronze
     (so bronze holds values whose watermarks never refreshed); the update is then rerun clean in a new
     process, and the tables it left are reconciled with the truth through ``spark`` (any local session:
@@ -292,7 +371,7 @@ def run_kill_schedule(spark, number: int = 1, campaign_seed: int = 0, tags: int 
     s = schedule(number, campaign_seed)
     s = dataclasses.replace(s, faulted_updates=1)
     work = Path(work or tempfile.mkdtemp(prefix="osipi-kill-"))
-    start = dt.datetime.now(dt.timezone.utc)
+    start = dt.datetime.now(dt.UTC)
     archive = build_archive(s, start, tags)
     faulted, clean = fault_plans(s, archive)
     server = SimulatorServer(archive, faults=faulted).start()
@@ -301,15 +380,16 @@ def run_kill_schedule(spark, number: int = 1, campaign_seed: int = 0, tags: int 
     bronze_log = work / "warehouse" / "campaign_kill.db" / "pi_recorded_bronze" / "_delta_log"
 
     def committed() -> bool:
-        return bronze_log.is_dir() and any(p.name.endswith(".json") and not p.name.startswith("00000000000000000000")
-                                           for p in bronze_log.iterdir())
+        return bronze_log.is_dir() and any(
+            p.name.endswith(".json") and not p.name.startswith("00000000000000000000") for p in bronze_log.iterdir()
+        )
 
     try:
         code, out = _child(["--one-update", str(work), json.dumps(configuration)], timeout=600, kill_when=committed)
         killed = code == -signal.SIGKILL
         injected = dict(server.api.faults.log.counts)
         server.set_faults(clean)
-        frozen = dt.datetime.now(dt.timezone.utc)
+        frozen = dt.datetime.now(dt.UTC)
         server.api.clock = lambda: frozen
         code2, out2 = _child(["--one-update", str(work), json.dumps(configuration)], timeout=600)
     finally:
@@ -319,17 +399,29 @@ def run_kill_schedule(spark, number: int = 1, campaign_seed: int = 0, tags: int 
         tables = {}
         for name in TABLES:
             view = f"kill_{number}_{name}"
-            spark.read.format("delta").load(str(work / "warehouse" / "campaign_kill.db" / name)) \
-                .createOrReplaceTempView(view)
+            spark.read.format("delta").load(
+                str(work / "warehouse" / "campaign_kill.db" / name)
+            ).createOrReplaceTempView(view)
             tables[name] = view
         outcome = Outcome([s], updates=["ok"])
         check(spark, s, archive, frozen, outcome, tables)
         resumed = resume_points(spark, tables["pi_recorded_bronze"], frozen)
-        result = {**dataclasses.asdict(outcome.reconciliation), "late": outcome.late_values,
-                  "edited": outcome.edited_values, "denied_reported": outcome.denied_reported,
-                  "deleted_ok": outcome.deleted_ok}
-    return {"killed": killed, "first_exit": code, "rerun_ok": code2 == 0, "rerun_output": out2[-2000:],
-            "check": result, "faults": injected, "resumed": resumed}
+        result = {
+            **dataclasses.asdict(outcome.reconciliation),
+            "late": outcome.late_values,
+            "edited": outcome.edited_values,
+            "denied_reported": outcome.denied_reported,
+            "deleted_ok": outcome.deleted_ok,
+        }
+    return {
+        "killed": killed,
+        "first_exit": code,
+        "rerun_ok": code2 == 0,
+        "rerun_output": out2[-2000:],
+        "check": result,
+        "faults": injected,
+        "resumed": resumed,
+    }
 
 
 def resume_points(spark, bronze_view: str, rerun_at: dt.datetime) -> dict:
@@ -349,19 +441,27 @@ def resume_points(spark, bronze_view: str, rerun_at: dt.datetime) -> dict:
             first_rerun[r.web_id] = min(first_rerun.get(r.web_id, r.window_start), r.window_start)
     lookback = dt.timedelta(seconds=LOOKBACK_S)
     reach = {w: covered_until(min(spans)[0], spans) for w, spans in committed.items()}
-    return {"tags_committed": len(reach),
-            "resumed_from_commit": sum(1 for w, end in reach.items() if first_rerun.get(w) == end - lookback)}
+    return {
+        "tags_committed": len(reach),
+        "resumed_from_commit": sum(1 for w, end in reach.items() if first_rerun.get(w) == end - lookback),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m devtools.fault_campaign", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m devtools.fault_campaign",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--schedules", type=int, default=100)
     parser.add_argument("--first", type=int, default=0)
     parser.add_argument("--seed", type=int, default=0, help="campaign seed")
-    parser.add_argument("--per-run", type=int, default=1,
-                        help="schedules run one after the other on one pipeline before its clean update "
-                             "(make test uses 3)")
+    parser.add_argument(
+        "--per-run",
+        type=int,
+        default=1,
+        help="schedules run one after the other on one pipeline before its clean update (make test uses 3)",
+    )
     parser.add_argument("--kill", action="store_true", help="also run the SIGKILL schedule")
     parser.add_argument("--one-update", nargs=2, metavar=("WORK", "CONFIG"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -382,7 +482,7 @@ def main(argv: list[str] | None = None) -> int:
     outcomes = []
     numbers = list(range(args.first, args.first + args.schedules))
     for i in range(0, len(numbers), args.per_run):
-        group = [schedule(n, args.seed) for n in numbers[i:i + args.per_run]]
+        group = [schedule(n, args.seed) for n in numbers[i : i + args.per_run]]
         for s in group:
             print(s.describe(faults_only=s is not group_lead(group)), flush=True)
         outcome = run_schedules(group, make_pipeline)
@@ -396,13 +496,15 @@ def main(argv: list[str] | None = None) -> int:
     if "spark" in shared:
         shared["spark"].stop()
     totals = {
-        "schedules": sum(len(o.schedules) for o in outcomes), "runs": len(outcomes),
+        "schedules": sum(len(o.schedules) for o in outcomes),
+        "runs": len(outcomes),
         "runs_passed": sum(o.passed for o in outcomes),
         "faulted_updates": sum(len(o.updates) - 1 for o in outcomes),
         "faulted_updates_failed": sum(u != "ok" for o in outcomes for u in o.updates[:-1]),
         "faults_injected": sum(sum(o.faults.values()) for o in outcomes),
         "values_checked": sum(o.reconciliation.truth for o in outcomes),
-        "late_values": sum(o.late_values for o in outcomes), "edited_values": sum(o.edited_values for o in outcomes),
+        "late_values": sum(o.late_values for o in outcomes),
+        "edited_values": sum(o.edited_values for o in outcomes),
         "missing": sum(o.reconciliation.missing for o in outcomes),
         "duplicated": sum(o.reconciliation.duplicated for o in outcomes),
     }
@@ -416,11 +518,20 @@ def main(argv: list[str] | None = None) -> int:
         print("KILL " + json.dumps({k: v for k, v in kill.items() if not k.endswith("output")}))
     results = REPO / "benchmarks" / "results"
     results.mkdir(parents=True, exist_ok=True)
-    path = results / f"fault_campaign-{dt.datetime.now(dt.timezone.utc):%Y%m%d-%H%M%S}.json"
-    path.write_text(json.dumps({"totals": totals, "faults_by_kind": kinds, "kill": kill,
-                                "schedules": [o.line() for o in outcomes]}, indent=1, default=str))
+    path = results / f"fault_campaign-{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S}.json"
+    path.write_text(
+        json.dumps(
+            {"totals": totals, "faults_by_kind": kinds, "kill": kill, "schedules": [o.line() for o in outcomes]},
+            indent=1,
+            default=str,
+        )
+    )
     print(f"written {path}")
-    return 0 if totals["runs_passed"] == totals["runs"] and (kill is None or (kill["check"] or {}).get("missing", 1) == 0) else 1
+    return (
+        0
+        if totals["runs_passed"] == totals["runs"] and (kill is None or (kill["check"] or {}).get("missing", 1) == 0)
+        else 1
+    )
 
 
 if __name__ == "__main__":

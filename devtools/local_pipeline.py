@@ -13,9 +13,9 @@ from __future__ import annotations
 import datetime
 import os
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
 
 REPO = Path(__file__).resolve().parent.parent
 SPEC = REPO / "spark-pipeline.yml"
@@ -48,10 +48,9 @@ def session_conf(work_dir: Path) -> dict[str, str]:
         "spark.sql.sources.default": "delta",
         "spark.sql.catalogImplementation": "hive",
         "spark.sql.warehouse.dir": str(warehouse),
-        "spark.hadoop.javax.jdo.option.ConnectionURL":
-            f"jdbc:derby:;databaseName={work_dir / 'metastore_db'};create=true",
+        "spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={work_dir / 'metastore_db'};create=true",
         "spark.driver.extraJavaOptions": f"-Dderby.system.home={work_dir} "
-                                         f"-Dlog4j2.configurationFile={Path(__file__).parent / 'log4j2.properties'}",
+        f"-Dlog4j2.configurationFile={Path(__file__).parent / 'log4j2.properties'}",
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.shuffle.partitions": "4",
         "spark.ui.enabled": "false",
@@ -84,12 +83,19 @@ def _local_connect_session(master: str, conf: Mapping[str, str]):
 
     port = _free_port()
     os.environ.setdefault("SPARK_CONNECT_AUTHENTICATE_TOKEN", str(uuid.uuid4()))
-    spark_conf = SparkConf(loadDefaults=True).setMaster(master).setAll(list(conf.items())).setAll([
-        ("spark.plugins", "org.apache.spark.sql.connect.SparkConnectPlugin"),
-        ("spark.connect.grpc.binding.port", str(port)),
-        ("spark.sql.artifact.isolation.enabled", "true"),
-        ("spark.sql.artifact.isolation.alwaysApplyClassloader", "true"),
-    ])
+    spark_conf = (
+        SparkConf(loadDefaults=True)
+        .setMaster(master)
+        .setAll(list(conf.items()))
+        .setAll(
+            [
+                ("spark.plugins", "org.apache.spark.sql.connect.SparkConnectPlugin"),
+                ("spark.connect.grpc.binding.port", str(port)),
+                ("spark.sql.artifact.isolation.enabled", "true"),
+                ("spark.sql.artifact.isolation.alwaysApplyClassloader", "true"),
+            ]
+        )
+    )
     ClassicSession(SparkContext.getOrCreate(spark_conf))
     os.environ["SPARK_CONNECT_MODE_ENABLED"] = "1"  # pyspark.sql.functions and friends dispatch on it
     os.environ["SPARK_LOCAL_REMOTE"] = "1"  # session.stop() then stops the local server too
@@ -119,8 +125,14 @@ class UpdateResult:
 class LocalPipeline:
     """One local Spark Connect session; :meth:`update` runs one triggered pipeline update."""
 
-    def __init__(self, work_dir: Path, configuration: Mapping[str, str], master: str = "local[2]",
-                 database: str = "osipi", spark_conf: Mapping[str, str] | None = None):
+    def __init__(
+        self,
+        work_dir: Path,
+        configuration: Mapping[str, str],
+        master: str = "local[2]",
+        database: str = "osipi",
+        spark_conf: Mapping[str, str] | None = None,
+    ):
         """``spark_conf`` adds to (or overrides) :func:`session_conf`, e.g. ``spark.driver.memory``."""
         self.database = database
         self.spark_conf = dict(spark_conf or {})
@@ -141,22 +153,24 @@ class LocalPipeline:
     def _spec(self):
         from pyspark.pipelines.cli import unpack_pipeline_spec
 
-        return unpack_pipeline_spec({
-            "name": "osipi_lakeflow",
-            "storage": (self.work_dir / "storage").as_uri(),
-            "database": self.database,
-            "configuration": self.configuration,
-            "libraries": [{"glob": {"include": f"pipelines/{layer}.py"}} for layer in LAYERS],
-        })
+        return unpack_pipeline_spec(
+            {
+                "name": "osipi_lakeflow",
+                "storage": (self.work_dir / "storage").as_uri(),
+                "database": self.database,
+                "configuration": self.configuration,
+                "libraries": [{"glob": {"include": f"pipelines/{layer}.py"}} for layer in LAYERS],
+            }
+        )
 
     def update(self, full_refresh_all: bool = False, full_refresh: Sequence[str] = ()) -> UpdateResult:
         """One triggered update; ``full_refresh`` names datasets to reset and recompute (only those are
         updated then, as with a full refresh selection on Databricks)."""
         from pyspark.pipelines.cli import register_definitions
-
-        from connector_lib.spark.pipeline import first_line
         from pyspark.pipelines.spark_connect_graph_element_registry import SparkConnectGraphElementRegistry
         from pyspark.pipelines.spark_connect_pipeline import create_dataflow_graph, start_run
+
+        from connector_lib.spark.pipeline import first_line
 
         spark = self.spark
         spark.sql(f"CREATE DATABASE IF NOT EXISTS {self.database}")  # SDP needs it to exist
@@ -167,8 +181,9 @@ class LocalPipeline:
         for key in set(spark.conf.getAll) - set(spec.configuration):  # another pipeline's, on a shared session
             if key.startswith("pi."):
                 spark.conf.unset(key)
-        graph_id = create_dataflow_graph(spark, default_catalog=spec.catalog,
-                                         default_database=spec.database, sql_conf=spec.configuration)
+        graph_id = create_dataflow_graph(
+            spark, default_catalog=spec.catalog, default_database=spec.database, sql_conf=spec.configuration
+        )
         registry = SparkConnectGraphElementRegistry(spark, graph_id)
         result = UpdateResult(ok=False)
         try:  # a failure while the definitions load (a wrong setting, unreadable state) fails the update
@@ -177,9 +192,15 @@ class LocalPipeline:
             result.error = first_line(exc)
             return result
         try:
-            for item in start_run(spark, graph_id, full_refresh=list(full_refresh) or None,
-                                  full_refresh_all=full_refresh_all,
-                                  refresh=None, dry=False, storage=spec.storage):
+            for item in start_run(
+                spark,
+                graph_id,
+                full_refresh=list(full_refresh) or None,
+                full_refresh_all=full_refresh_all,
+                refresh=None,
+                dry=False,
+                storage=spec.storage,
+            ):
                 if "pipeline_event_result" in item:
                     event = item["pipeline_event_result"].event
                     result.events.append(event.message)
@@ -189,8 +210,9 @@ class LocalPipeline:
             if "UNKNOWN_RESPONSE" not in text or "__python_accumulator__" not in text:
                 result.error = text
         completed = any(m.startswith("Run is COMPLETED") for m in result.events)
-        failed = any("has FAILED" in m or m.startswith("Run is FAILED") or m.startswith("Run has FAILED")
-                     for m in result.events)
+        failed = any(
+            "has FAILED" in m or m.startswith("Run is FAILED") or m.startswith("Run has FAILED") for m in result.events
+        )
         result.ok = completed and not failed and result.error is None
         if not result.ok and result.error is None:
             result.error = next((m for m in reversed(result.events) if "FAIL" in m.upper()), "run did not complete")

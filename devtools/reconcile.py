@@ -14,8 +14,19 @@ from connector_lib.timeutil import epoch_micros, from_epoch_micros
 from pi_simulator import truth as pi_truth
 from pi_simulator.model import Archive
 
-COMPARED = ("value_type", "value_double", "value_string", "state_code", "state_name", "is_system", "good",
-            "questionable", "substituted", "annotated", "units")
+COMPARED = (
+    "value_type",
+    "value_double",
+    "value_string",
+    "state_code",
+    "state_name",
+    "is_system",
+    "good",
+    "questionable",
+    "substituted",
+    "annotated",
+    "units",
+)
 
 
 @dataclass
@@ -37,21 +48,31 @@ class Reconciliation:
         return not (self.missing or self.duplicated or self.unexpected or self.mismatched or self.behind_watermark)
 
 
-def reconcile(spark, archive: Archive, silver_table: str = "pi_timeseries_silver",
-              watermark_table: str = "pi_watermarks", as_of: dt.datetime | None = None,
-              bronze_table: str | None = None, exclude_tags: set[str] | frozenset[str] = frozenset()) -> Reconciliation:
+def reconcile(
+    spark,
+    archive: Archive,
+    silver_table: str = "pi_timeseries_silver",
+    watermark_table: str = "pi_watermarks",
+    as_of: dt.datetime | None = None,
+    bronze_table: str | None = None,
+    exclude_tags: set[str] | frozenset[str] = frozenset(),
+) -> Reconciliation:
     """``as_of``: compare with the archive as the server showed it then (late arrivals and edits, see
     ``pi_simulator.ArchiveChanges``). ``bronze_table``: also check that bronze holds every truth key up to
     each watermark (a watermark never passes data that is not in bronze)."""
-    marks = (spark.read.table(watermark_table).where("watermark IS NOT NULL")
-             .selectExpr("web_id", "tag", "unix_micros(coverage_start) AS lo", "unix_micros(watermark) AS hi")
-             .collect())
+    marks = (
+        spark.read.table(watermark_table)
+        .where("watermark IS NOT NULL")
+        .selectExpr("web_id", "tag", "unix_micros(coverage_start) AS lo", "unix_micros(watermark) AS hi")
+        .collect()
+    )
     marks = [m for m in marks if m.tag not in exclude_tags]
     result = Reconciliation(tags=len(marks))
     if not marks:
         return result
-    spark.createDataFrame([(m.web_id, m.lo, m.hi) for m in marks], "web_id string, lo long, hi long") \
-        .createOrReplaceTempView("_reconcile_ranges")
+    spark.createDataFrame(
+        [(m.web_id, m.lo, m.hi) for m in marks], "web_id string, lo long, hi long"
+    ).createOrReplaceTempView("_reconcile_ranges")
     rows = spark.sql(f"""
         SELECT s.tag, unix_micros(s.timestamp) AS ts, s.sequence, {", ".join("s." + c for c in COMPARED)}
         FROM {silver_table} s JOIN _reconcile_ranges r ON s.web_id = r.web_id
@@ -63,14 +84,18 @@ def reconcile(spark, archive: Archive, silver_table: str = "pi_timeseries_silver
     result.duplicated = sum(len(v) - 1 for v in silver.values())
     in_bronze = None
     if bronze_table is not None:
-        in_bronze = {(r.tag, r.ts, r.sequence) for r in spark.sql(f"""
+        in_bronze = {
+            (r.tag, r.ts, r.sequence)
+            for r in spark.sql(f"""
             SELECT DISTINCT b.tag, unix_micros(b.timestamp) AS ts, b.sequence
             FROM {bronze_table} b JOIN _reconcile_ranges r ON b.web_id = r.web_id
-            WHERE b.record_kind = 'value' AND unix_micros(b.timestamp) BETWEEN r.lo AND r.hi""").collect()}
+            WHERE b.record_kind = 'value' AND unix_micros(b.timestamp) BETWEEN r.lo AND r.hi""").collect()
+        }
     seen = set()
     for mark in marks:
-        for t in pi_truth.recorded(archive, mark.tag, from_epoch_micros(mark.lo), from_epoch_micros(mark.hi),
-                                   as_of=as_of):
+        for t in pi_truth.recorded(
+            archive, mark.tag, from_epoch_micros(mark.lo), from_epoch_micros(mark.hi), as_of=as_of
+        ):
             key = (t["tag"], epoch_micros(t["timestamp"]), t["sequence"])
             seen.add(key)
             result.truth += 1

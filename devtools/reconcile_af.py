@@ -30,8 +30,10 @@ class Comparison:
         return not (self.missing or self.unexpected or self.differing or self.duplicated)
 
     def line(self) -> str:
-        return (f"RECONCILE {self.what}: silver={self.silver} truth={self.truth} missing={self.missing} "
-                f"unexpected={self.unexpected} differing={self.differing} duplicated={self.duplicated}")
+        return (
+            f"RECONCILE {self.what}: silver={self.silver} truth={self.truth} missing={self.missing} "
+            f"unexpected={self.unexpected} differing={self.differing} duplicated={self.duplicated}"
+        )
 
 
 def _compare(what: str, rows: dict, duplicates: int, expected: dict, same) -> Comparison:
@@ -53,14 +55,19 @@ def reconcile_af(spark, model: AssetModel, when: dt.datetime) -> list[Comparison
     elements, dup_e = _keyed(spark.read.table("pi_af_elements").where("is_current").collect())
     attributes, dup_a = _keyed(spark.read.table("pi_af_attributes").where("is_current").collect())
     want_e = {str(k): (e.name, model.full_path(state.paths[k]), e.template) for k, e in state.elements.items()}
-    want_a = {str(k): (model.full_path(f"{state.paths[a.element]}|{a.name}"),
-                       a.tag if a.template.data_reference else None) for k, a in state.attributes.items()}
-    return [_compare("AF elements", elements, dup_e, want_e, lambda r, w: (r.name, r.path, r.template) == w),
-            _compare("AF attributes", attributes, dup_a, want_a, lambda r, w: (r.path, r.tag) == w)]
+    want_a = {
+        str(k): (model.full_path(f"{state.paths[a.element]}|{a.name}"), a.tag if a.template.data_reference else None)
+        for k, a in state.attributes.items()
+    }
+    return [
+        _compare("AF elements", elements, dup_e, want_e, lambda r, w: (r.name, r.path, r.template) == w),
+        _compare("AF attributes", attributes, dup_a, want_a, lambda r, w: (r.path, r.tag) == w),
+    ]
 
 
-def frames_truth(model: AssetModel, lo: dt.datetime, when: dt.datetime,
-                 templates: tuple[str, ...] | None = None) -> dict[str, EventFrameState]:
+def frames_truth(
+    model: AssetModel, lo: dt.datetime, when: dt.datetime, templates: tuple[str, ...] | None = None
+) -> dict[str, EventFrameState]:
     """The frames (of ``templates``, default all) active at some time from ``lo`` to ``when``, as the
     server shows them at ``when``: what reads searching Overlapped from ``lo`` on, the last one at
     ``when``, have found."""
@@ -83,10 +90,14 @@ def frame_matches(row, state: EventFrameState) -> bool:
     acknowledged = EF_TEMPLATES[f.template].can_be_acknowledged and state.is_acknowledged
     values = {k: json.loads(v).get("Value") for k, v in (row.attributes or {}).items()}
     captured = {k: v for k, v in state.values.items() if v is not None}  # uncaptured ones show a "No Data" state
-    return ((row.name, row.template, row.severity, row.in_progress) == (f.name, f.template, f.severity, state.in_progress)
-            and _ticks(row.start_time) == f.start and _ticks(row.end_time) == state.end
-            and (row.is_acknowledged, row.acknowledged_by) == (acknowledged, f.ack_by if acknowledged else None)
-            and values.keys() == state.values.keys() and all(values[k] == v for k, v in captured.items()))
+    return (
+        (row.name, row.template, row.severity, row.in_progress) == (f.name, f.template, f.severity, state.in_progress)
+        and _ticks(row.start_time) == f.start
+        and _ticks(row.end_time) == state.end
+        and (row.is_acknowledged, row.acknowledged_by) == (acknowledged, f.ack_by if acknowledged else None)
+        and values.keys() == state.values.keys()
+        and all(values[k] == v for k, v in captured.items())
+    )
 
 
 def reconcile_event_frames(spark, model: AssetModel, as_of: dt.datetime | None = None) -> Comparison:
@@ -102,7 +113,9 @@ def reconcile_event_frames(spark, model: AssetModel, as_of: dt.datetime | None =
     if as_of is not None:
         same = frame_matches
     else:
+
         def same(row, state):
             return frame_matches(row, state.frame.as_of(_ticks(row.last_read_at)))
+
     truth = frames_truth(model, from_epoch_micros(span.lo), as_of or from_epoch_micros(span.hi))
     return _compare("event frames", rows, duplicates, truth, same)

@@ -22,11 +22,23 @@ from connector_lib.config import ConfigError, PIConfig, read_settings_file
 
 from .local_pipeline import REPO, LocalPipeline
 
-TABLES = ("pi_recorded_bronze", "pi_timeseries_silver", "pi_hourly_gold", "pi_watermarks",
-          "pi_extraction_log", "pi_quarantine")
+TABLES = (
+    "pi_recorded_bronze",
+    "pi_timeseries_silver",
+    "pi_hourly_gold",
+    "pi_watermarks",
+    "pi_extraction_log",
+    "pi_quarantine",
+)
 AF_TABLES = ("pi_af_bronze", "pi_af_elements", "pi_af_attributes", "pi_tag_assets", "pi_hourly_assets_gold")
-EF_TABLES = ("pi_event_frames_bronze", "pi_event_frames", "pi_event_frame_attributes", "pi_alarms",
-             "pi_downtime_daily_gold", "pi_batches_daily_gold")
+EF_TABLES = (
+    "pi_event_frames_bronze",
+    "pi_event_frames",
+    "pi_event_frame_attributes",
+    "pi_alarms",
+    "pi_downtime_daily_gold",
+    "pi_batches_daily_gold",
+)
 
 
 def _say(text: str = "") -> None:
@@ -50,9 +62,11 @@ def summarize(spark, since: str) -> None:
         SELECT count_if(timestamp <= prior_watermark) AS in_lookback,
                count_if(prior_watermark IS NULL OR timestamp > prior_watermark) AS new_values
         FROM pi_recorded_bronze WHERE record_kind = 'value' AND extracted_at >= TIMESTAMP '{since}'""").first()
-    _say(f"  this update read {latest.windows} tag windows ({latest.lo} .. {latest.hi}), "
-         f"{latest.failed} failed: {fresh.new_values} values after the previous watermarks, "
-         f"{fresh.in_lookback} re-read inside the lookback (deduplicated in silver)")
+    _say(
+        f"  this update read {latest.windows} tag windows ({latest.lo} .. {latest.hi}), "
+        f"{latest.failed} failed: {fresh.new_values} values after the previous watermarks, "
+        f"{fresh.in_lookback} re-read inside the lookback (deduplicated in silver)"
+    )
     if spark.catalog.tableExists("pi_tag_assets"):
         a = spark.sql("""SELECT count(DISTINCT tag) AS tags, count(DISTINCT element_path) AS elements,
                                 count_if(web_id IS NULL) AS broken FROM pi_tag_assets""").first()
@@ -61,16 +75,21 @@ def summarize(spark, since: str) -> None:
         by_template = spark.sql("""SELECT template, count(*) AS n, count_if(in_progress) AS open
                                    FROM pi_event_frames GROUP BY template ORDER BY template""").collect()
         alarms = spark.sql("SELECT count_if(NOT is_acknowledged) AS n FROM pi_alarms").first().n
-        _say("  event frames: " + ", ".join(f"{r.template} {r.n} ({r.open} in progress)" for r in by_template)
-             + f"; {alarms} alarms not acknowledged")
+        _say(
+            "  event frames: "
+            + ", ".join(f"{r.template} {r.n} ({r.open} in progress)" for r in by_template)
+            + f"; {alarms} alarms not acknowledged"
+        )
 
 
 def expectation_summary() -> None:
     import expectations
 
     for row in expectations.report():
-        _say(f"  expectation {row['table']}.{row['rule']} [{row['action']}]: "
-             f"passed={row['passed']} failed={row['failed']}")
+        _say(
+            f"  expectation {row['table']}.{row['rule']} [{row['action']}]: "
+            f"passed={row['passed']} failed={row['failed']}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,10 +118,16 @@ def main(argv: list[str] | None = None) -> int:
         archive = Archive(seed=args.seed, n_points=args.tags)
         server = SimulatorServer(archive).start()
         _say(f"PI Web API simulator at {server.url}: {args.tags} PI points, seed {args.seed}")
-        configuration = {"pi.url": server.url, "pi.backfill_start": args.window, "pi.settle_lag": "5s",
-                         "pi.lookback": "10m", "pi.tags_per_request": "50",
-                         # the simulator's AF database: its hierarchy and a day of event frames
-                         "pi.af.databases": "Operations", "pi.ef.backfill_start": "*-1d"}
+        configuration = {
+            "pi.url": server.url,
+            "pi.backfill_start": args.window,
+            "pi.settle_lag": "5s",
+            "pi.lookback": "10m",
+            "pi.tags_per_request": "50",
+            # the simulator's AF database: its hierarchy and a day of event frames
+            "pi.af.databases": "Operations",
+            "pi.ef.backfill_start": "*-1d",
+        }
 
     work = Path(args.work_dir)
     shutil.rmtree(work, ignore_errors=True)
@@ -115,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
                 time.sleep(args.pause)
             _say(f"\n== update {update_no}: triggered run on local Spark Declarative Pipelines (Delta) ==")
             started = time.time()
-            since = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+            since = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
             result = pipeline.update()
             if not result.ok:
                 _say(f"update {update_no} FAILED: {result.error}")
@@ -129,16 +154,20 @@ def main(argv: list[str] | None = None) -> int:
 
                 rec = reconcile(spark, archive)
                 if rec.mismatched or rec.unexpected:
-                    _say(f"  reconcile detail: {rec.mismatched} rows differ from truth, "
-                         f"{rec.unexpected} silver rows have no truth row")
+                    _say(
+                        f"  reconcile detail: {rec.mismatched} rows differ from truth, "
+                        f"{rec.unexpected} silver rows have no truth row"
+                    )
                 _say(rec.line())
                 if rec.missing or rec.duplicated or rec.unexpected:
                     status = 1
                 from .reconcile_af import reconcile_af, reconcile_event_frames
 
                 model = server.api.assets.model
-                for comparison in [*reconcile_af(spark, model, server.api.clock()),
-                                   reconcile_event_frames(spark, model)]:
+                for comparison in [
+                    *reconcile_af(spark, model, server.api.clock()),
+                    reconcile_event_frames(spark, model),
+                ]:
                     _say(comparison.line())
                     status = status if comparison.exact else 1
     finally:

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import yaml
 
@@ -75,12 +75,13 @@ def scoped(rules: list[Rule], applies_to: str | None) -> list[Rule]:
     return [Rule(r.name, f"(NOT coalesce({applies_to}, false)) OR ({r.constraint})", r.action) for r in rules]
 
 
-def expect_rules(table: str, rules: list[Rule] | None = None, applies_to: str | None = None,
-                 report_from: Callable | None = None):
+def expect_rules(
+    table: str, rules: list[Rule] | None = None, applies_to: str | None = None, report_from: Callable | None = None
+):
     """Decorator placed below the ``@dp.table`` / ``@dp.temporary_view`` whose rows become ``table``'s (its
     rule file is ``<table>.yml``). ``applies_to``: the rows the rules are about (a view carrying other
     records too). ``report_from``: the rows a local report counts, all of them (default: the query's own
-rows that ``applies_to`` selects)."""
+    rows that ``applies_to`` selects)."""
     rules = load_rules(table) if rules is None else rules
     effective = scoped(rules, applies_to)
 
@@ -88,8 +89,11 @@ rows that ``applies_to`` selects)."""
         dp = _databricks_decorators()
         if dp is not None:
             wrapped = query
-            for action, deco in (("warn", dp.expect_all), ("drop", dp.expect_all_or_drop),
-                                 ("fail", dp.expect_all_or_fail)):
+            for action, deco in (
+                ("warn", dp.expect_all),
+                ("drop", dp.expect_all_or_drop),
+                ("fail", dp.expect_all_or_fail),
+            ):
                 chosen = {r.name: r.constraint for r in effective if r.action == action}
                 if chosen:
                     wrapped = deco(chosen)(wrapped)
@@ -98,7 +102,8 @@ rows that ``applies_to`` selects)."""
             raise ExpectationError(
                 f"expectations of {table}: this Databricks runtime's pyspark.pipelines has no expect_all "
                 "decorators (is the code running outside a Lakeflow pipeline?); refusing the local fallback, "
-                "which would keep the rules out of the event log")
+                "which would keep the rules out of the event log"
+            )
 
         @functools.wraps(query)
         def local_query(*args, **kwargs):
@@ -131,8 +136,11 @@ def apply_local(df, rules: list[Rule]):
             df = df.where(passed)
         elif rule.action == "fail":
             # a filter (not a dropped column) so the check cannot be pruned away
-            df = df.where(F.when(passed, F.lit(True)).otherwise(
-                F.raise_error(F.lit(f"EXPECTATION_VIOLATION: {rule.name} ({rule.constraint})"))))
+            df = df.where(
+                F.when(passed, F.lit(True)).otherwise(
+                    F.raise_error(F.lit(f"EXPECTATION_VIOLATION: {rule.name} ({rule.constraint})"))
+                )
+            )
     return df
 
 
@@ -148,12 +156,13 @@ def report(tables: list[str] | None = None) -> list[dict]:
         if applies_to is not None:
             df = df.where(F.expr(applies_to))
         aggs = [F.count(F.lit(1)).alias("__rows")]
-        aggs += [F.sum(F.when(F.coalesce(F.expr(r.constraint), F.lit(False)), 0).otherwise(1)).alias(f"f{i}")
-                 for i, r in enumerate(rules)]
+        aggs += [
+            F.sum(F.when(F.coalesce(F.expr(r.constraint), F.lit(False)), 0).otherwise(1)).alias(f"f{i}")
+            for i, r in enumerate(rules)
+        ]
         row = df.agg(*aggs).first()
         total = row["__rows"]
         for i, r in enumerate(rules):
             failed = row[f"f{i}"] or 0
-            out.append({"table": table, "rule": r.name, "action": r.action,
-                        "passed": total - failed, "failed": failed})
+            out.append({"table": table, "rule": r.name, "action": r.action, "passed": total - failed, "failed": failed})
     return out

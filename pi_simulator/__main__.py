@@ -23,21 +23,43 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--seed", type=int, default=42)
     serve.add_argument("--server-name", default="PISIM", help="PI Data Archive name")
     serve.add_argument("--basic-auth", metavar="USER:PASS", help="require HTTP Basic authentication")
-    serve.add_argument("--max-items-per-call", type=int, default=150_000,
-                       help="MaxReturnedItemsPerCall (default 150000, as on a real server)")
-    serve.add_argument("--latency-ms", type=float, default=0.0,
-                       help="added to every HTTP request, to model a remote server (default 0)")
-    serve.add_argument("--max-concurrency", type=int, default=64,
-                       help="requests served at once (default 64)")
-    serve.add_argument("--segment-cache", type=int, default=8192,
-                       help="generated point-hours kept in memory, about 1.5 KB each (default 8192)")
-    serve.add_argument("--faults", default="", metavar="PLAN",
-                       help="inject faults, e.g. seed=7,http=0.1,sub=0.05,kinds=500+429+reset,failing=TAG1+TAG2 "
-                            "(see pi_simulator/faults.py)")
-    serve.add_argument("--tls", metavar="DIR", help="serve HTTPS with a throwaway CA written to DIR "
-                       "(clients trust DIR/ca.pem through pi.tls.ca_bundle)")
-    serve.add_argument("--kerberos-keytab", metavar="FILE", help="accept Kerberos (Negotiate) for the service "
-                       "principals in this keytab (HTTP/host@REALM; KRB5_CONFIG names the realm)")
+    serve.add_argument(
+        "--max-items-per-call",
+        type=int,
+        default=150_000,
+        help="MaxReturnedItemsPerCall (default 150000, as on a real server)",
+    )
+    serve.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0.0,
+        help="added to every HTTP request, to model a remote server (default 0)",
+    )
+    serve.add_argument("--max-concurrency", type=int, default=64, help="requests served at once (default 64)")
+    serve.add_argument(
+        "--segment-cache",
+        type=int,
+        default=8192,
+        help="generated point-hours kept in memory, about 1.5 KB each (default 8192)",
+    )
+    serve.add_argument(
+        "--faults",
+        default="",
+        metavar="PLAN",
+        help="inject faults, e.g. seed=7,http=0.1,sub=0.05,kinds=500+429+reset,failing=TAG1+TAG2 "
+        "(see pi_simulator/faults.py)",
+    )
+    serve.add_argument(
+        "--tls",
+        metavar="DIR",
+        help="serve HTTPS with a throwaway CA written to DIR (clients trust DIR/ca.pem through pi.tls.ca_bundle)",
+    )
+    serve.add_argument(
+        "--kerberos-keytab",
+        metavar="FILE",
+        help="accept Kerberos (Negotiate) for the service "
+        "principals in this keytab (HTTP/host@REALM; KRB5_CONFIG names the realm)",
+    )
     args = parser.parse_args(argv)
     try:
         faults = FaultPlan.parse(args.faults) if args.faults else None
@@ -49,8 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         if not sep:
             parser.error("--basic-auth must be USER:PASS")
         auth = (user, password)
-    archive = Archive(seed=args.seed, n_points=args.tags, server_name=args.server_name,
-                      segment_cache=args.segment_cache)
+    archive = Archive(
+        seed=args.seed, n_points=args.tags, server_name=args.server_name, segment_cache=args.segment_cache
+    )
     tls = None
     if args.tls:
         from .tls import TestPKI
@@ -62,9 +85,18 @@ def main(argv: list[str] | None = None) -> int:
         if not os.path.isfile(args.kerberos_keytab):
             parser.error(f"--kerberos-keytab: file not found: {args.kerberos_keytab}")
         kerberos = KerberosAcceptor(args.kerberos_keytab)
-    server = SimulatorServer(archive, args.host, args.port, basic_auth=auth, kerberos=kerberos,
-                             max_items_per_call=args.max_items_per_call, latency_ms=args.latency_ms,
-                             max_concurrency=args.max_concurrency, faults=faults, tls=tls)
+    server = SimulatorServer(
+        archive,
+        args.host,
+        args.port,
+        basic_auth=auth,
+        kerberos=kerberos,
+        max_items_per_call=args.max_items_per_call,
+        latency_ms=args.latency_ms,
+        max_concurrency=args.max_concurrency,
+        faults=faults,
+        tls=tls,
+    )
     print(f"PI Web API simulator: {server.url} ({args.tags} points, seed {args.seed})", flush=True)
     try:
         server.serve_forever()

@@ -29,9 +29,13 @@ from .model import PLANTS, Archive, _stable_int
 SERVER_NAME = "PIAFSIM"
 DATABASE_NAME = "Operations"
 PLANT_NAMES = dict(PLANTS)
-COUNTRIES = {"SYD": ("Australia", "Australia/Sydney"), "ROT": ("Netherlands", "Europe/Amsterdam"),
-             "HOU": ("United States", "America/Chicago"), "OSA": ("Japan", "Asia/Tokyo"),
-             "CAL": ("Canada", "America/Edmonton")}
+COUNTRIES = {
+    "SYD": ("Australia", "Australia/Sydney"),
+    "ROT": ("Netherlands", "Europe/Amsterdam"),
+    "HOU": ("United States", "America/Chicago"),
+    "OSA": ("Japan", "Asia/Tokyo"),
+    "CAL": ("Canada", "America/Edmonton"),
+}
 MANUFACTURERS = ("Sulzer", "KSB", "Grundfos", "Flowserve", "Endress+Hauser", "Alfa Laval")
 
 
@@ -57,34 +61,61 @@ class ElementTemplate:
     prefix: str = ""  # equipment names: <prefix>-<unit number>
 
 
-_EQUIPMENT = (AttributeTemplate("Manufacturer", "String", categories=("Nameplate",)),
-              AttributeTemplate("Model", "String", categories=("Nameplate",)),
-              AttributeTemplate("Serial Number", "String", categories=("Nameplate",)),
-              AttributeTemplate("Install Date", "DateTime", categories=("Nameplate",)))
-TEMPLATES: dict[str, ElementTemplate] = {t.name: t for t in (
-    ElementTemplate("Plant", ("Site",), (AttributeTemplate("Country", "String"),
-                                         AttributeTemplate("Time Zone", "String"))),
-    ElementTemplate("Process Unit", ("Process Unit",), (AttributeTemplate("Design Capacity", "Double", "t/d"),)),
-    ElementTemplate("Equipment", ("Equipment",), _EQUIPMENT),
-    ElementTemplate("Centrifugal Pump", ("Equipment", "Rotating Equipment"), _EQUIPMENT + (
-        AttributeTemplate("Rated Flow", "Double", "m3/h", categories=("Design",)),
-        AttributeTemplate("Discharge Flow", "Double", "m3/h", "FT", ("Process",)),
-        AttributeTemplate("Discharge Pressure", "Double", "kPa", "PT", ("Process",)),
-        AttributeTemplate("Bearing Vibration", "Single", "mm/s", "VT", ("Condition",)),
-        AttributeTemplate("Status", "EnumerationValue", "", "PS", ("Process",)),
-    ), base="Equipment", prefix="P"),
-    ElementTemplate("Storage Tank", ("Equipment", "Static Equipment"), _EQUIPMENT + (
-        AttributeTemplate("Volume", "Double", "m3", categories=("Design",)),
-        AttributeTemplate("Level", "Single", "%", "LT", ("Process",)),
-        AttributeTemplate("Temperature", "Single", "°C", "TT", ("Process",)),
-        AttributeTemplate("Inlet Valve", "EnumerationValue", "", "XV", ("Process",)),
-    ), base="Equipment", prefix="TK"),
-    ElementTemplate("Packaging Line", ("Equipment", "Production"), _EQUIPMENT + (
-        AttributeTemplate("Rated Output", "Double", "units/h", categories=("Design",)),
-        AttributeTemplate("Batch Counter", "Int32", "count", "CNT", ("Process",)),
-        AttributeTemplate("Product", "String", "", "PRD", ("Process",)),
-    ), base="Equipment", prefix="L"),
-)}
+_EQUIPMENT = (
+    AttributeTemplate("Manufacturer", "String", categories=("Nameplate",)),
+    AttributeTemplate("Model", "String", categories=("Nameplate",)),
+    AttributeTemplate("Serial Number", "String", categories=("Nameplate",)),
+    AttributeTemplate("Install Date", "DateTime", categories=("Nameplate",)),
+)
+TEMPLATES: dict[str, ElementTemplate] = {
+    t.name: t
+    for t in (
+        ElementTemplate(
+            "Plant", ("Site",), (AttributeTemplate("Country", "String"), AttributeTemplate("Time Zone", "String"))
+        ),
+        ElementTemplate("Process Unit", ("Process Unit",), (AttributeTemplate("Design Capacity", "Double", "t/d"),)),
+        ElementTemplate("Equipment", ("Equipment",), _EQUIPMENT),
+        ElementTemplate(
+            "Centrifugal Pump",
+            ("Equipment", "Rotating Equipment"),
+            _EQUIPMENT
+            + (
+                AttributeTemplate("Rated Flow", "Double", "m3/h", categories=("Design",)),
+                AttributeTemplate("Discharge Flow", "Double", "m3/h", "FT", ("Process",)),
+                AttributeTemplate("Discharge Pressure", "Double", "kPa", "PT", ("Process",)),
+                AttributeTemplate("Bearing Vibration", "Single", "mm/s", "VT", ("Condition",)),
+                AttributeTemplate("Status", "EnumerationValue", "", "PS", ("Process",)),
+            ),
+            base="Equipment",
+            prefix="P",
+        ),
+        ElementTemplate(
+            "Storage Tank",
+            ("Equipment", "Static Equipment"),
+            _EQUIPMENT
+            + (
+                AttributeTemplate("Volume", "Double", "m3", categories=("Design",)),
+                AttributeTemplate("Level", "Single", "%", "LT", ("Process",)),
+                AttributeTemplate("Temperature", "Single", "°C", "TT", ("Process",)),
+                AttributeTemplate("Inlet Valve", "EnumerationValue", "", "XV", ("Process",)),
+            ),
+            base="Equipment",
+            prefix="TK",
+        ),
+        ElementTemplate(
+            "Packaging Line",
+            ("Equipment", "Production"),
+            _EQUIPMENT
+            + (
+                AttributeTemplate("Rated Output", "Double", "units/h", categories=("Design",)),
+                AttributeTemplate("Batch Counter", "Int32", "count", "CNT", ("Process",)),
+                AttributeTemplate("Product", "String", "", "PRD", ("Process",)),
+            ),
+            base="Equipment",
+            prefix="L",
+        ),
+    )
+}
 EQUIPMENT_TEMPLATES = tuple(t for t in TEMPLATES.values() if t.base == "Equipment")
 
 
@@ -125,8 +156,8 @@ class Attribute:
 
 @dataclass(frozen=True)
 class AFChanges:
-    """Changes to the hierarchy at given instants (ticks). Elements and attributes are named by their
-    path in the database as first built (``Sydney\\Unit 001\\P-001``, ``...\\P-001|Discharge Flow``)."""
+    r"""Changes to the hierarchy at given instants (ticks). Elements and attributes are named by their
+    path in the database as first built (``Sydney\Unit 001\P-001``, ``...\P-001|Discharge Flow``)."""
 
     renames: tuple[tuple[str, int, str], ...] = ()  # (element, ticks, new name)
     moves: tuple[tuple[str, int, str], ...] = ()  # (element, ticks, new parent element)
@@ -157,8 +188,13 @@ class AFState:
 class AssetModel:
     """The AF server and database of an :class:`Archive`."""
 
-    def __init__(self, archive: Archive, changes: AFChanges | None = None,
-                 server_name: str = SERVER_NAME, database_name: str = DATABASE_NAME):
+    def __init__(
+        self,
+        archive: Archive,
+        changes: AFChanges | None = None,
+        server_name: str = SERVER_NAME,
+        database_name: str = DATABASE_NAME,
+    ):
         self.archive = archive
         self.seed = archive.seed
         self.server_name, self.database_name = server_name, database_name
@@ -179,29 +215,41 @@ class AssetModel:
 
         self._events = sorted(
             [(t, "rename", find(by_path, "element", p), name) for p, t, name in self.changes.renames]
-            + [(t, "move", find(by_path, "element", p), find(by_path, "element", parent))
-               for p, t, parent in self.changes.moves]
+            + [
+                (t, "move", find(by_path, "element", p), find(by_path, "element", parent))
+                for p, t, parent in self.changes.moves
+            ]
             + [(t, "repoint", find(attr_by_path, "attribute", p), tag) for p, t, tag in self.changes.repoints],
-            key=lambda e: e[0])
+            key=lambda e: e[0],
+        )
         self._cache: dict[int, AFState] = {}
 
     def _guid(self, *parts: object) -> uuid.UUID:
-        return uuid.UUID(int=(_stable_int("af", self.seed, *parts) << 64 | _stable_int("af2", self.seed, *parts))
-                         & ((1 << 128) - 1))
+        return uuid.UUID(
+            int=(_stable_int("af", self.seed, *parts) << 64 | _stable_int("af2", self.seed, *parts)) & ((1 << 128) - 1)
+        )
 
     def template_id(self, name: str) -> uuid.UUID:
         return self._guid("template", name)
 
     # ---- the hierarchy as first built ----------------------------------------------------------
-    def _add(self, name: str, parent: uuid.UUID | None, template: str, description: str,
-             values: dict[str, object], tags: dict[str, str | None]) -> uuid.UUID:
+    def _add(
+        self,
+        name: str,
+        parent: uuid.UUID | None,
+        template: str,
+        description: str,
+        values: dict[str, object],
+        tags: dict[str, str | None],
+    ) -> uuid.UUID:
         key = (parent, name)
         eid = self._guid("element", *key)
         self.base_elements[eid] = Element(eid, name, parent, template, description)
         for at in TEMPLATES[template].attributes:
             aid = self._guid("attribute", eid, at.name)
-            self.base_attributes[aid] = Attribute(aid, eid, at, tags.get(at.sensor) if at.sensor else None,
-                                                  None if at.sensor else values.get(at.name))
+            self.base_attributes[aid] = Attribute(
+                aid, eid, at, tags.get(at.sensor) if at.sensor else None, None if at.sensor else values.get(at.name)
+            )
         return eid
 
     def _build(self) -> None:
@@ -213,12 +261,19 @@ class AssetModel:
             if code not in units:
                 continue
             country, zone = COUNTRIES[code]
-            plant = self._add(plant_name, None, "Plant", f"{plant_name} site",
-                              {"Country": country, "Time Zone": zone}, {})
+            plant = self._add(
+                plant_name, None, "Plant", f"{plant_name} site", {"Country": country, "Time Zone": zone}, {}
+            )
             for unit, tags in sorted(units[code].items()):
                 rng = np.random.default_rng([self.seed, 31337, _stable_int(code, unit) % 2**32])
-                unit_id = self._add(f"Unit {unit:03d}", plant, "Process Unit", f"{plant_name} process unit {unit}",
-                                    {"Design Capacity": float(round(rng.uniform(200, 2000), 1))}, {})
+                unit_id = self._add(
+                    f"Unit {unit:03d}",
+                    plant,
+                    "Process Unit",
+                    f"{plant_name} process unit {unit}",
+                    {"Design Capacity": float(round(rng.uniform(200, 2000), 1))},
+                    {},
+                )
                 for template in EQUIPMENT_TEMPLATES:
                     sensors = [a.sensor for a in template.attributes if a.sensor]
                     present = {s: tags.get(s) for s in sensors}
@@ -227,15 +282,24 @@ class AssetModel:
                     # a missing point still gets its attribute, referencing a tag that does not exist
                     refs = {s: t or f"{code}.U{unit:03d}.{s}-MISSING.PV" for s, t in present.items()}
                     make = MANUFACTURERS[int(rng.integers(len(MANUFACTURERS)))]
-                    installed = dt.datetime(2005, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(
-                        days=int(rng.integers(0, 6500)))
-                    values = {"Manufacturer": make, "Model": f"{make[:3].upper()}-{int(rng.integers(100, 999))}",
-                              "Serial Number": f"SN{int(rng.integers(10**7, 10**8))}",
-                              "Install Date": installed, "Rated Flow": float(round(rng.uniform(50, 400), 1)),
-                              "Volume": float(round(rng.uniform(20, 900), 1)),
-                              "Rated Output": float(round(rng.uniform(600, 6000), 0))}
-                    self._add(f"{template.prefix}-{unit:03d}", unit_id, template.name,
-                              f"{template.name} of {plant_name} unit {unit}", values, refs)
+                    installed = dt.datetime(2005, 1, 1, tzinfo=dt.UTC) + dt.timedelta(days=int(rng.integers(0, 6500)))
+                    values = {
+                        "Manufacturer": make,
+                        "Model": f"{make[:3].upper()}-{int(rng.integers(100, 999))}",
+                        "Serial Number": f"SN{int(rng.integers(10**7, 10**8))}",
+                        "Install Date": installed,
+                        "Rated Flow": float(round(rng.uniform(50, 400), 1)),
+                        "Volume": float(round(rng.uniform(20, 900), 1)),
+                        "Rated Output": float(round(rng.uniform(600, 6000), 0)),
+                    }
+                    self._add(
+                        f"{template.prefix}-{unit:03d}",
+                        unit_id,
+                        template.name,
+                        f"{template.name} of {plant_name} unit {unit}",
+                        values,
+                        refs,
+                    )
 
     @staticmethod
     def _state(elements: dict[uuid.UUID, Element], attributes: dict[uuid.UUID, Attribute]) -> AFState:
@@ -277,4 +341,3 @@ class AssetModel:
 
     def change_times(self) -> list[int]:
         return [e[0] for e in self._events]
-

@@ -24,12 +24,15 @@ if TYPE_CHECKING:
 FAR_FUTURE = "9999-12-31T23:59:59Z"
 NO_ACKNOWLEDGEMENT = "1970-01-01T00:00:00Z"
 MODES = ("overlapped", "startinclusive", "endinclusive", "inclusive", "inprogress")
-SORT_FIELDS = {"name": lambda s: s.frame.name.upper(), "starttime": lambda s: s.frame.start,
-               "endtime": lambda s: s.frame.end if not s.in_progress else 2**63}
+SORT_FIELDS = {
+    "name": lambda s: s.frame.name.upper(),
+    "starttime": lambda s: s.frame.start,
+    "endtime": lambda s: s.frame.end if not s.in_progress else 2**63,
+}
 
 
 class EventFrameRoutes:
-    def __init__(self, assets: "AssetRoutes"):
+    def __init__(self, assets: AssetRoutes):
         self.assets = assets
         self.model = assets.model
         self.frames = EventFrames(assets.model)
@@ -45,8 +48,12 @@ class EventFrameRoutes:
         return self.model._guid("eventframe attribute", frame.id, name)
 
     def attribute_webid(self, frame: EventFrame, name: str) -> str:
-        return webid.af_webid(webid.ATTRIBUTE, (self.model.server_id, frame.id, self.attribute_id(frame, name)),
-                              f"{self._path(frame)}|{name}", owner="F")
+        return webid.af_webid(
+            webid.ATTRIBUTE,
+            (self.model.server_id, frame.id, self.attribute_id(frame, name)),
+            f"{self._path(frame)}|{name}",
+            owner="F",
+        )
 
     def frame(self, text: str) -> EventFrameState:
         try:
@@ -65,8 +72,18 @@ class EventFrameRoutes:
         """An event frame attribute's frame and name, from its (owner ``F``) WebID."""
         frame = self.frames.find(decoded.guids[1]) if len(decoded.guids) == 3 else None
         state = frame.as_of(self._now()) if frame is not None else None
-        name = next((n for n, _, _ in EF_TEMPLATES[frame.template].attributes
-                     if self.attribute_id(frame, n) == decoded.guids[2]), None) if state else None
+        name = (
+            next(
+                (
+                    n
+                    for n, _, _ in EF_TEMPLATES[frame.template].attributes
+                    if self.attribute_id(frame, n) == decoded.guids[2]
+                ),
+                None,
+            )
+            if state
+            else None
+        )
         if name is None:
             raise self.assets._not_found("Attribute", text)
         return state, name
@@ -75,7 +92,7 @@ class EventFrameRoutes:
         return to_ticks(self.assets.api.clock())
 
     # ---- JSON shapes ---------------------------------------------------------------------------
-    def frame_json(self, req: "Request", state: EventFrameState) -> dict:
+    def frame_json(self, req: Request, state: EventFrameState) -> dict:
         f = state.frame
         wid = self.frame_webid(f)
         template = EF_TEMPLATES[f.template]
@@ -85,37 +102,77 @@ class EventFrameRoutes:
         def link(suffix: str) -> str:
             return self.assets._url(req, f"eventframes/{wid}/{suffix}")
 
-        links = {"Self": self.assets._url(req, f"eventframes/{wid}"), "Attributes": link("attributes"),
-                 "EventFrames": link("eventframes"), "ReferencedElements": link("referencedelements"),
-                 "Database": self.assets._url(req, f"assetdatabases/{self.assets.database_webid}"),
-                 "Categories": link("categories"), "Annotations": link("annotations"),
-                 "Value": self.assets._url(req, f"streamsets/{wid}/value")}
+        links = {
+            "Self": self.assets._url(req, f"eventframes/{wid}"),
+            "Attributes": link("attributes"),
+            "EventFrames": link("eventframes"),
+            "ReferencedElements": link("referencedelements"),
+            "Database": self.assets._url(req, f"assetdatabases/{self.assets.database_webid}"),
+            "Categories": link("categories"),
+            "Annotations": link("annotations"),
+            "Value": self.assets._url(req, f"streamsets/{wid}/value"),
+        }
         if refs:
             links["PrimaryReferencedElement"] = self.assets._url(req, f"elements/{refs[0]}")
         acknowledged = template.can_be_acknowledged and state.is_acknowledged
-        return {"WebId": wid, "Id": str(f.id), "Name": f.name, "Description": "",
-                "Path": "\\\\" + self._path(f), "TemplateName": f.template, "HasChildren": False,
-                "CategoryNames": list(template.categories), "ExtendedProperties": {},
-                "StartTime": format_ticks(f.start), "EndTime": FAR_FUTURE if state.in_progress else format_ticks(f.end),
-                "Severity": f.severity, "AcknowledgedBy": f.ack_by if acknowledged else "",
-                "AcknowledgedDate": format_ticks(f.ack_at) if acknowledged else NO_ACKNOWLEDGEMENT,
-                "CanBeAcknowledged": template.can_be_acknowledged, "IsAcknowledged": acknowledged,
-                "IsAnnotated": False, "IsLocked": False, "AreValuesCaptured": not state.in_progress,
-                "RefElementWebIds": refs, "Security": {}, "Links": links}
+        return {
+            "WebId": wid,
+            "Id": str(f.id),
+            "Name": f.name,
+            "Description": "",
+            "Path": "\\\\" + self._path(f),
+            "TemplateName": f.template,
+            "HasChildren": False,
+            "CategoryNames": list(template.categories),
+            "ExtendedProperties": {},
+            "StartTime": format_ticks(f.start),
+            "EndTime": FAR_FUTURE if state.in_progress else format_ticks(f.end),
+            "Severity": f.severity,
+            "AcknowledgedBy": f.ack_by if acknowledged else "",
+            "AcknowledgedDate": format_ticks(f.ack_at) if acknowledged else NO_ACKNOWLEDGEMENT,
+            "CanBeAcknowledged": template.can_be_acknowledged,
+            "IsAcknowledged": acknowledged,
+            "IsAnnotated": False,
+            "IsLocked": False,
+            "AreValuesCaptured": not state.in_progress,
+            "RefElementWebIds": refs,
+            "Security": {},
+            "Links": links,
+        }
 
-    def attribute_json(self, req: "Request", state: EventFrameState, name: str) -> dict:
+    def attribute_json(self, req: Request, state: EventFrameState, name: str) -> dict:
         f = state.frame
         _, kind, units = next(a for a in EF_TEMPLATES[f.template].attributes if a[0] == name)
         wid = self.attribute_webid(f, name)
-        return {"WebId": wid, "Id": str(self.attribute_id(f, name)), "Name": name, "Description": "",
-                "Path": f"\\\\{self._path(f)}|{name}", "Type": kind, "TypeQualifier": "",
-                "DefaultUnitsName": "", "DefaultUnitsNameAbbreviation": units, "DisplayDigits": -5,
-                "DataReferencePlugIn": "", "ConfigString": "", "IsConfigurationItem": False, "IsExcluded": False,
-                "IsHidden": False, "IsManualDataEntry": False, "HasChildren": False, "CategoryNames": [],
-                "Step": kind != "Double", "TraitName": "", "Span": 0.0, "Zero": 0.0,
-                "Links": {"Self": self.assets._url(req, f"attributes/{wid}"),
-                          "EventFrame": self.assets._url(req, f"eventframes/{self.frame_webid(f)}"),
-                          "Value": self.assets._url(req, f"streams/{wid}/value")}}
+        return {
+            "WebId": wid,
+            "Id": str(self.attribute_id(f, name)),
+            "Name": name,
+            "Description": "",
+            "Path": f"\\\\{self._path(f)}|{name}",
+            "Type": kind,
+            "TypeQualifier": "",
+            "DefaultUnitsName": "",
+            "DefaultUnitsNameAbbreviation": units,
+            "DisplayDigits": -5,
+            "DataReferencePlugIn": "",
+            "ConfigString": "",
+            "IsConfigurationItem": False,
+            "IsExcluded": False,
+            "IsHidden": False,
+            "IsManualDataEntry": False,
+            "HasChildren": False,
+            "CategoryNames": [],
+            "Step": kind != "Double",
+            "TraitName": "",
+            "Span": 0.0,
+            "Zero": 0.0,
+            "Links": {
+                "Self": self.assets._url(req, f"attributes/{wid}"),
+                "EventFrame": self.assets._url(req, f"eventframes/{self.frame_webid(f)}"),
+                "Value": self.assets._url(req, f"streams/{wid}/value"),
+            },
+        }
 
     def value(self, state: EventFrameState, name: str) -> dict:
         _, _, units = next(a for a in EF_TEMPLATES[state.frame.template].attributes if a[0] == name)
@@ -123,30 +180,48 @@ class EventFrameRoutes:
         good = value is not None
         if not good:  # not captured yet: AF shows "No Data"
             value = {"Name": "No Data", "Value": 248, "IsSystem": True}
-        return {"Timestamp": format_ticks(state.frame.start), "Value": value, "UnitsAbbreviation": units,
-                "Good": good, "Questionable": False, "Substituted": False, "Annotated": False}
+        return {
+            "Timestamp": format_ticks(state.frame.start),
+            "Value": value,
+            "UnitsAbbreviation": units,
+            "Good": good,
+            "Questionable": False,
+            "Substituted": False,
+            "Annotated": False,
+        }
 
-    def values(self, req: "Request", text: str) -> dict:
+    def values(self, req: Request, text: str) -> dict:
         """``streamsets/{event frame WebID}/value``."""
         state = self.frame(text)
         items = []
         for name, _, _ in sorted(EF_TEMPLATES[state.frame.template].attributes, key=lambda a: a[0].upper()):
             wid = self.attribute_webid(state.frame, name)
-            items.append({"WebId": wid, "Name": name, "Path": f"\\\\{self._path(state.frame)}|{name}",
-                          "Links": {"Source": self.assets._url(req, f"attributes/{wid}")},
-                          "Value": self.value(state, name)})
+            items.append(
+                {
+                    "WebId": wid,
+                    "Name": name,
+                    "Path": f"\\\\{self._path(state.frame)}|{name}",
+                    "Links": {"Source": self.assets._url(req, f"attributes/{wid}")},
+                    "Value": self.value(state, name),
+                }
+            )
         return {"Links": {}, "Items": items}
 
     # ---- the search ----------------------------------------------------------------------------
-    def search(self, req: "Request", element: uuid.UUID | None = None) -> dict:
+    def search(self, req: Request, element: uuid.UUID | None = None) -> dict:
         assets = self.assets
         error = assets._error
         now_dt = assets.api.clock()
         now = to_ticks(now_dt)
         mode = (req.arg("searchMode") or "Overlapped").lower()
         if mode not in MODES:
-            if mode in ("backwardfromstarttime", "forwardfromstarttime", "backwardfromendtime",
-                        "forwardfromendtime", "none"):
+            if mode in (
+                "backwardfromstarttime",
+                "forwardfromstarttime",
+                "backwardfromendtime",
+                "forwardfromendtime",
+                "none",
+            ):
                 raise error(400, f"searchMode '{req.arg('searchMode')}' is not supported by the simulator.")
             raise error(400, f"The value '{req.arg('searchMode')}' is not valid for searchMode.")
         try:
@@ -176,13 +251,16 @@ class EventFrameRoutes:
             t = EF_TEMPLATES[frame.template]
             refs = [asset_state.elements[e] for e in frame.referenced if e in asset_state.elements]
             acknowledged = t.can_be_acknowledged and state.is_acknowledged
-            if (name(frame.name) and (not category or category in (c.upper() for c in t.categories))
-                    and (element is None or element in frame.referenced)
-                    and (req.arg("referencedElementNameFilter") is None or any(ref_name(e.name) for e in refs))
-                    and (not ref_template or any(derives_from(e.template, ref_template) for e in refs))
-                    and (not severities or frame.severity.upper() in severities)
-                    and (can_ack is None or t.can_be_acknowledged == can_ack)
-                    and (is_ack is None or acknowledged == is_ack)):
+            if (
+                name(frame.name)
+                and (not category or category in (c.upper() for c in t.categories))
+                and (element is None or element in frame.referenced)
+                and (req.arg("referencedElementNameFilter") is None or any(ref_name(e.name) for e in refs))
+                and (not ref_template or any(derives_from(e.template, ref_template) for e in refs))
+                and (not severities or frame.severity.upper() in severities)
+                and (can_ack is None or t.can_be_acknowledged == can_ack)
+                and (is_ack is None or acknowledged == is_ack)
+            ):
                 chosen.append(state)
         field = (req.arg("sortField") or "Name").lower()
         if field not in SORT_FIELDS:
@@ -195,22 +273,30 @@ class EventFrameRoutes:
         count = assets._int(req, "maxCount", 1000)
         if count < 0 or start < 0:
             raise error(400, "Parameters 'startIndex' and 'maxCount' must not be negative.")
-        return {"Links": {}, "Items": [self.frame_json(req, s) for s in chosen[start:start + count]]}
+        return {"Links": {}, "Items": [self.frame_json(req, s) for s in chosen[start : start + count]]}
 
     # ---- routing -------------------------------------------------------------------------------
-    def route(self, req: "Request", parts: list[str], lower: list[str]) -> object:
+    def route(self, req: Request, parts: list[str], lower: list[str]) -> object:
         state = self.frame(parts[1])
         if len(parts) == 2:
             return self.frame_json(req, state)
         if lower[2:] == ["attributes"]:
             names = [n for n, _, _ in EF_TEMPLATES[state.frame.template].attributes]
             rx = self.assets._matcher(req, "nameFilter")
-            return {"Links": {}, "Items": [self.attribute_json(req, state, n)
-                                           for n in sorted(names, key=str.upper) if rx(n)]}
+            return {
+                "Links": {},
+                "Items": [self.attribute_json(req, state, n) for n in sorted(names, key=str.upper) if rx(n)],
+            }
         if lower[2:] == ["referencedelements"]:
             asset_state = self.assets._state()
-            return {"Links": {}, "Items": [self.assets._element(req, asset_state, e)
-                                           for e in state.frame.referenced if e in asset_state.elements]}
+            return {
+                "Links": {},
+                "Items": [
+                    self.assets._element(req, asset_state, e)
+                    for e in state.frame.referenced
+                    if e in asset_state.elements
+                ],
+            }
         if lower[2:] == ["eventframes"]:
             return {"Links": {}, "Items": []}
         raise self.assets._error(404, "The specified resource was not found.")
@@ -227,4 +313,3 @@ def _in_range(state: EventFrameState, mode: str, lo: int, hi: int) -> bool:
     if mode == "inclusive":
         return lo <= start and end is not None and end <= hi
     return lo <= start <= hi and end is None  # inprogress
-

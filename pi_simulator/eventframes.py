@@ -41,25 +41,56 @@ class EventFrameTemplate:
     can_be_acknowledged: bool = False
 
 
-EF_TEMPLATES: dict[str, EventFrameTemplate] = {t.name: t for t in (
-    EventFrameTemplate("Downtime", ("Downtime",), ("Centrifugal Pump", "Packaging Line"), 1 / 10, (300, 7200),
-                       (("Reason", "String", ""), ("Downtime Type", "String", ""))),
-    EventFrameTemplate("Batch", ("Production",), ("Packaging Line",), 0.7, (1800, 3000),
-                       (("Product", "String", ""), ("Batch ID", "String", ""), ("Operator", "String", ""),
-                        ("Quantity", "Double", "units"))),
-    EventFrameTemplate("Maintenance", ("Maintenance",), ("Centrifugal Pump", "Storage Tank"), 1 / 40,
-                       (3600, MAX_DURATION_S), (("Work Order", "String", ""), ("Maintenance Type", "String", ""))),
-    EventFrameTemplate("Alarm", ("Alarm",), ("Centrifugal Pump", "Storage Tank", "Packaging Line"), 1 / 5,
-                       (60, 1800), (("Priority", "Int32", ""), ("Condition", "String", ""), ("Limit", "Double", "")),
-                       can_be_acknowledged=True),
-)}
+EF_TEMPLATES: dict[str, EventFrameTemplate] = {
+    t.name: t
+    for t in (
+        EventFrameTemplate(
+            "Downtime",
+            ("Downtime",),
+            ("Centrifugal Pump", "Packaging Line"),
+            1 / 10,
+            (300, 7200),
+            (("Reason", "String", ""), ("Downtime Type", "String", "")),
+        ),
+        EventFrameTemplate(
+            "Batch",
+            ("Production",),
+            ("Packaging Line",),
+            0.7,
+            (1800, 3000),
+            (
+                ("Product", "String", ""),
+                ("Batch ID", "String", ""),
+                ("Operator", "String", ""),
+                ("Quantity", "Double", "units"),
+            ),
+        ),
+        EventFrameTemplate(
+            "Maintenance",
+            ("Maintenance",),
+            ("Centrifugal Pump", "Storage Tank"),
+            1 / 40,
+            (3600, MAX_DURATION_S),
+            (("Work Order", "String", ""), ("Maintenance Type", "String", "")),
+        ),
+        EventFrameTemplate(
+            "Alarm",
+            ("Alarm",),
+            ("Centrifugal Pump", "Storage Tank", "Packaging Line"),
+            1 / 5,
+            (60, 1800),
+            (("Priority", "Int32", ""), ("Condition", "String", ""), ("Limit", "Double", "")),
+            can_be_acknowledged=True,
+        ),
+    )
+}
 
 
 @dataclass(frozen=True)
 class EventFrameState:
     """A frame as the server shows it at one instant."""
 
-    frame: "EventFrame"
+    frame: EventFrame
     in_progress: bool
     is_acknowledged: bool
     values: dict[str, object]
@@ -105,8 +136,11 @@ class EventFrames:
     def __init__(self, model: AssetModel, cache: int = 65536):
         self.model = model
         self.seed = model.seed
-        self.equipment = [e for e in model.base_elements.values()
-                          if any(e.template in t.element_templates for t in EF_TEMPLATES.values())]
+        self.equipment = [
+            e
+            for e in model.base_elements.values()
+            if any(e.template in t.element_templates for t in EF_TEMPLATES.values())
+        ]
         self.equipment.sort(key=lambda e: e.id)
         self._prefix = _stable_int("eventframes", self.seed) & (2**48 - 1)
         self._hour = functools.lru_cache(maxsize=cache)(self._generate)
@@ -116,14 +150,22 @@ class EventFrames:
     def _frame_id(self, element_index: int, template_name: str, hour: int, k: int) -> uuid.UUID:
         """A GUID that says where the frame comes from (clients treat GUIDs as opaque), so a frame can
         be read by its WebID without a search first, in any server process."""
-        return uuid.UUID(int=(self._prefix << 80 | element_index << 48 | self._TEMPLATE_ORDER.index(template_name) << 40
-                              | hour << 8 | k))
+        return uuid.UUID(
+            int=(
+                self._prefix << 80
+                | element_index << 48
+                | self._TEMPLATE_ORDER.index(template_name) << 40
+                | hour << 8
+                | k
+            )
+        )
 
     def _generate(self, element_index: int, template_name: str, hour: int) -> tuple[EventFrame, ...]:
         element = self.equipment[element_index]
         template = EF_TEMPLATES[template_name]
-        rng = np.random.default_rng([self.seed, 2718, _stable_int(element.id) % 2**32,
-                                     _stable_int(template_name) % 2**32, hour])
+        rng = np.random.default_rng(
+            [self.seed, 2718, _stable_int(element.id) % 2**32, _stable_int(template_name) % 2**32, hour]
+        )
         if template_name == "Batch":  # one line runs one batch at a time: early in the hour, under an hour
             count = int(rng.random() < template.per_hour)
             offsets = rng.uniform(0, 600, count)
@@ -141,26 +183,35 @@ class EventFrames:
             kw: dict = {}
             if template_name == "Downtime":
                 reason = REASONS[int(rng.integers(len(REASONS)))]
-                kw["values"] = {"Reason": reason, "Downtime Type": "Planned" if reason in ("Changeover", "Cleaning")
-                                else "Unplanned"}
+                kw["values"] = {
+                    "Reason": reason,
+                    "Downtime Type": "Planned" if reason in ("Changeover", "Cleaning") else "Unplanned",
+                }
                 if rng.random() < 0.4:  # classified by an operator after the close
                     kw["values"]["Reason"] = "Unknown"
                     kw["edit_at"] = end + int(rng.uniform(600, 3 * 3600)) * TICKS_PER_SECOND
                     kw["edited"] = {"Reason": reason}
             elif template_name == "Batch":
                 product = PRODUCTS[int(rng.integers(len(PRODUCTS)))]
-                kw["values"] = {"Product": product, "Batch ID": f"B{hour % 100000:05d}-{element.name}",
-                                "Operator": OPERATORS[int(rng.integers(len(OPERATORS)))],
-                                "Quantity": float(round(rng.uniform(500, 5000), 1))}
+                kw["values"] = {
+                    "Product": product,
+                    "Batch ID": f"B{hour % 100000:05d}-{element.name}",
+                    "Operator": OPERATORS[int(rng.integers(len(OPERATORS)))],
+                    "Quantity": float(round(rng.uniform(500, 5000), 1)),
+                }
                 kw["open_values"] = {"Quantity": None}  # captured when the batch closes
             elif template_name == "Maintenance":
-                kw["values"] = {"Work Order": f"WO-{int(rng.integers(10**6, 10**7))}",
-                                "Maintenance Type": ("Preventive", "Corrective", "Inspection")[int(rng.integers(3))]}
+                kw["values"] = {
+                    "Work Order": f"WO-{int(rng.integers(10**6, 10**7))}",
+                    "Maintenance Type": ("Preventive", "Corrective", "Inspection")[int(rng.integers(3))],
+                }
             else:
                 kw["severity"] = SEVERITIES[int(rng.integers(len(SEVERITIES)))]
-                kw["values"] = {"Priority": int(rng.integers(1, 4)),
-                                "Condition": CONDITIONS[int(rng.integers(len(CONDITIONS)))],
-                                "Limit": float(round(rng.uniform(1, 500), 2))}
+                kw["values"] = {
+                    "Priority": int(rng.integers(1, 4)),
+                    "Condition": CONDITIONS[int(rng.integers(len(CONDITIONS)))],
+                    "Limit": float(round(rng.uniform(1, 500), 2)),
+                }
                 if rng.random() < 0.85:
                     kw["ack_at"] = start + int(rng.uniform(30, 2700)) * TICKS_PER_SECOND
                     kw["ack_by"] = OPERATORS[int(rng.integers(len(OPERATORS)))]
@@ -185,7 +236,12 @@ class EventFrames:
 
     def find(self, frame_id: uuid.UUID) -> EventFrame | None:
         value = frame_id.int
-        element_index, template, hour, k = (value >> 48) & 0xFFFFFFFF, (value >> 40) & 0xFF, (value >> 8) & 0xFFFFFFFF, value & 0xFF
+        element_index, template, hour, k = (
+            (value >> 48) & 0xFFFFFFFF,
+            (value >> 40) & 0xFF,
+            (value >> 8) & 0xFFFFFFFF,
+            value & 0xFF,
+        )
         if value >> 80 != self._prefix or element_index >= len(self.equipment) or template >= len(self._TEMPLATE_ORDER):
             return None
         frames = self._hour(element_index, self._TEMPLATE_ORDER[template], hour)

@@ -36,9 +36,23 @@ from dataclasses import dataclass, field
 HTTP_FAULTS = ("500", "502", "503", "429", "slow", "reset", "truncated", "malformed", "webexception")
 SUB_FAULTS = ("500", "503", "webexception", "value_errors")
 # "hostile" (not in the default mix): one value of the page replaced by one of these
-HOSTILE_VALUES = ("nan", "infinity", "-infinity", "number_as_string", "huge_string", "missing_timestamp",
-                  "missing_value", "unknown_fields", "wrong_type_flag", "wrong_type_timestamp", "wrong_type_value",
-                  "not_an_object", "offset_timestamp", "digital_without_name", "nested_garbage")
+HOSTILE_VALUES = (
+    "nan",
+    "infinity",
+    "-infinity",
+    "number_as_string",
+    "huge_string",
+    "missing_timestamp",
+    "missing_value",
+    "unknown_fields",
+    "wrong_type_flag",
+    "wrong_type_timestamp",
+    "wrong_type_value",
+    "not_an_object",
+    "offset_timestamp",
+    "digital_without_name",
+    "nested_garbage",
+)
 # bare JSON tokens that strict JSON lacks but .NET serialisers write; the server swaps these markers in
 BARE_TOKENS = {"nan": b"NaN", "infinity": b"Infinity", "-infinity": b"-Infinity"}
 
@@ -66,9 +80,11 @@ class FaultPlan:
     fail_first: int = 0  # the first N batch calls fail whatever the rate (the server was down at the start)
 
     def __post_init__(self) -> None:
-        for name, kinds, known in (("http_kinds", self.http_kinds, HTTP_FAULTS),
-                                   ("sub_kinds", self.sub_kinds, SUB_FAULTS + ("hostile",)),
-                                   ("hostile_values", self.hostile_values, HOSTILE_VALUES)):
+        for name, kinds, known in (
+            ("http_kinds", self.http_kinds, HTTP_FAULTS),
+            ("sub_kinds", self.sub_kinds, SUB_FAULTS + ("hostile",)),
+            ("hostile_values", self.hostile_values, HOSTILE_VALUES),
+        ):
             unknown = set(kinds) - set(known)
             if unknown:
                 raise ValueError(f"{name}: unknown fault kinds {sorted(unknown)}; known: {', '.join(known)}")
@@ -78,7 +94,7 @@ class FaultPlan:
         object.__setattr__(self, "failing_points", frozenset(p.upper() for p in self.failing_points))
 
     @classmethod
-    def parse(cls, text: str) -> "FaultPlan":
+    def parse(cls, text: str) -> FaultPlan:
         """``seed=7,http=0.1,sub=0.05,kinds=500+429+reset,failing=TAG1+TAG2`` (the CLI's ``--faults``)."""
         fields: dict = {}
         for part in filter(None, (p.strip() for p in text.split(","))):
@@ -185,10 +201,17 @@ def with_value_error(items: list[dict], pick: float) -> list[dict]:
     if not items:
         return items
     i = int(pick * len(items))
-    broken = {"Timestamp": items[i]["Timestamp"], "Value": None, "UnitsAbbreviation": items[i].get("UnitsAbbreviation", ""),
-              "Good": False, "Questionable": False, "Substituted": False, "Annotated": False,
-              "Errors": [{"FieldName": "Value", "Message": ["Failed to retrieve the value: the archive is busy."]}]}
-    return items[:i] + [broken] + items[i + 1:]
+    broken = {
+        "Timestamp": items[i]["Timestamp"],
+        "Value": None,
+        "UnitsAbbreviation": items[i].get("UnitsAbbreviation", ""),
+        "Good": False,
+        "Questionable": False,
+        "Substituted": False,
+        "Annotated": False,
+        "Errors": [{"FieldName": "Value", "Message": ["Failed to retrieve the value: the archive is busy."]}],
+    }
+    return items[:i] + [broken] + items[i + 1 :]
 
 
 def marker(token: str) -> str:
@@ -234,4 +257,4 @@ def with_hostile_value(items: list, kind: str, pick: float) -> list:
         item["Value"] = {"a": {"b": {"c": [None, True, "z"]}}}
     else:  # pragma: no cover - FaultPlan validates the kinds
         raise ValueError(kind)
-    return items[:i] + [item] + items[i + 1:]
+    return items[:i] + [item] + items[i + 1 :]

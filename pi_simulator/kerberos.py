@@ -56,8 +56,12 @@ class TestRealm:
     client_keytab: str
 
     @classmethod
-    def create(cls, client: str = "svc-osipi", client_password: str = "",
-               service_hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> "TestRealm":
+    def create(
+        cls,
+        client: str = "svc-osipi",
+        client_password: str = "",
+        service_hosts: tuple[str, ...] = ("127.0.0.1", "localhost"),
+    ) -> TestRealm:
         """Start a KDC and add ``HTTP/<host>`` for each service host and the client principal (password
         ``client_password``, or a random one) with a keytab holding its key."""
         import k5test
@@ -66,10 +70,21 @@ class TestRealm:
         path = os.environ.get("PATH", "").split(os.pathsep)
         missing = [d for d in ("/usr/sbin", "/sbin") if d not in path]
         os.environ["PATH"] = os.pathsep.join(path + missing)  # k5test looks for the KDC programs on PATH
-        k5 = k5test.K5Realm(realm=REALM, portbase=_free_portbase(), create_user=False, create_host=False,
-                            get_creds=False, krb5_conf={"libdefaults": {
-                                "rdns": "false", "dns_canonicalize_hostname": "false",
-                                "ticket_lifetime": "10h", "udp_preference_limit": "1"}})
+        k5 = k5test.K5Realm(
+            realm=REALM,
+            portbase=_free_portbase(),
+            create_user=False,
+            create_host=False,
+            get_creds=False,
+            krb5_conf={
+                "libdefaults": {
+                    "rdns": "false",
+                    "dns_canonicalize_hostname": "false",
+                    "ticket_lifetime": "10h",
+                    "udp_preference_limit": "1",
+                }
+            },
+        )
         service_keytab = os.path.join(k5.tmpdir, "http.keytab")
         for host in service_hosts:
             k5.addprinc(f"HTTP/{host}@{REALM}")
@@ -96,7 +111,7 @@ class TestRealm:
     def stop(self) -> None:
         self.k5.stop()
 
-    def __enter__(self) -> "TestRealm":
+    def __enter__(self) -> TestRealm:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -140,8 +140,15 @@ class Archive:
     #: points are created between these two instants (ticks); all exist for any recent window
     CREATED_FROM = 1735689600 * TICKS_PER_SECOND  # 2025-01-01T00:00:00Z
 
-    def __init__(self, seed: int = 42, n_points: int = 200, server_name: str = "PISIM",
-                 segment_cache: int = 8192, changes: ArchiveChanges | None = None, interval_scale: float = 1.0):
+    def __init__(
+        self,
+        seed: int = 42,
+        n_points: int = 200,
+        server_name: str = "PISIM",
+        segment_cache: int = 8192,
+        changes: ArchiveChanges | None = None,
+        interval_scale: float = 1.0,
+    ):
         """``segment_cache``: generated hours kept in memory (LRU), about 1.5 KB each; a real server's
         archive cache. Generation is on demand either way; the cache only saves repeating it.
         ``changes``: late arrivals, edits, points created and deleted (none by default).
@@ -156,8 +163,10 @@ class Archive:
         created = {tag.upper(): ticks for tag, ticks in self.changes.created}
         self.deleted_at = {tag.upper(): ticks for tag, ticks in self.changes.deleted}
         self.points = [self._make_point(i) for i in range(n_points)]
-        self.points = [dataclasses.replace(p, created_ticks=created[p.name.upper()]) if p.name.upper() in created
-                       else p for p in self.points]
+        self.points = [
+            dataclasses.replace(p, created_ticks=created[p.name.upper()]) if p.name.upper() in created else p
+            for p in self.points
+        ]
         unknown = (set(created) | set(self.deleted_at)) - {p.name.upper() for p in self.points}
         if unknown:
             raise ValueError(f"changes name unknown points: {sorted(unknown)}")
@@ -251,8 +260,9 @@ class Archive:
         for i in np.nonzero(seg.ticks[1:] == seg.ticks[:-1])[0] + 1:  # one timestamp: in archive order
             visible[i] = max(visible[i], visible[i - 1])
         edited = (rng.random(n) < ch.edit_share) & (seg.system_code == 0)
-        edit_at = np.where(edited, visible + (rng.uniform(0, ch.max_edit_delay_s, n) * TICKS_PER_SECOND)
-                           .astype(np.int64), NEVER)
+        edit_at = np.where(
+            edited, visible + (rng.uniform(0, ch.max_edit_delay_s, n) * TICKS_PER_SECOND).astype(np.int64), NEVER
+        )
         kind = point.kind
         edited_text = None
         if kind.point_type == "Digital":
@@ -266,8 +276,9 @@ class Archive:
             edited_number = np.array([float(str(np.float32(v + 0.5))) for v in seg.number])
         else:
             edited_number = np.round(seg.number + 0.5, 6)
-        return dataclasses.replace(seg, visible=visible, edit_at=edit_at, edited_number=edited_number,
-                                   edited_text=edited_text)
+        return dataclasses.replace(
+            seg, visible=visible, edit_at=edit_at, edited_number=edited_number, edited_text=edited_text
+        )
 
     def exists(self, point: Point, ticks: int) -> bool:
         """Whether the point exists at ``ticks`` (created, not yet deleted)."""
@@ -278,8 +289,15 @@ class Archive:
             return self.points
         return [p for p in self.points if self.exists(p, ticks)]
 
-    def events(self, point: Point, start_ticks: int, end_ticks: int, limit: int | None = None,
-               newest_first: bool = False, as_of: int | None = None) -> Segment:
+    def events(
+        self,
+        point: Point,
+        start_ticks: int,
+        end_ticks: int,
+        limit: int | None = None,
+        newest_first: bool = False,
+        as_of: int | None = None,
+    ) -> Segment:
         """Archived events with ``start <= tick <= end``, oldest first; with ``limit``, only the first
         ``limit`` of them (the newest ``limit`` when ``newest_first``), generating no more hours than
         those need, as an archive reads only the pages a ``maxCount`` asks for. ``as_of`` (ticks): only
@@ -290,7 +308,7 @@ class Archive:
             return _empty(is_string)
         hours = range(lo // SEGMENT_TICKS, end_ticks // SEGMENT_TICKS + 1)
         parts, found = [], 0
-        for s in (reversed(hours) if newest_first else hours):
+        for s in reversed(hours) if newest_first else hours:
             seg = self._segment(point.point_id, s)
             seg = _select(seg, (seg.ticks >= lo) & (seg.ticks <= end_ticks))
             if seg.visible is not None:
@@ -314,8 +332,15 @@ class Archive:
 
 def _empty(is_string: bool) -> Segment:
     z = np.zeros(0)
-    return Segment(np.zeros(0, np.int64), np.zeros(0, np.int32), z, [] if is_string else None,
-                   np.zeros(0, bool), np.zeros(0, bool), np.zeros(0, bool))
+    return Segment(
+        np.zeros(0, np.int64),
+        np.zeros(0, np.int32),
+        z,
+        [] if is_string else None,
+        np.zeros(0, bool),
+        np.zeros(0, bool),
+        np.zeros(0, bool),
+    )
 
 
 def _concat(parts: list[Segment], is_string: bool) -> Segment:
@@ -364,8 +389,15 @@ def _as_of(seg: Segment, as_of: int | None) -> Segment:
     text = seg.text
     if text is not None and edited.any():
         text = [e if k else t for t, e, k in zip(text, seg.edited_text, edited)]
-    return Segment(ticks=seg.ticks, system_code=seg.system_code, number=np.where(edited, seg.edited_number, seg.number),
-                   text=text, questionable=seg.questionable, substituted=seg.substituted, annotated=seg.annotated)
+    return Segment(
+        ticks=seg.ticks,
+        system_code=seg.system_code,
+        number=np.where(edited, seg.edited_number, seg.number),
+        text=text,
+        questionable=seg.questionable,
+        substituted=seg.substituted,
+        annotated=seg.annotated,
+    )
 
 
 def _with_creation(seg: Segment, created: int) -> Segment:
@@ -375,10 +407,12 @@ def _with_creation(seg: Segment, created: int) -> Segment:
     first_text = [PT_CREATED[0]] if seg.text is not None else None
     late = {}
     if seg.visible is not None:
-        late = dict(visible=np.concatenate([[created], seg.visible]).astype(np.int64),
-                    edit_at=np.concatenate([[NEVER], seg.edit_at]).astype(np.int64),
-                    edited_number=np.concatenate([[0.0], seg.edited_number]),
-                    edited_text=(first_text + seg.edited_text) if seg.edited_text is not None else None)
+        late = dict(
+            visible=np.concatenate([[created], seg.visible]).astype(np.int64),
+            edit_at=np.concatenate([[NEVER], seg.edit_at]).astype(np.int64),
+            edited_number=np.concatenate([[0.0], seg.edited_number]),
+            edited_text=(first_text + seg.edited_text) if seg.edited_text is not None else None,
+        )
     return Segment(
         **late,
         ticks=np.concatenate([[created], seg.ticks]).astype(np.int64),

@@ -11,11 +11,24 @@ import re
 import zoneinfo
 
 _UNITS = {
-    "s": 1, "sec": 1, "second": 1, "seconds": 1,
-    "m": 60, "min": 60, "minute": 60, "minutes": 60,
-    "h": 3600, "hr": 3600, "hour": 3600, "hours": 3600,
-    "d": 86400, "day": 86400, "days": 86400,
-    "w": 604800, "week": 604800, "weeks": 604800,
+    "s": 1,
+    "sec": 1,
+    "second": 1,
+    "seconds": 1,
+    "m": 60,
+    "min": 60,
+    "minute": 60,
+    "minutes": 60,
+    "h": 3600,
+    "hr": 3600,
+    "hour": 3600,
+    "hours": 3600,
+    "d": 86400,
+    "day": 86400,
+    "days": 86400,
+    "w": 604800,
+    "week": 604800,
+    "weeks": 604800,
 }
 _INTERVAL = re.compile(r"\s*([+-])\s*(\d+(?:\.\d+)?)\s*([a-z]+)", re.I)
 _BASE_DATE = re.compile(r"^\d{1,2}-[a-z]{3}-\d{2,4}(?:\s+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?", re.I)
@@ -28,7 +41,7 @@ class TimeParseError(ValueError):
 
 def _zone(name: str | None) -> dt.tzinfo:
     if not name or name.upper() in ("UTC", "GMT", "Z"):
-        return dt.timezone.utc
+        return dt.UTC
     try:
         return zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
@@ -44,7 +57,7 @@ def _parse_iso(text: str, tz: dt.tzinfo) -> dt.datetime:
     value = dt.datetime.fromisoformat(norm)
     if value.tzinfo is None:
         value = value.replace(tzinfo=tz)
-    return value.astimezone(dt.timezone.utc)
+    return value.astimezone(dt.UTC)
 
 
 def parse(text: str | None, now: dt.datetime, time_zone: str | None = None) -> dt.datetime:
@@ -60,19 +73,19 @@ def parse(text: str | None, now: dt.datetime, time_zone: str | None = None) -> d
     elif re.match(r"^(today|t)(?![a-z])", lower):
         n = len("today") if lower.startswith("today") else 1
         local = now.astimezone(tz)
-        base = local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(dt.timezone.utc)
+        base = local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(dt.UTC)
         rest = raw[n:]
     elif re.match(r"^(yesterday|y)(?![a-z])", lower):
         n = len("yesterday") if lower.startswith("yesterday") else 1
         local = now.astimezone(tz) - dt.timedelta(days=1)
-        base = local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(dt.timezone.utc)
+        base = local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(dt.UTC)
         rest = raw[n:]
     elif m := _ISO.match(raw):
         try:
             base = _parse_iso(m.group(0), tz)
         except ValueError as exc:
             raise TimeParseError(f"Cannot parse time string '{raw}'.") from exc
-        rest = raw[m.end():]
+        rest = raw[m.end() :]
     elif m := _BASE_DATE.match(raw):
         fmt_date = "%d-%b-%y" if len(m.group(0).split()[0].split("-")[2]) == 2 else "%d-%b-%Y"
         parts = m.group(0).split()
@@ -83,8 +96,8 @@ def parse(text: str | None, now: dt.datetime, time_zone: str | None = None) -> d
             base = dt.datetime.strptime(re.sub(r"\.\d+$", "", m.group(0)), fmt).replace(tzinfo=tz)
         except ValueError as exc:
             raise TimeParseError(f"Cannot parse time string '{raw}'.") from exc
-        base = base.astimezone(dt.timezone.utc)
-        rest = raw[m.end():]
+        base = base.astimezone(dt.UTC)
+        rest = raw[m.end() :]
     elif re.match(r"^[+-]", raw):
         base, rest = now, raw
     else:

@@ -8,7 +8,7 @@ import numpy as np
 
 from .model import DIGITAL_SETS, TICKS_PER_SECOND, Point, Segment, system_state_name
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def format_ticks(ticks: int) -> str:
@@ -36,8 +36,7 @@ def timed_values(point: Point, seg: Segment) -> list[dict]:
     stamps = format_many(seg.ticks)
     codes = seg.system_code.tolist()
     numbers = seg.number.tolist()
-    questionable, substituted, annotated = (seg.questionable.tolist(), seg.substituted.tolist(),
-                                            seg.annotated.tolist())
+    questionable, substituted, annotated = (seg.questionable.tolist(), seg.substituted.tolist(), seg.annotated.tolist())
     out = []
     for i, code in enumerate(codes):
         if code:
@@ -51,13 +50,15 @@ def timed_values(point: Point, seg: Segment) -> list[dict]:
             value = int(numbers[i])
         else:
             value = numbers[i]
-        out.append({
-            "Timestamp": stamps[i],
-            "Value": value,
-            "UnitsAbbreviation": units,
-            "Good": code == 0,
-            "Questionable": questionable[i],
-            "Substituted": substituted[i],
-            "Annotated": annotated[i],
-        })
+        out.append(
+            {
+                "Timestamp": stamps[i],
+                "Value": value,
+                "UnitsAbbreviation": units,
+                "Good": code == 0,
+                "Questionable": questionable[i],
+                "Substituted": substituted[i],
+                "Annotated": annotated[i],
+            }
+        )
     return out

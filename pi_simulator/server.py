@@ -16,19 +16,30 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import orjson
 
 from . import pitime, webid
 from .af import AssetModel
-from .assets import ROUTES as ASSET_ROUTES, AssetRoutes
+from .assets import ROUTES as ASSET_ROUTES
+from .assets import AssetRoutes
 from .auth import Authenticator, KerberosAcceptor, TokenIssuer
-from .faults import BARE_TOKENS, PROXY_PAGE, FaultInjector, FaultPlan, marker, with_hostile_value, with_value_error, draw
-from .model import Archive, Point, TICKS_PER_SECOND
+from .faults import (
+    BARE_TOKENS,
+    PROXY_PAGE,
+    FaultInjector,
+    FaultPlan,
+    draw,
+    marker,
+    with_hostile_value,
+    with_value_error,
+)
+from .model import TICKS_PER_SECOND, Archive, Point
 from .render import format_ticks, timed_values
 from .truth import to_ticks
 
@@ -122,10 +133,16 @@ def select_fields(content: object, selected: str | None) -> object:
 class PiWebApi:
     """Routing and resource logic, independent of the HTTP transport (the batch controller reuses it)."""
 
-    def __init__(self, archive: Archive, max_items_per_call: int = 150_000,
-                 clock=lambda: dt.datetime.now(dt.timezone.utc), require_csrf_header: bool = True,
-                 faults: FaultPlan | None = None, assets: AssetModel | None = None,
-                 point_denials: dict[str, Iterable[str]] | None = None):
+    def __init__(
+        self,
+        archive: Archive,
+        max_items_per_call: int = 150_000,
+        clock=lambda: dt.datetime.now(dt.UTC),
+        require_csrf_header: bool = True,
+        faults: FaultPlan | None = None,
+        assets: AssetModel | None = None,
+        point_denials: dict[str, Iterable[str]] | None = None,
+    ):
         """``assets``: the Asset Framework behind the AF routes; by default one derived from the archive,
         built on the first AF request. ``point_denials``: user -> tag names whose point security denies
         that user reading (403), as a PI Data Archive's per-identity point security does."""
@@ -136,8 +153,9 @@ class PiWebApi:
         self.max_items = max_items_per_call
         self.clock = clock
         self.require_csrf_header = require_csrf_header
-        self.point_denials = {user: frozenset(n.upper() for n in names)
-                              for user, names in (point_denials or {}).items()}
+        self.point_denials = {
+            user: frozenset(n.upper() for n in names) for user, names in (point_denials or {}).items()
+        }
         self.server_webid = webid.data_server_webid(archive.server_id, archive.server_name)
 
     @property
@@ -177,23 +195,26 @@ class PiWebApi:
             decoded = webid.decode(text)
         except ValueError:
             raise ApiError(400, f"Unknown or invalid WebID format: '{text}'.") from None
-        same = (decoded.marker == webid.DATA_SERVER and (
+        same = decoded.marker == webid.DATA_SERVER and (
             decoded.server_id == self.archive.server_id
-            or (decoded.kind == webid.PATH_ONLY
-                and (decoded.path or "").upper() == self.archive.server_name.upper())))
+            or (decoded.kind == webid.PATH_ONLY and (decoded.path or "").upper() == self.archive.server_name.upper())
+        )
         if not same:
             raise ApiError(404, f"A Data Server with the WebID '{text}' was not found.")
 
     def point_webid(self, point: Point) -> str:
-        return webid.point_webid(self.archive.server_id, point.point_id,
-                                 f"{self.archive.server_name}\\{point.name}")
+        return webid.point_webid(self.archive.server_id, point.point_id, f"{self.archive.server_name}\\{point.name}")
 
     def _data_server(self, req: Request) -> dict:
         wid = self.server_webid
         return {
-            "WebId": wid, "Id": str(self.archive.server_id), "Name": self.archive.server_name,
-            "Path": f"\\\\PIServers[{self.archive.server_name}]", "IsConnected": True,
-            "ServerVersion": "3.4.445.688", "ServerTime": format_ticks(to_ticks(self.clock())),
+            "WebId": wid,
+            "Id": str(self.archive.server_id),
+            "Name": self.archive.server_name,
+            "Path": f"\\\\PIServers[{self.archive.server_name}]",
+            "IsConnected": True,
+            "ServerVersion": "3.4.445.688",
+            "ServerTime": format_ticks(to_ticks(self.clock())),
             "Links": {
                 "Self": self._url(req, f"dataservers/{wid}"),
                 "Points": self._url(req, f"dataservers/{wid}/points"),
@@ -209,19 +230,30 @@ class PiWebApi:
             return self._url(req, f"streams/{wid}/{suffix}")
 
         return {
-            "WebId": wid, "Id": point.point_id, "Name": point.name,
+            "WebId": wid,
+            "Id": point.point_id,
+            "Name": point.name,
             "Path": f"\\\\{self.archive.server_name}\\{point.name}",
-            "Descriptor": point.descriptor, "PointClass": "classic", "PointType": point.point_type,
-            "DigitalSetName": kind.digital_set, "Span": 100.0 if kind.amplitude else 0.0,
-            "Zero": 0.0, "EngineeringUnits": kind.units, "Step": point.point_type in ("Digital", "String", "Int32"),
-            "Future": False, "DisplayDigits": -5,
+            "Descriptor": point.descriptor,
+            "PointClass": "classic",
+            "PointType": point.point_type,
+            "DigitalSetName": kind.digital_set,
+            "Span": 100.0 if kind.amplitude else 0.0,
+            "Zero": 0.0,
+            "EngineeringUnits": kind.units,
+            "Step": point.point_type in ("Digital", "String", "Int32"),
+            "Future": False,
+            "DisplayDigits": -5,
             "Links": {
                 "Self": self._url(req, f"points/{wid}"),
                 "DataServer": self._url(req, f"dataservers/{self.server_webid}"),
                 "Attributes": self._url(req, f"points/{wid}/attributes"),
-                "InterpolatedData": link("interpolated"), "RecordedData": link("recorded"),
-                "PlotData": link("plot"), "SummaryData": link("summary"),
-                "Value": link("value"), "EndValue": link("end"),
+                "InterpolatedData": link("interpolated"),
+                "RecordedData": link("recorded"),
+                "PlotData": link("plot"),
+                "SummaryData": link("summary"),
+                "Value": link("value"),
+                "EndValue": link("end"),
             },
         }
 
@@ -253,11 +285,14 @@ class PiWebApi:
 
     def _recorded(self, req: Request, point: Point) -> dict:
         if self.faults.point_fails(point.name):
-            raise ApiError(self.faults.plan.failing_status,
-                           f"Access to PI Point '{point.name}' is denied for the requesting user.")
+            raise ApiError(
+                self.faults.plan.failing_status, f"Access to PI Point '{point.name}' is denied for the requesting user."
+            )
         if point.name.upper() in self.point_denials.get(req.user or "", ()):
-            raise ApiError(403, f"Access to PI Point '{point.name}' is denied for user '{req.user}' "
-                                f"(point security: no read access).")
+            raise ApiError(
+                403,
+                f"Access to PI Point '{point.name}' is denied for user '{req.user}' (point security: no read access).",
+            )
         start, end = self._time_range(req)
         boundary = (req.arg("boundaryType") or "Inside").lower()
         if boundary not in ("inside", "outside", "interpolated"):
@@ -268,8 +303,9 @@ class PiWebApi:
         descending = end < start
         lo, hi = (end, start) if descending else (start, end)
         now_ticks = to_ticks(self.clock())
-        seg = self.archive.events(point, lo, min(hi, now_ticks), limit=max_count, newest_first=descending,
-                                  as_of=now_ticks)
+        seg = self.archive.events(
+            point, lo, min(hi, now_ticks), limit=max_count, newest_first=descending, as_of=now_ticks
+        )
         items = timed_values(point, seg)
         if descending:
             items.reverse()
@@ -296,18 +332,29 @@ class PiWebApi:
             return Response(200, select_fields(content, sel))
 
         if not parts:
-            return ok({"Links": {name: self._url(req, name.lower()) for name in
-                                 ("AssetServers", "DataServers", "PIDirectory", "Search", "System")}})
+            return ok(
+                {
+                    "Links": {
+                        name: self._url(req, name.lower())
+                        for name in ("AssetServers", "DataServers", "PIDirectory", "Search", "System")
+                    }
+                }
+            )
         if lower == ["system"]:
-            return ok({"Links": {"Self": self._url(req, "system")}, "ProductTitle": PRODUCT_TITLE,
-                       "ProductVersion": PRODUCT_VERSION})
+            return ok(
+                {
+                    "Links": {"Self": self._url(req, "system")},
+                    "ProductTitle": PRODUCT_TITLE,
+                    "ProductVersion": PRODUCT_VERSION,
+                }
+            )
         if lower[0] == "dataservers":
             if len(parts) == 1:
                 path, name = req.arg("path"), req.arg("name")
                 if path or name:
                     wanted = (path or "").lstrip("\\").upper()
                     if wanted.startswith("PISERVERS["):
-                        wanted = wanted[len("PISERVERS["):].rstrip("]")
+                        wanted = wanted[len("PISERVERS[") :].rstrip("]")
                     if (name or wanted).upper() != self.archive.server_name.upper():
                         raise ApiError(404, "The specified path was not found.")
                     return ok(self._data_server(req))
@@ -329,8 +376,11 @@ class PiWebApi:
                 if point is not None and not self.archive.exists(point, to_ticks(self.clock())):
                     point = None
                 if server.upper() != self.archive.server_name.upper() or point is None:
-                    raise ApiError(404, "The specified path was not found. If more details are needed, "
-                                        "please contact your PI Web API administrator for help in enabling debug mode.")
+                    raise ApiError(
+                        404,
+                        "The specified path was not found. If more details are needed, "
+                        "please contact your PI Web API administrator for help in enabling debug mode.",
+                    )
                 return ok(self._point(req, point))
             if len(parts) == 2:
                 return ok(self._point(req, self._point_from_webid(parts[1])))
@@ -363,7 +413,7 @@ class PiWebApi:
             raise ApiError(400, "Parameters 'startIndex' and 'maxCount' must not be negative.")
         rx = re.compile(_wildcard(pattern), re.I | re.S)
         matches = [p for p in self.archive.live_points(to_ticks(self.clock())) if rx.fullmatch(p.name)]
-        return {"Links": {}, "Items": [self._point(req, p) for p in matches[start:start + count]]}
+        return {"Links": {}, "Items": [self._point(req, p) for p in matches[start : start + count]]}
 
     def _search_points(self, req: Request) -> dict:
         """``points/search`` (PI Web API 2021 SP3+), the PI point query tagreader and newer clients use."""
@@ -381,14 +431,23 @@ class PiWebApi:
             raise ApiError(400, f"The value '{req.arg('searchOption')}' is not valid for searchOption.")
         conditions = parse_point_query(req.arg("query") or "", option)
         both = _bool_arg(req, "searchNameAndDescriptor", False)
-        matches = [p for p in self.archive.live_points(to_ticks(self.clock()))
-                   if any(_matches(self._attributes(p), cond, both) for cond in conditions)]
-        return {"Links": {}, "Items": [self._point(req, p) for p in matches[start:start + count]]}
+        matches = [
+            p
+            for p in self.archive.live_points(to_ticks(self.clock()))
+            if any(_matches(self._attributes(p), cond, both) for cond in conditions)
+        ]
+        return {"Links": {}, "Items": [self._point(req, p) for p in matches[start : start + count]]}
 
     def _attributes(self, point: Point) -> dict[str, object]:
-        return {"tag": point.name, "descriptor": point.descriptor, "pointtype": point.point_type,
-                "pointid": point.point_id, "engunits": point.kind.units,
-                "digitalset": point.kind.digital_set, "ptclassname": "classic"}
+        return {
+            "tag": point.name,
+            "descriptor": point.descriptor,
+            "pointtype": point.point_type,
+            "pointid": point.point_id,
+            "engunits": point.kind.units,
+            "digitalset": point.kind.digital_set,
+            "ptclassname": "classic",
+        }
 
     def snapshot(self, point: Point) -> dict | None:
         """The point's current value (its last event of the past week), or None."""
@@ -409,8 +468,15 @@ class PiWebApi:
                 items.append({"WebId": wid, "Links": {}, "Value": content})
                 continue
             point = self._point_from_webid(wid)
-            items.append({"WebId": wid, "Name": point.name, "Path": f"\\\\{self.archive.server_name}\\{point.name}",
-                          "Links": {}, "Value": self.snapshot(point)})
+            items.append(
+                {
+                    "WebId": wid,
+                    "Name": point.name,
+                    "Path": f"\\\\{self.archive.server_name}\\{point.name}",
+                    "Links": {},
+                    "Value": self.snapshot(point),
+                }
+            )
         return {"Links": {}, "Items": items}
 
     def _streamset_recorded(self, req: Request) -> dict:
@@ -419,18 +485,25 @@ class PiWebApi:
             raise ApiError(400, "The 'webId' parameter is required.")
         max_count = self._max_count(req)
         if len(webids) * max_count > self.max_items:
-            raise ApiError(400, f"The request would return more than the maximum allowed "
-                                f"({self.max_items}) items; reduce maxCount or the number of streams.")
+            raise ApiError(
+                400,
+                f"The request would return more than the maximum allowed "
+                f"({self.max_items}) items; reduce maxCount or the number of streams.",
+            )
         items = []
         for wid in webids:
             point = self._point_from_webid(wid)
             rec = self._recorded(req, point)
-            items.append({
-                "WebId": wid, "Name": point.name,
-                "Path": f"\\\\{self.archive.server_name}\\{point.name}",
-                "Links": {"Source": self._url(req, f"points/{wid}")},
-                "Items": rec["Items"], "UnitsAbbreviation": point.kind.units,
-            })
+            items.append(
+                {
+                    "WebId": wid,
+                    "Name": point.name,
+                    "Path": f"\\\\{self.archive.server_name}\\{point.name}",
+                    "Links": {"Source": self._url(req, f"points/{wid}")},
+                    "Items": rec["Items"],
+                    "UnitsAbbreviation": point.kind.units,
+                }
+            )
         return {"Links": {}, "Items": items}
 
     # ---- batch ---------------------------------------------------------------------------------
@@ -446,8 +519,9 @@ class PiWebApi:
         while pending:
             progressed = False
             for rid, sub in list(pending.items()):
-                parents = [str(p) for p in (sub.get("ParentIds") or []) if p is not None] \
-                    if isinstance(sub, dict) else []
+                parents = (
+                    [str(p) for p in (sub.get("ParentIds") or []) if p is not None] if isinstance(sub, dict) else []
+                )
                 if any(p in pending for p in parents if p in body and p != rid):
                     continue
                 results[rid] = self._batch_one(req, rid, sub, parents, results, body)
@@ -455,24 +529,32 @@ class PiWebApi:
                 progressed = True
             if not progressed:  # circular ParentIds
                 for rid in pending:
-                    results[rid] = {"Status": 400, "Headers": {}, "Content": {"Errors": [
-                        "Circular reference between ParentIds."]}}
+                    results[rid] = {
+                        "Status": 400,
+                        "Headers": {},
+                        "Content": {"Errors": ["Circular reference between ParentIds."]},
+                    }
                 break
         return Response(207, {rid: results[rid] for rid in body})
 
-    def _batch_one(self, req: Request, rid: str, sub: object, parents: list[str],
-                   results: dict, body: dict) -> dict:
+    def _batch_one(self, req: Request, rid: str, sub: object, parents: list[str], results: dict, body: dict) -> dict:
         if not isinstance(sub, dict):
             return {"Status": 400, "Headers": {}, "Content": {"Errors": ["Invalid request."]}}
         sub = {k.lower(): v for k, v in sub.items()}
         missing = [p for p in parents if p not in body]
         if missing:
-            return {"Status": 400, "Headers": {}, "Content": {"Errors": [
-                f"The following ParentIds were not found: {', '.join(missing)}."]}}
+            return {
+                "Status": 400,
+                "Headers": {},
+                "Content": {"Errors": [f"The following ParentIds were not found: {', '.join(missing)}."]},
+            }
         failed = [p for p in parents if not 200 <= results[p]["Status"] < 300]
         if failed:
-            return {"Status": 409, "Headers": {},
-                    "Content": f"The following ParentIds did not complete successfully: {', '.join(failed)}."}
+            return {
+                "Status": 409,
+                "Headers": {},
+                "Content": f"The following ParentIds did not complete successfully: {', '.join(failed)}.",
+            }
         params = sub.get("parameters") or []
         template = sub.get("requesttemplate")
         try:
@@ -480,8 +562,7 @@ class PiWebApi:
         except ApiError as exc:
             return {"Status": exc.status, "Headers": {}, "Content": {"Errors": exc.messages}}
         if any(len(s) == 0 for s in selections):  # also for a RequestTemplate over an empty parent list
-            return {"Status": 400, "Headers": {}, "Content": {"Errors": [
-                "Some JSON paths did not select any tokens."]}}
+            return {"Status": 400, "Headers": {}, "Content": {"Errors": ["Some JSON paths did not select any tokens."]}}
         method = str(sub.get("method") or "GET").upper()
         content = sub.get("content")
         data = content.encode() if isinstance(content, str) else b""
@@ -501,8 +582,11 @@ class PiWebApi:
             except ApiError as exc:
                 return {"Status": exc.status, "Headers": {}, "Content": {"Errors": exc.messages}}
             if not values:  # not an empty Resource, which would silently GET the landing page
-                return {"Status": 400, "Headers": {}, "Content": {"Errors": [
-                    "Some JSON paths did not select any tokens."]}}
+                return {
+                    "Status": 400,
+                    "Headers": {},
+                    "Content": {"Errors": ["Some JSON paths did not select any tokens."]},
+                }
             resource = str(values[0])
         elif params:
             try:
@@ -517,19 +601,43 @@ class PiWebApi:
         url = urlsplit(resource)
         path = url.path
         marker = path.lower().find("/piwebapi")
-        path = path[marker + len("/piwebapi"):] if marker >= 0 else path
+        path = path[marker + len("/piwebapi") :] if marker >= 0 else path
         sub_req = Request(method, path, _parse_query(url.query), data, req.base_url, req.user)
         fault = self.faults.sub_fault(method, resource)
         if fault in ("500", "503"):
-            return {"Status": int(fault), "Headers": {}, "Content": {"Errors": [
-                "The PI Data Archive did not answer in time." if fault == "503" else "An unexpected error occurred."]}}
+            return {
+                "Status": int(fault),
+                "Headers": {},
+                "Content": {
+                    "Errors": [
+                        "The PI Data Archive did not answer in time."
+                        if fault == "503"
+                        else "An unexpected error occurred."
+                    ]
+                },
+            }
         if fault == "webexception":
-            return {"Status": 200, "Headers": {}, "Content": {"WebException": {"StatusCode": 500, "Errors": [
-                "Error occurred during writing of the output stream."]}}}
-        resp = self.handle(sub_req) if path.strip("/").lower() != "batch" else \
-            Response(400, {"Errors": ["Nested batch requests are not supported."]})
-        if fault in ("value_errors", "hostile") and resp.status == 200 and isinstance(resp.content, dict) \
-                and isinstance(resp.content.get("Items"), list):
+            return {
+                "Status": 200,
+                "Headers": {},
+                "Content": {
+                    "WebException": {
+                        "StatusCode": 500,
+                        "Errors": ["Error occurred during writing of the output stream."],
+                    }
+                },
+            }
+        resp = (
+            self.handle(sub_req)
+            if path.strip("/").lower() != "batch"
+            else Response(400, {"Errors": ["Nested batch requests are not supported."]})
+        )
+        if (
+            fault in ("value_errors", "hostile")
+            and resp.status == 200
+            and isinstance(resp.content, dict)
+            and isinstance(resp.content.get("Items"), list)
+        ):
             plan = self.faults.plan
             pick = draw(plan.seed, resource)
             if fault == "value_errors":
@@ -538,8 +646,11 @@ class PiWebApi:
                 kind = plan.hostile_values[int(draw(plan.seed, resource, "hostile") * len(plan.hostile_values))]
                 self.faults.log.add(f"hostile:{kind}")
                 resp.content["Items"] = with_hostile_value(resp.content["Items"], kind, pick)
-        return {"Status": resp.status, "Headers": {"Content-Type": "application/json; charset=utf-8"},
-                "Content": resp.content}
+        return {
+            "Status": resp.status,
+            "Headers": {"Content-Type": "application/json; charset=utf-8"},
+            "Content": resp.content,
+        }
 
 
 # PI point query (PIPoint Search Query Syntax): filters "Attr:op value" (op "", "=", "<>", "<", "<=",
@@ -618,7 +729,7 @@ def _query_value(query: str, pos: int, depth: int) -> tuple[str, str, int]:
     if pos < len(query) and query[pos] in "'\"":
         quote, pos = query[pos], pos + 1
         while pos < len(query):
-            ch, nxt = query[pos], query[pos + 1:pos + 2]
+            ch, nxt = query[pos], query[pos + 1 : pos + 2]
             if (ch == "\\" and nxt and nxt in "'\"") or (ch == quote and nxt == quote):
                 put(nxt, True)
                 pos += 2
@@ -711,6 +822,7 @@ def _combinations(selections: list[list]) -> list[tuple]:
 
 # ---- HTTP transport ----------------------------------------------------------------------------
 
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go out in separate writes
@@ -789,8 +901,11 @@ class _Handler(BaseHTTPRequestHandler):
             return Response(*self.auth.bearer.issue(body, header))
         user, auth_headers = self.auth.check(header) if self.auth is not None else (None, {})
         if self.auth is not None and user is None:
-            return Response(401, {"Errors": ["Authorization has been denied for this request."]},
-                            {"WWW-Authenticate": self.auth.challenges(header)})
+            return Response(
+                401,
+                {"Errors": ["Authorization has been denied for this request."]},
+                {"WWW-Authenticate": self.auth.challenges(header)},
+            )
         resp = self._api_response(url, path, body, user)
         resp.headers.update(auth_headers)
         return resp
@@ -798,21 +913,38 @@ class _Handler(BaseHTTPRequestHandler):
     def _api_response(self, url, path: str, body: bytes, user: str | None) -> Response:
         if path.lower().rstrip("/") != "/piwebapi" and not path.lower().startswith("/piwebapi/"):
             return Response(404, {"Errors": ["The specified resource was not found."]})
-        if (self.command in ("POST", "PUT", "PATCH", "DELETE") and self.api.require_csrf_header
-                and "X-Requested-With" not in self.headers):
-            return Response(403, {"Errors": ["The request requires the 'X-Requested-With' header "
-                                             "(cross-site request forgery defense is enabled)."]})
+        if (
+            self.command in ("POST", "PUT", "PATCH", "DELETE")
+            and self.api.require_csrf_header
+            and "X-Requested-With" not in self.headers
+        ):
+            return Response(
+                403,
+                {
+                    "Errors": [
+                        "The request requires the 'X-Requested-With' header "
+                        "(cross-site request forgery defense is enabled)."
+                    ]
+                },
+            )
         host = self.headers.get("Host") or f"{self.server.server_address[0]}:{self.server.server_address[1]}"
         scheme = "https" if isinstance(self.connection, ssl.SSLSocket) else "http"
-        req = Request(self.command, url.path[len("/piwebapi"):], _parse_query(url.query), body,
-                      f"{scheme}://{host}", user)
+        req = Request(
+            self.command, url.path[len("/piwebapi") :], _parse_query(url.query), body, f"{scheme}://{host}", user
+        )
         try:
             return self.api.handle(req)
         except Exception as exc:  # noqa: BLE001 - a server answers 500, it does not die
             return Response(500, {"Errors": [f"Internal server error: {type(exc).__name__}"]})
 
-    def _send_raw(self, status: int, data: bytes, content_type: str, headers: dict[str, str] | None = None,
-                  length: int | None = None) -> None:
+    def _send_raw(
+        self,
+        status: int,
+        data: bytes,
+        content_type: str,
+        headers: dict[str, str] | None = None,
+        length: int | None = None,
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data) if length is None else length))
@@ -835,8 +967,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(resp.status, resp.content, resp.headers)
         elif fault == "reset":
             data = orjson.dumps(resp.content)
-            self._send_raw(resp.status, data[: len(data) // 2], "application/json; charset=utf-8",
-                           resp.headers, length=len(data))
+            self._send_raw(
+                resp.status, data[: len(data) // 2], "application/json; charset=utf-8", resp.headers, length=len(data)
+            )
             self.wfile.flush()
             self.close_connection = True
             try:
@@ -849,8 +982,15 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault == "malformed":
             self._send_raw(200, PROXY_PAGE, "text/html")
         elif fault == "webexception":
-            self._send(200, {"WebException": {"StatusCode": 500, "Errors": [
-                "Error occurred during writing of the output stream."]}})
+            self._send(
+                200,
+                {
+                    "WebException": {
+                        "StatusCode": 500,
+                        "Errors": ["Error occurred during writing of the output stream."],
+                    }
+                },
+            )
         else:  # pragma: no cover - FaultPlan validates its kinds
             raise ValueError(fault)
 
@@ -860,27 +1000,43 @@ class _Handler(BaseHTTPRequestHandler):
 class SimulatorServer:
     """Run the simulator in a background thread (tests, ``make run``) or in the foreground (CLI)."""
 
-    def __init__(self, archive: Archive, host: str = "127.0.0.1", port: int = 0,
-                 basic_auth: tuple[str, str] | None = None, latency_ms: float = 0.0,
-                 max_concurrency: int = 64, tls: "TestPKI | None" = None, bearer: TokenIssuer | None = None,
-                 kerberos: KerberosAcceptor | None = None, **api_kwargs):
+    def __init__(
+        self,
+        archive: Archive,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        basic_auth: tuple[str, str] | None = None,
+        latency_ms: float = 0.0,
+        max_concurrency: int = 64,
+        tls: TestPKI | None = None,
+        bearer: TokenIssuer | None = None,
+        kerberos: KerberosAcceptor | None = None,
+        **api_kwargs,
+    ):
         """``latency_ms`` is added to every HTTP request (a remote server's round trip);
         ``max_concurrency`` caps the requests served at once (a server's worker threads); ``tls`` serves
         HTTPS with that PKI's server certificate (``pi_simulator.tls``); ``basic_auth``, ``bearer`` and
         ``kerberos`` accept those credentials, any of them (``pi_simulator.auth``; the token endpoint is
         ``/token``)."""
         self.api = PiWebApi(archive, **api_kwargs)
-        handler = type("Handler", (_Handler,), {
-            "api": self.api, "latency_s": latency_ms / 1000.0,
-            "auth": Authenticator(basic_auth, bearer, kerberos) if basic_auth or bearer or kerberos else None,
-            "capacity": threading.BoundedSemaphore(max(1, max_concurrency))})
+        handler = type(
+            "Handler",
+            (_Handler,),
+            {
+                "api": self.api,
+                "latency_s": latency_ms / 1000.0,
+                "auth": Authenticator(basic_auth, bearer, kerberos) if basic_auth or bearer or kerberos else None,
+                "capacity": threading.BoundedSemaphore(max(1, max_concurrency)),
+            },
+        )
         self.auth: Authenticator | None = handler.auth  # what it accepted (tests)
         self.httpd = ThreadingHTTPServer((host, port), handler)
         self.httpd.daemon_threads = True
         self.tls = tls
         if tls is not None:  # handshakes happen in the handler threads, so a bad client cannot stall the server
-            self.httpd.socket = tls.server_context().wrap_socket(self.httpd.socket, server_side=True,
-                                                                 do_handshake_on_connect=False)
+            self.httpd.socket = tls.server_context().wrap_socket(
+                self.httpd.socket, server_side=True, do_handshake_on_connect=False
+            )
         self._thread: threading.Thread | None = None
 
     @property
@@ -897,7 +1053,7 @@ class SimulatorServer:
         """Swap the fault plan (tests change it between pipeline updates); ``None`` stops injecting."""
         self.api.faults.plan = plan or FaultPlan()
 
-    def start(self) -> "SimulatorServer":
+    def start(self) -> SimulatorServer:
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="pi-simulator", daemon=True)
         self._thread.start()
         return self
@@ -909,7 +1065,7 @@ class SimulatorServer:
         self.httpd.shutdown()
         self.httpd.server_close()
 
-    def __enter__(self) -> "SimulatorServer":
+    def __enter__(self) -> SimulatorServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

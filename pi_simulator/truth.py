@@ -13,7 +13,7 @@ import datetime as dt
 
 from .model import DIGITAL_SETS, TICKS_PER_SECOND, Archive, system_state_name
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def to_ticks(when: dt.datetime) -> int:
@@ -26,8 +26,9 @@ def ticks_to_datetime(ticks: int) -> dt.datetime:
     return _EPOCH + dt.timedelta(microseconds=int(ticks) // 10)
 
 
-def recorded(archive: Archive, tag: str, start: dt.datetime, end: dt.datetime,
-             as_of: dt.datetime | None = None) -> list[dict]:
+def recorded(
+    archive: Archive, tag: str, start: dt.datetime, end: dt.datetime, as_of: dt.datetime | None = None
+) -> list[dict]:
     """Every archived event of ``tag`` with ``start <= time <= end`` (both inclusive); with ``as_of``, as
     the server answered at that instant (late arrivals not yet visible, edits made by then applied)."""
     point = archive.by_name[tag.upper()]
@@ -41,16 +42,23 @@ def recorded(archive: Archive, tag: str, start: dt.datetime, end: dt.datetime,
         last_us = us
         code = int(seg.system_code[i])
         row = {
-            "tag": point.name, "timestamp": ticks_to_datetime(seg.ticks[i]), "sequence": seq,
-            "value_type": None, "value_double": None, "value_string": None,
-            "state_code": None, "state_name": None, "is_system": False,
-            "good": code == 0, "questionable": bool(seg.questionable[i]),
-            "substituted": bool(seg.substituted[i]), "annotated": bool(seg.annotated[i]),
+            "tag": point.name,
+            "timestamp": ticks_to_datetime(seg.ticks[i]),
+            "sequence": seq,
+            "value_type": None,
+            "value_double": None,
+            "value_string": None,
+            "state_code": None,
+            "state_name": None,
+            "is_system": False,
+            "good": code == 0,
+            "questionable": bool(seg.questionable[i]),
+            "substituted": bool(seg.substituted[i]),
+            "annotated": bool(seg.annotated[i]),
             "units": point.kind.units,
         }
         if code:
-            row.update(value_type="system", state_code=code, state_name=system_state_name(code),
-                       is_system=True)
+            row.update(value_type="system", state_code=code, state_name=system_state_name(code), is_system=True)
         elif point.point_type == "Digital":
             idx = int(seg.number[i])
             row.update(value_type="digital", state_code=idx, state_name=states[idx])

@@ -1,8 +1,8 @@
-"""WebID 2.0 encoding and decoding, as the PI Web API documents it.
+r"""WebID 2.0 encoding and decoding, as the PI Web API documents it.
 
 A WebID is ``<type><version '1'><marker>[<owner>]<payload>``; payload parts are base64url without
 padding. GUIDs are serialised in .NET ``Guid.ToByteArray()`` order (``uuid.bytes_le``), point ids as
-little-endian Int32, and paths upper-cased UTF-8 without the leading ``\\\\``. Real clients build
+little-endian Int32, and paths upper-cased UTF-8 without the leading ``\\``. Real clients build
 PathOnly WebIDs themselves, so the simulator must accept every type it hands out and the ones a client
 can construct.
 """
@@ -56,7 +56,7 @@ def data_server_webid(server_id: uuid.UUID, name: str, kind: str = FULL) -> str:
 
 
 def point_webid(server_id: uuid.UUID, point_id: int, path: str, kind: str = FULL) -> str:
-    """``path`` is ``SERVER\\TAG`` (leading backslashes optional)."""
+    r"""``path`` is ``SERVER\TAG`` (leading backslashes optional)."""
     pid = _b64(struct.pack("<i", point_id))
     if kind == ID_ONLY:
         return "I1DP" + encode_guid(server_id) + pid
@@ -134,8 +134,8 @@ def decode_af(webid: str) -> DecodedAFWebId:
         if kind == PATH_ONLY:
             return DecodedAFWebId(kind, marker, owner, (), decode_path(body))
         n = _AF_GUIDS[marker]
-        guids = tuple(decode_guid(body[22 * i:22 * (i + 1)]) for i in range(n))
-        rest = body[22 * n:]
+        guids = tuple(decode_guid(body[22 * i : 22 * (i + 1)]) for i in range(n))
+        rest = body[22 * n :]
         if kind == ID_ONLY and rest:
             raise ValueError(f"malformed WebID: {webid!r}")
         return DecodedAFWebId(kind, marker, owner, guids, decode_path(rest) if kind == FULL and rest else None)

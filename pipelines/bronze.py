@@ -3,23 +3,32 @@ quarantine as streaming tables (each update appends what it read; the watermarks
 micro-batch merge)."""
 
 import connector_lib.runtime  # noqa: F401 - first: an older runtime stops here, in one line
+
+# isort: split
 from pyspark import pipelines as dp
 
 from connector_lib.spark import transforms
 from connector_lib.spark.af_source import af_snapshots_stream, af_stream_options
 from connector_lib.spark.ef_source import ef_stream_options, event_frames_stream
-from connector_lib.spark.pipeline import (bronze_layout, pi_config, pipeline_session, prepare_stream_options,
-                                          recorded_values_stream)
+from connector_lib.spark.pipeline import (
+    bronze_layout,
+    pi_config,
+    pipeline_session,
+    prepare_stream_options,
+    recorded_values_stream,
+)
 
 spark = pipeline_session(globals())
 config = pi_config(spark)
 stream_options = prepare_stream_options(spark, config)  # the watermarks as of pipeline start
 
 
-@dp.table(name="pi_recorded_bronze",
-          comment="Recorded values as read from the PI Web API, one completion record per tag window; "
-                  "may hold re-read duplicates",
-          **bronze_layout(spark))
+@dp.table(
+    name="pi_recorded_bronze",
+    comment="Recorded values as read from the PI Web API, one completion record per tag window; "
+    "may hold re-read duplicates",
+    **bronze_layout(spark),
+)
 def pi_recorded_bronze():
     return recorded_values_stream(spark, stream_options)
 
@@ -37,9 +46,11 @@ def pi_quarantine():
 if config.af_databases:  # the Asset Framework, when databases are configured
     af_options = af_stream_options(spark, config)
 
-    @dp.table(name="pi_af_bronze",
-              comment="AF snapshots as read: elements, attributes (PI Point references resolved), static values, "
-                      "one snapshot record per database")
+    @dp.table(
+        name="pi_af_bronze",
+        comment="AF snapshots as read: elements, attributes (PI Point references resolved), static values, "
+        "one snapshot record per database",
+    )
     def pi_af_bronze():
         return af_snapshots_stream(spark, af_options)
 
@@ -47,8 +58,10 @@ if config.af_databases:  # the Asset Framework, when databases are configured
 if config.reads_event_frames:  # event frames of the AF databases, read at every update
     ef_options = ef_stream_options(spark, config)
 
-    @dp.table(name="pi_event_frames_bronze",
-              comment="Event frames as read: every read of a frame (open ones again until they close), "
-                      "one read record per database and update, quarantined frames")
+    @dp.table(
+        name="pi_event_frames_bronze",
+        comment="Event frames as read: every read of a frame (open ones again until they close), "
+        "one read record per database and update, quarantined frames",
+    )
     def pi_event_frames_bronze():
         return event_frames_stream(spark, ef_options)

@@ -5,13 +5,23 @@ AF history and the tag-to-asset mapping are folded from each new AF snapshot the
 values, the alarms and the event frame KPIs of gold (connector_lib/spark/ef_curation.py)."""
 
 import connector_lib.runtime  # noqa: F401 - first: an older runtime stops here, in one line
+
+# isort: split
 from pyspark import pipelines as dp
 
 import expectations
 from connector_lib.spark import af_curation, curation, ef_curation, ef_transforms, transforms
 from connector_lib.spark.af_source import latest_snapshots
-from connector_lib.spark.pipeline import (af_targets, assets_gold, curation_targets, declare_af_history_sink,
-                                          declare_curation_sink, declare_event_frame_sink, pi_config, pipeline_session)
+from connector_lib.spark.pipeline import (
+    af_targets,
+    assets_gold,
+    curation_targets,
+    declare_af_history_sink,
+    declare_curation_sink,
+    declare_event_frame_sink,
+    pi_config,
+    pipeline_session,
+)
 from expectations import expect_rules
 
 spark = pipeline_session(globals())
@@ -21,8 +31,11 @@ assets = assets_gold(spark, config)  # with AF: the view pi_hourly_assets_gold o
 
 
 @dp.temporary_view(name="pi_recorded_changes_v", comment="Bronze's new rows; values checked by silver's rules")
-@expect_rules("pi_timeseries_silver", applies_to="record_kind = 'value'",
-              report_from=lambda: transforms.silver_values(spark.read.table("pi_recorded_bronze")))
+@expect_rules(
+    "pi_timeseries_silver",
+    applies_to="record_kind = 'value'",
+    report_from=lambda: transforms.silver_values(spark.read.table("pi_recorded_bronze")),
+)
 def pi_recorded_changes_v():
     return spark.readStream.table("pi_recorded_bronze")
 
@@ -59,5 +72,6 @@ if config.reads_event_frames:  # event frames: the frames read merged into the f
 
     @dp.append_flow(target=ef_curation.SINK_NAME, name="pi_event_frame_curation")
     def pi_event_frame_curation():  # after this update's AF snapshot, which resolves the frames' elements
-        return ef_transforms.after_snapshot(spark.readStream.table("pi_event_frames_bronze"),
-                                            spark.read.table("pi_af_recent_v"))
+        return ef_transforms.after_snapshot(
+            spark.readStream.table("pi_event_frames_bronze"), spark.read.table("pi_af_recent_v")
+        )

@@ -2,7 +2,7 @@
 # Prepare a fresh machine for `make run` / `make test`: a Java runtime, the Kerberos headers that
 # requests-kerberos' GSSAPI bindings build against, an MIT Kerberos KDC and client tools (the tests create
 # throwaway realms with them), and a virtualenv with the pinned local stack.
-# Idempotent: re-runs only when setup.py changed. Delta Lake's jars come later, through Spark
+# Idempotent: re-runs only when pyproject.toml changed. Delta Lake's jars come later, through Spark
 # (spark.jars.packages), on the first Spark start.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,7 +38,7 @@ if ! "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)
 fi
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 stamp="$VENV/.osipi-installed"
-want=$(cat setup.py | sha256sum | cut -d' ' -f1)
+want=$(sha256sum < pyproject.toml | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "bootstrap: installing Python packages into $VENV (first time: a few minutes, pyspark is large)"
   "$VENV/bin/python" -m pip install -q --upgrade pip

@@ -44,17 +44,25 @@ def shard_resources(root: Path, shards: int) -> dict[str, Any]:
     schemas, pipelines = {}, {}
     for k in range(1, shards):
         schemas[f"osipi_shard_{k}"] = {
-            "catalog_name": "${var.catalog}", "name": f"${{var.schema}}_shard_{k}",
-            "comment": f"osipi-lakeflow tag shard {k} of {shards}: its bronze, silver, watermarks and gold"}
+            "catalog_name": "${var.catalog}",
+            "name": f"${{var.schema}}_shard_{k}",
+            "comment": f"osipi-lakeflow tag shard {k} of {shards}: its bronze, silver, watermarks and gold",
+        }
         copied = copy.deepcopy(pipeline)
         copied["name"] = shard_name(k)
         copied["schema"] = f"${{resources.schemas.osipi_shard_{k}.name}}"
-        copied["configuration"] = {key: value for key, value in (copied.get("configuration") or {}).items()
-                                   if not key.startswith(SHARD_ZERO_ONLY)}
+        copied["configuration"] = {
+            key: value
+            for key, value in (copied.get("configuration") or {}).items()
+            if not key.startswith(SHARD_ZERO_ONLY)
+        }
         copied["configuration"].update({"pi.shard.count": str(shards), "pi.shard.index": str(k)})
         pipelines[shard_name(k)] = copied
-    schemas["osipi_all"] = {"catalog_name": "${var.catalog}", "name": "${var.schema}_all",
-                            "comment": f"osipi-lakeflow: views of the {shards} tag shards' tables as one"}
+    schemas["osipi_all"] = {
+        "catalog_name": "${var.catalog}",
+        "name": "${var.schema}_all",
+        "comment": f"osipi-lakeflow: views of the {shards} tag shards' tables as one",
+    }
     targets = {name: _target(spec or {}, pipeline, shards) for name, spec in (bundle.get("targets") or {}).items()}
     return {"resources": {"schemas": schemas, "pipelines": pipelines}, "targets": targets}
 
@@ -67,26 +75,46 @@ def _target(target: dict, pipeline: dict, shards: int) -> dict[str, Any]:
     for k in range(1, shards):
         copied = {key: copy.deepcopy(value) for key, value in override.items() if key != "schema"}
         if "configuration" in copied:
-            copied["configuration"] = {key: value for key, value in copied["configuration"].items()
-                                       if not key.startswith(SHARD_ZERO_ONLY)}
+            copied["configuration"] = {
+                key: value for key, value in copied["configuration"].items() if not key.startswith(SHARD_ZERO_ONLY)
+            }
         if copied:
             pipelines[shard_name(k)] = copied
     schema_zero = override.get("schema", pipeline["schema"])
     shard_schemas = [schema_zero] + [f"${{resources.schemas.osipi_shard_{k}.name}}" for k in range(1, shards)]
-    tasks = [{"task_key": f"refresh_{shard_name(k)}",
-              "pipeline_task": {"pipeline_id": f"${{resources.pipelines.{shard_name(k)}.id}}", "full_refresh": False}}
-             for k in range(1, shards)]
-    tasks.append({
-        "task_key": "combine_shards",
-        "depends_on": [{"task_key": TASK}] + [{"task_key": t["task_key"]} for t in tasks],
-        "environment_key": ENVIRONMENT,
-        "python_wheel_task": {
-            "package_name": "osipi_lakeflow", "entry_point": "osipi-combine-shards",
-            "parameters": ["--into", "${var.catalog}.${resources.schemas.osipi_all.name}",
-                           "--shards", ",".join(f"${{var.catalog}}.{s}" for s in shard_schemas)]}})
-    environments = [{"environment_key": ENVIRONMENT,
-                     "spec": {"environment_version": pipeline["environment"]["environment_version"],
-                              "dependencies": ["../dist/*.whl"]}}]
+    tasks = [
+        {
+            "task_key": f"refresh_{shard_name(k)}",
+            "pipeline_task": {"pipeline_id": f"${{resources.pipelines.{shard_name(k)}.id}}", "full_refresh": False},
+        }
+        for k in range(1, shards)
+    ]
+    tasks.append(
+        {
+            "task_key": "combine_shards",
+            "depends_on": [{"task_key": TASK}] + [{"task_key": t["task_key"]} for t in tasks],
+            "environment_key": ENVIRONMENT,
+            "python_wheel_task": {
+                "package_name": "osipi_lakeflow",
+                "entry_point": "osipi-combine-shards",
+                "parameters": [
+                    "--into",
+                    "${var.catalog}.${resources.schemas.osipi_all.name}",
+                    "--shards",
+                    ",".join(f"${{var.catalog}}.{s}" for s in shard_schemas),
+                ],
+            },
+        }
+    )
+    environments = [
+        {
+            "environment_key": ENVIRONMENT,
+            "spec": {
+                "environment_version": pipeline["environment"]["environment_version"],
+                "dependencies": ["../dist/*.whl"],
+            },
+        }
+    ]
     return {"resources": {"pipelines": pipelines, "jobs": {JOB: {"tasks": tasks, "environments": environments}}}}
 
 
@@ -105,8 +133,10 @@ def main() -> None:
         print(f"removed {out}: one pipeline")
         return
     document = shard_resources(args.root, args.shards)
-    header = (f"# {args.shards} tag shards, written by scripts/shard_bundle.py --shards {args.shards}; run it again "
-              "rather than edit this file.\n")
+    header = (
+        f"# {args.shards} tag shards, written by scripts/shard_bundle.py --shards {args.shards}; run it again "
+        "rather than edit this file.\n"
+    )
     out.write_text(header + yaml.safe_dump(document, sort_keys=False, width=120), encoding="utf-8")
     print(f"wrote {out}: {BASE} (shard 0) and {args.shards - 1} more shard pipelines, combined in <schema>_all")
 

@@ -20,8 +20,18 @@ os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "pipelines: needs Spark Declarative Pipelines (pyspark >= 4.1)")
+SPARK_FIXTURES = {"spark", "any_zone_spark", "local_pipeline_factory"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Marks what the inner loop (``make fast``) leaves out: everything under ``tests/e2e`` is ``e2e``, and a
+    test that uses the Spark session (directly or through another fixture) is ``spark``."""
+    e2e = Path(__file__).parent / "e2e"
+    for item in items:
+        if e2e in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.e2e)
+        if SPARK_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.spark)
 
 
 @pytest.fixture(scope="session")

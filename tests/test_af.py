@@ -15,7 +15,7 @@ from pi_simulator import Archive, FaultPlan, SimulatorServer
 from pi_simulator.af import AssetModel
 from pi_simulator.truth import to_ticks
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 NOW = dt.datetime(2026, 6, 1, 12, tzinfo=UTC)
 
 
@@ -104,11 +104,14 @@ def test_root_and_template_filters():
         assert {r["template"] for r in pumps if r["record_kind"] == "element"} == {"Centrifugal Pump", "Storage Tank"}
 
 
-@pytest.mark.parametrize("settings, message", [
-    ({"pi.af.databases": "Nowhere"}, "pi.af.databases: Nowhere not found on PIAFSIM (it has: Operations)"),
-    ({"pi.af.server": "OTHERAF"}, "pi.af.server: 'OTHERAF' not found (the PI Web API lists: PIAFSIM)"),
-    ({"pi.af.root": "Sydney\\Unit 999"}, "pi.af.root: no element 'Sydney\\\\Unit 999' in \\\\PIAFSIM\\Operations"),
-])
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"pi.af.databases": "Nowhere"}, "pi.af.databases: Nowhere not found on PIAFSIM (it has: Operations)"),
+        ({"pi.af.server": "OTHERAF"}, "pi.af.server: 'OTHERAF' not found (the PI Web API lists: PIAFSIM)"),
+        ({"pi.af.root": "Sydney\\Unit 999"}, "pi.af.root: no element 'Sydney\\\\Unit 999' in \\\\PIAFSIM\\Operations"),
+    ],
+)
 def test_wrong_af_settings_name_the_key(settings, message):
     with SimulatorServer(Archive(seed=3, n_points=50)) as srv:
         with pytest.raises(ConfigError) as info:

@@ -10,9 +10,13 @@ from tests.test_af_transforms import ROWS, SCHEMA, attribute, done, element
 
 SCHEMA_NAME = "af_curation_test"
 PATH1, PATH1A = "\\\\AF\\DB\\Site\\P-1", "\\\\AF\\DB\\Site\\P-1A"
-ATTRIBUTES = [attribute("s1", 0, "a1", PATH1, "FT1", "WP1"), attribute("s3", 20, "a1", PATH1A, "FT2", "WP2"),
-              attribute("s4", 30, "a1", PATH1A, "FT2", "WP2"), attribute("s5", 40, "a1", PATH1A, "FT2", "WP2"),
-              attribute("s5", 40, "a2", PATH1A, "GONE", None)]
+ATTRIBUTES = [
+    attribute("s1", 0, "a1", PATH1, "FT1", "WP1"),
+    attribute("s3", 20, "a1", PATH1A, "FT2", "WP2"),
+    attribute("s4", 30, "a1", PATH1A, "FT2", "WP2"),
+    attribute("s5", 40, "a1", PATH1A, "FT2", "WP2"),
+    attribute("s5", 40, "a2", PATH1A, "GONE", None),
+]
 
 
 def _by_snapshot():
@@ -36,12 +40,23 @@ def _apply(spark, targets, batches):
 def _assert_equals_recomputed(spark, targets):
     bronze = spark.createDataFrame(ROWS + ATTRIBUTES, SCHEMA)
     for kind in af_curation.KINDS:
-        assert_df_equality(spark.read.table(targets.of(kind)), af_transforms.history(bronze, kind),
-                           ignore_row_order=True, ignore_nullable=True, ignore_column_order=True)
-    mapping = af_transforms.tag_assets(af_transforms.history(bronze, "element"),
-                                       af_transforms.history(bronze, "attribute"))
-    assert_df_equality(spark.read.table(targets.tag_assets), mapping, ignore_row_order=True, ignore_nullable=True,
-                       ignore_column_order=True)
+        assert_df_equality(
+            spark.read.table(targets.of(kind)),
+            af_transforms.history(bronze, kind),
+            ignore_row_order=True,
+            ignore_nullable=True,
+            ignore_column_order=True,
+        )
+    mapping = af_transforms.tag_assets(
+        af_transforms.history(bronze, "element"), af_transforms.history(bronze, "attribute")
+    )
+    assert_df_equality(
+        spark.read.table(targets.tag_assets),
+        mapping,
+        ignore_row_order=True,
+        ignore_nullable=True,
+        ignore_column_order=True,
+    )
 
 
 def test_snapshots_folded_as_they_arrive_give_the_recomputed_history(spark, targets):
@@ -54,9 +69,13 @@ def test_snapshots_folded_as_they_arrive_give_the_recomputed_history(spark, targ
     renamed = spark.read.table(targets.elements).where("id = 'e1'").orderBy("valid_from").collect()
     assert [(r["name"], r["is_current"]) for r in renamed] == [("P-1", False), ("P-1A", True)]
     before = {kind: sorted(spark.read.table(targets.of(kind)).collect()) for kind in af_curation.KINDS}
-    same = [element("s6", 50, "e1", "P-1A"), element("s6", 50, "e2", "P-2"),
-            attribute("s6", 50, "a1", PATH1A, "FT2", "WP2"), attribute("s6", 50, "a2", PATH1A, "GONE", None),
-            done("s6", 50)]
+    same = [
+        element("s6", 50, "e1", "P-1A"),
+        element("s6", 50, "e2", "P-2"),
+        attribute("s6", 50, "a1", PATH1A, "FT2", "WP2"),
+        attribute("s6", 50, "a2", PATH1A, "GONE", None),
+        done("s6", 50),
+    ]
     af_curation.apply_af_batch(spark.createDataFrame(same, SCHEMA), 5, targets)
     assert {kind: sorted(spark.read.table(targets.of(kind)).collect()) for kind in af_curation.KINDS} == before
 
@@ -68,8 +87,13 @@ def test_micro_batch_zero_rebuilds_the_history_from_what_it_carries(spark, targe
     recent = spark.createDataFrame(batches[3], SCHEMA)
     expected = af_transforms.history(spark.createDataFrame(sum(batches[:4], []), SCHEMA), "element")
     for _ in range(2):
-        assert_df_equality(af_curation.folded(spark.read.table(targets.elements), recent, "element"), expected,
-                           ignore_row_order=True, ignore_nullable=True, ignore_column_order=True)
+        assert_df_equality(
+            af_curation.folded(spark.read.table(targets.elements), recent, "element"),
+            expected,
+            ignore_row_order=True,
+            ignore_nullable=True,
+            ignore_column_order=True,
+        )
         af_curation.apply_af_batch(recent, 3, targets)
     _apply(spark, targets, [sum(batches, [])])  # a new checkpoint: bronze from its first row
     _assert_equals_recomputed(spark, targets)

@@ -11,7 +11,7 @@ from pi_simulator import Archive, SimulatorServer
 from pi_simulator.af import AFChanges, AssetModel
 from pi_simulator.truth import to_ticks
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 T0 = dt.datetime(2026, 6, 1, tzinfo=UTC)
 
 
@@ -60,7 +60,10 @@ def test_hierarchy_levels_templates_and_categories(server):
     assert units[0]["Path"] == "\\\\PIAFSIM\\Operations\\Sydney\\Unit 001"
     equipment = get(server, f"elements/{units[0]['WebId']}/elements")["Items"]
     assert [(e["Name"], e["TemplateName"]) for e in equipment] == [
-        ("L-001", "Packaging Line"), ("P-001", "Centrifugal Pump"), ("TK-001", "Storage Tank")]
+        ("L-001", "Packaging Line"),
+        ("P-001", "Centrifugal Pump"),
+        ("TK-001", "Storage Tank"),
+    ]
     assert equipment[1]["CategoryNames"] == ["Equipment", "Rotating Equipment"]
     assert equipment[1]["Links"]["Parent"].endswith(units[0]["WebId"])
 
@@ -82,8 +85,9 @@ def test_element_searches_filter_and_page_like_the_real_api(server):
     # paging: pages of 7 cover the same elements exactly once, in name order
     pages, start = [], 0
     while True:
-        page = get(server, f"assetdatabases/{wid}/elements", searchFullHierarchy="true",
-                   startIndex=start, maxCount=7)["Items"]
+        page = get(server, f"assetdatabases/{wid}/elements", searchFullHierarchy="true", startIndex=start, maxCount=7)[
+            "Items"
+        ]
         if not page:
             break
         pages.extend(page)
@@ -96,8 +100,17 @@ def test_element_searches_filter_and_page_like_the_real_api(server):
 def test_attributes_point_data_references_and_static_values(server, archive):
     pump = get(server, "elements", path="\\\\PIAFSIM\\Operations\\Sydney\\Unit 001\\P-001")
     attributes = {a["Name"]: a for a in get(server, f"elements/{pump['WebId']}/attributes")["Items"]}
-    assert set(attributes) == {"Manufacturer", "Model", "Serial Number", "Install Date", "Rated Flow",
-                               "Discharge Flow", "Discharge Pressure", "Bearing Vibration", "Status"}
+    assert set(attributes) == {
+        "Manufacturer",
+        "Model",
+        "Serial Number",
+        "Install Date",
+        "Rated Flow",
+        "Discharge Flow",
+        "Discharge Pressure",
+        "Bearing Vibration",
+        "Status",
+    }
     flow = attributes["Discharge Flow"]
     assert flow["DataReferencePlugIn"] == "PI Point" and flow["DefaultUnitsNameAbbreviation"] == "m3/h"
     tag = flow["ConfigString"].split("\\")[-1]
@@ -121,8 +134,14 @@ def test_elementattributes_lists_every_attribute_of_a_search_in_pages(server):
     wid = database(server)["WebId"]
     flat, start = [], 0
     while True:
-        page = get(server, f"assetdatabases/{wid}/elementattributes", searchFullHierarchy="true",
-                   elementTemplate="Equipment", startIndex=start, maxCount=50)["Items"]
+        page = get(
+            server,
+            f"assetdatabases/{wid}/elementattributes",
+            searchFullHierarchy="true",
+            elementTemplate="Equipment",
+            startIndex=start,
+            maxCount=50,
+        )["Items"]
         if not page:
             break
         flat.extend(page)
@@ -131,8 +150,13 @@ def test_elementattributes_lists_every_attribute_of_a_search_in_pages(server):
     points = [a for a in flat if a["DataReferencePlugIn"] == "PI Point"]
     missing = [a for a in points if "MISSING" in a["ConfigString"]]
     assert len(points) - len(missing) == 200 and all("Point" not in a["Links"] for a in missing)
-    process = get(server, f"assetdatabases/{wid}/elementattributes", searchFullHierarchy="true",
-                  attributeCategory="process", elementNameFilter="P-001")["Items"]
+    process = get(
+        server,
+        f"assetdatabases/{wid}/elementattributes",
+        searchFullHierarchy="true",
+        attributeCategory="process",
+        elementNameFilter="P-001",
+    )["Items"]
     assert {a["Name"] for a in process} == {"Discharge Flow", "Discharge Pressure", "Status"}
 
 
@@ -151,9 +175,11 @@ def test_hierarchy_changes_on_schedule_and_answers_as_of_the_clock():
     archive = Archive(seed=3, n_points=200)
     at = to_ticks(T0)
     other = next(p.name for p in archive.points if p.name.startswith("SYD.U002.FT"))
-    changes = AFChanges(renames=(("Sydney\\Unit 001\\P-001", at, "P-001A"),),
-                        moves=(("Sydney\\Unit 001\\TK-001", at, "Sydney\\Unit 002"),),
-                        repoints=(("Sydney\\Unit 001\\P-001|Discharge Flow", at, other),))
+    changes = AFChanges(
+        renames=(("Sydney\\Unit 001\\P-001", at, "P-001A"),),
+        moves=(("Sydney\\Unit 001\\TK-001", at, "Sydney\\Unit 002"),),
+        repoints=(("Sydney\\Unit 001\\P-001|Discharge Flow", at, other),),
+    )
     model = AssetModel(archive, changes)
     with SimulatorServer(archive, assets=model) as server:
         server.api.clock = lambda: T0 - dt.timedelta(seconds=1)

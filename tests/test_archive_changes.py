@@ -9,7 +9,7 @@ import requests
 from pi_simulator import Archive, ArchiveChanges, SimulatorServer, truth
 from pi_simulator.truth import to_ticks
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 T = dt.datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
 CHANGES = ArchiveChanges(seed=3, buffered_share=0.5, max_delay_s=600, edit_share=0.2, max_edit_delay_s=900)
 
@@ -30,7 +30,9 @@ def keys(rows):
 def test_without_changes_the_events_are_those_of_the_plain_archive(archive):
     plain = Archive(seed=8, n_points=12)
     for point in archive.points:
-        assert truth.recorded(plain, point.name, at(-120), at(0)) == truth.recorded(archive, point.name, at(-120), at(0))
+        assert truth.recorded(plain, point.name, at(-120), at(0)) == truth.recorded(
+            archive, point.name, at(-120), at(0)
+        )
         # long after everything arrived, only the edits differ
         late = truth.recorded(archive, point.name, at(-120), at(0), as_of=at(60))
         assert keys(late) == keys(truth.recorded(plain, point.name, at(-120), at(0)))
@@ -67,23 +69,36 @@ def test_server_answers_as_of_its_clock(archive):
         web_id = srv.api.point_webid(point)
         for now in (at(0), at(10), at(40)):
             srv.api.clock = lambda now=now: now
-            items = requests.get(f"{srv.url}/streams/{web_id}/recorded", timeout=10, params={
-                "startTime": "2026-11-02T11:00:00Z", "endTime": "*", "maxCount": "100000"}).json()["Items"]
+            items = requests.get(
+                f"{srv.url}/streams/{web_id}/recorded",
+                timeout=10,
+                params={"startTime": "2026-11-02T11:00:00Z", "endTime": "*", "maxCount": "100000"},
+            ).json()["Items"]
             expected = truth.recorded(archive, point.name, at(-60), now, as_of=now)
             assert len(items) == len(expected)
-            assert [i["Timestamp"][:19] for i in items] == [r["timestamp"].strftime("%Y-%m-%dT%H:%M:%S") for r in expected]
+            assert [i["Timestamp"][:19] for i in items] == [
+                r["timestamp"].strftime("%Y-%m-%dT%H:%M:%S") for r in expected
+            ]
 
 
 def test_points_created_and_deleted():
     base = Archive(seed=8, n_points=6)
     new, gone = base.points[4].name, base.points[5].name
-    archive = Archive(seed=8, n_points=6, changes=ArchiveChanges(
-        created=((new, to_ticks(at(0))),), deleted=((gone, to_ticks(at(30))),)))
+    archive = Archive(
+        seed=8,
+        n_points=6,
+        changes=ArchiveChanges(created=((new, to_ticks(at(0))),), deleted=((gone, to_ticks(at(30))),)),
+    )
     with SimulatorServer(archive) as srv:
+
         def names(now):
             srv.api.clock = lambda: now
-            return {p["Name"] for p in requests.get(f"{srv.url}/dataservers/{srv.api.server_webid}/points",
-                                                    timeout=10).json()["Items"]}
+            return {
+                p["Name"]
+                for p in requests.get(f"{srv.url}/dataservers/{srv.api.server_webid}/points", timeout=10).json()[
+                    "Items"
+                ]
+            }
 
         assert new not in names(at(-1)) and gone in names(at(-1))
         assert new in names(at(1)) and gone in names(at(29))

@@ -29,9 +29,14 @@ def test_the_view_joins_gold_with_the_mapping_as_both_are_merged(spark):
 
     # an AF snapshot: tag A referenced by two attributes, tag B by one, a broken reference
     path = "\\\\AF\\DB\\Site\\P-1"
-    snapshot = [element("s1", 0, "e1", "P-1"), attribute("s1", 0, "a1", path, "A", "WA"),
-                attribute("s1", 0, "a2", path, "A", "WA"), attribute("s1", 0, "a3", path, "B", "WB"),
-                attribute("s1", 0, "a4", path, "GONE", None), done("s1", 0)]
+    snapshot = [
+        element("s1", 0, "e1", "P-1"),
+        attribute("s1", 0, "a1", path, "A", "WA"),
+        attribute("s1", 0, "a2", path, "A", "WA"),
+        attribute("s1", 0, "a3", path, "B", "WB"),
+        attribute("s1", 0, "a4", path, "GONE", None),
+        done("s1", 0),
+    ]
     af_curation.apply_af_batch(spark.createDataFrame(snapshot, SCHEMA), 0, af)
     assets.ensure(spark)
     assert spark.catalog.getTable(assets.view).tableType == "VIEW"

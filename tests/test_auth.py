@@ -48,13 +48,22 @@ def test_the_server_challenges_each_mode_it_allows(idp):
     with SimulatorServer(ARCHIVE, basic_auth=("u", "p"), bearer=TokenIssuer()) as both:
         resp = requests.get(f"{both.url}/dataservers", timeout=10)
         assert resp.status_code == 401 and resp.raw.headers.getlist("WWW-Authenticate") == [
-            'Bearer realm="PI Web API"', 'Basic realm="PI Web API"']
+            'Bearer realm="PI Web API"',
+            'Basic realm="PI Web API"',
+        ]
 
 
 def test_client_credentials_read_the_truth_with_one_token(idp):
     srv, issuer = idp
-    cfg = settings(srv, **{"pi.auth.type": "bearer", "pi.auth.token_url": srv.token_url,
-                           "pi.auth.client_id": "osipi", "pi.auth.client_secret": SECRET})
+    cfg = settings(
+        srv,
+        **{
+            "pi.auth.type": "bearer",
+            "pi.auth.token_url": srv.token_url,
+            "pi.auth.client_id": "osipi",
+            "pi.auth.client_secret": SECRET,
+        },
+    )
     before = issuer.requests
     assert read_values(cfg) == expected()
     assert issuer.requests - before == 1  # one token for every call of the read
@@ -67,8 +76,17 @@ def test_a_static_token_reads_the_truth(idp):
 
 def test_a_revoked_token_gets_one_new_token_and_one_retry(idp):
     srv, issuer = idp
-    client = PIWebAPIClient(settings(srv, **{"pi.auth.type": "bearer", "pi.auth.token_url": srv.token_url,
-                                             "pi.auth.client_id": "osipi", "pi.auth.client_secret": SECRET}))
+    client = PIWebAPIClient(
+        settings(
+            srv,
+            **{
+                "pi.auth.type": "bearer",
+                "pi.auth.token_url": srv.token_url,
+                "pi.auth.client_id": "osipi",
+                "pi.auth.client_secret": SECRET,
+            },
+        )
+    )
     client.get("dataservers")
     issuer.revoke_all()  # the identity provider rotated its keys: the cached token is refused
     refused = issuer.refused
@@ -79,19 +97,39 @@ def test_a_revoked_token_gets_one_new_token_and_one_retry(idp):
 def test_a_token_is_renewed_before_it_expires():
     issuer = TokenIssuer(client_id="osipi", client_secret=SECRET, lifetime_s=2)
     with SimulatorServer(ARCHIVE, bearer=issuer) as srv:
-        client = PIWebAPIClient(settings(srv, **{"pi.auth.type": "bearer", "pi.auth.token_url": srv.token_url,
-                                                 "pi.auth.client_id": "osipi", "pi.auth.client_secret": SECRET}))
+        client = PIWebAPIClient(
+            settings(
+                srv,
+                **{
+                    "pi.auth.type": "bearer",
+                    "pi.auth.token_url": srv.token_url,
+                    "pi.auth.client_id": "osipi",
+                    "pi.auth.client_secret": SECRET,
+                },
+            )
+        )
         for _ in range(3):
             client.get("dataservers")
             time.sleep(1.0)  # renewal is due 0.2 s before the 2 s lifetime ends
         assert client.session.auth.fetched == 2 and issuer.refused == 0  # renewed before, not after a 401
 
 
-@pytest.mark.parametrize("mode_settings, says", [
-    ({"pi.auth.type": "bearer", "pi.auth.token_url": "TOKEN_URL", "pi.auth.client_id": "osipi",
-      "pi.auth.client_secret": "wrong-" + SECRET}, "bearer: token endpoint http://127.0.0.1:PORT/token answered HTTP 401 (invalid_client)"),
-    ({"pi.auth.type": "bearer", "pi.auth.token": "wrong-" + SECRET}, "HTTP 401"),
-    ({"pi.auth.type": "anonymous"}, "HTTP 401")])
+@pytest.mark.parametrize(
+    "mode_settings, says",
+    [
+        (
+            {
+                "pi.auth.type": "bearer",
+                "pi.auth.token_url": "TOKEN_URL",
+                "pi.auth.client_id": "osipi",
+                "pi.auth.client_secret": "wrong-" + SECRET,
+            },
+            "bearer: token endpoint http://127.0.0.1:PORT/token answered HTTP 401 (invalid_client)",
+        ),
+        ({"pi.auth.type": "bearer", "pi.auth.token": "wrong-" + SECRET}, "HTTP 401"),
+        ({"pi.auth.type": "anonymous"}, "HTTP 401"),
+    ],
+)
 def test_a_wrong_credential_is_one_readable_error_naming_the_mode_never_the_secret(idp, mode_settings, says):
     srv, _ = idp
     port = srv.url.split(":")[2].split("/")[0]
@@ -112,8 +150,24 @@ def test_basic_and_bearer_over_https_with_the_ca_bundle(tmp_path):
     with SimulatorServer(ARCHIVE, tls=pki, bearer=issuer, basic_auth=("svc", SECRET)) as srv:
         tls = {"pi.tls.ca_bundle": str(pki.ca_cert)}
         assert srv.token_url.startswith("https://")
-        assert read_values(settings(srv, **tls, **{"pi.auth.type": "basic", "pi.auth.username": "svc",
-                                                   "pi.auth.password": SECRET})) == expected()
-        assert read_values(settings(srv, **tls, **{"pi.auth.type": "bearer", "pi.auth.token_url": srv.token_url,
-                                                   "pi.auth.client_id": "osipi",
-                                                   "pi.auth.client_secret": SECRET})) == expected()
+        assert (
+            read_values(
+                settings(srv, **tls, **{"pi.auth.type": "basic", "pi.auth.username": "svc", "pi.auth.password": SECRET})
+            )
+            == expected()
+        )
+        assert (
+            read_values(
+                settings(
+                    srv,
+                    **tls,
+                    **{
+                        "pi.auth.type": "bearer",
+                        "pi.auth.token_url": srv.token_url,
+                        "pi.auth.client_id": "osipi",
+                        "pi.auth.client_secret": SECRET,
+                    },
+                )
+            )
+            == expected()
+        )

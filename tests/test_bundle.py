@@ -12,9 +12,11 @@ from __future__ import annotations
 import copy
 import glob
 import re
+import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import pytest
 import yaml
@@ -26,6 +28,7 @@ from connector_lib.config import KNOWN_KEYS, PREFIX, SECRET_KEYS
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLE_FILE = ROOT / "databricks.yml"
+PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 
 VAR_REF = re.compile(r"\$\{var\.([A-Za-z0-9_-]+)\}")
 RESOURCE_REF = re.compile(r"\$\{resources\.([a-z_]+)\.([A-Za-z0-9_-]+)\.[A-Za-z0-9_.]+\}")
@@ -35,10 +38,39 @@ URL_WITH_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@\s]+:[^/@\s]+@", re.I)
 
 # Top-level and target-level keys of the bundle schema (a typo such as `targest:` is otherwise silently
 # ignored by a plain YAML load).
-ROOT_KEYS = {"bundle", "include", "artifacts", "variables", "targets", "resources", "workspace",
-             "permissions", "run_as", "sync", "presets", "experimental", "scripts", "python", "environments"}
-TARGET_KEYS = {"mode", "default", "workspace", "variables", "resources", "permissions", "run_as", "presets",
-               "artifacts", "bundle", "git", "sync", "cluster_id", "compute_id"}
+ROOT_KEYS = {
+    "bundle",
+    "include",
+    "artifacts",
+    "variables",
+    "targets",
+    "resources",
+    "workspace",
+    "permissions",
+    "run_as",
+    "sync",
+    "presets",
+    "experimental",
+    "scripts",
+    "python",
+    "environments",
+}
+TARGET_KEYS = {
+    "mode",
+    "default",
+    "workspace",
+    "variables",
+    "resources",
+    "permissions",
+    "run_as",
+    "presets",
+    "artifacts",
+    "bundle",
+    "git",
+    "sync",
+    "cluster_id",
+    "compute_id",
+}
 ARTIFACT_KEYS = {"type", "build", "path", "files", "executable", "dynamic_version"}
 MODELS = {"pipelines": Pipeline, "jobs": Job, "schemas": Schema}
 #: pipeline environment versions the code is checked against (devtools/api_surface/): 4 is Python 3.12
@@ -49,6 +81,7 @@ CLASSIC_TARGETS = {"dev_classic", "prod_classic"}
 
 
 # ---- loading and resolution ---------------------------------------------------------------------------
+
 
 @dataclass
 class Resource:
@@ -136,11 +169,11 @@ def resources_for(root: Mapping, included: list[tuple[Path, dict]], target: str)
                 else:  # a resource only this target has (the dev schema)
                     assert kind == "schemas", f"targets.{target} overrides unknown resources.{kind}.{key}"
                     found[(kind, key)] = Resource(kind, key, spec, source)
-    return [Resource(r.kind, r.key, substitute(copy.deepcopy(r.spec), values), r.source)
-            for r in found.values()]
+    return [Resource(r.kind, r.key, substitute(copy.deepcopy(r.spec), values), r.source) for r in found.values()]
 
 
 # ---- checks (return problems as text so a negative test can assert on them) -----------------------------
+
 
 def config_problems(configuration: Mapping[str, Any], clusters: list | None = None) -> list[str]:
     """What is wrong with a pipeline ``configuration`` mapping, one line per problem. A secret may also be
@@ -150,9 +183,13 @@ def config_problems(configuration: Mapping[str, Any], clusters: list | None = No
     (docs/security.md). Serverless pipelines have no clusters, so no environment variables."""
     problems = []
     updating = [c for c in clusters or [] if c.get("label", "default") == "default"]
-    env_from_secrets = set.intersection(*[
-        {k for k, v in (c.get("spark_env_vars") or {}).items() if SECRET_REF.match(str(v))}
-        for c in updating]) if updating else set()
+    env_from_secrets = (
+        set.intersection(
+            *[{k for k, v in (c.get("spark_env_vars") or {}).items() if SECRET_REF.match(str(v))} for c in updating]
+        )
+        if updating
+        else set()
+    )
     for key, value in configuration.items():
         if not isinstance(value, str):
             problems.append(f"{key}: value must be a quoted string, got {type(value).__name__} {value!r}")
@@ -162,8 +199,10 @@ def config_problems(configuration: Mapping[str, Any], clusters: list | None = No
         is_secret_ref = bool(SECRET_REF.match(value))
         if key in SECRET_KEYS and value.startswith("env:"):
             if value[4:] not in env_from_secrets:
-                problems.append(f"{key}: {value} needs spark_env_vars {value[4:]} set from a secret reference "
-                                f"on the pipeline's default cluster")
+                problems.append(
+                    f"{key}: {value} needs spark_env_vars {value[4:]} set from a secret reference "
+                    f"on the pipeline's default cluster"
+                )
         elif key in SECRET_KEYS and not is_secret_ref:
             problems.append(f"{key}: must be a Databricks secret reference {{{{secrets/<scope>/<key>}}}}")
         elif SENSITIVE_KEY.search(key) and value and not is_secret_ref and key not in SECRET_KEYS:
@@ -173,15 +212,19 @@ def config_problems(configuration: Mapping[str, Any], clusters: list | None = No
         if "{{secrets/" in value and not is_secret_ref:
             problems.append(f"{key}: malformed secret reference")
     mode = configuration.get("pi.auth.type", "anonymous")  # the secrets the chosen mode needs
-    needed = {"basic": ["pi.auth.password"],
-              "kerberos": [] if "pi.auth.kerberos_keytab" in configuration or "pi.auth.username" not in configuration
-              else ["pi.auth.password"],
-              "bearer": ["pi.auth.client_secret" if "pi.auth.token_url" in configuration else "pi.auth.token"]}
+    needed = {
+        "basic": ["pi.auth.password"],
+        "kerberos": []
+        if "pi.auth.kerberos_keytab" in configuration or "pi.auth.username" not in configuration
+        else ["pi.auth.password"],
+        "bearer": ["pi.auth.client_secret" if "pi.auth.token_url" in configuration else "pi.auth.token"],
+    }
     missing = sorted(k for k in needed.get(mode, []) if k not in configuration)
     problems += [f"{k}: missing (must be a secret reference)" for k in missing]
     if mode == "kerberos" and "pi.auth.username" not in configuration:
-        problems.append("pi.auth.username: required for kerberos on Databricks (a cluster has no ticket cache to "
-                        "fall back on)")
+        problems.append(
+            "pi.auth.username: required for kerberos on Databricks (a cluster has no ticket cache to fall back on)"
+        )
     return problems
 
 
@@ -277,12 +320,12 @@ def test_prod_target_can_deploy(target):
         assert permission["level"] in ("CAN_MANAGE", "CAN_VIEW", "CAN_RUN")
 
 
-def test_artifact_builds_the_wheel_from_setup_py():
+def test_artifact_builds_the_wheel_from_pyproject():
     wheels = {k: a for k, a in BUNDLE["artifacts"].items() if a.get("type") == "whl"}
     assert len(wheels) == 1
-    (name, artifact), = wheels.items()
+    ((name, artifact),) = wheels.items()
     assert set(artifact) <= ARTIFACT_KEYS, f"artifact {name}: unknown keys"
-    assert (BUNDLE_FILE.parent / artifact["path"] / "setup.py").is_file()
+    assert (BUNDLE_FILE.parent / artifact["path"] / "pyproject.toml").is_file()
     assert artifact["build"] == "python scripts/build_wheel.py"
 
 
@@ -299,8 +342,13 @@ def test_every_build_is_a_clean_dist_with_a_new_version(tmp_path):
     finally:
         sys.path.remove(str(ROOT / "scripts"))
     project = tmp_path / "project"
-    shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns(".venv*", ".git", ".work", "dist", "build",
-                                                               "*.egg-info", "__pycache__", "tests", "benchmarks"))
+    shutil.copytree(
+        ROOT,
+        project,
+        ignore=shutil.ignore_patterns(
+            ".venv*", ".git", ".work", "dist", "build", "*.egg-info", "__pycache__", "tests", "benchmarks"
+        ),
+    )
     (project / "dist").mkdir()
     (project / "dist" / "osipi_lakeflow-0.0.9-py3-none-any.whl").write_bytes(b"stale")
     first = build(project, stamp="20261201010101")
@@ -378,17 +426,22 @@ def test_serverless_and_classic_compute(target):
     destination = script["workspace"]["destination"]
     assert destination.startswith("${workspace.file_path}/")
     assert (ROOT / destination.removeprefix("${workspace.file_path}/")).is_file()  # synced with the bundle
-    kerberos = re.search(r'"kerberos": \["([^"]+)"\]', (ROOT / "setup.py").read_text(encoding="utf-8")).group(1)
+    (kerberos,) = PROJECT["project"]["optional-dependencies"]["kerberos"]
     assert pipeline["environment"]["dependencies"] == ["../dist/*.whl", kerberos]  # the wheel's kerberos extra
-    assert cluster["spark_env_vars"]["PI_PASSWORD"] == f"{{{{secrets/{target_variables(BUNDLE, target)['secret_scope']}/pi_password}}}}"
+    assert (
+        cluster["spark_env_vars"]["PI_PASSWORD"]
+        == f"{{{{secrets/{target_variables(BUNDLE, target)['secret_scope']}/pi_password}}}}"
+    )
 
 
 @pytest.mark.parametrize("target", ["dev", "dev_classic"])
 def test_the_dev_schema_is_part_of_the_deployment(target):
     resources = {(r.kind, r.key): r.spec for r in resources_for(BUNDLE, INCLUDED, target)}
     schema = resources[("schemas", "osipi_dev")]
-    assert (schema["catalog_name"], schema["name"]) == (target_variables(BUNDLE, target)["catalog"],
-                                                        target_variables(BUNDLE, target)["schema"])
+    assert (schema["catalog_name"], schema["name"]) == (
+        target_variables(BUNDLE, target)["catalog"],
+        target_variables(BUNDLE, target)["schema"],
+    )
     # referenced, so the CLI creates the schema before the pipeline that publishes into it
     assert resources[("pipelines", "osipi_lakeflow")]["schema"] == "${resources.schemas.osipi_dev.name}"
 
@@ -404,13 +457,17 @@ def test_pipeline_libraries_match_the_open_source_spec():
 
 def test_configuration_defaults_match_the_connector():
     """Tuning keys set in the bundle carry the connector's own defaults, so docs and deploy agree."""
-    from connector_lib.config import PIConfig, SETTINGS
+    from connector_lib.config import SETTINGS, PIConfig
 
     pipeline = next(r for r in resources_for(BUNDLE, INCLUDED, "prod") if r.key == "osipi_lakeflow")
     config = pipeline.spec["configuration"]
     defaults = {s.key: s.default for s in SETTINGS}
     for key, value in config.items():
-        if key.startswith(PREFIX) and key not in ("pi.url", "pi.auth.type", "pi.auth.username") and key not in SECRET_KEYS:
+        if (
+            key.startswith(PREFIX)
+            and key not in ("pi.url", "pi.auth.type", "pi.auth.username")
+            and key not in SECRET_KEYS
+        ):
             assert value == defaults[key], f"{key}: {value!r} differs from the default {defaults[key]!r}"
     # The connector accepts the deployed configuration once Databricks has resolved the secrets.
     resolved = {k: ("resolved-by-databricks" if SECRET_REF.match(v) else v) for k, v in config.items()}
@@ -418,6 +475,7 @@ def test_configuration_defaults_match_the_connector():
 
 
 # ---- tag shards (scripts/shard_bundle.py) ---------------------------------------------------------------
+
 
 def sharded(shards: int) -> list[tuple[Path, dict]]:
     """The bundle's files with the shards file the script writes (as if it were in resources/)."""
@@ -464,14 +522,16 @@ def test_a_sharded_bundle_deploys_disjoint_pipelines_and_combines_them(target):
     job = next(r.spec for r in resources if r.key == "osipi_lakeflow_refresh")
     refreshes = [t for t in job["tasks"] if "pipeline_task" in t]
     assert [t["pipeline_task"]["pipeline_id"] for t in refreshes] == [
-        f"${{resources.pipelines.{key}.id}}" for key in sorted(pipelines)]
+        f"${{resources.pipelines.{key}.id}}" for key in sorted(pipelines)
+    ]
     assert not any(t.get("depends_on") for t in refreshes), "the shards run side by side"
     (combining,) = [t for t in job["tasks"] if "python_wheel_task" in t]
     assert {d["task_key"] for d in combining["depends_on"]} == {t["task_key"] for t in refreshes}
     wheel = combining["python_wheel_task"]
-    entry = re.search(r'"(osipi-combine-shards) = ([\w.]+):(\w+)"', (ROOT / "setup.py").read_text(encoding="utf-8"))
-    assert wheel["entry_point"] == entry.group(1)
-    assert callable(getattr(__import__(entry.group(2), fromlist=["_"]), entry.group(3)))
+    script = PROJECT["project"]["scripts"][wheel["entry_point"]]
+    module, function = script.split(":")
+    assert wheel["entry_point"] == "osipi-combine-shards"
+    assert callable(getattr(__import__(module, fromlist=["_"]), function))
     into, shards = wheel["parameters"][1], wheel["parameters"][3].split(",")
     catalog = target_variables(BUNDLE, target)["catalog"]
     assert into == f"{catalog}.${{resources.schemas.osipi_all.name}}"
@@ -498,6 +558,7 @@ def test_the_shard_script_writes_and_removes_its_file(tmp_path):
 
 
 # ---- the checks can fail ------------------------------------------------------------------------------
+
 
 def test_validation_rejects_bad_bundles():
     pipeline = next(r for r in resources_for(BUNDLE, INCLUDED, "dev") if r.key == "osipi_lakeflow")
@@ -527,16 +588,20 @@ def test_validation_rejects_bad_bundles():
     assert "pi.auth.username: malformed secret reference" in problems
     assert "hunter2" not in problems  # the report never echoes a secret it found
     assert "pi.auth.password: missing" in "\n".join(config_problems({"pi.url": "https://x", "pi.auth.type": "basic"}))
-    assert "pi.auth.client_secret: missing" in "\n".join(config_problems(
-        {"pi.url": "https://x", "pi.auth.type": "bearer", "pi.auth.token_url": "https://idp/token"}))
+    assert "pi.auth.client_secret: missing" in "\n".join(
+        config_problems({"pi.url": "https://x", "pi.auth.type": "bearer", "pi.auth.token_url": "https://idp/token"})
+    )
     kerberos = {"pi.url": "https://x", "pi.auth.type": "kerberos", "pi.auth.username": "svc@CORP.EXAMPLE.COM"}
     assert config_problems(kerberos) == ["pi.auth.password: missing (must be a secret reference)"]
     assert config_problems({**kerberos, "pi.auth.kerberos_keytab": "/Volumes/c/s/v/svc.keytab"}) == []
     assert config_problems({"pi.url": "https://x", "pi.auth.type": "kerberos"}) == [
-        "pi.auth.username: required for kerberos on Databricks (a cluster has no ticket cache to fall back on)"]
+        "pi.auth.username: required for kerberos on Databricks (a cluster has no ticket cache to fall back on)"
+    ]
     by_env = {**kerberos, "pi.auth.password": "env:PI_PASSWORD"}
-    assert config_problems(by_env) == ["pi.auth.password: env:PI_PASSWORD needs spark_env_vars PI_PASSWORD set "
-                                       "from a secret reference on the pipeline's default cluster"]
+    assert config_problems(by_env) == [
+        "pi.auth.password: env:PI_PASSWORD needs spark_env_vars PI_PASSWORD set "
+        "from a secret reference on the pipeline's default cluster"
+    ]
     fed = {"label": "default", "spark_env_vars": {"PI_PASSWORD": "{{secrets/osipi/pi_password}}"}}
     assert config_problems(by_env, [fed, {"label": "maintenance"}]) == []
     assert config_problems(by_env, [{"spark_env_vars": fed["spark_env_vars"]}]) == []  # no label: default
@@ -550,8 +615,7 @@ def test_validation_rejects_bad_bundles():
 
     orphan = copy.deepcopy(job)
     orphan.spec["tasks"][0]["pipeline_task"]["pipeline_id"] = "${resources.pipelines.osipi.id}"
-    assert reference_problems([orphan]) == [
-        "jobs.osipi_lakeflow_refresh references unknown resources.pipelines.osipi"]
+    assert reference_problems([orphan]) == ["jobs.osipi_lakeflow_refresh references unknown resources.pipelines.osipi"]
 
     with pytest.raises(KeyError, match="pi_urll"):
         substitute({"pi.url": "${var.pi_urll}"}, target_variables(BUNDLE, "dev"))
@@ -570,12 +634,26 @@ def test_the_guide_grants_the_production_principal_read_on_the_secret_scope():
 
 
 def test_the_guide_walks_from_nothing_to_the_first_update():
-    for command in ("databricks auth login", "databricks secrets create-scope", "databricks bundle validate -t dev",
-                    "databricks bundle deploy -t dev", "databricks bundle run -t dev osipi_lakeflow",
-                    "databricks bundle deploy -t prod"):
+    for command in (
+        "databricks auth login",
+        "databricks secrets create-scope",
+        "databricks bundle validate -t dev",
+        "databricks bundle deploy -t dev",
+        "databricks bundle run -t dev osipi_lakeflow",
+        "databricks bundle deploy -t prod",
+    ):
         assert command in DEPLOY, command
-    for topic in ("network connectivity configuration", "private endpoint", "VNet", "customer-managed VPC",
-                  "dev_classic", "prod_classic", "environment version `4`", "CURRENT", "PREVIEW"):
+    for topic in (
+        "network connectivity configuration",
+        "private endpoint",
+        "VNet",
+        "customer-managed VPC",
+        "dev_classic",
+        "prod_classic",
+        "environment version `4`",
+        "CURRENT",
+        "PREVIEW",
+    ):
         assert topic in DEPLOY, topic
 
 
@@ -583,14 +661,20 @@ def test_the_troubleshooting_table_quotes_the_messages_the_code_gives():
     from connector_lib.config import ConfigError, PIConfig
     from connector_lib.runtime import UnsupportedRuntime, require_supported_spark
 
-    table = DEPLOY[DEPLOY.index("## Troubleshooting"):]
+    table = DEPLOY[DEPLOY.index("## Troubleshooting") :]
     with pytest.raises(UnsupportedRuntime) as too_old:
         require_supported_spark("4.0.0", "3.5.x")
     with pytest.raises(ConfigError) as misspelt:
         PIConfig.from_spark_conf({"pi.url": "https://pi.example.com/piwebapi", "pi.tag_fliter": "x"})
-    for message in (str(too_old.value), str(misspelt.value), "cannot reach pi.example.com: the host name does not "
-                    "resolve (DNS)", "connection refused (nothing listens on that port)", "[SCHEMA_NOT_FOUND]",
-                    "READ", "not found when the update started, but its stream continues from a checkpoint",
-                    "the update stops rather than read every tag again from pi.backfill_start",
-                    "install osipi-lakeflow[kerberos]"):
+    for message in (
+        str(too_old.value),
+        str(misspelt.value),
+        "cannot reach pi.example.com: the host name does not resolve (DNS)",
+        "connection refused (nothing listens on that port)",
+        "[SCHEMA_NOT_FOUND]",
+        "READ",
+        "not found when the update started, but its stream continues from a checkpoint",
+        "the update stops rather than read every tag again from pi.backfill_start",
+        "install osipi-lakeflow[kerberos]",
+    ):
         assert message in table, message

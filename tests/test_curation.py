@@ -18,20 +18,34 @@ def _reads():
     """Four micro-batches of two tags: on-time values, a lookback re-read with an edit and a late value, a
     per-value error then its real value, a failed window that stops a watermark until it is read again."""
     return [
-        [value("A", 1, 10.0, read_at=5), value("A", 4, 11.0, read_at=5), value("B", 2, 1.0, read_at=5),
-         window("A", 0, 5, "ok", 5, 2), window("B", 0, 5, "ok", 5, 1)],
-        [value("A", 4, 11.5, read_at=65, prior=at(5)),                    # edited in the lookback
-         value("A", 3, 9.0, read_at=65, prior=at(5)),                     # late: arrived after its time was read
-         value("A", 62, 12.0, read_at=65, prior=at(5)),                   # next hour
-         value("B", 61, None, read_at=65, prior=at(5), vtype="error", good=False, errors="[busy]"),
-         window("A", 0, 64, "ok", 65, 3), window("B", 0, 30, "failed", 65), window("B", 30, 64, "ok", 65, 1)],
-        [value("B", 61, 2.0, read_at=125, prior=at(5)),                   # the real value after the error
-         value("B", 20, 1.5, read_at=125, prior=at(5)),
-         value("A", 62, 12.0, read_at=125, prior=at(64)),                 # unchanged re-read
-         value("A", 118, 13.0, read_at=125, prior=at(64)),
-         window("B", 0, 124, "ok", 125, 3), window("A", 54, 124, "ok", 125, 2)],
-        [value("A", 118, None, read_at=185, prior=at(124), vtype="error", good=False, errors="[busy]"),
-         window("A", 114, 184, "failed", 185)],
+        [
+            value("A", 1, 10.0, read_at=5),
+            value("A", 4, 11.0, read_at=5),
+            value("B", 2, 1.0, read_at=5),
+            window("A", 0, 5, "ok", 5, 2),
+            window("B", 0, 5, "ok", 5, 1),
+        ],
+        [
+            value("A", 4, 11.5, read_at=65, prior=at(5)),  # edited in the lookback
+            value("A", 3, 9.0, read_at=65, prior=at(5)),  # late: arrived after its time was read
+            value("A", 62, 12.0, read_at=65, prior=at(5)),  # next hour
+            value("B", 61, None, read_at=65, prior=at(5), vtype="error", good=False, errors="[busy]"),
+            window("A", 0, 64, "ok", 65, 3),
+            window("B", 0, 30, "failed", 65),
+            window("B", 30, 64, "ok", 65, 1),
+        ],
+        [
+            value("B", 61, 2.0, read_at=125, prior=at(5)),  # the real value after the error
+            value("B", 20, 1.5, read_at=125, prior=at(5)),
+            value("A", 62, 12.0, read_at=125, prior=at(64)),  # unchanged re-read
+            value("A", 118, 13.0, read_at=125, prior=at(64)),
+            window("B", 0, 124, "ok", 125, 3),
+            window("A", 54, 124, "ok", 125, 2),
+        ],
+        [
+            value("A", 118, None, read_at=185, prior=at(124), vtype="error", good=False, errors="[busy]"),
+            window("A", 114, 184, "failed", 185),
+        ],
     ]
 
 
@@ -53,15 +67,27 @@ def test_merging_micro_batches_equals_recomputing_from_all_of_bronze(spark, targ
     _apply(spark, targets, batches, replay=1)
     everything = bronze(spark, [r for b in batches for r in b])
     silver = transforms.silver_values(everything)
-    assert_df_equality(spark.read.table(targets.silver), silver, ignore_row_order=True, ignore_nullable=True,
-                       ignore_column_order=True)
-    assert_approx_df_equality(spark.read.table(targets.gold), transforms.hourly_aggregates(silver), 1e-9,
-                              ignore_row_order=True, ignore_nullable=True, ignore_column_order=True)
+    assert_df_equality(
+        spark.read.table(targets.silver), silver, ignore_row_order=True, ignore_nullable=True, ignore_column_order=True
+    )
+    assert_approx_df_equality(
+        spark.read.table(targets.gold),
+        transforms.hourly_aggregates(silver),
+        1e-9,
+        ignore_row_order=True,
+        ignore_nullable=True,
+        ignore_column_order=True,
+    )
     columns = ("web_id", "coverage_start", "watermark", "last_status", "last_error", "failing_since", "updated_at")
-    assert_df_equality(spark.read.table(targets.watermarks).select(*columns),
-                       transforms.watermarks(everything).select(*columns), ignore_row_order=True, ignore_nullable=True)
-    marks = {r["web_id"]: (r["watermark"], r["failing_since"])
-             for r in collect_utc(spark.read.table(targets.watermarks))}
+    assert_df_equality(
+        spark.read.table(targets.watermarks).select(*columns),
+        transforms.watermarks(everything).select(*columns),
+        ignore_row_order=True,
+        ignore_nullable=True,
+    )
+    marks = {
+        r["web_id"]: (r["watermark"], r["failing_since"]) for r in collect_utc(spark.read.table(targets.watermarks))
+    }
     assert marks["WA"] == (at(124), at(185)) and marks["WB"] == (at(124), None)
     edited = collect_utc(spark.read.table(targets.silver).where(F.col("timestamp") == at(4)))[0]
     assert (edited["value_double"], edited["is_late"], edited["first_seen_at"]) == (11.5, False, at(5))
@@ -69,9 +95,11 @@ def test_merging_micro_batches_equals_recomputing_from_all_of_bronze(spark, targ
 
 
 def test_a_gap_holds_the_watermark_until_it_is_read_again(spark, targets):
-    batches = [[window("A", 0, 10, "ok", 10, 1), window("A", 10, 20, "failed", 10), window("A", 20, 30, "ok", 10, 1)],
-               [window("A", 30, 40, "ok", 40, 1)],                  # the reader went on past the gap
-               [window("A", 5, 45, "ok", 50, 3)]]                   # the next update reads from the watermark
+    batches = [
+        [window("A", 0, 10, "ok", 10, 1), window("A", 10, 20, "failed", 10), window("A", 20, 30, "ok", 10, 1)],
+        [window("A", 30, 40, "ok", 40, 1)],  # the reader went on past the gap
+        [window("A", 5, 45, "ok", 50, 3)],
+    ]  # the next update reads from the watermark
     _apply(spark, targets, batches[:2])
     assert collect_utc(spark.read.table(targets.watermarks))[0]["watermark"] == at(10)
     curation.apply_batch(bronze(spark, batches[2]), 2, targets)
@@ -100,15 +128,20 @@ def test_micro_batch_zero_writes_silver_in_time_slices_sorted_by_tag(spark, targ
     rows = [value(tag, minute, float(minute), read_at=600) for minute in range(0, 480, 4) for tag in "DCBA"]
     rows += [window(tag, 0, 480, "ok", 600, 120) for tag in "ABCD"]
     curation.apply_batch(bronze(spark, rows), 0, targets)
-    files = (spark.read.table(targets.silver)
-             .groupBy(F.input_file_name().alias("file"))
-             .agg(F.min("timestamp").alias("lo"), F.max("timestamp").alias("hi"), F.count(F.lit(1)).alias("n"))
-             .orderBy("lo").collect())
+    files = (
+        spark.read.table(targets.silver)
+        .groupBy(F.input_file_name().alias("file"))
+        .agg(F.min("timestamp").alias("lo"), F.max("timestamp").alias("hi"), F.count(F.lit(1)).alias("n"))
+        .orderBy("lo")
+        .collect()
+    )
     assert len(files) >= 6 and sum(f.n for f in files) == 480
     assert all(a.hi < b.lo for a, b in zip(files, files[1:])), "time slices overlap"
     for f in files:
-        tags = [r.web_id for r in spark.read.table(targets.silver).where(F.input_file_name() == f.file)
-                .select("web_id").collect()]
+        tags = [
+            r.web_id
+            for r in spark.read.table(targets.silver).where(F.input_file_name() == f.file).select("web_id").collect()
+        ]
         assert tags == sorted(tags), "a slice's rows are not in tag order"
 
 
@@ -125,8 +158,9 @@ def test_gold_fail_rules_stop_the_merge(spark, targets):
     rows = [value("A", 1, 10.0, read_at=5), window("A", 0, 5, "ok", 5, 1)]
     rule = expectations.Rule("never", "count > 100", "fail")
     with pytest.raises(Exception, match="EXPECTATION_VIOLATION: never"):
-        curation.apply_batch(bronze(spark, rows), 0, targets,
-                             gold_check=lambda df: expectations.apply_local(df, [rule]))
+        curation.apply_batch(
+            bronze(spark, rows), 0, targets, gold_check=lambda df: expectations.apply_local(df, [rule])
+        )
     assert spark.read.table(targets.gold).count() == 0
 
 
@@ -142,7 +176,7 @@ def test_the_merge_reads_only_the_micro_batch_time_range_of_silver(spark, target
         handle.write(b"not parquet")
     curation.apply_batch(bronze(spark, _reads()[1]), 2, targets)
     assert spark.read.table(targets.silver).where(F.col("timestamp") >= at(0)).count() == 6
-    with pytest.raises(Exception):  # the old file is unreadable indeed
+    with pytest.raises(Exception):  # noqa: B017 - any error: the old file is unreadable indeed
         spark.read.table(targets.silver).collect()
 
 

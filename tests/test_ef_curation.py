@@ -6,6 +6,7 @@ again after a crash, or its element is renamed (or first appears in AF) after th
 import datetime as dt
 
 import pytest
+
 from connector_lib.spark import ef_curation
 from connector_lib.spark.af_curation import history_schema
 from tests.test_ef_transforms import at, bronze, frame, value
@@ -19,14 +20,30 @@ def read_record(read_id, read_at):
 
 
 def version(eid, web_id, name, since, until=None):
-    return (OPS, eid, web_id, name, f"{OPS}\\Sydney\\{name}", f"{OPS}\\Sydney", "Pump", [], "", at(since),
-            None if until is None else at(until), until is None)
+    return (
+        OPS,
+        eid,
+        web_id,
+        name,
+        f"{OPS}\\Sydney\\{name}",
+        f"{OPS}\\Sydney",
+        "Pump",
+        [],
+        "",
+        at(since),
+        None if until is None else at(until),
+        until is None,
+    )
 
 
 BEFORE = [version("G1", "E1", "P-001", 0), version("G2", "E2", "L-1", 0)]
 # at minute 150: G1 renamed (its WebID follows the path), G9 first seen
-AFTER = [version("G1", "E1", "P-001", 0, 150), version("G1", "E1b", "P-001A", 150), version("G2", "E2", "L-1", 0),
-         version("G9", "E9", "T-9", 150)]
+AFTER = [
+    version("G1", "E1", "P-001", 0, 150),
+    version("G1", "E1b", "P-001A", 150),
+    version("G2", "E2", "L-1", 0),
+    version("G9", "E9", "T-9", 150),
+]
 
 
 def product(name):
@@ -35,21 +52,39 @@ def product(name):
 
 BATCHES = [
     # 0: a downtime opens at 23:40 on P-001; a batch of PET; an alarm opens
-    [frame("a", 100, None, 110, element="E1", read="r1"),
-     frame("b", 0, 30, 110, "Batch", element="E2", read="r1", attributes=product("PET-500")),
-     frame("c", 60, None, 110, "Alarm", element="E1", read="r1", can_be_acknowledged=True),
-     read_record("r1", 111)],
+    [
+        frame("a", 100, None, 110, element="E1", read="r1"),
+        frame("b", 0, 30, 110, "Batch", element="E2", read="r1", attributes=product("PET-500")),
+        frame("c", 60, None, 110, "Alarm", element="E1", read="r1", can_be_acknowledged=True),
+        read_record("r1", 111),
+    ],
     # 1: the downtime closes after midnight; the batch's product is corrected, and read twice; the alarm
     # closes and is acknowledged; a downtime on an element no AF snapshot holds yet
-    [frame("a", 100, 160, 170, element="E1", read="r2"),
-     frame("b", 0, 30, 165, "Batch", element="E2", read="r2a", attributes=product("PET-501")),
-     frame("b", 0, 30, 170, "Batch", element="E2", read="r2", attributes=product("CAN-330")),
-     frame("c", 60, 80, 170, "Alarm", element="E1", read="r2", can_be_acknowledged=True, is_acknowledged=True,
-           acknowledged_by="op", acknowledged_at=at(70)),
-     frame("d", 120, 140, 170, element="E9", read="r2"), read_record("r2", 171)],
+    [
+        frame("a", 100, 160, 170, element="E1", read="r2"),
+        frame("b", 0, 30, 165, "Batch", element="E2", read="r2a", attributes=product("PET-501")),
+        frame("b", 0, 30, 170, "Batch", element="E2", read="r2", attributes=product("CAN-330")),
+        frame(
+            "c",
+            60,
+            80,
+            170,
+            "Alarm",
+            element="E1",
+            read="r2",
+            can_be_acknowledged=True,
+            is_acknowledged=True,
+            acknowledged_by="op",
+            acknowledged_at=at(70),
+        ),
+        frame("d", 120, 140, 170, element="E9", read="r2"),
+        read_record("r2", 171),
+    ],
     # 2 (after the rename): a new batch only; the renamed element's frames and d's element change anyway
-    [frame("e", 130, 140, 200, "Batch", element="E2", read="r3", attributes=product("CAN-330")),
-     read_record("r3", 201)],
+    [
+        frame("e", 130, 140, 200, "Batch", element="E2", read="r3", attributes=product("CAN-330")),
+        read_record("r3", 201),
+    ],
     # 3: the read found nothing new
     [read_record("r4", 230)],
     # 4: the downtime's start corrected: it now starts before 23:00 the same day
@@ -63,9 +98,13 @@ def schemas(spark):
     for schema in (INCREMENTAL, REBUILT):
         spark.sql(f"DROP DATABASE IF EXISTS {schema} CASCADE")
         spark.sql(f"CREATE DATABASE {schema}")
-    return {s: (ef_curation.EFTargets.in_schema(f"spark_catalog.{s}"),
-                ef_curation.AFSource(f"spark_catalog.{s}.pi_af_elements", f"spark_catalog.{s}.pi_af_bronze"))
-            for s in (INCREMENTAL, REBUILT)}
+    return {
+        s: (
+            ef_curation.EFTargets.in_schema(f"spark_catalog.{s}"),
+            ef_curation.AFSource(f"spark_catalog.{s}.pi_af_elements", f"spark_catalog.{s}.pi_af_bronze"),
+        )
+        for s in (INCREMENTAL, REBUILT)
+    }
 
 
 def set_elements(spark, table, rows):
@@ -74,12 +113,16 @@ def set_elements(spark, table, rows):
 
 def rows_of(spark, table):
     """A table's rows, comparable whatever their order (maps and arrays as sorted tuples)."""
+
     def plain(v):
         if isinstance(v, dict):
             return tuple(sorted(v.items()))
         return tuple(v) if isinstance(v, list) else v
-    return sorted((tuple(sorted((k, plain(v)) for k, v in r.asDict().items())) for r in spark.read.table(table).collect()),
-                  key=repr)
+
+    return sorted(
+        (tuple(sorted((k, plain(v)) for k, v in r.asDict().items())) for r in spark.read.table(table).collect()),
+        key=repr,
+    )
 
 
 def assert_tables_equal(spark, incremental, rebuilt):
@@ -103,15 +146,21 @@ def test_micro_batches_merged_one_at_a_time_equal_the_tables_rebuilt_from_all_re
         if batch_id == 1:
             assert spark.read.table(targets.batches).where("product = 'PET-500'").count() == 0
             downtime = {(r.element_id, r.day): r.downtime_minutes for r in spark.read.table(targets.downtime).collect()}
-            assert downtime == {("G1", dt.date(2026, 1, 5)): 20.0, ("G1", dt.date(2026, 1, 6)): 40.0,
-                                (None, dt.date(2026, 1, 6)): 20.0}
+            assert downtime == {
+                ("G1", dt.date(2026, 1, 5)): 20.0,
+                ("G1", dt.date(2026, 1, 6)): 40.0,
+                (None, dt.date(2026, 1, 6)): 20.0,
+            }
         if batch_id == 2:
             alarm = spark.read.table(targets.alarms).first()
             assert (alarm.element_name, alarm.is_acknowledged) == ("P-001A", True)
             assert {r.element_name for r in spark.read.table(targets.downtime).collect()} == {"P-001A", "T-9"}
     downtime = {(r.element_id, r.day): r.downtime_minutes for r in spark.read.table(targets.downtime).collect()}
-    assert downtime == {("G1", dt.date(2026, 1, 5)): 70.0, ("G1", dt.date(2026, 1, 6)): 40.0,
-                        ("G9", dt.date(2026, 1, 6)): 20.0}
+    assert downtime == {
+        ("G1", dt.date(2026, 1, 5)): 70.0,
+        ("G1", dt.date(2026, 1, 6)): 40.0,
+        ("G9", dt.date(2026, 1, 6)): 20.0,
+    }
 
 
 def test_the_frames_read_in_one_micro_batch_are_merged_where_newer_than_the_row_held(spark, schemas):

@@ -10,15 +10,15 @@ import json
 import pytest
 
 from connector_lib.af import databases
-from devtools.reconcile_af import frames_truth
 from connector_lib.client import PIWebAPIClient
 from connector_lib.config import PIConfig
 from connector_lib.eventframes import EF_COLUMN_NAMES, frame_columns, read_event_frames, search_start
+from devtools.reconcile_af import frames_truth
 from pi_simulator import Archive, FaultPlan, SimulatorServer
 from pi_simulator.eventframes import EF_TEMPLATES
 from pi_simulator.truth import ticks_to_datetime
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 NOW = dt.datetime(2026, 6, 1, 12, tzinfo=UTC)
 
 
@@ -30,13 +30,16 @@ def server():
 
 
 def read(srv, since=None, planned_at=None, **settings):
-    config = PIConfig.from_mapping({"pi.url": srv.url, "pi.af.databases": "Operations",
-                                    "pi.ef.backfill_start": "*-1d", **settings})
+    config = PIConfig.from_mapping(
+        {"pi.url": srv.url, "pi.af.databases": "Operations", "pi.ef.backfill_start": "*-1d", **settings}
+    )
     client = PIWebAPIClient(config)
     rows = []
     for db in databases(client, config):
-        rows.extend(dict(zip(EF_COLUMN_NAMES, r)) for r in
-                    read_event_frames(client, config, db, since, planned_at or srv.api.clock()))
+        rows.extend(
+            dict(zip(EF_COLUMN_NAMES, r))
+            for r in read_event_frames(client, config, db, since, planned_at or srv.api.clock())
+        )
     return rows
 
 
@@ -117,18 +120,38 @@ def test_a_failure_part_way_marks_the_read_failed():
 
 
 def test_the_search_starts_at_the_previous_end_minus_the_lookback_or_at_the_backfill_start():
-    config = PIConfig.from_mapping({"pi.url": "http://pi/piwebapi", "pi.af.databases": "Operations",
-                                    "pi.ef.lookback": "30m", "pi.ef.backfill_start": "*-7d"})
+    config = PIConfig.from_mapping(
+        {
+            "pi.url": "http://pi/piwebapi",
+            "pi.af.databases": "Operations",
+            "pi.ef.lookback": "30m",
+            "pi.ef.backfill_start": "*-7d",
+        }
+    )
     assert search_start(config, None, NOW) == NOW - dt.timedelta(days=7)
     assert search_start(config, NOW - dt.timedelta(hours=1), NOW) == NOW - dt.timedelta(minutes=90)
 
 
-@pytest.mark.parametrize("broken, reason", [
-    ({"Id": None}, "no Id"), ({"StartTime": "yesterday"}, "StartTime"), ({"StartTime": None}, "StartTime"),
-    ({"RefElementWebIds": "E1"}, "RefElementWebIds"), ({"EndTime": 5}, "EndTime")])
+@pytest.mark.parametrize(
+    "broken, reason",
+    [
+        ({"Id": None}, "no Id"),
+        ({"StartTime": "yesterday"}, "StartTime"),
+        ({"StartTime": None}, "StartTime"),
+        ({"RefElementWebIds": "E1"}, "RefElementWebIds"),
+        ({"EndTime": 5}, "EndTime"),
+    ],
+)
 def test_a_frame_that_cannot_be_used_is_refused_with_the_reason(broken, reason):
-    good = {"Id": "6f1c", "WebId": "F1FmX", "Name": "Alarm P-001", "StartTime": "2026-06-01T10:00:00Z",
-            "EndTime": "9999-12-31T23:59:59Z", "IsAcknowledged": False, "RefElementWebIds": ["E1"]}
+    good = {
+        "Id": "6f1c",
+        "WebId": "F1FmX",
+        "Name": "Alarm P-001",
+        "StartTime": "2026-06-01T10:00:00Z",
+        "EndTime": "9999-12-31T23:59:59Z",
+        "IsAcknowledged": False,
+        "RefElementWebIds": ["E1"],
+    }
     columns = frame_columns(good)
     assert columns["in_progress"] and columns["end_time"] is None
     with pytest.raises(ValueError, match=reason):

@@ -12,7 +12,7 @@ from pi_simulator.eventframe_routes import FAR_FUTURE
 from pi_simulator.eventframes import EventFrames
 from pi_simulator.truth import to_ticks
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 
@@ -37,7 +37,8 @@ def at(srv, when):
 def frames_db(srv):
     server = get(srv, "assetservers")["Items"][0]
     return get(srv, f"assetservers/{server['WebId']}/assetdatabases")["Items"][0]["Links"]["EventFrames"].split(
-        "/piwebapi/")[1]
+        "/piwebapi/"
+    )[1]
 
 
 def search_all(srv, page=25, **params):
@@ -74,11 +75,13 @@ def test_search_modes(server, mode):
     t_lo, t_hi, now = to_ticks(lo), to_ticks(hi), to_ticks(NOW)
     frames = [f for f in model(server).frames(t_lo, t_hi) if f.start <= now]
     is_open = {f.id: f.end > now for f in frames}
-    rule = {"startinclusive": lambda f: t_lo <= f.start <= t_hi,
-            "endinclusive": lambda f: not is_open[f.id] and t_lo <= f.end <= t_hi,
-            "inclusive": lambda f: t_lo <= f.start and not is_open[f.id] and f.end <= t_hi,
-            "inprogress": lambda f: t_lo <= f.start <= t_hi and is_open[f.id],
-            "overlapped": lambda f: f.start <= t_hi and (is_open[f.id] or f.end >= t_lo)}[mode.lower()]
+    rule = {
+        "startinclusive": lambda f: t_lo <= f.start <= t_hi,
+        "endinclusive": lambda f: not is_open[f.id] and t_lo <= f.end <= t_hi,
+        "inclusive": lambda f: t_lo <= f.start and not is_open[f.id] and f.end <= t_hi,
+        "inprogress": lambda f: t_lo <= f.start <= t_hi and is_open[f.id],
+        "overlapped": lambda f: f.start <= t_hi and (is_open[f.id] or f.end >= t_lo),
+    }[mode.lower()]
     assert {f["Id"] for f in found} == {str(f.id) for f in frames if rule(f)}
     if mode != "InProgress":
         assert found
@@ -97,8 +100,9 @@ def test_filters(server):
     assert pumps and all(f["Name"].startswith("Downtime P-") for f in pumps)
     lines = search_all(server, referencedElementTemplateName="Packaging Line", templateName="Batch")
     assert lines and all(len(f["RefElementWebIds"]) == 2 for f in lines)  # the line and its unit
-    answer = requests.get(f"{server.url}/{frames_db(server)}", params={"searchMode": "ForwardFromStartTime"},
-                          timeout=10)
+    answer = requests.get(
+        f"{server.url}/{frames_db(server)}", params={"searchMode": "ForwardFromStartTime"}, timeout=10
+    )
     assert answer.status_code == 400 and answer.json()["Errors"]
 
 
@@ -116,8 +120,9 @@ def test_a_frame_its_attributes_values_and_references(server):
     refs = get(server, f"eventframes/{batch['WebId']}/referencedelements")["Items"]
     assert [r["TemplateName"] for r in refs] == ["Packaging Line", "Process Unit"]
     of_line = search_all(server, templateName="Batch", searchMode="Inclusive")
-    by_element = get(server, refs[0]["Links"]["EventFrames"].split("/piwebapi/")[1], templateName="Batch",
-                     searchMode="Inclusive")["Items"]
+    by_element = get(
+        server, refs[0]["Links"]["EventFrames"].split("/piwebapi/")[1], templateName="Batch", searchMode="Inclusive"
+    )["Items"]
     assert batch["Id"] in {f["Id"] for f in by_element} and len(by_element) < len(of_line)
 
 
@@ -139,20 +144,26 @@ def test_frames_change_between_two_reads(server):
     # an alarm acknowledged between two reads
     alarm = next(f for f in frames if f.template == "Alarm" and f.ack_at < 2**62 and f.start < to_ticks(NOW))
     awid = server.api.assets.eventframes.frame_webid(alarm)
-    before, after = (dt.datetime(1970, 1, 1, tzinfo=UTC) + dt.timedelta(microseconds=(alarm.ack_at + d) // 10)
-                     for d in (-10, 0))
+    before, after = (
+        dt.datetime(1970, 1, 1, tzinfo=UTC) + dt.timedelta(microseconds=(alarm.ack_at + d) // 10) for d in (-10, 0)
+    )
     at(server, before)
     assert get(server, f"eventframes/{awid}")["IsAcknowledged"] is False
     at(server, after)
     acked = get(server, f"eventframes/{awid}")
     assert acked["IsAcknowledged"] and acked["AcknowledgedBy"] == alarm.ack_by
     # a downtime reason entered after the close
-    edited = next(f for f in EventFrames(server.api.assets.model).frames(to_ticks(NOW - dt.timedelta(days=2)),
-                                                                           to_ticks(NOW)) if f.edited)
+    edited = next(
+        f
+        for f in EventFrames(server.api.assets.model).frames(to_ticks(NOW - dt.timedelta(days=2)), to_ticks(NOW))
+        if f.edited
+    )
     ewid = server.api.assets.eventframes.frame_webid(edited)
     reasons = []
     for ticks in (edited.end, edited.edit_at):
         at(server, dt.datetime(1970, 1, 1, tzinfo=UTC) + dt.timedelta(microseconds=ticks // 10))
-        reasons.append({v["Name"]: v["Value"]["Value"] for v in get(server, f"streamsets/{ewid}/value")["Items"]}["Reason"])
+        reasons.append(
+            {v["Name"]: v["Value"]["Value"] for v in get(server, f"streamsets/{ewid}/value")["Items"]}["Reason"]
+        )
     assert reasons == ["Unknown", edited.edited["Reason"]]
     at(server, NOW)

@@ -11,16 +11,27 @@ from connector_lib.client import PIWebAPIClient
 from connector_lib.config import ConfigError, PIConfig
 from connector_lib.discovery import discover_tags
 from connector_lib.extract import BRONZE_COLUMNS, WindowTask, iter_rows, read_windows
-from pi_simulator import Archive, SimulatorServer
-from pi_simulator import truth
+from pi_simulator import Archive, SimulatorServer, truth
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 COLS = [name for name, _ in BRONZE_COLUMNS]
-COMPARED = ("value_type", "value_double", "value_string", "state_code", "state_name", "is_system", "good",
-            "questionable", "substituted", "annotated", "units")
+COMPARED = (
+    "value_type",
+    "value_double",
+    "value_string",
+    "state_code",
+    "state_name",
+    "is_system",
+    "good",
+    "questionable",
+    "substituted",
+    "annotated",
+    "units",
+)
 # OSIPI_TEST_HOURS_AGO moves the window (the data differ per hour): a sweep over it finds data-dependent bugs
 END = dt.datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - dt.timedelta(
-    hours=int(os.environ.get("OSIPI_TEST_HOURS_AGO", "1")))
+    hours=int(os.environ.get("OSIPI_TEST_HOURS_AGO", "1"))
+)
 START = END - dt.timedelta(hours=3)
 
 
@@ -44,8 +55,11 @@ def run(server_url, tasks, **settings):
 def tasks_for(server_url, start=START, end=END, names=None, **settings):
     config = PIConfig.from_mapping({"pi.url": server_url, **settings})
     tags = discover_tags(PIWebAPIClient(config), config)
-    return [WindowTask(t.web_id, t.name, start, end, None, t.point_type, t.digital_set)
-            for t in tags if names is None or t.name in names]
+    return [
+        WindowTask(t.web_id, t.name, start, end, None, t.point_type, t.digital_set)
+        for t in tags
+        if names is None or t.name in names
+    ]
 
 
 def keyed(rows):
@@ -58,16 +72,28 @@ def keyed(rows):
 
 
 def truth_keyed(archive, tags, start=START, end=END):
-    return {(t["tag"], t["timestamp"], t["sequence"]): tuple(t[c] for c in COMPARED)
-            for name in tags for t in truth.recorded(archive, name, start, end)}
+    return {
+        (t["tag"], t["timestamp"], t["sequence"]): tuple(t[c] for c in COMPARED)
+        for name in tags
+        for t in truth.recorded(archive, name, start, end)
+    }
 
 
-@pytest.mark.parametrize("page_size, per_request, n_tags, per_call", [
-    (10000, 100, 24, 20000), (7, 5, 12, 20000), (2, 3, 4, 20000), (10000, 24, 24, 240)])
+@pytest.mark.parametrize(
+    "page_size, per_request, n_tags, per_call",
+    [(10000, 100, 24, 20000), (7, 5, 12, 20000), (2, 3, 4, 20000), (10000, 24, 24, 240)],
+)
 def test_every_value_once_whatever_the_page_size(server, archive, page_size, per_request, n_tags, per_call):
     tasks = tasks_for(server.url)[:n_tags]
-    values, windows = run(server.url, tasks, **{"pi.page_size": str(page_size), "pi.values_per_call": str(per_call),
-                                                "pi.tags_per_request": str(per_request)})
+    values, windows = run(
+        server.url,
+        tasks,
+        **{
+            "pi.page_size": str(page_size),
+            "pi.values_per_call": str(per_call),
+            "pi.tags_per_request": str(per_request),
+        },
+    )
     expected = truth_keyed(archive, [t.tag for t in tasks])
     assert len(expected) > 100 and (page_size > 100 or len(expected) > 50 * page_size)
     assert keyed(values) == expected
@@ -141,8 +167,9 @@ def test_discovery_by_explicit_list_and_by_name_filter(server, archive):
 
 def test_each_tag_is_discovered_by_exactly_one_shard_and_keeps_it(server, archive):
     def shard(index, count, **settings):
-        config = PIConfig.from_mapping({"pi.url": server.url, "pi.shard.count": str(count),
-                                        "pi.shard.index": str(index), **settings})
+        config = PIConfig.from_mapping(
+            {"pi.url": server.url, "pi.shard.count": str(count), "pi.shard.index": str(index), **settings}
+        )
         return {t.name for t in discover_tags(PIWebAPIClient(config), config)}
 
     everyone = {p.name for p in archive.points}
@@ -165,5 +192,7 @@ def test_a_call_returns_at_most_values_per_call_whatever_the_window():
     assert max_count(config, 1) == 10000  # never above pi.page_size
     small = PIConfig.from_mapping({"pi.url": "http://h/piwebapi", "pi.values_per_call": "50"})
     assert max_count(small, 100) == 1  # never below one value per sub-request
-    capped = PIConfig.from_mapping({"pi.url": "http://h/piwebapi", "pi.max_items_per_call": "500", "pi.page_size": "500"})
+    capped = PIConfig.from_mapping(
+        {"pi.url": "http://h/piwebapi", "pi.max_items_per_call": "500", "pi.page_size": "500"}
+    )
     assert capped.values_per_call == 500  # the default follows a lower server cap

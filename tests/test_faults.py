@@ -15,7 +15,7 @@ from connector_lib.extract import BRONZE_COLUMNS, WindowTask, iter_rows, read_wi
 from pi_simulator import Archive, SimulatorServer, truth
 from pi_simulator.faults import HTTP_FAULTS, SUB_FAULTS, FaultPlan
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 COLS = [name for name, _ in BRONZE_COLUMNS]
 END = dt.datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=1)
 START = END - dt.timedelta(hours=2)
@@ -89,8 +89,12 @@ def test_sub_request_faults_inside_a_207(server, archive, kind):
     server.set_faults(FaultPlan(seed=1, sub_rate=1.0, sub_kinds=(kind,)))
     web_id = server.api.point_webid(archive.points[0])
     query = f"startTime={START:%Y-%m-%dT%H:%M:%SZ}&endTime={END:%Y-%m-%dT%H:%M:%SZ}"
-    answer = requests.post(f"{server.url}/batch", headers={"X-Requested-With": "t"}, timeout=10, json={
-        "a": {"Method": "GET", "Resource": f"{server.url}/streams/{web_id}/recorded?{query}"}}).json()["a"]
+    answer = requests.post(
+        f"{server.url}/batch",
+        headers={"X-Requested-With": "t"},
+        timeout=10,
+        json={"a": {"Method": "GET", "Resource": f"{server.url}/streams/{web_id}/recorded?{query}"}},
+    ).json()["a"]
     if kind in ("500", "503"):
         assert answer["Status"] == int(kind) and answer["Content"]["Errors"]
     elif kind == "webexception":
@@ -121,8 +125,11 @@ def test_fault_plan_rejects_unknown_kinds():
 def _read(url, archive, tags=None, **settings):
     client, config = client_for(url, **settings)
     found = discover_tags(client, config)
-    tasks = [WindowTask(t.web_id, t.name, START, END, None, t.point_type, t.digital_set) for t in found
-             if tags is None or t.name in tags]
+    tasks = [
+        WindowTask(t.web_id, t.name, START, END, None, t.point_type, t.digital_set)
+        for t in found
+        if tags is None or t.name in tags
+    ]
     rows = [dict(zip(COLS, r)) for r in iter_rows(read_windows(client, config, tasks))]
     return tasks, rows
 
@@ -136,27 +143,31 @@ def _keyed(rows):
 
 
 def _truth(archive, tags):
-    return {(t["tag"], t["timestamp"], t["sequence"]): tuple(t[c] for c in COMPARED)
-            for name in tags for t in truth.recorded(archive, name, START, END)}
+    return {
+        (t["tag"], t["timestamp"], t["sequence"]): tuple(t[c] for c in COMPARED)
+        for name in tags
+        for t in truth.recorded(archive, name, START, END)
+    }
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_reading_under_every_fault_kind_equals_truth(archive, seed):
     """A third of all calls and a fifth of all sub-requests fail, in every way; with enough retries every
     window completes, and the values equal the truth: no value lost, none kept from a broken answer."""
-    plan = FaultPlan(seed=seed, http_rate=0.3, http_kinds=tuple(k for k in HTTP_FAULTS if k != "slow"),
-                     sub_rate=0.2)
+    plan = FaultPlan(seed=seed, http_rate=0.3, http_kinds=tuple(k for k in HTTP_FAULTS if k != "slow"), sub_rate=0.2)
     with SimulatorServer(archive) as srv:
-        client, config = client_for(srv.url, **{"pi.tags_per_request": "4", "pi.page_size": "60",
-                                                "pi.http.max_retries": "8"})
+        client, config = client_for(
+            srv.url, **{"pi.tags_per_request": "4", "pi.page_size": "60", "pi.http.max_retries": "8"}
+        )
         found = discover_tags(client, config)
         srv.set_faults(plan)
         tasks = [WindowTask(t.web_id, t.name, START, END, None, t.point_type, t.digital_set) for t in found]
         rows = [dict(zip(COLS, r)) for r in iter_rows(read_windows(client, config, tasks))]
         injected = srv.api.faults.log.total()
     windows = [r for r in rows if r["record_kind"] == "window"]
-    assert len(windows) == len(tasks) and {w["status"] for w in windows} == {"ok"}, \
-        [w["error"] for w in windows if w["status"] != "ok"]
+    assert len(windows) == len(tasks) and {w["status"] for w in windows} == {"ok"}, [
+        w["error"] for w in windows if w["status"] != "ok"
+    ]
     assert _keyed(rows) == _truth(archive, [t.tag for t in tasks])
     assert injected >= 15, srv.api.faults.log.counts
     # malformed whole answers are quarantined with the web ids of the tags they carried
@@ -194,8 +205,12 @@ def test_value_errors_are_kept_as_error_rows_when_asked(archive):
     """With pi.keep_value_errors the page is retried, then kept with the error row in place of the value
     (nothing silently dropped) and the window completes."""
     with SimulatorServer(archive, faults=FaultPlan(seed=9, sub_rate=1.0, sub_kinds=("value_errors",))) as srv:
-        tasks, rows = _read(srv.url, archive, tags={archive.points[0].name},
-                            **{"pi.http.max_retries": "2", "pi.keep_value_errors": "true"})
+        tasks, rows = _read(
+            srv.url,
+            archive,
+            tags={archive.points[0].name},
+            **{"pi.http.max_retries": "2", "pi.keep_value_errors": "true"},
+        )
     errors = [r for r in rows if r["record_kind"] == "value" and r["value_type"] == "error"]
     windows = [r for r in rows if r["record_kind"] == "window"]
     assert windows[0]["status"] == "ok" and len(errors) == 1 and errors[0]["good"] is False
@@ -208,8 +223,10 @@ def test_value_errors_are_kept_as_error_rows_when_asked(archive):
 
 def test_the_first_batch_calls_fail_then_the_rate_applies(server):
     server.set_faults(FaultPlan(seed=3, fail_first=2, http_kinds=("503",)))
-    statuses = [requests.post(f"{server.url}/batch", json={}, headers={"X-Requested-With": "t"}, timeout=5).status_code
-                for _ in range(4)]
+    statuses = [
+        requests.post(f"{server.url}/batch", json={}, headers={"X-Requested-With": "t"}, timeout=5).status_code
+        for _ in range(4)
+    ]
     assert statuses == [503, 503, 207, 207]
     assert requests.get(f"{server.url}/dataservers", timeout=5).status_code == 200  # GETs are not counted
 
@@ -217,14 +234,17 @@ def test_the_first_batch_calls_fail_then_the_rate_applies(server):
 def test_a_new_plan_starts_its_own_count_of_first_failures(server):
     for _ in range(2):
         server.set_faults(FaultPlan(seed=3, fail_first=1, http_kinds=("500",)))
-        statuses = [requests.post(f"{server.url}/batch", json={}, headers={"X-Requested-With": "t"},
-                                  timeout=5).status_code for _ in range(2)]
+        statuses = [
+            requests.post(f"{server.url}/batch", json={}, headers={"X-Requested-With": "t"}, timeout=5).status_code
+            for _ in range(2)
+        ]
         assert statuses == [500, 207]
 
 
 def _unreachable(url: str, timeout: str = "2s") -> str:
-    client = PIWebAPIClient(PIConfig.from_mapping({"pi.url": url, "pi.http.max_retries": "0",
-                                                   "pi.http.timeout": timeout}))
+    client = PIWebAPIClient(
+        PIConfig.from_mapping({"pi.url": url, "pi.http.max_retries": "0", "pi.http.timeout": timeout})
+    )
     with pytest.raises(PIWebAPIError) as raised:
         client.get("dataservers")
     assert raised.value.transient  # the next update (or retry) tries again
@@ -238,12 +258,15 @@ def test_a_server_that_cannot_be_reached_is_one_line_naming_the_host_and_the_rea
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     assert _unreachable(f"http://127.0.0.1:{port}/piwebapi") == (
-        f"GET /piwebapi/dataservers: cannot reach 127.0.0.1:{port}: connection refused (nothing listens on that port)")
+        f"GET /piwebapi/dataservers: cannot reach 127.0.0.1:{port}: connection refused (nothing listens on that port)"
+    )
     assert _unreachable("https://pi.no-such-host.invalid/piwebapi") == (
-        "GET /piwebapi/dataservers: cannot reach pi.no-such-host.invalid: the host name does not resolve (DNS)")
+        "GET /piwebapi/dataservers: cannot reach pi.no-such-host.invalid: the host name does not resolve (DNS)"
+    )
     with socket.socket() as silent:  # accepts the connection, never answers
         silent.bind(("127.0.0.1", 0))
         silent.listen()
         assert _unreachable(f"http://127.0.0.1:{silent.getsockname()[1]}/piwebapi", "0.5s") == (
             f"GET /piwebapi/dataservers: cannot reach 127.0.0.1:{silent.getsockname()[1]}: "
-            "no answer within 0.5s (pi.http.timeout)")
+            "no answer within 0.5s (pi.http.timeout)"
+        )

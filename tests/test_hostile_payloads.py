@@ -15,7 +15,7 @@ from connector_lib.extract import BRONZE_COLUMNS, WindowTask, iter_rows, read_wi
 from pi_simulator import Archive, FaultPlan, SimulatorServer, truth
 from pi_simulator.faults import HOSTILE_VALUES
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 COLS = [name for name, _ in BRONZE_COLUMNS]
 END = dt.datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=1)
 START = END - dt.timedelta(hours=1)
@@ -61,8 +61,11 @@ def archive():
 
 @pytest.mark.parametrize("kind", HOSTILE_VALUES)
 def test_hostile_value_is_typed_or_quarantined_and_the_rest_arrives(archive, kind):
-    point = next(p for p in archive.points if p.point_type in ("Float32", "Float64")
-                 and len(truth.recorded(archive, p.name, START, END)) > 20)
+    point = next(
+        p
+        for p in archive.points
+        if p.point_type in ("Float32", "Float64") and len(truth.recorded(archive, p.name, START, END)) > 20
+    )
     plan = FaultPlan(seed=4, sub_rate=1.0, sub_kinds=("hostile",), hostile_values=(kind,))
     with SimulatorServer(archive) as srv:
         config = PIConfig.from_mapping({"pi.url": srv.url, "pi.tags": point.name, "pi.page_size": "1000"})
@@ -77,8 +80,11 @@ def test_hostile_value_is_typed_or_quarantined_and_the_rest_arrives(archive, kin
     values = {(r["timestamp"], r["sequence"]): r for r in rows if r["record_kind"] == "value"}
     expected = {(t["timestamp"], t["sequence"]): t for t in truth.recorded(archive, point.name, START, END)}
     assert windows[0]["status"] == "ok"
-    differing = [k for k in expected if k not in values or tuple(values[k][c] for c in COMPARED)
-                 != tuple(expected[k][c] for c in COMPARED)]
+    differing = [
+        k
+        for k in expected
+        if k not in values or tuple(values[k][c] for c in COMPARED) != tuple(expected[k][c] for c in COMPARED)
+    ]
     outcome = EXPECTED[kind]
     if outcome[0] == "same":
         assert not differing and not quarantined and len(values) == len(expected)
@@ -113,11 +119,21 @@ def test_a_quarantined_value_keeps_its_place_among_values_at_the_same_instant():
 
     at = START + dt.timedelta(minutes=5)
     stamp = at.strftime("%Y-%m-%dT%H:%M:%SZ")
-    good = {"Timestamp": stamp, "Value": 1.5, "Good": True, "Questionable": False, "Substituted": False,
-            "Annotated": False, "UnitsAbbreviation": "m"}
+    good = {
+        "Timestamp": stamp,
+        "Value": 1.5,
+        "Good": True,
+        "Questionable": False,
+        "Substituted": False,
+        "Annotated": False,
+        "UnitsAbbreviation": "m",
+    }
     items = [dict(good, Value=None), dict(good, Value=2.5), dict(good, Value=3.5)]
     task = WindowTask("W1", "T1", START, END)
     rows = [dict(zip(COLS, r)) for r in _value_rows(_TagRead(task), items, None, END)]
     assert [(r["record_kind"], r["sequence"], r["timestamp"]) for r in rows] == [
-        ("quarantine", 0, at), ("value", 1, at), ("value", 2, at)]
+        ("quarantine", 0, at),
+        ("value", 1, at),
+        ("value", 2, at),
+    ]
     assert [r["value_double"] for r in rows[1:]] == [2.5, 3.5]

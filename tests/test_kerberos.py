@@ -24,9 +24,11 @@ PASSWORD = "canary-Kerberos-Pass-91c4"
 ARCHIVE = Archive(seed=11, n_points=6)
 
 if missing_programs():
-    pytest.skip(f"the MIT Kerberos KDC is not installed ({', '.join(missing_programs())} missing): "
-                f"scripts/bootstrap.sh installs krb5-kdc, krb5-admin-server and krb5-user with apt",
-                allow_module_level=True)
+    pytest.skip(
+        f"the MIT Kerberos KDC is not installed ({', '.join(missing_programs())} missing): "
+        f"scripts/bootstrap.sh installs krb5-kdc, krb5-admin-server and krb5-user with apt",
+        allow_module_level=True,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -48,9 +50,16 @@ def server(realm):
 
 
 def settings(srv, realm, **more):
-    return PIConfig.from_mapping({"pi.url": srv.url, "pi.http.backoff": "0s", "pi.http.max_retries": "1",
-                                  "pi.auth.type": "kerberos", "pi.auth.kerberos_config": realm.krb5_conf,
-                                  **more})
+    return PIConfig.from_mapping(
+        {
+            "pi.url": srv.url,
+            "pi.http.backoff": "0s",
+            "pi.http.max_retries": "1",
+            "pi.auth.type": "kerberos",
+            "pi.auth.kerberos_config": realm.krb5_conf,
+            **more,
+        }
+    )
 
 
 def read(cfg: PIConfig) -> list[dict]:
@@ -81,8 +90,16 @@ def test_the_server_challenges_with_negotiate(server):
 def test_a_password_logs_in_once_per_process_and_reads_the_truth(server, realm):
     srv = server
     principal = realm.add_user("concurrent", PASSWORD)  # a principal no other test logs in as
-    cfg = settings(srv, realm, **{"pi.auth.username": principal, "pi.auth.password": PASSWORD,
-                                  "pi.tags_per_request": "1", "pi.max_concurrent_requests": "4"})
+    cfg = settings(
+        srv,
+        realm,
+        **{
+            "pi.auth.username": principal,
+            "pi.auth.password": PASSWORD,
+            "pi.tags_per_request": "1",
+            "pi.max_concurrent_requests": "4",
+        },
+    )
     accepted = srv.auth.accepted["negotiate"]
     assert value_keys(read(cfg)) == expected()
     assert srv.auth.accepted["negotiate"] - accepted >= len(ARCHIVE.points) + 1  # every request had a ticket
@@ -94,8 +111,9 @@ def test_a_password_logs_in_once_per_process_and_reads_the_truth(server, realm):
 def test_each_request_carries_its_ticket_and_each_answer_must_prove_the_server(realm):
     acceptor = KerberosAcceptor(realm.service_keytab)
     with SimulatorServer(ARCHIVE, kerberos=acceptor) as srv:
-        client = PIWebAPIClient(settings(srv, realm, **{"pi.auth.username": realm.client_principal,
-                                                        "pi.auth.password": PASSWORD}))
+        client = PIWebAPIClient(
+            settings(srv, realm, **{"pi.auth.username": realm.client_principal, "pi.auth.password": PASSWORD})
+        )
         first = client.session.get(f"{srv.url}/dataservers", timeout=10)
         assert first.status_code == 200 and first.history == []  # no 401 round trip: the ticket came first
         assert client.get("dataservers")["Items"]
@@ -110,9 +128,17 @@ def test_a_kdc_that_cannot_be_reached_is_transient_and_names_the_kdcs(server, re
     unreachable = tmp_path / "krb5.conf"
     unreachable.write_text(re.sub(r"(?m)^(\s*)kdc = \S+$", r"\1kdc = 127.0.0.1:9", text))  # nothing listens on 9
     assert "127.0.0.1:9" in unreachable.read_text()
-    cfg = PIConfig.from_mapping({"pi.url": srv.url, "pi.http.backoff": "0s", "pi.http.max_retries": "1",
-                                 "pi.auth.type": "kerberos", "pi.auth.kerberos_config": str(unreachable),
-                                 "pi.auth.username": realm.client_principal, "pi.auth.password": PASSWORD})
+    cfg = PIConfig.from_mapping(
+        {
+            "pi.url": srv.url,
+            "pi.http.backoff": "0s",
+            "pi.http.max_retries": "1",
+            "pi.auth.type": "kerberos",
+            "pi.auth.kerberos_config": str(unreachable),
+            "pi.auth.username": realm.client_principal,
+            "pi.auth.password": PASSWORD,
+        }
+    )
     with pytest.raises(PIWebAPIError) as caught:
         PIWebAPIClient(cfg).get("dataservers")
     assert caught.value.transient and "Cannot contact any KDC" in str(caught.value)
@@ -122,8 +148,9 @@ def test_a_kdc_that_cannot_be_reached_is_transient_and_names_the_kdcs(server, re
 
 def test_a_keytab_reads_the_truth(server, realm):
     srv = server
-    cfg = settings(srv, realm, **{"pi.auth.username": realm.client_principal,
-                                  "pi.auth.kerberos_keytab": realm.client_keytab})
+    cfg = settings(
+        srv, realm, **{"pi.auth.username": realm.client_principal, "pi.auth.kerberos_keytab": realm.client_keytab}
+    )
     assert value_keys(read(cfg)) == expected()
 
 
@@ -137,10 +164,13 @@ def test_the_ticket_cache_of_a_kinit_reads_the_truth(server, realm, tmp_path, mo
 
 def test_a_wrong_password_is_one_line_naming_the_mode_and_settings(server, realm):
     srv = server
-    message = failure(settings(srv, realm, **{"pi.auth.username": realm.client_principal,
-                                              "pi.auth.password": "wrong-" + PASSWORD}))
-    assert message == (f"GET /piwebapi/dataservers: kerberos: cannot log in as {realm.client_principal}: Decrypt "
-                       f"integrity check failed; check pi.auth.username, pi.auth.password and pi.auth.kerberos_config")
+    message = failure(
+        settings(srv, realm, **{"pi.auth.username": realm.client_principal, "pi.auth.password": "wrong-" + PASSWORD})
+    )
+    assert message == (
+        f"GET /piwebapi/dataservers: kerberos: cannot log in as {realm.client_principal}: Decrypt "
+        f"integrity check failed; check pi.auth.username, pi.auth.password and pi.auth.kerberos_config"
+    )
 
 
 def test_an_unknown_principal_is_one_line(server, realm):
@@ -155,8 +185,12 @@ def test_a_server_whose_name_is_not_its_service_principal_needs_its_service_host
     with SimulatorServer(ARCHIVE, host="127.0.0.2", kerberos=KerberosAcceptor(realm.service_keytab)) as srv:
         login = {"pi.auth.username": realm.client_principal, "pi.auth.password": PASSWORD}
         message = failure(settings(srv, realm, **login))
-        assert "kerberos: no service ticket for HTTP/127.0.0.2: Server HTTP/127.0.0.2@OSIPI.TEST not found in " \
-               "Kerberos database" in message and "pi.auth.kerberos_hostname" in message
+        assert (
+            "kerberos: no service ticket for HTTP/127.0.0.2: Server HTTP/127.0.0.2@OSIPI.TEST not found in "
+            "Kerberos database"
+            in message
+            and "pi.auth.kerberos_hostname" in message
+        )
         cfg = settings(srv, realm, **login, **{"pi.auth.kerberos_hostname": "localhost"})
         assert value_keys(read(cfg)) == expected()
 
@@ -187,28 +221,37 @@ def test_a_ticket_is_taken_again_before_it_ends(server, realm):
     assert client.get("dataservers")["Items"]
     assert login.logins == 3 and len({first, login.ccache, login._retired}) == 3
     with pytest.raises(gssapi.exceptions.GSSError):  # the first cache is gone: tickets do not pile up in memory
-        gssapi.Credentials(usage="initiate", store={b"ccache": first.encode()}).lifetime
+        _ = gssapi.Credentials(usage="initiate", store={b"ccache": first.encode()}).lifetime
 
 
 def test_point_security_denies_one_user_a_point_with_403(realm):
     denied = ARCHIVE.points[1].name
-    with SimulatorServer(ARCHIVE, kerberos=KerberosAcceptor(realm.service_keytab),
-                         point_denials={realm.client_principal: [denied]}) as srv:
+    with SimulatorServer(
+        ARCHIVE, kerberos=KerberosAcceptor(realm.service_keytab), point_denials={realm.client_principal: [denied]}
+    ) as srv:
         rows = read(settings(srv, realm, **{"pi.auth.username": realm.client_principal, "pi.auth.password": PASSWORD}))
         status = {r["tag"]: (r["status"], r["error"]) for r in rows if r["record_kind"] == "window"}
         assert status[denied][0] == "failed" and "HTTP 403" in status[denied][1]
         assert realm.client_principal in status[denied][1]
         assert value_keys(rows) == expected({p.name for p in ARCHIVE.points} - {denied})
         other = realm.add_user("operator", PASSWORD)  # another identity reads the point
-        assert value_keys(read(settings(srv, realm, **{"pi.auth.username": other, "pi.auth.password": PASSWORD}))) \
+        assert (
+            value_keys(read(settings(srv, realm, **{"pi.auth.username": other, "pi.auth.password": PASSWORD})))
             == expected()
+        )
 
 
 def test_kerberos_settings_are_checked(realm, tmp_path):
     base = {"pi.url": "https://pi.example.com/piwebapi", "pi.auth.type": "kerberos"}
     with pytest.raises(ConfigError, match="^pi.auth.kerberos_keytab: give either a keytab or pi.auth.password"):
-        PIConfig.from_mapping({**base, "pi.auth.username": "u@R", "pi.auth.password": PASSWORD,
-                               "pi.auth.kerberos_keytab": realm.client_keytab})
+        PIConfig.from_mapping(
+            {
+                **base,
+                "pi.auth.username": "u@R",
+                "pi.auth.password": PASSWORD,
+                "pi.auth.kerberos_keytab": realm.client_keytab,
+            }
+        )
     with pytest.raises(ConfigError, match="^pi.auth.username: required with a kerberos password"):
         PIConfig.from_mapping({**base, "pi.auth.password": PASSWORD})
     with pytest.raises(ConfigError, match="^pi.auth.kerberos_config: file not found"):
@@ -218,8 +261,11 @@ def test_kerberos_settings_are_checked(realm, tmp_path):
     assert PIConfig.from_mapping(base).kerberos_mutual == "required"  # the default: the server must prove itself
     with pytest.raises(ConfigError, match="^pi.auth.kerberos_hostname: a host name only"):
         PIConfig.from_mapping({**base, "pi.auth.kerberos_hostname": "https://pi.example.com:443"})
-    with pytest.raises(ConfigError, match=r"^pi.auth.kerberos_config: used only when pi.auth.type is kerberos \(it is "
-                                          r"anonymous\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^pi.auth.kerberos_config: used only when pi.auth.type is kerberos \(it is "
+        r"anonymous\)",
+    ):
         PIConfig.from_mapping({"pi.url": base["pi.url"], "pi.auth.kerberos_config": realm.krb5_conf})
 
 
@@ -234,9 +280,26 @@ def test_the_simulator_command_line_accepts_kerberos(realm):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "pi_simulator", "serve", "--port", str(port), "--tags", "6",
-                             "--seed", "11", "--kerberos-keytab", realm.service_keytab], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pi_simulator",
+            "serve",
+            "--port",
+            str(port),
+            "--tags",
+            "6",
+            "--seed",
+            "11",
+            "--kerberos-keytab",
+            realm.service_keytab,
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         url = f"http://127.0.0.1:{port}/piwebapi"
         deadline = time.monotonic() + 20
@@ -250,14 +313,25 @@ def test_the_simulator_command_line_accepts_kerberos(realm):
                 assert time.monotonic() < deadline, "the simulator did not start in 20 s"
                 time.sleep(0.1)
         assert challenge.status_code == 401 and challenge.headers["WWW-Authenticate"] == "Negotiate"
-        cfg = PIConfig.from_mapping({"pi.url": url, "pi.auth.type": "kerberos",
-                                     "pi.auth.kerberos_config": realm.krb5_conf,
-                                     "pi.auth.username": realm.client_principal, "pi.auth.password": PASSWORD})
+        cfg = PIConfig.from_mapping(
+            {
+                "pi.url": url,
+                "pi.auth.type": "kerberos",
+                "pi.auth.kerberos_config": realm.krb5_conf,
+                "pi.auth.username": realm.client_principal,
+                "pi.auth.password": PASSWORD,
+            }
+        )
         assert value_keys(read(cfg)) == expected()
     finally:
         proc.terminate()
         proc.wait(timeout=10)
     with pytest.raises(subprocess.CalledProcessError) as refused:
-        subprocess.run([sys.executable, "-m", "pi_simulator", "serve", "--kerberos-keytab", "/nonexistent.keytab"],
-                       cwd=REPO, capture_output=True, text=True, check=True)
+        subprocess.run(
+            [sys.executable, "-m", "pi_simulator", "serve", "--kerberos-keytab", "/nonexistent.keytab"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     assert "--kerberos-keytab: file not found: /nonexistent.keytab" in refused.value.stderr

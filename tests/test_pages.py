@@ -21,10 +21,17 @@ from pi_simulator.render import timed_values
 from pi_simulator.truth import to_ticks
 from tests.conftest import FIXTURES
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 AT = dt.datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-CONSTANTS = {"web_id": "P1", "tag": "T1", "window_start": AT - dt.timedelta(hours=1), "window_end": AT,
-             "prior_watermark": None, "point_type": "Float64", "digital_set": ""}
+CONSTANTS = {
+    "web_id": "P1",
+    "tag": "T1",
+    "window_start": AT - dt.timedelta(hours=1),
+    "window_end": AT,
+    "prior_watermark": None,
+    "point_type": "Float64",
+    "digital_set": "",
+}
 COMPARED = VALUE_FIELDS + ("sequence",)
 
 
@@ -89,22 +96,46 @@ def test_real_server_pages_agree_or_decline(name, items, units):
 
 
 def v(ts, value, **extra):
-    return {"Timestamp": ts, "Value": value, "UnitsAbbreviation": None, "Good": True, "Questionable": False,
-            "Substituted": False, "Annotated": False, **extra}
+    return {
+        "Timestamp": ts,
+        "Value": value,
+        "UnitsAbbreviation": None,
+        "Good": True,
+        "Questionable": False,
+        "Substituted": False,
+        "Annotated": False,
+        **extra,
+    }
 
 
 SYSTEM = {"Name": "I/O Timeout", "Value": 246, "IsSystem": True}
 DIGITAL = {"Name": "Open", "Value": 1, "IsSystem": False}
 ODD_PAGES = {
-    "numbers with a system state": [v("2026-11-23T10:00:00Z", 1.5), v("2026-11-23T10:00:01Z", SYSTEM),
-                                    v("2026-11-23T10:00:02.1234567Z", 3)],
+    "numbers with a system state": [
+        v("2026-11-23T10:00:00Z", 1.5),
+        v("2026-11-23T10:00:01Z", SYSTEM),
+        v("2026-11-23T10:00:02.1234567Z", 3),
+    ],
     "strings with a system state": [v("2026-11-23T10:00:00Z", "A"), v("2026-11-23T10:00:00Z", SYSTEM)],
-    "digital without IsSystem": [v("2026-11-23T10:00:00Z", {"Name": "Closed", "Value": 0}), v("2026-11-23T10:00:05Z", DIGITAL)],
-    "integers beyond 2**53": [v("2026-11-23T10:00:00Z", 2 ** 60), v("2026-11-23T10:00:01Z", -7)],
-    "7-digit ticks in one microsecond": [v("2026-11-23T10:00:00.0000011Z", 1.0), v("2026-11-23T10:00:00.0000019Z", 2.0),
-                                         v("2026-11-23T10:00:00.000002Z", 3.0)],
-    "item units over stream units": [v("2026-11-23T10:00:00Z", 1.0, UnitsAbbreviation="bar"), v("2026-11-23T10:00:01Z", 2.0)],
-    "mixed numbers strings digital": [v("2026-11-23T10:00:00Z", 1), v("2026-11-23T10:00:01Z", "x"), v("2026-11-23T10:00:02Z", DIGITAL)],
+    "digital without IsSystem": [
+        v("2026-11-23T10:00:00Z", {"Name": "Closed", "Value": 0}),
+        v("2026-11-23T10:00:05Z", DIGITAL),
+    ],
+    "integers beyond 2**53": [v("2026-11-23T10:00:00Z", 2**60), v("2026-11-23T10:00:01Z", -7)],
+    "7-digit ticks in one microsecond": [
+        v("2026-11-23T10:00:00.0000011Z", 1.0),
+        v("2026-11-23T10:00:00.0000019Z", 2.0),
+        v("2026-11-23T10:00:00.000002Z", 3.0),
+    ],
+    "item units over stream units": [
+        v("2026-11-23T10:00:00Z", 1.0, UnitsAbbreviation="bar"),
+        v("2026-11-23T10:00:01Z", 2.0),
+    ],
+    "mixed numbers strings digital": [
+        v("2026-11-23T10:00:00Z", 1),
+        v("2026-11-23T10:00:01Z", "x"),
+        v("2026-11-23T10:00:02Z", DIGITAL),
+    ],
 }
 DECLINED = {
     "quality flags missing": [{"Timestamp": "2026-11-23T10:00:00Z", "Value": 4.0}],
@@ -147,11 +178,16 @@ def test_pages_of_several_tags_in_one_batch_keep_their_own_constants_and_sequenc
     a = [v("2026-11-23T10:00:00Z", 1.0), v("2026-11-23T10:00:00Z", 2.0)]
     b = [v("2026-11-23T10:00:00Z", "s")]
     c = [v("9999-12-31T23:59:59Z", 1.0)]  # Arrow cannot read it: this page alone is left to the careful path
-    pages = [PageOf(p, decode_page(p, None), dict(CONSTANTS, web_id=w, tag=w), None, 0)
-             for p, w in ((a, "A"), (c, "C"), (b, "B"))]
+    pages = [
+        PageOf(p, decode_page(p, None), dict(CONSTANTS, web_id=w, tag=w), None, 0)
+        for p, w in ((a, "A"), (c, "C"), (b, "B"))
+    ]
     batch, ends, declined = value_batch(pages, AT)
     rows = [dict(zip(COLUMN_NAMES, r)) for r in iter_rows([batch])]
-    assert [(r["web_id"], r["sequence"], r["value_type"]) for r in rows] == [("A", 0, "number"), ("A", 1, "number"),
-                                                                              ("B", 0, "string")]
+    assert [(r["web_id"], r["sequence"], r["value_type"]) for r in rows] == [
+        ("A", 0, "number"),
+        ("A", 1, "number"),
+        ("B", 0, "string"),
+    ]
     assert [(e[0].constants["web_id"], e[2]) for e in ends] == [("A", 1), ("B", 0)]
     assert declined == [pages[1]]

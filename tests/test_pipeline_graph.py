@@ -21,13 +21,20 @@ MERGED = {"pi_timeseries_silver", "pi_watermarks", "pi_hourly_gold"}
 #: the tables the AF snapshot fold writes (connector_lib.spark.af_curation)
 AF_MERGED = {"pi_af_elements", "pi_af_attributes", "pi_tag_assets"}
 #: the tables the event frame merge writes (connector_lib.spark.ef_curation)
-EF_MERGED = {"pi_event_frames", "pi_event_frame_attributes", "pi_alarms", "pi_downtime_daily_gold",
-             "pi_batches_daily_gold"}
+EF_MERGED = {
+    "pi_event_frames",
+    "pi_event_frame_attributes",
+    "pi_alarms",
+    "pi_downtime_daily_gold",
+    "pi_batches_daily_gold",
+}
 
 
 def tables_read(df) -> set[str]:
     """The tables and views a DataFrame's (unanalysed) plan reads."""
-    return set(re.findall(r'named_table \{\s*unparsed_identifier: "([^"]+)"', str(df._plan.to_proto(df._session.client))))
+    return set(
+        re.findall(r'named_table \{\s*unparsed_identifier: "([^"]+)"', str(df._plan.to_proto(df._session.client)))
+    )
 
 
 class Recorder(GraphElementRegistry):
@@ -65,11 +72,18 @@ def register(spark, configuration: dict[str, str]) -> Recorder:
     for key, value in configuration.items():
         spark.conf.set(key, value)
     try:
-        spec = unpack_pipeline_spec({"name": "graph_check", "storage": (REPO / ".work" / "graph").as_uri(),
-                                     "database": DATABASE, "configuration": configuration,
-                                     "libraries": [{"glob": {"include": f"pipelines/{layer}.py"}} for layer in LAYERS]})
-        graph = create_dataflow_graph(spark, default_catalog=None, default_database=DATABASE,
-                                      sql_conf=spec.configuration)
+        spec = unpack_pipeline_spec(
+            {
+                "name": "graph_check",
+                "storage": (REPO / ".work" / "graph").as_uri(),
+                "database": DATABASE,
+                "configuration": configuration,
+                "libraries": [{"glob": {"include": f"pipelines/{layer}.py"}} for layer in LAYERS],
+            }
+        )
+        graph = create_dataflow_graph(
+            spark, default_catalog=None, default_database=DATABASE, sql_conf=spec.configuration
+        )
         recorder = Recorder()
         register_definitions(SPEC, recorder, spec, spark, graph)
         return recorder
@@ -98,6 +112,7 @@ def databricks(monkeypatch):
         def register_handler(handler):
             FOREACH_BATCH_SINKS[name or handler.__name__] = handler
             return handler
+
         return register_handler
 
     monkeypatch.setattr(dp, "foreach_batch_sink", foreach_batch_sink, raising=False)
@@ -107,7 +122,9 @@ def databricks(monkeypatch):
             def wrap(func):
                 func.expectations = {**getattr(func, "expectations", {}), action: dict(rules)}
                 return func
+
             return wrap
+
         return expect
 
     for action in ("expect_all", "expect_all_or_drop", "expect_all_or_fail"):
@@ -116,8 +133,13 @@ def databricks(monkeypatch):
 
 def test_without_af_the_graph_has_only_the_time_series_tables(spark):
     graph = register(spark, BASE)
-    assert set(graph.outputs) == {"pi_recorded_bronze", "pi_extraction_log", "pi_quarantine", "pi_recorded_changes_v",
-                                  "pi_curation_sink"}
+    assert set(graph.outputs) == {
+        "pi_recorded_bronze",
+        "pi_extraction_log",
+        "pi_quarantine",
+        "pi_recorded_changes_v",
+        "pi_curation_sink",
+    }
     assert graph.reads["pi_curation_sink"] == {"pi_recorded_changes_v"}
     assert "assets_view" not in graph.sinks["pi_curation_sink"][1]  # no AF: no view of gold with assets
     assert graph.reads["pi_recorded_changes_v"] == {"pi_recorded_bronze"}
@@ -141,11 +163,16 @@ def test_locally_a_sink_merges_the_event_frames_read_after_this_updates_af_snaps
     format_, options = graph.sinks["pi_event_frames_sink"]
     assert (format_, options["handler"]) == ("pi_curation", "ef")
     assert {options[k] for k in ("frames", "attributes", "alarms", "downtime", "batches")} == {
-        f"spark_catalog.{DATABASE}.{t}" for t in EF_MERGED}
-    assert (options["af_elements"], options["af_bronze"]) == (f"spark_catalog.{DATABASE}.pi_af_elements",
-                                                              f"spark_catalog.{DATABASE}.pi_af_bronze")
+        f"spark_catalog.{DATABASE}.{t}" for t in EF_MERGED
+    }
+    assert (options["af_elements"], options["af_bronze"]) == (
+        f"spark_catalog.{DATABASE}.pi_af_elements",
+        f"spark_catalog.{DATABASE}.pi_af_bronze",
+    )
     assert (options["batch_template"], options["downtime_template"]) == ("Lot", "Downtime")
-    stagings = {graph.sinks[s][1]["staging"] for s in ("pi_event_frames_sink", "pi_af_history_sink", "pi_curation_sink")}
+    stagings = {
+        graph.sinks[s][1]["staging"] for s in ("pi_event_frames_sink", "pi_af_history_sink", "pi_curation_sink")
+    }
     assert len(stagings) == 3
 
 
@@ -156,14 +183,20 @@ def test_locally_a_sink_folds_each_af_snapshot_into_the_history(spark):
     format_, options = graph.sinks["pi_af_history_sink"]
     assert (format_, options["handler"]) == ("pi_curation", "af")
     assert {options[k] for k in ("elements", "attributes", "tag_assets")} == {
-        f"spark_catalog.{DATABASE}.{t}" for t in AF_MERGED}
+        f"spark_catalog.{DATABASE}.{t}" for t in AF_MERGED
+    }
     assert options["staging"] != graph.sinks["pi_curation_sink"][1]["staging"]
     # both merges make sure of the view of gold with its assets
     view = {k: options[k] for k in ("assets_view", "assets_gold", "assets_tag_assets")}
-    assert view == {k: graph.sinks["pi_curation_sink"][1][k] for k in view} == {
-        "assets_view": f"spark_catalog.{DATABASE}.pi_hourly_assets_gold",
-        "assets_gold": f"spark_catalog.{DATABASE}.pi_hourly_gold",
-        "assets_tag_assets": f"spark_catalog.{DATABASE}.pi_tag_assets"}
+    assert (
+        view
+        == {k: graph.sinks["pi_curation_sink"][1][k] for k in view}
+        == {
+            "assets_view": f"spark_catalog.{DATABASE}.pi_hourly_assets_gold",
+            "assets_gold": f"spark_catalog.{DATABASE}.pi_hourly_gold",
+            "assets_tag_assets": f"spark_catalog.{DATABASE}.pi_tag_assets",
+        }
+    )
     # this update's snapshot, read from bronze, for the event frame merge to wait for
     assert graph.reads["pi_af_recent_v"] == {"pi_af_bronze"}
 
@@ -194,8 +227,13 @@ def test_on_databricks_a_foreach_batch_sink_merges_the_event_frames_read(spark, 
     set_elements(spark, f"spark_catalog.{DATABASE}.pi_af_elements", BEFORE)
     FOREACH_BATCH_SINKS["pi_event_frames_sink"](bronze(spark, BATCHES[0] + BATCHES[1]), 0)
     counts = {t: spark.read.table(f"spark_catalog.{DATABASE}.{t}").count() for t in EF_MERGED}
-    assert counts == {"pi_event_frames": 4, "pi_event_frame_attributes": 1, "pi_alarms": 1,
-                      "pi_downtime_daily_gold": 3, "pi_batches_daily_gold": 1}
+    assert counts == {
+        "pi_event_frames": 4,
+        "pi_event_frame_attributes": 1,
+        "pi_alarms": 1,
+        "pi_downtime_daily_gold": 3,
+        "pi_batches_daily_gold": 1,
+    }
 
 
 def test_on_databricks_the_expectations_sit_on_the_rows_silver_is_merged_from(spark, databricks):
@@ -224,8 +262,9 @@ def test_on_databricks_a_foreach_batch_sink_merges_each_micro_batch(spark, datab
 
     load_rules = expectations.load_rules
     strict = expectations.Rule("at_most_one_value", "count <= 1", "fail")
-    monkeypatch.setattr(expectations, "load_rules",
-                        lambda table, *a: [strict] if table == "pi_hourly_gold" else load_rules(table, *a))
+    monkeypatch.setattr(
+        expectations, "load_rules", lambda table, *a: [strict] if table == "pi_hourly_gold" else load_rules(table, *a)
+    )
     graph = register(spark, BASE)
     assert "pi_curation_sink" not in graph.sinks and graph.reads["pi_curation_sink"] == {"pi_recorded_changes_v"}
     handler = FOREACH_BATCH_SINKS["pi_curation_sink"]

@@ -7,10 +7,11 @@ from connector_lib.discovery import Tag
 from connector_lib.extract import WindowTask
 from connector_lib.plan import partition_tasks, plan_windows
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 T0 = dt.datetime(2026, 1, 1, tzinfo=UTC)
-CONFIG = PIConfig.from_mapping({"pi.url": "http://h/piwebapi", "pi.lookback": "10m", "pi.max_window": "1h",
-                                "pi.partitions": "2"})
+CONFIG = PIConfig.from_mapping(
+    {"pi.url": "http://h/piwebapi", "pi.lookback": "10m", "pi.max_window": "1h", "pi.partitions": "2"}
+)
 
 
 def hours(h: float) -> dt.datetime:
@@ -23,7 +24,10 @@ def test_lookback_only_on_the_first_window_and_chunks_bounded():
     positions = {"WA": hours(5), "WB": hours(2)}
     first = {t.tag: t for t in plan_windows(tags, positions, marks, set(), CONFIG, hours(6))}
     assert (first["A"].start, first["A"].end, first["A"].prior_watermark) == (
-        hours(5) - dt.timedelta(minutes=10), hours(6), hours(5))
+        hours(5) - dt.timedelta(minutes=10),
+        hours(6),
+        hours(5),
+    )
     assert (first["B"].start, first["B"].end, first["B"].prior_watermark) == (hours(2), hours(3), None)
     positions = {t.web_id: t.end for t in first.values()}
     second = {t.tag: t for t in plan_windows(tags, positions, marks, {"WA", "WB"}, CONFIG, hours(6))}
@@ -59,6 +63,7 @@ def test_partitions_are_contiguous_tag_ranges_of_about_equal_load():
 
 def test_long_backfill_windows_weigh_more_and_unknown_tags_count_as_median():
     tasks = [WindowTask("LONG", "L", hours(0), hours(24))] + [
-        WindowTask(f"S{i}", f"S{i}", hours(23), hours(24)) for i in range(6)]
+        WindowTask(f"S{i}", f"S{i}", hours(23), hours(24)) for i in range(6)
+    ]
     parts = partition_tasks(tasks, CONFIG)  # no history at all: equal density, so length decides
     assert [t.web_id for t in parts[0]] == ["LONG"] and len(parts[1]) == 6

@@ -59,9 +59,10 @@ def test_partitions_split_the_global_rate():
     import datetime as dt
     import json
 
-    config = PIConfig.from_mapping({"pi.url": "http://h/piwebapi", "pi.max_requests_per_second": "12",
-                                    "pi.partitions": "3"})
-    now = dt.datetime.now(dt.timezone.utc)
+    config = PIConfig.from_mapping(
+        {"pi.url": "http://h/piwebapi", "pi.max_requests_per_second": "12", "pi.partitions": "3"}
+    )
+    now = dt.datetime.now(dt.UTC)
     tasks = [WindowTask(f"W{i}", f"T{i}", now, now) for i in range(9)]
     parts = _partitions(tasks, config)
     assert len(parts) == 3

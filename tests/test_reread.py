@@ -5,14 +5,14 @@ import datetime as dt
 
 import pytest
 
+from connector_lib.bronze import COLUMN_NAMES
 from connector_lib.config import ConfigError, PIConfig
 from connector_lib.discovery import Tag
 from connector_lib.extract import WindowTask, _completion, _TagRead, window_context
-from connector_lib.bronze import COLUMN_NAMES
 from connector_lib.plan import plan_rereads
 from connector_lib.reread import RereadRequest, covered_until, name_pattern, requests_from_rows
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 T0 = dt.datetime(2026, 1, 1, tzinfo=UTC)
 CONFIG = PIConfig.from_mapping({"pi.url": "http://h/piwebapi", "pi.max_window": "1h"})
 TABLE = "pi_reread_requests"
@@ -26,11 +26,14 @@ def row(request_id="fix-1", tags="A", start=hours(0), end=hours(3)):
     return {"request_id": request_id, "tags": tags, "start_time": start, "end_time": end}
 
 
-@pytest.mark.parametrize("filters, matching, other", [
-    ("Boiler.Temp", ["boiler.temp", "BOILER.TEMP"], ["Boiler.Temp2", "Boiler_Temp"]),
-    ("Boiler.*, Pump?.Flow", ["Boiler.Temp", "Boiler.", "Pump1.Flow"], ["XBoiler.Temp", "Pump12.Flow"]),
-    ("Line[1]*", ["Line[1].Speed"], ["Line1.Speed"]),  # brackets are plain characters, as in PI names
-])
+@pytest.mark.parametrize(
+    "filters, matching, other",
+    [
+        ("Boiler.Temp", ["boiler.temp", "BOILER.TEMP"], ["Boiler.Temp2", "Boiler_Temp"]),
+        ("Boiler.*, Pump?.Flow", ["Boiler.Temp", "Boiler.", "Pump1.Flow"], ["XBoiler.Temp", "Pump12.Flow"]),
+        ("Line[1]*", ["Line[1].Speed"], ["Line1.Speed"]),  # brackets are plain characters, as in PI names
+    ],
+)
 def test_tags_are_names_or_pi_filters_case_insensitive(filters, matching, other):
     pattern = name_pattern(filters)
     assert all(pattern.fullmatch(n) for n in matching)
@@ -51,10 +54,12 @@ def test_coverage_is_the_gapless_run_from_the_start():
 
 
 def test_requests_carry_what_earlier_updates_re_read():
-    done = [{"request_id": "fix-1", "web_id": "WA", "window_start": hours(0), "window_end": hours(1)},
-            {"request_id": "fix-1", "web_id": "WA", "window_start": hours(1), "window_end": hours(2)},
-            {"request_id": "fix-1", "web_id": "WB", "window_start": hours(2), "window_end": hours(3)},  # gap
-            {"request_id": "gone", "web_id": "WA", "window_start": hours(0), "window_end": hours(9)}]
+    done = [
+        {"request_id": "fix-1", "web_id": "WA", "window_start": hours(0), "window_end": hours(1)},
+        {"request_id": "fix-1", "web_id": "WA", "window_start": hours(1), "window_end": hours(2)},
+        {"request_id": "fix-1", "web_id": "WB", "window_start": hours(2), "window_end": hours(3)},  # gap
+        {"request_id": "gone", "web_id": "WA", "window_start": hours(0), "window_end": hours(9)},
+    ]
     naive = dict(row("fix-2"), start_time=hours(0).replace(tzinfo=None), end_time=hours(1).replace(tzinfo=None))
     requests = {r.request_id: r for r in requests_from_rows(TABLE, [row(), row(), naive], done)}
     assert set(requests) == {"fix-1", "fix-2"}  # a repeated identical row is one request
@@ -64,15 +69,21 @@ def test_requests_carry_what_earlier_updates_re_read():
     assert again == requests["fix-1"]
 
 
-@pytest.mark.parametrize("bad, message", [
-    (row(request_id=None), "pi_reread_requests: request_id must be a non-empty string, got None"),
-    (row(request_id="  "), "request_id must be a non-empty string"),
-    (row(start=None), "pi_reread_requests: request 'fix-1': start_time and end_time are required timestamps"),
-    (row(end="2026-01-01"), "start_time and end_time are required timestamps"),
-    (row(start=hours(3), end=hours(3)), "request 'fix-1': start_time must be before end_time, got "
-                                        "2026-01-01T03:00:00+00:00 >= 2026-01-01T03:00:00+00:00"),
-    (row(tags=7), "request 'fix-1': tags must be a string of names or filters, got 7"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (row(request_id=None), "pi_reread_requests: request_id must be a non-empty string, got None"),
+        (row(request_id="  "), "request_id must be a non-empty string"),
+        (row(start=None), "pi_reread_requests: request 'fix-1': start_time and end_time are required timestamps"),
+        (row(end="2026-01-01"), "start_time and end_time are required timestamps"),
+        (
+            row(start=hours(3), end=hours(3)),
+            "request 'fix-1': start_time must be before end_time, got "
+            "2026-01-01T03:00:00+00:00 >= 2026-01-01T03:00:00+00:00",
+        ),
+        (row(tags=7), "request 'fix-1': tags must be a string of names or filters, got 7"),
+    ],
+)
 def test_a_bad_request_fails_with_one_line_naming_the_table_request_and_column(bad, message):
     with pytest.raises(ConfigError) as info:
         requests_from_rows(TABLE, [bad])
@@ -92,7 +103,11 @@ def test_rereads_are_planned_in_bounded_chunks_up_to_the_request_end():
     first = {t.tag: t for t in plan_rereads(tags, [request], positions, marks, CONFIG, hours(12))}
     assert set(first) == {"A", "B"}  # C does not match
     assert (first["A"].start, first["A"].end, first["A"].prior_watermark, first["A"].reread) == (
-        hours(0), hours(1), hours(10), "fix-1")
+        hours(0),
+        hours(1),
+        hours(10),
+        "fix-1",
+    )
     assert (first["B"].start, first["B"].end, first["B"].prior_watermark) == (hours(2), hours(2.5), None)
     assert first["A"].point_type == "Float32"
     positions = {("fix-1", t.web_id): t.end for t in first.values()}

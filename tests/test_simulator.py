@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import os
 import hashlib
 import math
+import os
 import re
 import socket
 import subprocess
@@ -28,19 +28,35 @@ from pi_simulator.model import DIGITAL_SETS, PT_CREATED, SYSTEM_STATES
 from pi_simulator.render import format_ticks
 
 REPO = Path(__file__).resolve().parent.parent
-UTC = dt.timezone.utc
+UTC = dt.UTC
 SEED, N_POINTS = 7, 45
 # OSIPI_TEST_HOURS_AGO moves the window (the data differ per hour): a sweep over it finds data-dependent bugs
 END = dt.datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - dt.timedelta(
-    hours=int(os.environ.get("OSIPI_TEST_HOURS_AGO", "1")))
+    hours=int(os.environ.get("OSIPI_TEST_HOURS_AGO", "1"))
+)
 START = END - dt.timedelta(hours=2)
 DAY_START = END - dt.timedelta(days=1)
 TS = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,7}))?Z$")
-ROW_FIELDS = ("tag", "timestamp", "sequence", "value_type", "value_double", "value_string", "state_code",
-              "state_name", "is_system", "good", "questionable", "substituted", "annotated", "units")
+ROW_FIELDS = (
+    "tag",
+    "timestamp",
+    "sequence",
+    "value_type",
+    "value_double",
+    "value_string",
+    "state_code",
+    "state_name",
+    "is_system",
+    "good",
+    "questionable",
+    "substituted",
+    "annotated",
+    "units",
+)
 
 
 # ---- fixtures and helpers ------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def archive():
@@ -82,8 +98,10 @@ def day_items(server, http, points):
     """One day of every point, straight from streams/{webId}/recorded."""
     out = {}
     for name, point in points.items():
-        resp = http.get(f"{server.url}/streams/{point['WebId']}/recorded",
-                        params={"startTime": iso(DAY_START), "endTime": iso(END), "maxCount": 150000})
+        resp = http.get(
+            f"{server.url}/streams/{point['WebId']}/recorded",
+            params={"startTime": iso(DAY_START), "endTime": iso(END), "maxCount": 150000},
+        )
         assert resp.status_code == 200, resp.text
         out[name] = resp.json()["Items"]
     return out
@@ -113,9 +131,17 @@ def as_rows(tag: str, items: list[dict]) -> list[dict]:
         last_us = ticks // 10
         value = item["Value"]
         row = dict.fromkeys(ROW_FIELDS)
-        row.update(tag=tag, timestamp=truth.ticks_to_datetime(ticks), sequence=seq, is_system=False,
-                   good=item["Good"], questionable=item["Questionable"], substituted=item["Substituted"],
-                   annotated=item["Annotated"], units=item["UnitsAbbreviation"])
+        row.update(
+            tag=tag,
+            timestamp=truth.ticks_to_datetime(ticks),
+            sequence=seq,
+            is_system=False,
+            good=item["Good"],
+            questionable=item["Questionable"],
+            substituted=item["Substituted"],
+            annotated=item["Annotated"],
+            units=item["UnitsAbbreviation"],
+        )
         if isinstance(value, dict) and value["IsSystem"]:
             row.update(value_type="system", state_code=value["Value"], state_name=value["Name"], is_system=True)
         elif isinstance(value, dict):
@@ -166,8 +192,9 @@ def _digest_here(seed: int) -> str:
 
 
 def test_same_seed_same_values_in_another_process():
-    other = subprocess.run([sys.executable, "-c", DIGEST, str(SEED)], cwd=REPO, capture_output=True,
-                           text=True, timeout=60, check=True).stdout.strip()
+    other = subprocess.run(
+        [sys.executable, "-c", DIGEST, str(SEED)], cwd=REPO, capture_output=True, text=True, timeout=60, check=True
+    ).stdout.strip()
     here = _digest_here(SEED)
     assert int(here.split()[0]) > 1000
     assert other == here
@@ -178,6 +205,7 @@ def test_different_seed_different_values():
 
 
 # ---- WebID 2.0 -----------------------------------------------------------------------------------
+
 
 def test_vendor_webids_decode():
     point = webid.decode("I1DPa70Wf0zBA06CLkV9ovNQgQCAAAAA")
@@ -208,8 +236,9 @@ def test_client_built_pathonly_and_idonly_webids_resolve(server, http, archive, 
         resp = http.get(f"{server.url}/points/{wid}")
         assert resp.status_code == 200, resp.text
         assert resp.json()["Name"] == name
-    stream = http.get(f"{server.url}/streams/{path_only}/recorded",
-                      params={"startTime": iso(START), "endTime": iso(END)}).json()["Items"]
+    stream = http.get(
+        f"{server.url}/streams/{path_only}/recorded", params={"startTime": iso(START), "endTime": iso(END)}
+    ).json()["Items"]
     assert as_rows(name, stream) == truth.recorded(archive, name, START, END)
 
 
@@ -225,6 +254,7 @@ def test_bad_webids(server, http, archive):
 
 # ---- streams/{webId}/recorded --------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("max_count", [1, 17, 250])
 def test_maxcount_truncates_exactly(server, http, archive, fast, max_count):
     expected = truth.recorded(archive, fast["Name"], START, END)
@@ -237,8 +267,11 @@ def test_window_matches_truth_and_bounds_are_inclusive(server, http, archive, fa
     everything = recorded(server, http, fast, startTime=iso(START), endTime=iso(END), maxCount=10000)
     assert as_rows(fast["Name"], everything) == truth.recorded(archive, fast["Name"], START, END)
     # items alone on their timestamp (values sharing one are covered by the next test)
-    alone = [item for k, item in enumerate(everything[10:-1], 10)
-             if everything[k - 1]["Timestamp"] != item["Timestamp"] != everything[k + 1]["Timestamp"]]
+    alone = [
+        item
+        for k, item in enumerate(everything[10:-1], 10)
+        if everything[k - 1]["Timestamp"] != item["Timestamp"] != everything[k + 1]["Timestamp"]
+    ]
     fractional = next(i for i in alone if re.search(r"\.\d{7}Z$", i["Timestamp"]))
     whole = next(i for i in alone if "." not in i["Timestamp"])
     for item in (fractional, whole):
@@ -255,7 +288,7 @@ def test_window_matches_truth_and_bounds_are_inclusive(server, http, archive, fa
 
 def test_all_values_sharing_the_start_timestamp_are_returned(server, http, points, day_items):
     """PI allows several events on one timestamp; a client resuming at that timestamp gets all of them."""
-    for name, items in day_items.items():
+    for name, items in day_items.items():  # noqa: B007 - the name found is used after the loop
         stamps = [i["Timestamp"] for i in items]
         dup = next((k for k in range(2, len(stamps)) if stamps[k] == stamps[k - 1] != stamps[k - 2]), None)
         if dup is not None:
@@ -263,7 +296,7 @@ def test_all_values_sharing_the_start_timestamp_are_returned(server, http, point
     else:
         pytest.fail("no duplicate timestamps in a day of 45 points")
     got = recorded(server, http, points[name], startTime=stamps[dup], endTime=iso(END), maxCount=2)
-    assert got == items[dup - 1:dup + 1]
+    assert got == items[dup - 1 : dup + 1]
 
 
 def test_end_before_start_is_descending(server, http, archive, fast):
@@ -277,8 +310,13 @@ def test_end_before_start_is_descending(server, http, archive, fast):
 
 def test_maxcount_limits(server, http, archive, fast):
     assert_error(http.get(f"{server.url}/streams/{fast['WebId']}/recorded", params={"maxCount": 150001}), 400)
-    assert http.get(f"{server.url}/streams/{fast['WebId']}/recorded",
-                    params={"startTime": iso(START), "endTime": iso(END), "maxCount": 150000}).status_code == 200
+    assert (
+        http.get(
+            f"{server.url}/streams/{fast['WebId']}/recorded",
+            params={"startTime": iso(START), "endTime": iso(END), "maxCount": 150000},
+        ).status_code
+        == 200
+    )
     day = truth.recorded(archive, fast["Name"], DAY_START, END)
     assert len(day) > 1000
     default = recorded(server, http, fast, startTime=iso(DAY_START), endTime=iso(END))
@@ -296,18 +334,24 @@ def _midnight(at: dt.datetime, days: int = 0) -> dt.datetime:
 ABSOLUTE = dt.datetime.combine(START.date(), dt.time(), UTC) + dt.timedelta(hours=START.hour, minutes=17, seconds=3)
 
 
-@pytest.mark.parametrize("text, params, meaning", [
-    ("*-1h", {}, lambda now: now - dt.timedelta(hours=1)),
-    ("*-90m", {"timeZone": "UTC"}, lambda now: now - dt.timedelta(minutes=90)),
-    ("t", {}, _midnight),
-    ("y", {}, lambda now: _midnight(now, 1)),
-    ("y+13h", {"timeZone": "UTC"}, lambda now: _midnight(now, 1) + dt.timedelta(hours=13)),
-    (ABSOLUTE.strftime("%Y-%m-%dT%H:%M:%SZ"), {}, lambda now: ABSOLUTE),
-    (ABSOLUTE.astimezone(dt.timezone(dt.timedelta(hours=2))).isoformat(), {}, lambda now: ABSOLUTE),
-    (ABSOLUTE.strftime("%d-%b-%y %H:%M:%S"), {"timeZone": "UTC"}, lambda now: ABSOLUTE),
-    (ABSOLUTE.astimezone(dt.timezone(dt.timedelta(hours=-5))).strftime("%Y-%m-%dT%H:%M:%S"),
-     {"timeZone": "America/Bogota"}, lambda now: ABSOLUTE),
-])
+@pytest.mark.parametrize(
+    "text, params, meaning",
+    [
+        ("*-1h", {}, lambda now: now - dt.timedelta(hours=1)),
+        ("*-90m", {"timeZone": "UTC"}, lambda now: now - dt.timedelta(minutes=90)),
+        ("t", {}, _midnight),
+        ("y", {}, lambda now: _midnight(now, 1)),
+        ("y+13h", {"timeZone": "UTC"}, lambda now: _midnight(now, 1) + dt.timedelta(hours=13)),
+        (ABSOLUTE.strftime("%Y-%m-%dT%H:%M:%SZ"), {}, lambda now: ABSOLUTE),
+        (ABSOLUTE.astimezone(dt.timezone(dt.timedelta(hours=2))).isoformat(), {}, lambda now: ABSOLUTE),
+        (ABSOLUTE.strftime("%d-%b-%y %H:%M:%S"), {"timeZone": "UTC"}, lambda now: ABSOLUTE),
+        (
+            ABSOLUTE.astimezone(dt.timezone(dt.timedelta(hours=-5))).strftime("%Y-%m-%dT%H:%M:%S"),
+            {"timeZone": "America/Bogota"},
+            lambda now: ABSOLUTE,
+        ),
+    ],
+)
 def test_time_strings(server, http, archive, fast, text, params, meaning):
     before = dt.datetime.now(UTC)
     items = recorded(server, http, fast, startTime=text, maxCount=1, **params)
@@ -350,6 +394,7 @@ def test_timestamps_mix_whole_seconds_and_seven_digit_fractions(day_items):
 
 # ---- values --------------------------------------------------------------------------------------
 
+
 def test_point_types(points):
     assert {p["PointType"] for p in points.values()} == {"Float32", "Float64", "Int32", "Digital", "String"}
 
@@ -364,8 +409,15 @@ def test_value_shapes(points, day_items):
     for name, items in day_items.items():
         ptype = points[name]["PointType"]
         for item in items:
-            assert set(item) == {"Timestamp", "Value", "UnitsAbbreviation", "Good", "Questionable",
-                                 "Substituted", "Annotated"}
+            assert set(item) == {
+                "Timestamp",
+                "Value",
+                "UnitsAbbreviation",
+                "Good",
+                "Questionable",
+                "Substituted",
+                "Annotated",
+            }
             value = item["Value"]
             if isinstance(value, dict) and value.get("IsSystem"):
                 continue
@@ -399,6 +451,7 @@ def test_system_states_and_quality_flags_occur(day_items):
 
 # ---- data servers and points ---------------------------------------------------------------------
 
+
 def test_dataservers(server, http, archive, ds_webid):
     body = http.get(f"{server.url}/dataservers").json()
     assert len(body["Items"]) == 1
@@ -411,13 +464,16 @@ def test_dataservers(server, http, archive, ds_webid):
     assert_error(http.get(f"{server.url}/dataservers", params={"name": "OTHER"}), 404)
 
 
-@pytest.mark.parametrize("name_filter, expected", [
-    ("syd*", lambda n: n.startswith("SYD.")),
-    ("*.ps000?5.pv", lambda n: re.fullmatch(r".*\.PS000.5\.PV", n)),
-    ("*", lambda n: True),
-    ("nothing*", lambda n: False),
-    ("syd[.]*", lambda n: False),  # PI wildcards are * and ? only
-])
+@pytest.mark.parametrize(
+    "name_filter, expected",
+    [
+        ("syd*", lambda n: n.startswith("SYD.")),
+        ("*.ps000?5.pv", lambda n: re.fullmatch(r".*\.PS000.5\.PV", n)),
+        ("*", lambda n: True),
+        ("nothing*", lambda n: False),
+        ("syd[.]*", lambda n: False),  # PI wildcards are * and ? only
+    ],
+)
 def test_point_name_filter(server, http, archive, ds_webid, name_filter, expected):
     body = http.get(f"{server.url}/dataservers/{ds_webid}/points", params={"nameFilter": name_filter}).json()
     names = [p["Name"] for p in body["Items"]]
@@ -428,8 +484,10 @@ def test_point_name_filter(server, http, archive, ds_webid, name_filter, expecte
 def test_point_paging_returns_every_point_once(server, http, archive, ds_webid):
     names, start = [], 0
     while True:
-        page = http.get(f"{server.url}/dataservers/{ds_webid}/points",
-                        params={"startIndex": start, "maxCount": 7, "selectedFields": "Items.Name"}).json()["Items"]
+        page = http.get(
+            f"{server.url}/dataservers/{ds_webid}/points",
+            params={"startIndex": start, "maxCount": 7, "selectedFields": "Items.Name"},
+        ).json()["Items"]
         if not page:
             break
         assert len(page) <= 7 and all(set(p) == {"Name"} for p in page)
@@ -464,23 +522,29 @@ def test_links_are_absolute(server, http, ds_webid, points):
 
 # ---- points/search (PI Web API 2021 SP3+) ----------------------------------------------------------
 
-@pytest.mark.parametrize("query, expected", [
-    ("name:=SYD*", lambda p: p.name.startswith("SYD.")),
-    ("Tag:=syd*", lambda p: p.name.startswith("SYD.")),
-    ("syd*", lambda p: p.name.startswith("SYD.")),
-    ("name:SYD.U001.TT00000.PV", lambda p: p.name == "SYD.U001.TT00000.PV"),
-    ("tag:<>*.TT*", lambda p: ".TT" not in p.name),
-    ("PointType:=Digital", lambda p: p.point_type == "Digital"),
-    ("name:ROT* AND pointtype:Float32", lambda p: p.name.startswith("ROT") and p.point_type == "Float32"),
-    ("name:ROT* pointtype:Float32", lambda p: p.name.startswith("ROT") and p.point_type == "Float32"),
-    ("pointtype:String OR pointtype:Int32", lambda p: p.point_type in ("String", "Int32")),
-    ("(name:HOU* AND pointtype:Digital) OR (name:CAL* AND pointtype:Int32)",
-     lambda p: (p.name[:3], p.point_type) in (("HOU", "Digital"), ("CAL", "Int32"))),
-    ("descriptor:'Sydney Pump status'", lambda p: p.descriptor == "Sydney Pump status"),
-    (r"description:sydney\ pump*", lambda p: p.descriptor.startswith("Sydney Pump")),
-    ("pointid:>40", lambda p: p.point_id > 40),
-    ("", lambda p: True),
-])
+
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("name:=SYD*", lambda p: p.name.startswith("SYD.")),
+        ("Tag:=syd*", lambda p: p.name.startswith("SYD.")),
+        ("syd*", lambda p: p.name.startswith("SYD.")),
+        ("name:SYD.U001.TT00000.PV", lambda p: p.name == "SYD.U001.TT00000.PV"),
+        ("tag:<>*.TT*", lambda p: ".TT" not in p.name),
+        ("PointType:=Digital", lambda p: p.point_type == "Digital"),
+        ("name:ROT* AND pointtype:Float32", lambda p: p.name.startswith("ROT") and p.point_type == "Float32"),
+        ("name:ROT* pointtype:Float32", lambda p: p.name.startswith("ROT") and p.point_type == "Float32"),
+        ("pointtype:String OR pointtype:Int32", lambda p: p.point_type in ("String", "Int32")),
+        (
+            "(name:HOU* AND pointtype:Digital) OR (name:CAL* AND pointtype:Int32)",
+            lambda p: (p.name[:3], p.point_type) in (("HOU", "Digital"), ("CAL", "Int32")),
+        ),
+        ("descriptor:'Sydney Pump status'", lambda p: p.descriptor == "Sydney Pump status"),
+        (r"description:sydney\ pump*", lambda p: p.descriptor.startswith("Sydney Pump")),
+        ("pointid:>40", lambda p: p.point_id > 40),
+        ("", lambda p: True),
+    ],
+)
 def test_points_search(server, http, archive, ds_webid, query, expected):
     resp = http.get(f"{server.url}/points/search", params={"dataServerWebId": ds_webid, "query": query})
     assert resp.status_code == 200, resp.text
@@ -504,10 +568,14 @@ def test_points_search_options_and_paging(server, http, archive, ds_webid):
 
 # ---- streamsets ----------------------------------------------------------------------------------
 
+
 def test_streamset_recorded(server, http, archive, points):
     chosen = [points[p.name] for p in archive.points[:3]] + [points[archive.points[30].name]]
-    params = [("webId", p["WebId"]) for p in chosen] + [("startTime", iso(START)), ("endTime", iso(END)),
-                                                         ("maxCount", "50")]
+    params = [("webId", p["WebId"]) for p in chosen] + [
+        ("startTime", iso(START)),
+        ("endTime", iso(END)),
+        ("maxCount", "50"),
+    ]
     resp = http.get(f"{server.url}/streamsets/recorded", params=params)
     assert resp.status_code == 200, resp.text
     items = resp.json()["Items"]
@@ -521,6 +589,7 @@ def test_streamset_recorded(server, http, archive, points):
 
 
 # ---- batch ---------------------------------------------------------------------------------------
+
 
 def batch(server, http, body):
     resp = http.post(f"{server.url}/batch", json=body, headers={"X-Requested-With": "XmlHttpRequest"})
@@ -538,38 +607,66 @@ def test_batch_needs_x_requested_with(server, http):
 
 def test_batch_independent_requests(server, http, fast, ds_webid):
     rec = f"{server.url}/streams/{fast['WebId']}/recorded?startTime={iso(START)}&endTime={iso(END)}&maxCount=4"
-    out = batch(server, http, {
-        "servers": {"Method": "GET", "Resource": f"{server.url}/dataservers"},
-        "values": {"Method": "GET", "Resource": rec},
-    })
+    out = batch(
+        server,
+        http,
+        {
+            "servers": {"Method": "GET", "Resource": f"{server.url}/dataservers"},
+            "values": {"Method": "GET", "Resource": rec},
+        },
+    )
     for sub in out.values():
         assert set(sub) >= {"Status", "Headers", "Content"} and sub["Status"] == 200
         assert isinstance(sub["Headers"], dict)
     assert out["servers"]["Content"]["Items"][0]["WebId"] == ds_webid
-    assert out["values"]["Content"]["Items"] == recorded(server, http, fast, startTime=iso(START),
-                                                         endTime=iso(END), maxCount=4)
+    assert out["values"]["Content"]["Items"] == recorded(
+        server, http, fast, startTime=iso(START), endTime=iso(END), maxCount=4
+    )
 
 
 def test_batch_parameters_from_a_parent(server, http, fast):
-    out = batch(server, http, {
-        "v": {"Method": "GET", "ParentIds": ["p"], "Parameters": ["$.p.Content.WebId"],
-              "Resource": f"{server.url}/streams/{{0}}/recorded?startTime={iso(START)}&endTime={iso(END)}"},
-        "p": {"Method": "GET", "Resource": f"{server.url}/points?path=%5C%5CPISIM%5C{fast['Name']}"
-                                           "&selectedFields=WebId"},
-    })
+    out = batch(
+        server,
+        http,
+        {
+            "v": {
+                "Method": "GET",
+                "ParentIds": ["p"],
+                "Parameters": ["$.p.Content.WebId"],
+                "Resource": f"{server.url}/streams/{{0}}/recorded?startTime={iso(START)}&endTime={iso(END)}",
+            },
+            "p": {
+                "Method": "GET",
+                "Resource": f"{server.url}/points?path=%5C%5CPISIM%5C{fast['Name']}&selectedFields=WebId",
+            },
+        },
+    )
     assert out["p"]["Content"] == {"WebId": fast["WebId"]}
     assert out["v"]["Status"] == 200
     assert out["v"]["Content"]["Items"] == recorded(server, http, fast, startTime=iso(START), endTime=iso(END))
 
 
 def test_batch_request_template_fans_out_in_token_order(server, http, archive, ds_webid):
-    out = batch(server, http, {
-        "list": {"Method": "GET", "Resource": f"{server.url}/dataservers/{ds_webid}/points?nameFilter=CAL*"
-                                              "&selectedFields=Items.WebId;Items.Name"},
-        "vals": {"Method": "GET", "ParentIds": ["list"], "Parameters": ["$.list.Content.Items[*].WebId"],
-                 "RequestTemplate": {"Resource": f"{server.url}/streams/{{0}}/recorded?startTime={iso(START)}"
-                                                 f"&endTime={iso(END)}&maxCount=5"}},
-    })
+    out = batch(
+        server,
+        http,
+        {
+            "list": {
+                "Method": "GET",
+                "Resource": f"{server.url}/dataservers/{ds_webid}/points?nameFilter=CAL*"
+                "&selectedFields=Items.WebId;Items.Name",
+            },
+            "vals": {
+                "Method": "GET",
+                "ParentIds": ["list"],
+                "Parameters": ["$.list.Content.Items[*].WebId"],
+                "RequestTemplate": {
+                    "Resource": f"{server.url}/streams/{{0}}/recorded?startTime={iso(START)}"
+                    f"&endTime={iso(END)}&maxCount=5"
+                },
+            },
+        },
+    )
     listed = out["list"]["Content"]["Items"]
     assert [p["Name"] for p in listed] == [p.name for p in archive.points if p.name.startswith("CAL")]
     assert out["vals"]["Status"] in (200, 207)
@@ -577,31 +674,50 @@ def test_batch_request_template_fans_out_in_token_order(server, http, archive, d
     assert len(subs) == len(listed) == 9
     for sub, point in zip(subs, listed):
         assert sub["Status"] == 200
-        assert as_rows(point["Name"], sub["Content"]["Items"]) == \
-            truth.recorded(archive, point["Name"], START, END)[:5]
+        assert as_rows(point["Name"], sub["Content"]["Items"]) == truth.recorded(archive, point["Name"], START, END)[:5]
 
 
 def test_batch_failed_parent_gives_409(server, http):
-    out = batch(server, http, {
-        "bad": {"Method": "GET", "Resource": f"{server.url}/points/garbage"},
-        "child": {"Method": "GET", "ParentIds": ["bad"], "Parameters": ["$.bad.Content.WebId"],
-                  "Resource": f"{server.url}/points/{{0}}"},
-        "fine": {"Method": "GET", "Resource": f"{server.url}/system"},
-    })
+    out = batch(
+        server,
+        http,
+        {
+            "bad": {"Method": "GET", "Resource": f"{server.url}/points/garbage"},
+            "child": {
+                "Method": "GET",
+                "ParentIds": ["bad"],
+                "Parameters": ["$.bad.Content.WebId"],
+                "Resource": f"{server.url}/points/{{0}}",
+            },
+            "fine": {"Method": "GET", "Resource": f"{server.url}/system"},
+        },
+    )
     assert out["bad"]["Status"] == 400 and out["bad"]["Content"]["Errors"]
     assert out["child"]["Status"] == 409
     assert out["fine"]["Status"] == 200
 
 
 def test_batch_jsonpath_selecting_nothing_is_400(server, http, ds_webid):
-    out = batch(server, http, {
-        "empty": {"Method": "GET", "Resource": f"{server.url}/dataservers/{ds_webid}/points?nameFilter=NONE*"},
-        "fan": {"Method": "GET", "ParentIds": ["empty"], "Parameters": ["$.empty.Content.Items[*].WebId"],
-                "RequestTemplate": {"Resource": f"{server.url}/streams/{{0}}/recorded"}},
-        "one": {"Method": "GET", "ParentIds": ["empty"], "Parameters": ["$.empty.Content.Nope"],
-                "Resource": f"{server.url}/points/{{0}}"},
-        "res": {"Method": "GET", "ParentIds": ["empty"], "Resource": "$.empty.Content.Links.Nope"},
-    })
+    out = batch(
+        server,
+        http,
+        {
+            "empty": {"Method": "GET", "Resource": f"{server.url}/dataservers/{ds_webid}/points?nameFilter=NONE*"},
+            "fan": {
+                "Method": "GET",
+                "ParentIds": ["empty"],
+                "Parameters": ["$.empty.Content.Items[*].WebId"],
+                "RequestTemplate": {"Resource": f"{server.url}/streams/{{0}}/recorded"},
+            },
+            "one": {
+                "Method": "GET",
+                "ParentIds": ["empty"],
+                "Parameters": ["$.empty.Content.Nope"],
+                "Resource": f"{server.url}/points/{{0}}",
+            },
+            "res": {"Method": "GET", "ParentIds": ["empty"], "Resource": "$.empty.Content.Links.Nope"},
+        },
+    )
     assert out["empty"]["Status"] == 200 and out["empty"]["Content"]["Items"] == []
     for rid in ("fan", "one", "res"):
         assert out[rid]["Status"] == 400, (rid, out[rid])
@@ -609,6 +725,7 @@ def test_batch_jsonpath_selecting_nothing_is_400(server, http, ds_webid):
 
 
 # ---- protocol details ----------------------------------------------------------------------------
+
 
 def test_query_names_and_enum_values_are_case_insensitive(server, http, archive, fast):
     url = f"{server.url}/streams/{fast['WebId']}/recorded"
@@ -623,9 +740,15 @@ def test_query_names_and_enum_values_are_case_insensitive(server, http, archive,
 
 
 def test_selected_fields(server, http, fast):
-    body = http.get(f"{server.url}/streams/{fast['WebId']}/recorded",
-                    params={"startTime": iso(START), "endTime": iso(END), "maxCount": 20,
-                            "selectedFields": "Items.Timestamp;Items.Value"}).json()
+    body = http.get(
+        f"{server.url}/streams/{fast['WebId']}/recorded",
+        params={
+            "startTime": iso(START),
+            "endTime": iso(END),
+            "maxCount": 20,
+            "selectedFields": "Items.Timestamp;Items.Value",
+        },
+    ).json()
     assert set(body) == {"Items"} and len(body["Items"]) == 20
     assert all(set(i) == {"Timestamp", "Value"} for i in body["Items"])
     point = http.get(f"{server.url}/points/{fast['WebId']}", params={"selectedfields": "webid;name"}).json()
@@ -634,8 +757,13 @@ def test_selected_fields(server, http, fast):
 
 def test_unknown_routes_are_404(server, http, fast):
     root = server.url[: -len("/piwebapi")]
-    for url in (f"{server.url}/nosuchcontroller", f"{server.url}/streams/{fast['WebId']}/nosuchaction",
-                f"{root}/other", f"{root}/piwebapidataservers", f"{server.url}/dataservers/x/y/z/w"):
+    for url in (
+        f"{server.url}/nosuchcontroller",
+        f"{server.url}/streams/{fast['WebId']}/nosuchaction",
+        f"{root}/other",
+        f"{root}/piwebapidataservers",
+        f"{server.url}/dataservers/x/y/z/w",
+    ):
         resp = http.get(url)
         assert resp.status_code in (400, 404), url
         assert_error(resp, resp.status_code)
@@ -657,8 +785,13 @@ def test_basic_auth(archive):
 
 def test_cli_serves():
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "pi_simulator", "serve", "--port", str(port), "--tags", "5",
-                             "--seed", "3"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pi_simulator", "serve", "--port", str(port), "--tags", "5", "--seed", "3"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         url = f"http://127.0.0.1:{port}/piwebapi"
         deadline = time.monotonic() + 20
@@ -694,7 +827,7 @@ def test_latency_models_a_remote_server():
 def test_a_limited_read_is_the_head_or_tail_of_the_full_one(limit):
     """maxCount reads only the hours it needs; the values are exactly the first (or last) of the window."""
     archive = Archive(seed=3, n_points=12)
-    end = truth.to_ticks(dt.datetime(2026, 11, 20, tzinfo=dt.timezone.utc))
+    end = truth.to_ticks(dt.datetime(2026, 11, 20, tzinfo=dt.UTC))
     start = end - 30 * 3600 * 10_000_000
     for point in archive.points:
         full = archive.events(point, start, end)

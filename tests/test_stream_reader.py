@@ -14,7 +14,7 @@ from connector_lib.spark.datasource import PIStreamReader
 from connector_lib.spark.state import StateError
 from pi_simulator import Archive, SimulatorServer
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +24,15 @@ def server():
 
 
 def reader(server, watermarks=None, state=None) -> PIStreamReader:
-    config = PIConfig.from_mapping({"pi.url": server.url, "pi.backfill_start": "*-50m", "pi.max_window": "20m",
-                                    "pi.lookback": "5m", "pi.settle_lag": "0s"})
+    config = PIConfig.from_mapping(
+        {
+            "pi.url": server.url,
+            "pi.backfill_start": "*-50m",
+            "pi.max_window": "20m",
+            "pi.lookback": "5m",
+            "pi.settle_lag": "0s",
+        }
+    )
     return PIStreamReader(config, watermarks or {}, state=state)
 
 

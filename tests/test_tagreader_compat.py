@@ -24,7 +24,7 @@ from tagreader.utils import ReaderType
 
 from pi_simulator import Archive, SimulatorServer, truth
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 END = dt.datetime.now(UTC).replace(second=0, microsecond=0) - dt.timedelta(minutes=2)
 START = END - dt.timedelta(minutes=30)
 
@@ -42,8 +42,16 @@ def server(archive):
 
 
 def make_client(server, **handler_options):
-    client = tagreader.IMSClient(datasource="PISIM", imstype="piwebapi", url=server.url, tz="UTC",
-                                 auth=None, verify_ssl=False, cache=None, handler_options=handler_options)
+    client = tagreader.IMSClient(
+        datasource="PISIM",
+        imstype="piwebapi",
+        url=server.url,
+        tz="UTC",
+        auth=None,
+        verify_ssl=False,
+        cache=None,
+        handler_options=handler_options,
+    )
     client.connect()
     return client
 
@@ -98,8 +106,9 @@ def test_list_sources(server):
 def test_search_by_tag_wildcard(client, archive):
     got = client.search("SYD*")
     assert got == [(p.name, p.descriptor) for p in archive.points if p.name.startswith("SYD.")]
-    assert client.search("hou.u001.ft*", return_desc=False) == \
-        [p.name for p in archive.points if p.name.startswith("HOU.U001.FT")]
+    assert client.search("hou.u001.ft*", return_desc=False) == [
+        p.name for p in archive.points if p.name.startswith("HOU.U001.FT")
+    ]
     assert client.search("NO.SUCH.TAG") == []
 
 

@@ -9,7 +9,7 @@ from pyspark.sql import functions as F
 from connector_lib.extract import BRONZE_COLUMNS
 from connector_lib.spark import transforms
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 SCHEMA = ", ".join(f"{n} {t}" for n, t in BRONZE_COLUMNS)
 T0 = dt.datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
 
@@ -24,89 +24,145 @@ def bronze(spark, rows):
 
 
 def value(tag, minute, v, read_at, prior=None, seq=0, vtype="number", good=True, **extra):
-    return {"record_kind": "value", "web_id": "W" + tag, "tag": tag, "sequence": seq, "timestamp": at(minute),
-            "value_type": vtype, "value_double": v if vtype == "number" else None, "good": good,
-            "is_system": vtype == "system", "questionable": False, "substituted": False, "annotated": False,
-            "units": "degC", "extracted_at": at(read_at), "prior_watermark": prior, **extra}
+    return {
+        "record_kind": "value",
+        "web_id": "W" + tag,
+        "tag": tag,
+        "sequence": seq,
+        "timestamp": at(minute),
+        "value_type": vtype,
+        "value_double": v if vtype == "number" else None,
+        "good": good,
+        "is_system": vtype == "system",
+        "questionable": False,
+        "substituted": False,
+        "annotated": False,
+        "units": "degC",
+        "extracted_at": at(read_at),
+        "prior_watermark": prior,
+        **extra,
+    }
 
 
 def window(tag, start, end, status, read_at, count=0):
-    return {"record_kind": "window", "web_id": "W" + tag, "tag": tag, "window_start": at(start),
-            "window_end": at(end), "status": status, "error": None if status == "ok" else "HTTP 503",
-            "value_count": count, "extracted_at": at(read_at)}
+    return {
+        "record_kind": "window",
+        "web_id": "W" + tag,
+        "tag": tag,
+        "window_start": at(start),
+        "window_end": at(end),
+        "status": status,
+        "error": None if status == "ok" else "HTTP 503",
+        "value_count": count,
+        "extracted_at": at(read_at),
+    }
 
 
 def test_silver_keeps_each_event_once_with_the_latest_value_and_flags_late_arrivals(spark):
     rows = [
-        value("A", 1, 10.0, read_at=5),                       # first read
-        value("A", 1, 11.0, read_at=20, prior=at(5)),          # re-read in the lookback: edited value
-        value("A", 1, 7.0, read_at=20, prior=at(5), seq=1),    # second event on the same timestamp
-        value("A", 3, 12.0, read_at=20, prior=at(5)),          # arrived after the first read covered it
-        value("A", 8, 13.0, read_at=20, prior=at(5)),          # new data after the watermark
+        value("A", 1, 10.0, read_at=5),  # first read
+        value("A", 1, 11.0, read_at=20, prior=at(5)),  # re-read in the lookback: edited value
+        value("A", 1, 7.0, read_at=20, prior=at(5), seq=1),  # second event on the same timestamp
+        value("A", 3, 12.0, read_at=20, prior=at(5)),  # arrived after the first read covered it
+        value("A", 8, 13.0, read_at=20, prior=at(5)),  # new data after the watermark
         window("A", 0, 5, "ok", 5, 1),
         {"record_kind": "quarantine", "web_id": "WA", "tag": "A", "raw": "{}", "extracted_at": at(20)},
     ]
     got = transforms.silver_values(bronze(spark, rows)).select(
-        "tag", "timestamp", "sequence", "value_double", "is_late", "extracted_at", "first_seen_at")
-    expected = spark.createDataFrame([
-        ("A", at(1), 0, 11.0, False, at(20), at(5)),
-        ("A", at(1), 1, 7.0, True, at(20), at(20)),
-        ("A", at(3), 0, 12.0, True, at(20), at(20)),
-        ("A", at(8), 0, 13.0, False, at(20), at(20)),
-    ], "tag string, timestamp timestamp, sequence int, value_double double, is_late boolean, "
-       "extracted_at timestamp, first_seen_at timestamp")
+        "tag", "timestamp", "sequence", "value_double", "is_late", "extracted_at", "first_seen_at"
+    )
+    expected = spark.createDataFrame(
+        [
+            ("A", at(1), 0, 11.0, False, at(20), at(5)),
+            ("A", at(1), 1, 7.0, True, at(20), at(20)),
+            ("A", at(3), 0, 12.0, True, at(20), at(20)),
+            ("A", at(8), 0, 13.0, False, at(20), at(20)),
+        ],
+        "tag string, timestamp timestamp, sequence int, value_double double, is_late boolean, "
+        "extracted_at timestamp, first_seen_at timestamp",
+    )
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
 
 
 def test_silver_prefers_a_real_value_to_a_per_value_error_whatever_the_order(spark):
     rows = [
-        value("A", 1, 10.0, read_at=5),                                  # read fine, then an error on re-read
+        value("A", 1, 10.0, read_at=5),  # read fine, then an error on re-read
         value("A", 1, None, read_at=20, vtype="error", good=False, errors="[busy]"),
         value("A", 2, None, read_at=5, vtype="error", good=False, errors="[busy]"),  # error, then fine
         value("A", 2, 12.0, read_at=20),
         value("A", 3, None, read_at=5, vtype="error", good=False, errors="[busy]"),  # only ever an error
     ]
-    got = transforms.silver_values(bronze(spark, rows)).select("timestamp", "value_type", "value_double",
-                                                               "extracted_at", "last_seen_at")
-    expected = spark.createDataFrame([
-        (at(1), "number", 10.0, at(5), at(20)), (at(2), "number", 12.0, at(20), at(20)),
-        (at(3), "error", None, at(5), at(5)),
-    ], "timestamp timestamp, value_type string, value_double double, extracted_at timestamp, last_seen_at timestamp")
+    got = transforms.silver_values(bronze(spark, rows)).select(
+        "timestamp", "value_type", "value_double", "extracted_at", "last_seen_at"
+    )
+    expected = spark.createDataFrame(
+        [
+            (at(1), "number", 10.0, at(5), at(20)),
+            (at(2), "number", 12.0, at(20), at(20)),
+            (at(3), "error", None, at(5), at(5)),
+        ],
+        "timestamp timestamp, value_type string, value_double double, extracted_at timestamp, last_seen_at timestamp",
+    )
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
 
 
 def test_watermark_stops_at_the_first_gap(spark):
     rows = [
-        window("A", 0, 10, "ok", 10), window("A", 5, 20, "failed", 20), window("A", 5, 30, "ok", 30),
-        window("B", 0, 10, "ok", 10), window("B", 15, 30, "ok", 30),  # gap 10..15: not covered
+        window("A", 0, 10, "ok", 10),
+        window("A", 5, 20, "failed", 20),
+        window("A", 5, 30, "ok", 30),
+        window("B", 0, 10, "ok", 10),
+        window("B", 15, 30, "ok", 30),  # gap 10..15: not covered
         window("C", 0, 10, "failed", 10),
     ]
-    got = transforms.watermarks(bronze(spark, rows)).select("tag", "coverage_start", "watermark", "last_status",
-                                                            "failing_since")
-    expected = spark.createDataFrame([
-        ("A", at(0), at(30), "ok", None),
-        ("B", at(0), at(10), "ok", None),
-        ("C", None, None, "failed", at(10)),
-    ], "tag string, coverage_start timestamp, watermark timestamp, last_status string, failing_since timestamp")
+    got = transforms.watermarks(bronze(spark, rows)).select(
+        "tag", "coverage_start", "watermark", "last_status", "failing_since"
+    )
+    expected = spark.createDataFrame(
+        [
+            ("A", at(0), at(30), "ok", None),
+            ("B", at(0), at(10), "ok", None),
+            ("C", None, None, "failed", at(10)),
+        ],
+        "tag string, coverage_start timestamp, watermark timestamp, last_status string, failing_since timestamp",
+    )
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
 
 
 def test_hourly_aggregates_step_weighted(any_zone_spark):
     spark = any_zone_spark
-    silver = transforms.silver_values(bronze(spark, [
-        value("A", 0, 10.0, read_at=90),
-        value("A", 30, 20.0, read_at=90),
-        value("A", 45, None, read_at=90, vtype="system", good=False, state_name="I/O Timeout", state_code=246),
-        value("A", 75, 30.0, read_at=90),
-    ]))
+    silver = transforms.silver_values(
+        bronze(
+            spark,
+            [
+                value("A", 0, 10.0, read_at=90),
+                value("A", 30, 20.0, read_at=90),
+                value("A", 45, None, read_at=90, vtype="system", good=False, state_name="I/O Timeout", state_code=246),
+                value("A", 75, 30.0, read_at=90),
+            ],
+        )
+    )
     got = transforms.hourly_aggregates(silver).select(
-        "tag", "hour", "count", "good_numeric_count", "min", "max", "mean", "time_weighted_mean", "first", "last",
-        "good_share")
-    expected = spark.createDataFrame([
-        ("A", at(0), 3, 2, 10.0, 20.0, 15.0, (10 * 1800 + 20 * 900) / 2700, 10.0, 20.0, 2 / 3),
-        ("A", at(60), 1, 1, 30.0, 30.0, 30.0, 30.0, 30.0, 30.0, 1.0),
-    ], "tag string, hour timestamp, count bigint, good_numeric_count bigint, min double, max double, mean double, "
-       "time_weighted_mean double, first double, last double, good_share double")
+        "tag",
+        "hour",
+        "count",
+        "good_numeric_count",
+        "min",
+        "max",
+        "mean",
+        "time_weighted_mean",
+        "first",
+        "last",
+        "good_share",
+    )
+    expected = spark.createDataFrame(
+        [
+            ("A", at(0), 3, 2, 10.0, 20.0, 15.0, (10 * 1800 + 20 * 900) / 2700, 10.0, 20.0, 2 / 3),
+            ("A", at(60), 1, 1, 30.0, 30.0, 30.0, 30.0, 30.0, 30.0, 1.0),
+        ],
+        "tag string, hour timestamp, count bigint, good_numeric_count bigint, min double, max double, mean double, "
+        "time_weighted_mean double, first double, last double, good_share double",
+    )
     assert_approx_df_equality(got, expected, 1e-9, ignore_row_order=True, ignore_nullable=True)
 
 
@@ -114,11 +170,18 @@ def test_an_hour_whose_good_values_held_for_no_time_has_no_time_weighted_mean(sp
     """A good value followed at its own timestamp by a system state (the same time, the next sequence)
     holds for no time; an hour of only such values has a count, a mean and no time-weighted mean (and does
     not divide by zero under ANSI SQL)."""
-    silver = transforms.silver_values(bronze(spark, [
-        value("A", 10, 5.0, read_at=90),
-        value("A", 10, None, read_at=90, seq=1, vtype="system", good=False, state_name="Shutdown", state_code=254),
-        value("A", 70, 6.0, read_at=90),
-    ]))
+    silver = transforms.silver_values(
+        bronze(
+            spark,
+            [
+                value("A", 10, 5.0, read_at=90),
+                value(
+                    "A", 10, None, read_at=90, seq=1, vtype="system", good=False, state_name="Shutdown", state_code=254
+                ),
+                value("A", 70, 6.0, read_at=90),
+            ],
+        )
+    )
     first, second = transforms.hourly_aggregates(silver).orderBy("hour").collect()
     assert (first["count"], first.good_numeric_count, first.mean, first.time_weighted_mean) == (2, 1, 5.0, None)
     assert second.time_weighted_mean == 6.0
@@ -143,21 +206,30 @@ def test_expectation_rules_parse_and_run(spark, rule_table):
 def test_reread_windows_never_move_a_watermark_and_are_named_in_the_extraction_log(spark):
     reread = {"raw": '{"reread": "fix-1"}'}
     rows = [
-        window("A", 60, 70, "ok", 70), window("A", 70, 80, "ok", 80),
+        window("A", 60, 70, "ok", 70),
+        window("A", 70, 80, "ok", 80),
         # a re-read of an older range, before the coverage: would start a first island if it counted
         {**window("A", 0, 10, "ok", 90), **reread},
         # a re-read past the watermark, and a failed one: neither moves it nor changes the last status
-        {**window("A", 80, 95, "ok", 95), **reread}, {**window("A", 10, 20, "failed", 96), **reread},
+        {**window("A", 80, 95, "ok", 95), **reread},
+        {**window("A", 10, 20, "failed", 96), **reread},
     ]
-    got = transforms.watermarks(bronze(spark, rows)).select("tag", "coverage_start", "watermark", "last_status",
-                                                            "failing_since")
-    expected = spark.createDataFrame([("A", at(60), at(80), "ok", None)],
-                                     "tag string, coverage_start timestamp, watermark timestamp, "
-                                     "last_status string, failing_since timestamp")
+    got = transforms.watermarks(bronze(spark, rows)).select(
+        "tag", "coverage_start", "watermark", "last_status", "failing_since"
+    )
+    expected = spark.createDataFrame(
+        [("A", at(60), at(80), "ok", None)],
+        "tag string, coverage_start timestamp, watermark timestamp, last_status string, failing_since timestamp",
+    )
     assert_df_equality(got, expected, ignore_nullable=True)
     log = transforms.extraction_log(bronze(spark, rows)).orderBy("extracted_at").select("reread_id", "status")
-    assert [tuple(r) for r in log.collect()] == [(None, "ok"), (None, "ok"), ("fix-1", "ok"), ("fix-1", "ok"),
-                                                 ("fix-1", "failed")]
+    assert [tuple(r) for r in log.collect()] == [
+        (None, "ok"),
+        (None, "ok"),
+        ("fix-1", "ok"),
+        ("fix-1", "ok"),
+        ("fix-1", "failed"),
+    ]
 
 
 def test_state_at_start_takes_the_completion_records_committed_after_the_last_refresh(any_zone_spark):
@@ -168,18 +240,27 @@ def test_state_at_start_takes_the_completion_records_committed_after_the_last_re
 
     spark.sql("CREATE DATABASE IF NOT EXISTS state_test")
     refreshed_at = 40  # minute of the view's last refresh
-    old = [window("A", 0, 30, "ok", 30, 30), window("B", 0, 10, "ok", 10, 10),
-           # an ok window the view must have had a reason to leave out: read long before its refresh, it is
-           # not read again (only records newer than the refresh, less a clock margin, are)
-           window("A", 90, 120, "ok", refreshed_at - 20, 5)]
-    tail = [window("A", 29, 60, "ok", 61, 31), window("A", 60, 90, "ok", 91, 30),    # lookback, then a chunk
-            window("B", 10, 20, "failed", 62), window("B", 20, 30, "ok", 62, 10),    # a gap: B stays at 10
-            window("C", 0, 10, "ok", 63, 20), window("C", 10, 20, "ok", 64, 10),     # a tag new in the killed run
-            {**window("A", 90, 500, "ok", 65), "raw": '{"reread": "x"}'}]            # a re-read never counts
+    old = [
+        window("A", 0, 30, "ok", 30, 30),
+        window("B", 0, 10, "ok", 10, 10),
+        # an ok window the view must have had a reason to leave out: read long before its refresh, it is
+        # not read again (only records newer than the refresh, less a clock margin, are)
+        window("A", 90, 120, "ok", refreshed_at - 20, 5),
+    ]
+    tail = [
+        window("A", 29, 60, "ok", 61, 31),
+        window("A", 60, 90, "ok", 91, 30),  # lookback, then a chunk
+        window("B", 10, 20, "failed", 62),
+        window("B", 20, 30, "ok", 62, 10),  # a gap: B stays at 10
+        window("C", 0, 10, "ok", 63, 20),
+        window("C", 10, 20, "ok", 64, 10),  # a tag new in the killed run
+        {**window("A", 90, 500, "ok", 65), "raw": '{"reread": "x"}'},
+    ]  # a re-read never counts
     bronze(spark, old).write.format("delta").mode("overwrite").saveAsTable("state_test.bronze")
     view = transforms.watermarks(bronze(spark, old[:2]))
-    view.withColumn("updated_at", F.lit(at(refreshed_at))).write.format("delta").mode("overwrite") \
-        .saveAsTable("state_test.marks")
+    view.withColumn("updated_at", F.lit(at(refreshed_at))).write.format("delta").mode("overwrite").saveAsTable(
+        "state_test.marks"
+    )
     bronze(spark, tail).write.format("delta").mode("append").saveAsTable("state_test.bronze")  # after the refresh
     marks, densities = load_state(spark, "state_test.marks", "state_test.bronze")
     assert marks == {"WA": at(90), "WB": at(10), "WC": at(20)}

@@ -9,7 +9,7 @@ from connector_lib.timeutil import parse_pi_timestamp
 from connector_lib.values import VALUE_FIELDS, MalformedValue, normalise
 from tests.conftest import FIXTURES
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def load(name):
@@ -53,8 +53,14 @@ def test_per_value_errors_keep_the_timestamp_and_the_error():
 
 
 def test_string_quality_flags_and_stream_units():
-    item = {"Timestamp": "2024-05-01T00:00:07.1254321Z", "Value": "Grade A batch 1234", "Good": True,
-            "Questionable": True, "Substituted": False, "Annotated": True}
+    item = {
+        "Timestamp": "2024-05-01T00:00:07.1254321Z",
+        "Value": "Grade A batch 1234",
+        "Good": True,
+        "Questionable": True,
+        "Substituted": False,
+        "Annotated": True,
+    }
     row = as_dict(item, units="kPa")
     assert row["value_type"] == "string" and row["value_string"] == "Grade A batch 1234"
     assert (row["questionable"], row["substituted"], row["annotated"]) == (True, False, True)
@@ -70,12 +76,15 @@ def test_real_mixed_timestamp_forms():
         assert row["timestamp"].tzinfo == UTC and row["timestamp_raw"] == item["Timestamp"]
 
 
-@pytest.mark.parametrize("text, micros", [
-    ("2022-12-09T14:06:38.4350128Z", 435012),
-    ("2022-12-09T14:06:38Z", 0),
-    ("2022-12-09T14:06:38.5Z", 500000),
-    ("2022-12-09T16:06:38.1234567+02:00", 123456),
-])
+@pytest.mark.parametrize(
+    "text, micros",
+    [
+        ("2022-12-09T14:06:38.4350128Z", 435012),
+        ("2022-12-09T14:06:38Z", 0),
+        ("2022-12-09T14:06:38.5Z", 500000),
+        ("2022-12-09T16:06:38.1234567+02:00", 123456),
+    ],
+)
 def test_timestamp_precision(text, micros):
     when = parse_pi_timestamp(text)
     assert when.microsecond == micros and when.hour == 14 and when.utcoffset() == dt.timedelta(0)
@@ -86,15 +95,18 @@ def test_timestamp_without_zone_is_rejected():
         parse_pi_timestamp("2022-12-09T14:06:38")
 
 
-@pytest.mark.parametrize("item, reason", [
-    ([], "not a JSON object"),
-    ({"Value": 1.0}, "Timestamp"),
-    ({"Timestamp": "yesterday", "Value": 1.0}, "unparseable Timestamp"),
-    ({"Timestamp": "2024-01-01T00:00:00Z", "Value": None}, "null without Errors"),
-    ({"Timestamp": "2024-01-01T00:00:00Z", "Value": [1, 2]}, "unsupported Value type"),
-    ({"Timestamp": "2024-01-01T00:00:00Z", "Value": {"Name": "On"}}, "digital state"),
-    ({"Timestamp": "2024-01-01T00:00:00Z", "Value": 1.0, "Good": "yes"}, "Good is not a boolean"),
-])
+@pytest.mark.parametrize(
+    "item, reason",
+    [
+        ([], "not a JSON object"),
+        ({"Value": 1.0}, "Timestamp"),
+        ({"Timestamp": "yesterday", "Value": 1.0}, "unparseable Timestamp"),
+        ({"Timestamp": "2024-01-01T00:00:00Z", "Value": None}, "null without Errors"),
+        ({"Timestamp": "2024-01-01T00:00:00Z", "Value": [1, 2]}, "unsupported Value type"),
+        ({"Timestamp": "2024-01-01T00:00:00Z", "Value": {"Name": "On"}}, "digital state"),
+        ({"Timestamp": "2024-01-01T00:00:00Z", "Value": 1.0, "Good": "yes"}, "Good is not a boolean"),
+    ],
+)
 def test_malformed_values_are_reported_with_their_payload(item, reason):
     with pytest.raises(MalformedValue) as info:
         normalise(item)

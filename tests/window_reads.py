@@ -16,15 +16,16 @@ COLS = [name for name, _ in BRONZE_COLUMNS]
 
 def past_window(minutes: int) -> tuple[dt.datetime, dt.datetime]:
     """``minutes`` ending at the last full hour but one: settled history, the same for every test."""
-    end = dt.datetime.now(dt.timezone.utc).replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=1)
+    end = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=1)
     return end - dt.timedelta(minutes=minutes), end
 
 
 def read_rows(cfg: PIConfig, start: dt.datetime, end: dt.datetime) -> list[dict]:
     """Every bronze row of the window, read with a new client (so with the configured authentication)."""
     client = PIWebAPIClient(cfg)
-    tasks = [WindowTask(t.web_id, t.name, start, end, None, t.point_type, t.digital_set)
-             for t in discover_tags(client, cfg)]
+    tasks = [
+        WindowTask(t.web_id, t.name, start, end, None, t.point_type, t.digital_set) for t in discover_tags(client, cfg)
+    ]
     return [dict(zip(COLS, r)) for r in iter_rows(read_windows(client, cfg, tasks))]
 
 
@@ -33,5 +34,9 @@ def value_keys(rows: list[dict]) -> set:
 
 
 def truth_keys(archive: Archive, start: dt.datetime, end: dt.datetime, names=None) -> set:
-    return {(t["tag"], t["timestamp"], t["sequence"]) for p in archive.points if names is None or p.name in names
-            for t in truth.recorded(archive, p.name, start, end)}
+    return {
+        (t["tag"], t["timestamp"], t["sequence"])
+        for p in archive.points
+        if names is None or p.name in names
+        for t in truth.recorded(archive, p.name, start, end)
+    }

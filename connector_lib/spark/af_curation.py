@@ -46,9 +46,10 @@ class AFTargets:
     tag_assets: str
 
     @classmethod
-    def in_schema(cls, schema: str) -> "AFTargets":
-        return cls(qualified(schema, ELEMENTS_TABLE), qualified(schema, ATTRIBUTES_TABLE),
-                   qualified(schema, TAG_ASSETS_TABLE))
+    def in_schema(cls, schema: str) -> AFTargets:
+        return cls(
+            qualified(schema, ELEMENTS_TABLE), qualified(schema, ATTRIBUTES_TABLE), qualified(schema, TAG_ASSETS_TABLE)
+        )
 
     def of(self, kind: str) -> str:
         return self.elements if kind == "element" else self.attributes
@@ -66,8 +67,12 @@ def apply_af_batch(batch: DataFrame, batch_id: int, targets: AFTargets) -> None:
         create_merged_table(spark, targets.tag_assets, tag_assets_schema(spark))
         write_tag_assets(spark, targets)
         return
-    snapshots = (batch.where((F.col("record_kind") == "snapshot") & (F.col("status") == "ok"))
-                 .select("database", "snapshot_id", "extracted_at").orderBy("extracted_at", "snapshot_id").collect())
+    snapshots = (
+        batch.where((F.col("record_kind") == "snapshot") & (F.col("status") == "ok"))
+        .select("database", "snapshot_id", "extracted_at")
+        .orderBy("extracted_at", "snapshot_id")
+        .collect()
+    )
     if not snapshots:  # an update that took no snapshot (pi.af.refresh not due)
         return
     took_snapshot = False
@@ -84,24 +89,28 @@ def apply_af_batch(batch: DataFrame, batch_id: int, targets: AFTargets) -> None:
         write_tag_assets(spark, targets)
 
 
-def fold_snapshot(spark: SparkSession, table: str, kind: str, database: str, rows: DataFrame,
-                  at: dt.datetime) -> None:
+def fold_snapshot(spark: SparkSession, table: str, kind: str, database: str, rows: DataFrame, at: dt.datetime) -> None:
     """Merge what one complete snapshot changes into the history of ``kind`` (usually nothing: the
     hierarchy as it was)."""
     current = spark.read.table(table).where(F.col("is_current") & (F.col("database") == database))
     taken = spark.range(1).select(F.lit(database).alias("database"), F.lit(at).cast("timestamp").alias("at"))
     columns = history_columns(kind)
-    merge_view(spark, snapshot_changes(current, rows, kind, taken), f"""
+    merge_view(
+        spark,
+        snapshot_changes(current, rows, kind, taken),
+        f"""
         MERGE INTO {table} t USING {{source}} s
         ON t.database = s.database AND t.id = s.id AND t.valid_from = s.valid_from
         WHEN MATCHED AND s.action = 'close' AND t.is_current
           THEN UPDATE SET t.valid_to = s.valid_to, t.is_current = false
-        WHEN NOT MATCHED AND s.action = 'open' THEN INSERT ({_listed(columns)}) VALUES ({_listed(columns, 's.')})""")
+        WHEN NOT MATCHED AND s.action = 'open' THEN INSERT ({_listed(columns)}) VALUES ({_listed(columns, "s.")})""",
+    )
 
 
 def af_batch_handler(targets: AFTargets, assets=None):
     """The function Databricks' ForEachBatch sink calls with each micro-batch of AF bronze (``assets``:
     the ``assets_gold.AssetsGold`` view to make sure of)."""
+
     def handle(batch: DataFrame, batch_id: int) -> None:
         apply_af_batch(batch, batch_id, targets)
         if assets is not None:
@@ -142,18 +151,35 @@ def snapshot_changes(current: DataFrame, rows: DataFrame, kind: str, taken: Data
     columns = KINDS[kind]
     seen = rows.join(taken, "database").select("database", "id", *columns, digest(kind).alias("digest"), "at")
     held = current.join(taken, "database").select(
-        "database", "id", F.col("valid_from").alias("held_from"), digest(kind).alias("held"), F.col("at").alias("held_at"))
+        "database",
+        "id",
+        F.col("valid_from").alias("held_from"),
+        digest(kind).alias("held"),
+        F.col("at").alias("held_at"),
+    )
     paired = seen.join(held, ["database", "id"], "full_outer")
     changed = F.col("held").isNotNull() & (F.col("digest").isNull() | (F.col("digest") != F.col("held")))
     opened = F.col("digest").isNotNull() & (F.col("held").isNull() | (F.col("digest") != F.col("held")))
     stamp = F.coalesce(F.col("at"), F.col("held_at"))
     # a close carries only its key and end: its other columns are whatever the snapshot says, if anything
     closes = paired.where(changed).select(
-        F.lit("close").alias("action"), "database", "id", *columns,
-        F.col("held_from").alias("valid_from"), stamp.alias("valid_to"), F.lit(False).alias("is_current"))
+        F.lit("close").alias("action"),
+        "database",
+        "id",
+        *columns,
+        F.col("held_from").alias("valid_from"),
+        stamp.alias("valid_to"),
+        F.lit(False).alias("is_current"),
+    )
     opens = paired.where(opened).select(
-        F.lit("open").alias("action"), "database", "id", *columns,
-        stamp.alias("valid_from"), F.lit(None).cast("timestamp").alias("valid_to"), F.lit(True).alias("is_current"))
+        F.lit("open").alias("action"),
+        "database",
+        "id",
+        *columns,
+        stamp.alias("valid_from"),
+        F.lit(None).cast("timestamp").alias("valid_to"),
+        F.lit(True).alias("is_current"),
+    )
     return closes.unionByName(opens)
 
 
@@ -162,8 +188,9 @@ def since(af_bronze: DataFrame, latest: dict[str, str]) -> DataFrame:
     without one: all of its rows). Delta skips the older snapshots' files by their ``extracted_at``."""
     newer = ~F.col("database").isin(list(latest)) if latest else F.lit(True)
     for database, at in latest.items():
-        newer = newer | ((F.col("database") == database)
-                         & (F.col("extracted_at") > instant(dt.datetime.fromisoformat(at))))
+        newer = newer | (
+            (F.col("database") == database) & (F.col("extracted_at") > instant(dt.datetime.fromisoformat(at)))
+        )
     return af_bronze.where(newer)
 
 
@@ -172,23 +199,33 @@ def folded(versions: DataFrame, recent: DataFrame, kind: str) -> DataFrame:
     (at most one per database: an update takes one) are folded in, whether or not the fold has run yet:
     what the tables after AF read within the update that took the snapshot. A snapshot the history holds
     already changes nothing."""
-    taken = (recent.where((F.col("record_kind") == "snapshot") & (F.col("status") == "ok"))
-             .select("database", "snapshot_id", F.col("extracted_at").alias("at")))
-    rows = recent.where(F.col("record_kind") == kind).join(taken.select("database", "snapshot_id"),
-                                                           ["database", "snapshot_id"], "left_semi")
+    taken = recent.where((F.col("record_kind") == "snapshot") & (F.col("status") == "ok")).select(
+        "database", "snapshot_id", F.col("extracted_at").alias("at")
+    )
+    rows = recent.where(F.col("record_kind") == kind).join(
+        taken.select("database", "snapshot_id"), ["database", "snapshot_id"], "left_semi"
+    )
     changes = snapshot_changes(versions.where("is_current"), rows, kind, taken.select("database", "at"))
-    closed = changes.where(F.col("action") == "close").select("database", "id", "valid_from",
-                                                              F.col("valid_to").alias("closed_at"))
+    closed = changes.where(F.col("action") == "close").select(
+        "database", "id", "valid_from", F.col("valid_to").alias("closed_at")
+    )
     kept = versions.join(closed, ["database", "id", "valid_from"], "left").select(
-        "database", "id", *KINDS[kind], "valid_from", F.coalesce("closed_at", "valid_to").alias("valid_to"),
-        (F.col("is_current") & F.col("closed_at").isNull()).alias("is_current"))
+        "database",
+        "id",
+        *KINDS[kind],
+        "valid_from",
+        F.coalesce("closed_at", "valid_to").alias("valid_to"),
+        (F.col("is_current") & F.col("closed_at").isNull()).alias("is_current"),
+    )
     return kept.unionByName(changes.where(F.col("action") == "open").select(*history_columns(kind)))
 
 
 def last_changes(spark: SparkSession, table: str) -> dict[str, dt.datetime]:
     """Per database, the latest snapshot time at which a version opened or closed."""
-    rows = (spark.read.table(table)
-            .groupBy("database").agg(F.greatest(F.max("valid_from"), F.max("valid_to")).alias("last")).collect())
+    rows = (
+        spark.read.table(table)
+        .groupBy("database")
+        .agg(F.greatest(F.max("valid_from"), F.max("valid_to")).alias("last"))
+        .collect()
+    )
     return {r["database"]: r["last"] for r in rows}
-
-

@@ -34,8 +34,9 @@ class PIAFDataSource(DataSource):
     def streamReader(self, schema):
         config = PIConfig.from_options(self.options)
         last = self.options.get("last_snapshot")
-        return AFStreamReader(config, dt.datetime.fromisoformat(last) if last else None,
-                              json.loads(self.options.get("state") or "{}"))
+        return AFStreamReader(
+            config, dt.datetime.fromisoformat(last) if last else None, json.loads(self.options.get("state") or "{}")
+        )
 
 
 class AFStreamReader(OncePerUpdateReader):

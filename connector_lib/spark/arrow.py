@@ -3,7 +3,7 @@ Python tuple, which is most of a Python data source's per-row cost."""
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 import pyarrow as pa
 
@@ -33,4 +33,5 @@ def record_batches(records: Iterable[tuple | pa.RecordBatch], batch_rows: int = 
 def _batch(rows: list[tuple]) -> pa.RecordBatch:
     columns = list(zip(*rows))
     return pa.RecordBatch.from_arrays(
-        [pa.array(col, type=field.type) for col, field in zip(columns, SCHEMA)], schema=SCHEMA)
+        [pa.array(col, type=field.type) for col, field in zip(columns, SCHEMA)], schema=SCHEMA
+    )

@@ -13,8 +13,8 @@ shards (``shards.combine``).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from pyspark.sql import SparkSession
 
@@ -43,7 +43,7 @@ class AssetsGold:
     tag_assets: str
 
     @classmethod
-    def in_schema(cls, schema: str) -> "AssetsGold":
+    def in_schema(cls, schema: str) -> AssetsGold:
         return cls(qualified(schema, VIEW), qualified(schema, GOLD), qualified(schema, TAG_ASSETS))
 
     def ensure(self, spark: SparkSession, replace: bool = False) -> None:
@@ -52,7 +52,9 @@ class AssetsGold:
         logged, not raised: the data is in the two tables, and the next micro-batch tries again."""
         try:
             kind = spark.catalog.getTable(self.view).tableType if spark.catalog.tableExists(self.view) else None
-            if (kind == "VIEW" and not replace) or not (spark.catalog.tableExists(self.gold) and spark.catalog.tableExists(self.tag_assets)):
+            if (kind == "VIEW" and not replace) or not (
+                spark.catalog.tableExists(self.gold) and spark.catalog.tableExists(self.tag_assets)
+            ):
                 return
             if kind == "MATERIALIZED_VIEW":  # Databricks, the former layout
                 spark.sql(f"DROP MATERIALIZED VIEW IF EXISTS {self.view}")
@@ -62,5 +64,8 @@ class AssetsGold:
             spark.sql(f"CREATE OR REPLACE VIEW {self.view} AS {query(self.gold, self.tag_assets, columns)}")
             log.info("created the view %s over %s and %s", self.view, self.gold, self.tag_assets)
         except Exception as exc:  # noqa: BLE001 - see the docstring
-            log.warning("cannot create the view %s yet (%s); the next micro-batch tries again", self.view,
-                        (str(exc).strip().splitlines() or [type(exc).__name__])[0])
+            log.warning(
+                "cannot create the view %s yet (%s); the next micro-batch tries again",
+                self.view,
+                (str(exc).strip().splitlines() or [type(exc).__name__])[0],
+            )

@@ -59,7 +59,7 @@ class Targets:
     gold: str
 
     @classmethod
-    def in_schema(cls, schema: str) -> "Targets":
+    def in_schema(cls, schema: str) -> Targets:
         return cls(qualified(schema, SILVER_TABLE), qualified(schema, WATERMARK_TABLE), qualified(schema, GOLD_TABLE))
 
     def all(self) -> tuple[str, str, str]:
@@ -72,24 +72,28 @@ def apply_batch(batch: DataFrame, batch_id: int, targets: Targets, gold_check=No
     fail rules)."""
     spark = batch.sparkSession
     is_value = F.col("record_kind") == "value"
-    bounds = batch.agg(F.count(F.when(is_value, 1)).alias("values"),
-                       F.count(F.when(F.col("record_kind") == "window", 1)).alias("windows"),
-                       F.min(F.when(is_value, F.unix_micros("timestamp"))).alias("lo"),
-                       F.max(F.when(is_value, F.unix_micros("timestamp"))).alias("hi")).first()
-    lo, hi = (from_epoch_micros(bounds.lo), from_epoch_micros(bounds.hi)) if bounds.values else (None, None)
+    (bounds,) = batch.agg(
+        F.count(F.when(is_value, 1)).alias("values"),
+        F.count(F.when(F.col("record_kind") == "window", 1)).alias("windows"),
+        F.min(F.when(is_value, F.unix_micros("timestamp"))).alias("lo"),
+        F.max(F.when(is_value, F.unix_micros("timestamp"))).alias("hi"),
+    ).collect()
+    lo = from_epoch_micros(bounds.lo) if bounds.values else None
+    hi = from_epoch_micros(bounds.hi) if bounds.values else None
     if batch_id == 0:
         rebuild_tables(spark, targets)
         load_first_batch(batch, targets, bounds.values, lo, hi, gold_check)
         return
-    if bounds.values:
+    if lo is not None and hi is not None:
         merge_silver(spark, transforms.silver_values(batch), targets.silver, lo, hi)
         merge_gold(spark, batch.where(is_value), targets, lo, hi, gold_check)
     if bounds.windows:
         merge_watermarks(spark, batch, targets.watermarks)
 
 
-def load_first_batch(batch: DataFrame, targets: Targets, values: int, lo: dt.datetime | None,
-                     hi: dt.datetime | None, gold_check=None) -> None:
+def load_first_batch(
+    batch: DataFrame, targets: Targets, values: int, lo: dt.datetime | None, hi: dt.datetime | None, gold_check=None
+) -> None:
     """Micro-batch 0 into the three tables just emptied. Silver and the watermarks are appended from
     their folds, not merged (a backfill's first micro-batch holds its whole history; a merge would join it
     against nothing); gold, an hourly summary far smaller, goes through the same merge as later batches,
@@ -101,10 +105,14 @@ def load_first_batch(batch: DataFrame, targets: Targets, values: int, lo: dt.dat
     every range, so every update with a lookback would read all of it; within a slice a tag's rows sit
     together, so a query for one tag skips most of each file's row groups."""
     slices = max(1, math.ceil(values / SILVER_ROWS_PER_FILE))
-    (transforms.silver_values(batch.repartitionByRange(slices, "timestamp"))
-     .sortWithinPartitions("web_id", "timestamp").writeTo(targets.silver).append())
+    (
+        transforms.silver_values(batch.repartitionByRange(slices, "timestamp"))
+        .sortWithinPartitions("web_id", "timestamp")
+        .writeTo(targets.silver)
+        .append()
+    )
     transforms.watermarks(batch).writeTo(targets.watermarks).append()
-    if lo is not None:
+    if lo is not None and hi is not None:
         hourly = transforms.hourly_aggregates(batch.sparkSession.read.table(targets.silver))
         upsert_gold(batch.sparkSession, hourly, targets.gold, hour_floor(lo), hour_floor(hi) + HOUR, gold_check)
 
@@ -112,6 +120,7 @@ def load_first_batch(batch: DataFrame, targets: Targets, values: int, lo: dt.dat
 def batch_handler(targets: Targets, gold_check=None, assets=None):
     """The function Databricks' ForEachBatch sink calls with each micro-batch (``assets``: the
     ``assets_gold.AssetsGold`` view to make sure of, with AF)."""
+
     def handle(batch: DataFrame, batch_id: int) -> None:
         apply_batch(batch, batch_id, targets, gold_check)
         if assets is not None:
@@ -139,14 +148,21 @@ def rebuild_tables(spark: SparkSession, targets: Targets) -> None:
         create_merged_table(spark, table, schema, cluster, extra)
 
 
-def create_merged_table(spark: SparkSession, table: str, schema, cluster: tuple[str, ...] = (),
-                        properties: dict[str, str] | None = None) -> None:
+def create_merged_table(
+    spark: SparkSession, table: str, schema, cluster: tuple[str, ...] = (), properties: dict[str, str] | None = None
+) -> None:
     """A table the pipeline merges into, dropped and created empty: deletion vectors (a merge marks replaced
     rows instead of rewriting their files), the layout version, optional clustering and properties."""
     columns = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in schema.fields)
     clustering = f" CLUSTER BY ({', '.join(f'`{c}`' for c in cluster)})" if cluster else ""
-    listed = ", ".join(f"'{k}' = '{v}'" for k, v in {
-        "delta.enableDeletionVectors": "true", LAYOUT_PROPERTY: LAYOUT_VERSION, **(properties or {})}.items())
+    listed = ", ".join(
+        f"'{k}' = '{v}'"
+        for k, v in {
+            "delta.enableDeletionVectors": "true",
+            LAYOUT_PROPERTY: LAYOUT_VERSION,
+            **(properties or {}),
+        }.items()
+    )
     spark.sql(f"DROP TABLE IF EXISTS {table}")
     spark.sql(f"CREATE TABLE {table} ({columns}) USING delta{clustering} TBLPROPERTIES ({listed})")
 
@@ -173,52 +189,67 @@ def merge_silver(spark: SparkSession, changes: DataFrame, table: str, lo: dt.dat
     newer = "struct(s.value_type <> 'error', s.extracted_at) > struct(t.value_type <> 'error', t.extracted_at)"
     reported = ("tag", *transforms.VALUE_COLUMNS, "extracted_at")
     updates = [f"t.`{c}` = CASE WHEN {newer} THEN s.`{c}` ELSE t.`{c}` END" for c in reported]
-    updates += ["t.is_late = CASE WHEN s.first_seen_at < t.first_seen_at THEN s.is_late ELSE t.is_late END",
-                "t.first_seen_at = least(t.first_seen_at, s.first_seen_at)",
-                "t.last_seen_at = greatest(t.last_seen_at, s.last_seen_at)"]
-    merge_view(spark, changes, f"""
+    updates += [
+        "t.is_late = CASE WHEN s.first_seen_at < t.first_seen_at THEN s.is_late ELSE t.is_late END",
+        "t.first_seen_at = least(t.first_seen_at, s.first_seen_at)",
+        "t.last_seen_at = greatest(t.last_seen_at, s.last_seen_at)",
+    ]
+    merge_view(
+        spark,
+        changes,
+        f"""
         MERGE INTO {table} t USING {{source}} s
         ON t.web_id = s.web_id AND t.timestamp = s.timestamp AND t.sequence = s.sequence
            AND t.timestamp BETWEEN {_timestamp(lo)} AND {_timestamp(hi)}
         WHEN MATCHED AND (({newer}) OR s.first_seen_at < t.first_seen_at OR s.last_seen_at > t.last_seen_at)
           THEN UPDATE SET {", ".join(updates)}
-        WHEN NOT MATCHED THEN INSERT *""")
+        WHEN NOT MATCHED THEN INSERT *""",
+    )
 
 
 def touched_hours(values: DataFrame) -> DataFrame:
     """The (tag, hour) pairs whose gold may change: the hours of the micro-batch's values and the hour on
     either side (a value held or interpolated across an hour boundary weighs in its neighbour)."""
     hours = values.select("web_id", hour_start("timestamp").alias("hour")).distinct()
-    return (hours
-            .unionByName(hours.select("web_id", (F.col("hour") - F.expr("INTERVAL 1 HOUR")).alias("hour")))
-            .unionByName(hours.select("web_id", (F.col("hour") + F.expr("INTERVAL 1 HOUR")).alias("hour")))
-            .distinct())
+    return (
+        hours.unionByName(hours.select("web_id", (F.col("hour") - F.expr("INTERVAL 1 HOUR")).alias("hour")))
+        .unionByName(hours.select("web_id", (F.col("hour") + F.expr("INTERVAL 1 HOUR")).alias("hour")))
+        .distinct()
+    )
 
 
-def merge_gold(spark: SparkSession, values: DataFrame, targets: Targets, lo: dt.datetime, hi: dt.datetime,
-               gold_check=None) -> None:
+def merge_gold(
+    spark: SparkSession, values: DataFrame, targets: Targets, lo: dt.datetime, hi: dt.datetime, gold_check=None
+) -> None:
     """Recompute gold for the touched hours from silver (as merged) and merge them: silver is read only
     over the micro-batch's time range, widened to whole hours and their neighbours."""
     first = hour_floor(lo) - HOUR
     end = hour_floor(hi) + 2 * HOUR
     touched = touched_hours(values)
-    silver = (spark.read.table(targets.silver)
-              .where((F.col("timestamp") >= F.lit(first)) & (F.col("timestamp") < F.lit(end)))
-              .join(touched.select("web_id").distinct(), "web_id", "left_semi"))
+    silver = (
+        spark.read.table(targets.silver)
+        .where((F.col("timestamp") >= F.lit(first)) & (F.col("timestamp") < F.lit(end)))
+        .join(touched.select("web_id").distinct(), "web_id", "left_semi")
+    )
     hourly = transforms.hourly_aggregates(silver).join(touched, ["web_id", "hour"], "left_semi")
     upsert_gold(spark, hourly, targets.gold, first, end, gold_check)
 
 
-def upsert_gold(spark: SparkSession, hourly: DataFrame, table: str, first: dt.datetime, end: dt.datetime,
-                gold_check=None) -> None:
+def upsert_gold(
+    spark: SparkSession, hourly: DataFrame, table: str, first: dt.datetime, end: dt.datetime, gold_check=None
+) -> None:
     """Merge recomputed hours (all within [first, end]) into gold, after its fail and drop rules."""
     if gold_check is not None:
         hourly = gold_check(hourly)
-    merge_view(spark, hourly, f"""
+    merge_view(
+        spark,
+        hourly,
+        f"""
         MERGE INTO {table} t USING {{source}} s
         ON t.web_id = s.web_id AND t.hour = s.hour AND t.hour BETWEEN {_timestamp(first)} AND {_timestamp(end)}
         WHEN MATCHED THEN UPDATE SET *
-        WHEN NOT MATCHED THEN INSERT *""")
+        WHEN NOT MATCHED THEN INSERT *""",
+    )
 
 
 def hour_floor(value: dt.datetime) -> dt.datetime:
@@ -230,7 +261,11 @@ def merge_watermarks(spark: SparkSession, batch: DataFrame, table: str) -> None:
     tag: the state table holds one row per tag)."""
     windows = batch.where(F.col("record_kind") == "window")
     state = spark.read.table(table).join(windows.select("web_id").distinct(), "web_id", "left_semi")
-    merge_view(spark, transforms.extend_watermarks(state, windows), f"""
+    merge_view(
+        spark,
+        transforms.extend_watermarks(state, windows),
+        f"""
         MERGE INTO {table} t USING {{source}} s ON t.web_id = s.web_id
         WHEN MATCHED THEN UPDATE SET *
-        WHEN NOT MATCHED THEN INSERT *""")
+        WHEN NOT MATCHED THEN INSERT *""",
+    )

@@ -18,8 +18,8 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -28,7 +28,7 @@ from pyspark.sql.datasource import DataSource, WriterCommitMessage
 try:  # Spark 4.1 and later, as every open-source SDP release this sink serves
     from pyspark.sql.datasource import DataSourceStreamArrowWriter
 except ImportError:  # pragma: no cover - Spark 4.0: Databricks 17.3 uses its ForEachBatch sink instead
-    DataSourceStreamArrowWriter = None
+    DataSourceStreamArrowWriter = None  # type: ignore[misc,assignment]
 
 from ..bronze import SPARK_SCHEMA
 from .af_curation import AF_SCHEMA, AFTargets, apply_af_batch
@@ -42,8 +42,12 @@ FORMAT = "pi_curation"
 def _apply_values(batch, batch_id: int, options: dict[str, str]) -> None:
     from expectations import enforce
 
-    apply_batch(batch, batch_id, Targets(options["silver"], options["watermarks"], options["gold"]),
-                gold_check=enforce(GOLD_TABLE))
+    apply_batch(
+        batch,
+        batch_id,
+        Targets(options["silver"], options["watermarks"], options["gold"]),
+        gold_check=enforce(GOLD_TABLE),
+    )
     _ensure_assets_gold(batch.sparkSession, options, replace=batch_id == 0)  # micro-batch 0 created gold anew
 
 
@@ -58,8 +62,9 @@ def _ensure_assets_gold(spark, options: dict[str, str], replace: bool = False) -
 
 
 def _apply_ef(batch, batch_id: int, options: dict[str, str]) -> None:
-    targets = EFTargets(options["frames"], options["attributes"], options["alarms"], options["downtime"],
-                        options["batches"])
+    targets = EFTargets(
+        options["frames"], options["attributes"], options["alarms"], options["downtime"], options["batches"]
+    )
     af = AFSource(options["af_elements"], options["af_bronze"], json.loads(options["af_latest"]))
     kpis = KPISettings(options["downtime_template"], options["batch_template"], options["product_attribute"])
     apply_ef_batch(batch, batch_id, targets, af, kpis)
@@ -100,7 +105,7 @@ def _staged(messages: list[StagedFile]) -> list[str]:
     return [m.path for m in messages if m is not None and m.path is not None]
 
 
-class _StagingWriter(DataSourceStreamArrowWriter or object):
+class _StagingWriter(DataSourceStreamArrowWriter or object):  # type: ignore[misc]
     def __init__(self, options: dict[str, str]):
         self.options = options
 

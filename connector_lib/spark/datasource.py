@@ -17,10 +17,10 @@ import json
 
 from pyspark.sql.datasource import DataSource, DataSourceReader, InputPartition
 
+from ..bronze import SPARK_SCHEMA
 from ..client import PIWebAPIClient
 from ..config import PIConfig
 from ..discovery import Tag, discover_tags
-from ..bronze import SPARK_SCHEMA
 from ..extract import WindowTask, read_windows
 from ..plan import partition_tasks, plan_rereads, plan_windows
 from ..reread import RereadRequest
@@ -38,21 +38,24 @@ class PIPartition(InputPartition):
         super().__init__(json.dumps({"tasks": [t.to_json() for t in tasks], "rate": rate_share}))
 
 
-def _partitions(tasks: list[WindowTask], config: PIConfig,
-                densities: dict[str, float] | None = None) -> list[PIPartition]:
+def _partitions(
+    tasks: list[WindowTask], config: PIConfig, densities: dict[str, float] | None = None
+) -> list[PIPartition]:
     parts = partition_tasks(tasks, config, densities)
     share = config.requests_per_second / len(parts) if parts else 0.0
     return [PIPartition(p, share) for p in parts]
 
 
-def reader_options(config: PIConfig, watermarks: dict[str, dt.datetime] | None = None,
-                   densities: dict[str, float] | None = None,
-                   rereads: list[RereadRequest] | None = None) -> dict[str, str]:
+def reader_options(
+    config: PIConfig,
+    watermarks: dict[str, dt.datetime] | None = None,
+    densities: dict[str, float] | None = None,
+    rereads: list[RereadRequest] | None = None,
+) -> dict[str, str]:
     """Options for ``spark.readStream.format("pi")``. Secrets travel under keys Spark redacts."""
     options = config.to_options()
     if watermarks is not None:
-        options["watermarks"] = json.dumps({k: v.isoformat() for k, v in watermarks.items()},
-                                           separators=(",", ":"))
+        options["watermarks"] = json.dumps({k: v.isoformat() for k, v in watermarks.items()}, separators=(",", ":"))
     if densities:
         options["densities"] = json.dumps({k: round(v, 6) for k, v in densities.items()}, separators=(",", ":"))
     if rereads:
@@ -77,8 +80,13 @@ class PIDataSource(DataSource):
     def streamReader(self, schema):
         marks = {k: dt.datetime.fromisoformat(v) for k, v in json.loads(self.options.get("watermarks") or "{}").items()}
         rereads = [RereadRequest.from_json(r) for r in json.loads(self.options.get("rereads") or "[]")]
-        return PIStreamReader(self._config(), marks, json.loads(self.options.get("densities") or "{}"), rereads,
-                              json.loads(self.options.get("state") or "{}"))
+        return PIStreamReader(
+            self._config(),
+            marks,
+            json.loads(self.options.get("densities") or "{}"),
+            rereads,
+            json.loads(self.options.get("state") or "{}"),
+        )
 
 
 def _read(config: PIConfig, partition: InputPartition):
@@ -119,9 +127,14 @@ class PIStreamReader(PlannedStreamReader):
     4.1), an update reads one ``pi.max_window`` chunk per tag and a long backfill goes on at the next
     update."""
 
-    def __init__(self, config: PIConfig, watermarks: dict[str, dt.datetime],
-                 densities: dict[str, float] | None = None, rereads: list[RereadRequest] | None = None,
-                 state: dict | None = None):
+    def __init__(
+        self,
+        config: PIConfig,
+        watermarks: dict[str, dt.datetime],
+        densities: dict[str, float] | None = None,
+        rereads: list[RereadRequest] | None = None,
+        state: dict | None = None,
+    ):
         super().__init__(state)
         self.config = config
         self.watermarks = watermarks
@@ -144,37 +157,40 @@ class PIStreamReader(PlannedStreamReader):
     def prepareForTriggerAvailableNow(self) -> None:
         self._target = self._now_bound()
 
-    def _start_state(self, start: dict) -> None:
+    def _start_state(self, start: dict) -> list[Tag]:
+        """The tags this reader follows, discovered (and their positions set) on first use."""
         if self._tags is not None:
-            return
+            return self._tags
         self.check_state(start)
-        self._tags = discover_tags(PIWebAPIClient(self.config), self.config)
+        self._tags = tags = discover_tags(PIWebAPIClient(self.config), self.config)
         backfill = parse_time(self.config.backfill_start, dt.datetime.now(UTC))
         # from the initial offset bronze is empty (first run or full refresh): old watermarks do not apply
         resumed = self.resumed(start)
         marks = self.watermarks if resumed else {}
-        self._active_marks = {t.web_id: marks[t.web_id] for t in self._tags if t.web_id in marks}
-        self._positions = {t.web_id: self._active_marks.get(t.web_id, backfill) for t in self._tags}
+        self._active_marks = {t.web_id: marks[t.web_id] for t in tags if t.web_id in marks}
+        self._positions = {t.web_id: self._active_marks.get(t.web_id, backfill) for t in tags}
         for request in self.rereads:  # from the initial offset, earlier re-reads are gone with bronze too
             covered = request.covered if resumed else {}
-            for tag in self._tags:
+            for tag in tags:
                 if request.matches(tag.name):
                     self._reread_positions[(request.request_id, tag.web_id)] = max(
-                        covered.get(tag.web_id, request.start), request.start)
+                        covered.get(tag.web_id, request.start), request.start
+                    )
+        return tags
 
     def initialOffset(self) -> dict:
         return {"round": 0, "end": None}
 
     def _plan(self, start: dict, end: dt.datetime) -> list[WindowTask]:
         """The next windows up to ``end``; positions move on as soon as they are planned."""
-        self._start_state(start)
-        tasks = plan_windows(self._tags, self._positions, self._active_marks, self._lookback_done,
-                             self.config, end)
+        tags = self._start_state(start)
+        tasks = plan_windows(tags, self._positions, self._active_marks, self._lookback_done, self.config, end)
         for task in tasks:
             self._positions[task.web_id] = task.end
             self._lookback_done.add(task.web_id)
-        rereads = plan_rereads(self._tags, self.rereads, self._reread_positions, self._active_marks, self.config, end)
+        rereads = plan_rereads(tags, self.rereads, self._reread_positions, self._active_marks, self.config, end)
         for task in rereads:
+            assert task.reread is not None  # a re-read window names its request
             self._reread_positions[(task.reread, task.web_id)] = task.end
         return tasks + rereads
 
@@ -203,6 +219,7 @@ class PIStreamReader(PlannedStreamReader):
         """Forget the committed batch and, where offsets count rounds, every earlier one (the next batch
         may already be planned: Spark asks for the next latest offset before it commits the last batch)."""
         done = int(end.get("round") or 0)
-        for key in [k for k in self._batches
-                    if k == _offset_key(end) or 0 < int(json.loads(k).get("round") or 0) <= done]:
+        for key in [
+            k for k in self._batches if k == _offset_key(end) or 0 < int(json.loads(k).get("round") or 0) <= done
+        ]:
             del self._batches[key]

@@ -38,8 +38,19 @@ from ..eventframes import EF_COLUMNS
 from .af_curation import AF_SCHEMA, folded, since
 from .af_transforms import history
 from .curation import create_merged_table, merge_view
-from .ef_transforms import (KEYS, alarms, attribute, attribute_values, batches_by_product, closed, current_frames,
-                            downtime_daily, frame_changes, newest, with_elements)
+from .ef_transforms import (
+    KEYS,
+    alarms,
+    attribute,
+    attribute_values,
+    batches_by_product,
+    closed,
+    current_frames,
+    downtime_daily,
+    frame_changes,
+    newest,
+    with_elements,
+)
 from .state import qualified
 from .utc import instant, latest, utc_date
 
@@ -64,9 +75,13 @@ class EFTargets:
     batches: str
 
     @classmethod
-    def in_schema(cls, schema: str) -> "EFTargets":
-        return cls(*(qualified(schema, t) for t in (FRAMES_TABLE, ATTRIBUTES_TABLE, ALARMS_TABLE, DOWNTIME_TABLE,
-                                                   BATCHES_TABLE)))
+    def in_schema(cls, schema: str) -> EFTargets:
+        return cls(
+            *(
+                qualified(schema, t)
+                for t in (FRAMES_TABLE, ATTRIBUTES_TABLE, ALARMS_TABLE, DOWNTIME_TABLE, BATCHES_TABLE)
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -88,8 +103,11 @@ class AFSource:
     latest: dict[str, str] = field(default_factory=dict)
 
     def versions(self, spark: SparkSession) -> DataFrame:
-        bronze = (spark.read.table(self.bronze) if spark.catalog.tableExists(self.bronze)
-                  else spark.createDataFrame([], AF_SCHEMA))
+        bronze = (
+            spark.read.table(self.bronze)
+            if spark.catalog.tableExists(self.bronze)
+            else spark.createDataFrame([], AF_SCHEMA)
+        )
         if spark.catalog.tableExists(self.elements):
             held = spark.read.table(self.elements)
             if not held.isEmpty():
@@ -99,8 +117,9 @@ class AFSource:
         return history(bronze, "element")
 
 
-def apply_ef_batch(batch: DataFrame, batch_id: int, targets: EFTargets, af: AFSource,
-                   kpis: KPISettings = KPISettings()) -> None:
+def apply_ef_batch(
+    batch: DataFrame, batch_id: int, targets: EFTargets, af: AFSource, kpis: KPISettings = KPISettings()
+) -> None:
     """Merge one micro-batch of event frame bronze rows into the event frame tables (micro-batch 0:
     rebuild them from it)."""
     spark = batch.sparkSession
@@ -114,8 +133,9 @@ def apply_ef_batch(batch: DataFrame, batch_id: int, targets: EFTargets, af: AFSo
     incoming = local(latest_reads(batch))
     held = spark.read.table(targets.frames)
     renamed = changed_element_refs(elements, seen)
-    touched = local(incoming.select(*KEYS).unionByName(
-        held.join(renamed, "element_web_id", "left_semi").select(*KEYS)).distinct())
+    touched = local(
+        incoming.select(*KEYS).unionByName(held.join(renamed, "element_web_id", "left_semi").select(*KEYS)).distinct()
+    )
     if touched.isEmpty():  # an update whose read found no frame, and no element changed
         record_af_seen(spark, targets.frames, elements, seen)
         return
@@ -123,22 +143,37 @@ def apply_ef_batch(batch: DataFrame, batch_id: int, targets: EFTargets, af: AFSo
     after = local(newest(before.unionByName(incoming)))
     frames = held.join(touched, list(KEYS), "left_anti").unionByName(after)  # as they will be once merged
     old, new = with_elements(before, as_of(elements, seen)), with_elements(after, elements)
-    replace_rows(spark, targets.attributes, attribute_values(after),
-                 after.select("database", F.col("id").alias("frame_id")), ATTRIBUTE_KEYS)
+    replace_rows(
+        spark,
+        targets.attributes,
+        attribute_values(after),
+        after.select("database", F.col("id").alias("frame_id")),
+        ATTRIBUTE_KEYS,
+    )
     replace_rows(spark, targets.alarms, alarms(new), touched, KEYS)
     downtime = downtime_keys(old, kpis.downtime_template).unionByName(downtime_keys(new, kpis.downtime_template))
-    replace_groups(spark, targets.downtime, downtime, DOWNTIME_KEYS, lambda lo, hi: downtime_daily(
-        with_elements(overlapping(frames, lo, hi), elements), kpis.downtime_template))
-    products = (batch_keys(before, kpis.batch_template, kpis.product_attribute)
-                .unionByName(batch_keys(after, kpis.batch_template, kpis.product_attribute)))
-    replace_groups(spark, targets.batches, products, BATCH_KEYS, lambda lo, hi: batches_by_product(
-        starting(frames, lo, hi), kpis.batch_template, kpis.product_attribute))
+    replace_groups(
+        spark,
+        targets.downtime,
+        downtime,
+        DOWNTIME_KEYS,
+        lambda lo, hi: downtime_daily(with_elements(overlapping(frames, lo, hi), elements), kpis.downtime_template),
+    )
+    products = batch_keys(before, kpis.batch_template, kpis.product_attribute).unionByName(
+        batch_keys(after, kpis.batch_template, kpis.product_attribute)
+    )
+    replace_groups(
+        spark,
+        targets.batches,
+        products,
+        BATCH_KEYS,
+        lambda lo, hi: batches_by_product(starting(frames, lo, hi), kpis.batch_template, kpis.product_attribute),
+    )
     merge_frames(spark, incoming, targets.frames)
     record_af_seen(spark, targets.frames, elements, seen)
 
 
-def rebuild(spark: SparkSession, frames: DataFrame, elements: DataFrame, targets: EFTargets,
-            kpis: KPISettings) -> None:
+def rebuild(spark: SparkSession, frames: DataFrame, elements: DataFrame, targets: EFTargets, kpis: KPISettings) -> None:
     """Every table dropped and written again from ``frames`` (one current row each)."""
     enriched = with_elements(frames, elements)
     tables = {
@@ -156,6 +191,7 @@ def rebuild(spark: SparkSession, frames: DataFrame, elements: DataFrame, targets
 
 def ef_batch_handler(targets: EFTargets, af: AFSource, kpis: KPISettings):
     """The function Databricks' ForEachBatch sink calls with each micro-batch of event frame bronze."""
+
     def handle(batch: DataFrame, batch_id: int) -> None:
         apply_ef_batch(batch, batch_id, targets, af, kpis)
 
@@ -175,7 +211,9 @@ def changed_element_refs(elements: DataFrame, seen: dt.datetime | None) -> DataF
         return elements.select(F.col("web_id").alias("element_web_id")).distinct()
     after = instant(seen)
     ids = elements.where((F.col("valid_from") > after) | (F.col("valid_to") > after)).select("database", "id")
-    return elements.join(ids, ["database", "id"], "left_semi").select(F.col("web_id").alias("element_web_id")).distinct()
+    return (
+        elements.join(ids, ["database", "id"], "left_semi").select(F.col("web_id").alias("element_web_id")).distinct()
+    )
 
 
 def as_of(elements: DataFrame, seen: dt.datetime | None) -> DataFrame:
@@ -184,27 +222,31 @@ def as_of(elements: DataFrame, seen: dt.datetime | None) -> DataFrame:
     if seen is None:
         return elements.where(F.lit(False))
     at = instant(seen)
-    return (elements.where(F.col("valid_from") <= at)
-            .withColumn("is_current", F.col("valid_to").isNull() | (F.col("valid_to") > at)))
+    return elements.where(F.col("valid_from") <= at).withColumn(
+        "is_current", F.col("valid_to").isNull() | (F.col("valid_to") > at)
+    )
 
 
 def downtime_keys(frames: DataFrame, template: str) -> DataFrame:
     """(database, element Id, UTC day) of every day a closed downtime frame among ``frames`` (with their
     elements) overlaps."""
-    return closed(frames, template).select("database", "element_id",
-                         F.explode(F.sequence(utc_date("start_time"), utc_date("end_time"))).alias("day"))
+    return closed(frames, template).select(
+        "database", "element_id", F.explode(F.sequence(utc_date("start_time"), utc_date("end_time"))).alias("day")
+    )
 
 
 def batch_keys(frames: DataFrame, template: str, product_attribute: str) -> DataFrame:
     """(database, product, UTC day of the start) of the closed batches among ``frames``."""
-    return closed(frames, template).select("database", attribute(product_attribute).alias("product"),
-                         utc_date("start_time").alias("day"))
+    return closed(frames, template).select(
+        "database", attribute(product_attribute).alias("product"), utc_date("start_time").alias("day")
+    )
 
 
 def overlapping(frames: DataFrame, first: dt.date, last: dt.date) -> DataFrame:
     """Closed frames that overlap the UTC days ``first`` to ``last``."""
-    return frames.where(~F.col("in_progress") & (F.col("start_time") < _day_end(last))
-                        & (F.col("end_time") >= _day_start(first)))
+    return frames.where(
+        ~F.col("in_progress") & (F.col("start_time") < _day_end(last)) & (F.col("end_time") >= _day_start(first))
+    )
 
 
 def starting(frames: DataFrame, first: dt.date, last: dt.date) -> DataFrame:
@@ -213,7 +255,7 @@ def starting(frames: DataFrame, first: dt.date, last: dt.date) -> DataFrame:
 
 
 def _day_start(day: dt.date) -> Column:
-    return instant(dt.datetime.combine(day, dt.time(), dt.timezone.utc))
+    return instant(dt.datetime.combine(day, dt.time(), dt.UTC))
 
 
 def _day_end(day: dt.date) -> Column:
@@ -224,15 +266,16 @@ def replace_groups(spark: SparkSession, table: str, keys: DataFrame, key_columns
     """Recompute the rows of ``table`` whose keys are among ``keys`` and put them in place of the rows
     held: ``compute(first_day, last_day)`` gives the table's rows over the days the keys span."""
     keys = local(keys.distinct())
-    span = keys.agg(F.min("day").alias("first"), F.max("day").alias("last")).first()
+    (span,) = keys.agg(F.min("day").alias("first"), F.max("day").alias("last")).collect()
     if span["first"] is None:
         return
     rows = _semi(compute(span["first"], span["last"]), keys, key_columns)
     replace_rows(spark, table, rows, keys, key_columns)
 
 
-def replace_rows(spark: SparkSession, table: str, rows: DataFrame, groups: DataFrame,
-                 row_keys: tuple[str, ...]) -> None:
+def replace_rows(
+    spark: SparkSession, table: str, rows: DataFrame, groups: DataFrame, row_keys: tuple[str, ...]
+) -> None:
     """Make the rows of ``table`` in ``groups`` (a DataFrame of some leading columns of ``row_keys``)
     exactly ``rows``, in one MERGE: rows held in those groups and not among ``rows`` are deleted.
     Keys compare null-safe (a frame without an element, a batch without a product)."""
@@ -245,11 +288,15 @@ def replace_rows(spark: SparkSession, table: str, rows: DataFrame, groups: DataF
         return
     source = rows.withColumn("_drop", F.lit(False)).unionByName(stale, allowMissingColumns=True)
     on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in row_keys)
-    merge_view(spark, source, f"""
+    merge_view(
+        spark,
+        source,
+        f"""
         MERGE INTO {table} t USING {{source}} s ON {on}
         WHEN MATCHED AND s._drop THEN DELETE
         WHEN MATCHED THEN UPDATE SET {", ".join(f"t.`{c}` = s.`{c}`" for c in columns)}
-        WHEN NOT MATCHED AND NOT s._drop THEN INSERT ({_listed(columns)}) VALUES ({_listed(columns, "s.")})""")
+        WHEN NOT MATCHED AND NOT s._drop THEN INSERT ({_listed(columns)}) VALUES ({_listed(columns, "s.")})""",
+    )
 
 
 def local(rows: DataFrame) -> DataFrame:
@@ -278,10 +325,14 @@ def _listed(columns, prefix: str = "") -> str:
 def merge_frames(spark: SparkSession, incoming: DataFrame, table: str) -> None:
     """The micro-batch's latest read of each frame, where it is newer than the row held."""
     newer = "struct(s.last_read_at, s.read_id) > struct(t.last_read_at, t.read_id)"
-    merge_view(spark, incoming, f"""
+    merge_view(
+        spark,
+        incoming,
+        f"""
         MERGE INTO {table} t USING {{source}} s ON t.database = s.database AND t.id = s.id
         WHEN MATCHED AND {newer} THEN UPDATE SET *
-        WHEN NOT MATCHED THEN INSERT *""")
+        WHEN NOT MATCHED THEN INSERT *""",
+    )
 
 
 def af_seen(spark: SparkSession, table: str) -> dt.datetime | None:
@@ -297,5 +348,3 @@ def record_af_seen(spark: SparkSession, table: str, elements: DataFrame, before:
     seen = latest(elements.select(F.greatest("valid_from", F.coalesce("valid_to", "valid_from")).alias("t")), "t")
     if seen is not None and seen != before:
         spark.sql(f"ALTER TABLE {table} SET TBLPROPERTIES ('{AF_SEEN_PROPERTY}' = '{seen.isoformat()}')")
-
-

@@ -32,8 +32,9 @@ class PIEventFrameDataSource(DataSource):
 
     def streamReader(self, schema):
         config = PIConfig.from_options(self.options)
-        return EventFrameStreamReader(config, json.loads(self.options.get("since") or "{}"),
-                                      json.loads(self.options.get("state") or "{}"))
+        return EventFrameStreamReader(
+            config, json.loads(self.options.get("since") or "{}"), json.loads(self.options.get("state") or "{}")
+        )
 
 
 class EventFrameStreamReader(OncePerUpdateReader):
@@ -46,8 +47,9 @@ class EventFrameStreamReader(OncePerUpdateReader):
 
     def read_database(self, client, db, planned_at, first):
         previous = None if first else self.since.get(db.path.lower())
-        yield from read_event_frames(client, self.config, db,
-                                     dt.datetime.fromisoformat(previous) if previous else None, planned_at)
+        yield from read_event_frames(
+            client, self.config, db, dt.datetime.fromisoformat(previous) if previous else None, planned_at
+        )
 
 
 def ef_stream_options(spark: SparkSession, config: PIConfig, table: str = EF_BRONZE) -> dict[str, str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Iterator
+from collections.abc import Iterator
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
@@ -69,19 +69,22 @@ class OncePerUpdateReader(PlannedStreamReader):
         try:
             for db in databases(client, self.config):
                 if db.name.lower() == spec["database"].lower():
-                    yield from self.read_database(client, db, dt.datetime.fromisoformat(spec["at"]),
-                                                  first=spec["first"])
+                    yield from self.read_database(
+                        client, db, dt.datetime.fromisoformat(spec["at"]), first=spec["first"]
+                    )
         finally:
             client.session.close()
 
-    def read_database(self, client: PIWebAPIClient, db: Database, planned_at: dt.datetime,
-                      first: bool) -> Iterator[tuple]:
+    def read_database(
+        self, client: PIWebAPIClient, db: Database, planned_at: dt.datetime, first: bool
+    ) -> Iterator[tuple]:
         """``first``: the stream's first micro-batch (first run or full refresh: its table is empty)."""
         raise NotImplementedError
 
 
-def start_options(spark: SparkSession, config: PIConfig, table: str, kind: str,
-                  column: str) -> tuple[dict[str, str], dict[str, str]]:
+def start_options(
+    spark: SparkSession, config: PIConfig, table: str, kind: str, column: str
+) -> tuple[dict[str, str], dict[str, str]]:
     """At pipeline start: the reader's options (configuration, and whether ``table``, looked up in the
     pipeline's schema, exists) and, per database, the latest ``column`` of its ok ``kind`` records (ISO
     strings; read as epoch microseconds, as collected timestamps depend on the session time zone)."""
@@ -90,6 +93,11 @@ def start_options(spark: SparkSession, config: PIConfig, table: str, kind: str,
     options = {**reader_options(config), **state_option(table, found)}
     if not found:
         return options, {}
-    rows = (spark.read.table(table).where((F.col("record_kind") == kind) & (F.col("status") == "ok"))
-            .groupBy("database").agg(F.max(F.unix_micros(column)).alias("m")).collect())
+    rows = (
+        spark.read.table(table)
+        .where((F.col("record_kind") == kind) & (F.col("status") == "ok"))
+        .groupBy("database")
+        .agg(F.max(F.unix_micros(column)).alias("m"))
+        .collect()
+    )
     return options, {r.database: from_epoch_micros(r.m).isoformat() for r in rows if r.m is not None}

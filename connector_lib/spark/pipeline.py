@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import pyspark
 from pyspark.sql import DataFrame, SparkSession
@@ -21,13 +22,13 @@ from ..bronze import TABLE_PROPERTIES
 from ..config import ConfigError, PIConfig
 from ..logs import use_level
 from ..runtime import UnsupportedRuntime, require_supported_spark
-from .datasource import PIDataSource, reader_options
 from .af_curation import ELEMENTS_TABLE, AFTargets, af_batch_handler
 from .af_curation import SINK_NAME as AF_SINK_NAME
 from .af_source import AF_BRONZE
 from .assets_gold import AssetsGold
 from .curation import LAYOUT_PROPERTY, LAYOUT_VERSION, SINK_NAME, Targets, batch_handler
 from .curation_sink import CurationSink, clear_staging, staging_directory
+from .datasource import PIDataSource, reader_options
 from .ef_curation import SINK_NAME as EF_SINK_NAME
 from .ef_curation import AFSource, EFTargets, KPISettings, ef_batch_handler
 from .reread import EXTRACTION_LOG, load_rereads
@@ -62,19 +63,28 @@ def prepare_stream_options(spark: SparkSession, config: PIConfig) -> dict[str, s
         found = spark.catalog.tableExists(bronze)
         watermarks, densities = load_state(spark, qualified(where, WATERMARK_TABLE), bronze) if found else ({}, {})
     except Exception as exc:  # noqa: BLE001 - any failure to read the state stops the update, in one line
-        raise StateError(f"pipeline state: cannot read the watermarks in {where} ({first_line(exc)}); the update "
-                         "stops rather than read every tag again from pi.backfill_start") from exc
+        raise StateError(
+            f"pipeline state: cannot read the watermarks in {where} ({first_line(exc)}); the update "
+            "stops rather than read every tag again from pi.backfill_start"
+        ) from exc
     requests = qualified(where, config.reread_table)
     try:
         rereads = load_rereads(spark, requests, qualified(where, EXTRACTION_LOG), bronze)
     except ConfigError:
         raise
     except Exception as exc:  # noqa: BLE001
-        raise StateError(f"pipeline state: cannot read the re-read requests in {requests} ({first_line(exc)}); the "
-                         "update stops rather than leave them unread") from exc
+        raise StateError(
+            f"pipeline state: cannot read the re-read requests in {requests} ({first_line(exc)}); the "
+            "update stops rather than leave them unread"
+        ) from exc
     use_level(config.log_level or "info")  # the driver log of every update says what it started from
-    log.info("pipeline state in %s: %s; watermarks of %d tags, %d re-read requests", where,
-             "bronze found" if found else "no bronze yet (first update)", len(watermarks), len(rereads))
+    log.info(
+        "pipeline state in %s: %s; watermarks of %d tags, %d re-read requests",
+        where,
+        "bronze found" if found else "no bronze yet (first update)",
+        len(watermarks),
+        len(rereads),
+    )
     return {**reader_options(config, watermarks, densities, rereads), **state_option(bronze, found)}
 
 
@@ -101,9 +111,13 @@ def declare_curation_sink(spark: SparkSession, targets: Targets, gold_check, ass
     whose commit does the same (open-source SDP has no ForEachBatch sink). With ``assets``, each
     micro-batch also makes sure the view of gold with its assets exists."""
     warn_if_former_layout(spark, targets)
-    _declare_merge_sink(spark, SINK_NAME, batch_handler(targets, gold_check, assets), "values",
-                        {"silver": targets.silver, "watermarks": targets.watermarks, "gold": targets.gold,
-                         **_assets_options(assets)})
+    _declare_merge_sink(
+        spark,
+        SINK_NAME,
+        batch_handler(targets, gold_check, assets),
+        "values",
+        {"silver": targets.silver, "watermarks": targets.watermarks, "gold": targets.gold, **_assets_options(assets)},
+    )
 
 
 def af_targets(spark: SparkSession) -> AFTargets:
@@ -115,9 +129,18 @@ def declare_af_history_sink(spark: SparkSession, targets: AFTargets, assets: Ass
     """The sink the flow ``pi_af_history`` writes each micro-batch of AF bronze to: its handler folds the
     new snapshots into the element and attribute history, rewrites the tag-to-asset mapping and makes
     sure the view of gold with its assets exists."""
-    _declare_merge_sink(spark, AF_SINK_NAME, af_batch_handler(targets, assets), "af",
-                        {"elements": targets.elements, "attributes": targets.attributes,
-                         "tag_assets": targets.tag_assets, **_assets_options(assets)})
+    _declare_merge_sink(
+        spark,
+        AF_SINK_NAME,
+        af_batch_handler(targets, assets),
+        "af",
+        {
+            "elements": targets.elements,
+            "attributes": targets.attributes,
+            "tag_assets": targets.tag_assets,
+            **_assets_options(assets),
+        },
+    )
 
 
 def declare_event_frame_sink(spark: SparkSession, config: PIConfig, latest: dict[str, str]) -> None:
@@ -129,11 +152,25 @@ def declare_event_frame_sink(spark: SparkSession, config: PIConfig, latest: dict
     targets = EFTargets.in_schema(where)
     af = AFSource(qualified(where, ELEMENTS_TABLE), qualified(where, AF_BRONZE), dict(latest))
     kpis = KPISettings(config.ef_downtime_template, config.ef_batch_template, config.ef_product_attribute)
-    _declare_merge_sink(spark, EF_SINK_NAME, ef_batch_handler(targets, af, kpis), "ef", {
-        "frames": targets.frames, "attributes": targets.attributes, "alarms": targets.alarms,
-        "downtime": targets.downtime, "batches": targets.batches, "af_elements": af.elements,
-        "af_bronze": af.bronze, "af_latest": json.dumps(af.latest), "downtime_template": kpis.downtime_template,
-        "batch_template": kpis.batch_template, "product_attribute": kpis.product_attribute})
+    _declare_merge_sink(
+        spark,
+        EF_SINK_NAME,
+        ef_batch_handler(targets, af, kpis),
+        "ef",
+        {
+            "frames": targets.frames,
+            "attributes": targets.attributes,
+            "alarms": targets.alarms,
+            "downtime": targets.downtime,
+            "batches": targets.batches,
+            "af_elements": af.elements,
+            "af_bronze": af.bronze,
+            "af_latest": json.dumps(af.latest),
+            "downtime_template": kpis.downtime_template,
+            "batch_template": kpis.batch_template,
+            "product_attribute": kpis.product_attribute,
+        },
+    )
 
 
 def _declare_merge_sink(spark: SparkSession, name: str, handler, kind: str, tables: dict[str, str]) -> None:
@@ -146,16 +183,25 @@ def _declare_merge_sink(spark: SparkSession, name: str, handler, kind: str, tabl
 
     if on_databricks():
         if not hasattr(dp, "foreach_batch_sink"):
-            raise UnsupportedRuntime("this pipeline runtime has no ForEachBatch sink (dp.foreach_batch_sink), "
-                                     "which silver needs: run the pipeline on the CURRENT or PREVIEW channel")
+            raise UnsupportedRuntime(
+                "this pipeline runtime has no ForEachBatch sink (dp.foreach_batch_sink), "
+                "which silver needs: run the pipeline on the CURRENT or PREVIEW channel"
+            )
         dp.foreach_batch_sink(name=name)(handler)
         return
     spark.dataSource.register(CurationSink)
     staging = staging_directory(next(iter(tables.values())))
     clear_staging(staging)
-    dp.create_sink(name, format=CurationSink.name(), options={
-        "port": spark.conf.get("spark.connect.grpc.binding.port", "15002"), "staging": staging, "handler": kind,
-        **tables})
+    dp.create_sink(
+        name,
+        format=CurationSink.name(),
+        options={
+            "port": str(spark.conf.get("spark.connect.grpc.binding.port", "15002")),
+            "staging": staging,
+            "handler": kind,
+            **tables,
+        },
+    )
 
 
 def warn_if_former_layout(spark: SparkSession, targets: Targets) -> None:
@@ -171,9 +217,12 @@ def warn_if_former_layout(spark: SparkSession, targets: Targets) -> None:
         log.debug("layout check skipped: %s", first_line(exc))
         return
     if properties.get(LAYOUT_PROPERTY) != LAYOUT_VERSION:
-        log.warning("%s has the former table layout: this update rebuilds silver, gold and the watermarks from "
-                    "bronze; run one update with a full refresh of pi_extraction_log and pi_quarantine (docs/"
-                    "deploy.md, upgrading in place)", targets.silver)
+        log.warning(
+            "%s has the former table layout: this update rebuilds silver, gold and the watermarks from "
+            "bronze; run one update with a full refresh of pi_extraction_log and pi_quarantine (docs/"
+            "deploy.md, upgrading in place)",
+            targets.silver,
+        )
 
 
 def first_line(exc: BaseException) -> str:
@@ -203,7 +252,8 @@ def bronze_layout(spark: SparkSession) -> dict[str, Any]:
     clustering = list(BRONZE_CLUSTERING)
     try:
         if spark.catalog.tableExists(table):
-            clustering = list(spark.sql(f"DESCRIBE DETAIL {table}").first()["clusteringColumns"] or [])
+            (detail,) = spark.sql(f"DESCRIBE DETAIL {table}").collect()
+            clustering = list(detail["clusteringColumns"] or [])
     except Exception as exc:  # noqa: BLE001 - unreadable detail: declare nothing rather than a conflict
         log.warning("bronze layout: cannot read the clustering of %s (%s); declaring none", table, first_line(exc))
         clustering = []

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-from typing import Sequence
+from collections.abc import Sequence
 
 from pyspark.sql import SparkSession
 
@@ -32,9 +32,18 @@ log = logging.getLogger(__name__)
 #: tables every shard writes for its own tags: the combined view is their union
 TAG_TABLES = (BRONZE_TABLE, EXTRACTION_LOG, "pi_quarantine", SILVER_TABLE, GOLD_TABLE, WATERMARK_TABLE)
 #: tables of the Asset Framework and event frames, which only shard 0 reads
-SHARED_TABLES = ("pi_af_bronze", "pi_af_elements", "pi_af_attributes", "pi_tag_assets", "pi_event_frames_bronze",
-                 "pi_event_frames", "pi_event_frame_attributes", "pi_alarms", "pi_downtime_daily_gold",
-                 "pi_batches_daily_gold")
+SHARED_TABLES = (
+    "pi_af_bronze",
+    "pi_af_elements",
+    "pi_af_attributes",
+    "pi_tag_assets",
+    "pi_event_frames_bronze",
+    "pi_event_frames",
+    "pi_event_frame_attributes",
+    "pi_alarms",
+    "pi_downtime_daily_gold",
+    "pi_batches_daily_gold",
+)
 
 
 class ShardError(RuntimeError):
@@ -70,8 +79,9 @@ def combine(spark: SparkSession, into: str, shards: Sequence[str]) -> list[str]:
             statements[table] = f"SELECT * FROM {source}"
     if assets_gold.TAG_ASSETS in statements:  # the combined gold with shard 0's mapping
         gold = spark.table(f"{first}.{quote_part(GOLD_TABLE)}").columns
-        statements[assets_gold.VIEW] = assets_gold.query(f"{quote_name(into)}.{quote_part(GOLD_TABLE)}",
-                                                         f"{first}.{quote_part(assets_gold.TAG_ASSETS)}", gold)
+        statements[assets_gold.VIEW] = assets_gold.query(
+            f"{quote_name(into)}.{quote_part(GOLD_TABLE)}", f"{first}.{quote_part(assets_gold.TAG_ASSETS)}", gold
+        )
     if not spark.catalog.databaseExists(into):
         spark.sql(f"CREATE SCHEMA IF NOT EXISTS {quote_name(into)}")
     views = []
@@ -87,8 +97,10 @@ def _same_columns(spark: SparkSession, sources: list[str]) -> list[str]:
     columns = spark.table(sources[0]).columns
     for source in sources[1:]:
         if spark.table(source).columns != columns:
-            raise ShardError(f"{source}: its columns differ from {sources[0]}'s; update every shard's pipeline "
-                             "with the same version of the code before combining")
+            raise ShardError(
+                f"{source}: its columns differ from {sources[0]}'s; update every shard's pipeline "
+                "with the same version of the code before combining"
+            )
     return columns
 
 
@@ -96,12 +108,18 @@ def _check_disjoint(spark: SparkSession, watermarks: list[str]) -> None:
     """A tag in two shards' watermarks was read by both (the shard count differs between the pipelines,
     or it changed): its rows would show twice in the combined tables."""
     union = " UNION ALL ".join(f"SELECT web_id FROM {w}" for w in watermarks)
-    twice = [r[0] for r in spark.sql(f"SELECT web_id FROM ({union}) GROUP BY web_id HAVING count(*) > 1 "
-                                     "ORDER BY web_id LIMIT 5").collect()]
+    twice = [
+        r[0]
+        for r in spark.sql(
+            f"SELECT web_id FROM ({union}) GROUP BY web_id HAVING count(*) > 1 ORDER BY web_id LIMIT 5"
+        ).collect()
+    ]
     if twice:
-        raise ShardError(f"tags read by more than one shard (web_id {', '.join(twice)}): every shard pipeline "
-                         "needs the same pi.shard.count, and changing it means a full refresh of every shard "
-                         "(docs/deploy.md, tag shards)")
+        raise ShardError(
+            f"tags read by more than one shard (web_id {', '.join(twice)}): every shard pipeline "
+            "needs the same pi.shard.count, and changing it means a full refresh of every shard "
+            "(docs/deploy.md, tag shards)"
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -93,22 +93,37 @@ def current_coverage(spark: SparkSession, table: str = WATERMARK_TABLE, bronze: 
         return transforms.watermarks(tail)
     # the view's coverage enters as one ok window per tag, then the island rule runs over it and the tail
     covered = view.where(F.col("watermark").isNotNull()).select(
-        F.lit("window").alias("record_kind"), "web_id", "tag", F.col("coverage_start").alias("window_start"),
-        F.col("watermark").alias("window_end"), F.lit("ok").alias("status"),
-        F.col("rows_read").alias("value_count"), "point_type", F.col("updated_at").alias("extracted_at"))
+        F.lit("window").alias("record_kind"),
+        "web_id",
+        "tag",
+        F.col("coverage_start").alias("window_start"),
+        F.col("watermark").alias("window_end"),
+        F.lit("ok").alias("status"),
+        F.col("rows_read").alias("value_count"),
+        "point_type",
+        F.col("updated_at").alias("extracted_at"),
+    )
     return transforms.watermarks(covered.unionByName(tail, allowMissingColumns=True))
 
 
-def load_state(spark: SparkSession, table: str = WATERMARK_TABLE,
-               bronze: str = BRONZE_TABLE) -> tuple[dict[str, dt.datetime], dict[str, float]]:
+def load_state(
+    spark: SparkSession, table: str = WATERMARK_TABLE, bronze: str = BRONZE_TABLE
+) -> tuple[dict[str, dt.datetime], dict[str, float]]:
     """Watermarks and value densities (values per second read so far); empty on the first run.
     Densities let the planner balance partitions by expected values."""
     coverage = current_coverage(spark, table, bronze)
     if coverage is None:
         return {}, {}
-    rows = (coverage.where("watermark IS NOT NULL")
-            .selectExpr("web_id", "unix_micros(watermark) AS micros",
-                        "rows_read / greatest(unix_seconds(watermark) - unix_seconds(coverage_start), 1) AS density")
-            .collect())
-    return ({r.web_id: from_epoch_micros(r.micros) for r in rows},
-            {r.web_id: float(r.density) for r in rows if r.density is not None})
+    rows = (
+        coverage.where("watermark IS NOT NULL")
+        .selectExpr(
+            "web_id",
+            "unix_micros(watermark) AS micros",
+            "rows_read / greatest(unix_seconds(watermark) - unix_seconds(coverage_start), 1) AS density",
+        )
+        .collect()
+    )
+    return (
+        {r.web_id: from_epoch_micros(r.micros) for r in rows},
+        {r.web_id: float(r.density) for r in rows if r.density is not None},
+    )

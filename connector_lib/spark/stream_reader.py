@@ -30,13 +30,14 @@ from .state import StateError
 try:  # Spark 4.2 and Databricks Runtime 18 only
     from pyspark.sql.streaming.datasource import SupportsTriggerAvailableNow
 except ImportError:  # Spark 4.0 and 4.1: available-now queries read up to one latest offset
-    SupportsTriggerAvailableNow = None
+    SupportsTriggerAvailableNow = None  # type: ignore[misc,assignment]
 
 #: whether this Spark lets a Python stream reader plan an available-now query in several micro-batches
 MULTI_BATCH_AVAILABLE_NOW = SupportsTriggerAvailableNow is not None
 
 _BASES: tuple[type, ...] = (DataSourceStreamReader,) + (
-    (SupportsTriggerAvailableNow,) if SupportsTriggerAvailableNow is not None else ())
+    (SupportsTriggerAvailableNow,) if SupportsTriggerAvailableNow is not None else ()
+)
 
 
 def state_option(table: str, found: bool) -> dict[str, str]:
@@ -45,7 +46,7 @@ def state_option(table: str, found: bool) -> dict[str, str]:
     return {"state": json.dumps({"table": table, "found": found}, separators=(",", ":"))}
 
 
-class PlannedStreamReader(*_BASES):
+class PlannedStreamReader(*_BASES):  # type: ignore[misc]
     """A stream reader whose offsets say how far it planned, not how far a server has data: the PI Web
     API has no offsets of its own, so the reader decides each micro-batch's end when it plans it.
 
@@ -66,7 +67,8 @@ class PlannedStreamReader(*_BASES):
                 f"{self.state.get('table')}: not found when the update started, but its stream continues from "
                 "a checkpoint, so its state (how far each read got) could not be read; the update stops rather "
                 "than read everything again from the backfill start (check the pipeline's catalog and schema, "
-                "or run a full refresh to start over)")
+                "or run a full refresh to start over)"
+            )
 
     def initialOffset(self) -> dict:
         raise NotImplementedError

@@ -9,8 +9,20 @@ from pyspark.sql import functions as F
 from .utc import hour_start
 
 VALUE_COLUMNS = (
-    "value_type", "value_double", "value_string", "state_code", "state_name", "is_system", "good",
-    "questionable", "substituted", "annotated", "units", "errors", "point_type", "digital_set",
+    "value_type",
+    "value_double",
+    "value_string",
+    "state_code",
+    "state_name",
+    "is_system",
+    "good",
+    "questionable",
+    "substituted",
+    "annotated",
+    "units",
+    "errors",
+    "point_type",
+    "digital_set",
     "timestamp_raw",
 )
 KEY = ("web_id", "timestamp", "sequence")
@@ -36,11 +48,17 @@ def silver_values(bronze: DataFrame) -> DataFrame:
         F.min_by("prior_watermark", "extracted_at").alias("first_prior_watermark"),
     )
     return grouped.select(
-        F.col("v.tag").alias("tag"), "web_id", "timestamp", "sequence",
+        F.col("v.tag").alias("tag"),
+        "web_id",
+        "timestamp",
+        "sequence",
         *[F.col(f"v.{c}").alias(c) for c in VALUE_COLUMNS],
-        (F.col("first_prior_watermark").isNotNull()
-         & (F.col("timestamp") <= F.col("first_prior_watermark"))).alias("is_late"),
-        F.col("v.extracted_at").alias("extracted_at"), "first_seen_at", "last_seen_at",
+        (F.col("first_prior_watermark").isNotNull() & (F.col("timestamp") <= F.col("first_prior_watermark"))).alias(
+            "is_late"
+        ),
+        F.col("v.extracted_at").alias("extracted_at"),
+        "first_seen_at",
+        "last_seen_at",
     )
 
 
@@ -56,12 +74,26 @@ def watermarks(bronze: DataFrame) -> DataFrame:
     Windows of re-read requests do not count: they may lie anywhere in time (docs/state.md).
     ``failing_since``: when the tag's reads started failing, null while its last read succeeded."""
     windows = regular_windows(bronze)
-    return (last_reads(windows).join(coverage(windows.where(F.col("status") == "ok")), "web_id", "left")
-            .select(*WATERMARK_COLUMNS))
+    return (
+        last_reads(windows)
+        .join(coverage(windows.where(F.col("status") == "ok")), "web_id", "left")
+        .select(*WATERMARK_COLUMNS)
+    )
 
 
-WATERMARK_COLUMNS = ("web_id", "tag", "point_type", "coverage_start", "watermark", "last_status", "last_error",
-                     "last_window_end", "rows_read", "failing_since", "updated_at")
+WATERMARK_COLUMNS = (
+    "web_id",
+    "tag",
+    "point_type",
+    "coverage_start",
+    "watermark",
+    "last_status",
+    "last_error",
+    "last_window_end",
+    "rows_read",
+    "failing_since",
+    "updated_at",
+)
 
 
 def regular_windows(bronze: DataFrame) -> DataFrame:
@@ -74,28 +106,51 @@ def coverage(ok: DataFrame) -> DataFrame:
     windows contiguous with it, and the values they read."""
     order = Window.partitionBy("web_id").orderBy("window_start", "window_end")
     reach = F.max("window_end").over(order.rowsBetween(Window.unboundedPreceding, -1))
-    islands = (ok.withColumn("reach_before", reach)
-               .withColumn("gap", F.when(F.col("window_start") > F.col("reach_before"), 1).otherwise(0))
-               .withColumn("island", F.sum("gap").over(order.rowsBetween(Window.unboundedPreceding, 0))))
-    return (islands.where(F.col("island") == 0).groupBy("web_id")
-            .agg(F.min("window_start").alias("coverage_start"), F.max("window_end").alias("watermark"),
-                 F.sum("value_count").alias("rows_read")))
+    islands = (
+        ok.withColumn("reach_before", reach)
+        .withColumn("gap", F.when(F.col("window_start") > F.col("reach_before"), 1).otherwise(0))
+        .withColumn("island", F.sum("gap").over(order.rowsBetween(Window.unboundedPreceding, 0)))
+    )
+    return (
+        islands.where(F.col("island") == 0)
+        .groupBy("web_id")
+        .agg(
+            F.min("window_start").alias("coverage_start"),
+            F.max("window_end").alias("watermark"),
+            F.sum("value_count").alias("rows_read"),
+        )
+    )
 
 
 def last_reads(windows: DataFrame) -> DataFrame:
     """Per tag, its latest read (status, error, window end) and since when its reads have been failing."""
     last_ok = F.max(F.when(F.col("status") == "ok", F.col("extracted_at"))).over(Window.partitionBy("web_id"))
-    failed_after_ok = F.when((F.col("status") == "failed")
-                             & (F.col("last_ok").isNull() | (F.col("extracted_at") > F.col("last_ok"))),
-                             F.col("extracted_at"))
-    return (windows.withColumn("last_ok", last_ok).withColumn("failed_after_ok", failed_after_ok).groupBy("web_id")
-            .agg(F.max_by(F.struct("tag", "status", "error", "window_end", "point_type"), "extracted_at").alias("l"),
-                 F.max("extracted_at").alias("updated_at"),
-                 F.max("last_ok").alias("last_ok_at"),
-                 F.min("failed_after_ok").alias("failing_since"))
-            .select("web_id", F.col("l.tag").alias("tag"), F.col("l.point_type").alias("point_type"),
-                    F.col("l.status").alias("last_status"), F.col("l.error").alias("last_error"),
-                    F.col("l.window_end").alias("last_window_end"), "failing_since", "last_ok_at", "updated_at"))
+    failed_after_ok = F.when(
+        (F.col("status") == "failed") & (F.col("last_ok").isNull() | (F.col("extracted_at") > F.col("last_ok"))),
+        F.col("extracted_at"),
+    )
+    return (
+        windows.withColumn("last_ok", last_ok)
+        .withColumn("failed_after_ok", failed_after_ok)
+        .groupBy("web_id")
+        .agg(
+            F.max_by(F.struct("tag", "status", "error", "window_end", "point_type"), "extracted_at").alias("l"),
+            F.max("extracted_at").alias("updated_at"),
+            F.max("last_ok").alias("last_ok_at"),
+            F.min("failed_after_ok").alias("failing_since"),
+        )
+        .select(
+            "web_id",
+            F.col("l.tag").alias("tag"),
+            F.col("l.point_type").alias("point_type"),
+            F.col("l.status").alias("last_status"),
+            F.col("l.error").alias("last_error"),
+            F.col("l.window_end").alias("last_window_end"),
+            "failing_since",
+            "last_ok_at",
+            "updated_at",
+        )
+    )
 
 
 def extend_watermarks(state: DataFrame, bronze: DataFrame) -> DataFrame:
@@ -106,13 +161,27 @@ def extend_watermarks(state: DataFrame, bronze: DataFrame) -> DataFrame:
     newer than the state's."""
     windows = regular_windows(bronze)
     carried = state.where(F.col("watermark").isNotNull()).select(
-        "web_id", F.col("coverage_start").alias("window_start"), F.col("watermark").alias("window_end"),
-        F.col("rows_read").alias("value_count"))
+        "web_id",
+        F.col("coverage_start").alias("window_start"),
+        F.col("watermark").alias("window_end"),
+        F.col("rows_read").alias("value_count"),
+    )
     reach = state.select("web_id", F.col("watermark").alias("carried_watermark"))
-    fresh = (windows.where(F.col("status") == "ok").join(reach, "web_id", "left")
-             .select("web_id", "window_start", "window_end",
-                     F.when(F.col("carried_watermark").isNull() | (F.col("window_end") > F.col("carried_watermark")),
-                            F.col("value_count")).otherwise(F.lit(0)).alias("value_count")))
+    fresh = (
+        windows.where(F.col("status") == "ok")
+        .join(reach, "web_id", "left")
+        .select(
+            "web_id",
+            "window_start",
+            "window_end",
+            F.when(
+                F.col("carried_watermark").isNull() | (F.col("window_end") > F.col("carried_watermark")),
+                F.col("value_count"),
+            )
+            .otherwise(F.lit(0))
+            .alias("value_count"),
+        )
+    )
     covered = coverage(carried.unionByName(fresh))
     batch = last_reads(windows).alias("b")
     old = state.alias("s")
@@ -123,14 +192,22 @@ def extend_watermarks(state: DataFrame, bronze: DataFrame) -> DataFrame:
 
     # failing since: unchanged by a replay; none after a good read; else since the failures after the
     # batch's own good read, or since the state's (still failing) or this batch's first failure
-    failing = (F.when(~newer, F.col("s.failing_since"))
-               .when(F.col("b.last_status") == "ok", F.lit(None))
-               .when(F.col("b.last_ok_at").isNotNull(), F.col("b.failing_since"))
-               .otherwise(F.coalesce("s.failing_since", "b.failing_since")))
-    merged = (batch.join(old, F.col("b.web_id") == F.col("s.web_id"), "left")
-              .select(F.col("b.web_id").alias("web_id"), pick("tag"), pick("point_type"), pick("last_status"),
-                      pick("last_error"), pick("last_window_end"), failing.alias("failing_since"),
-                      F.greatest("b.updated_at", "s.updated_at").alias("updated_at")))
+    failing = (
+        F.when(~newer, F.col("s.failing_since"))
+        .when(F.col("b.last_status") == "ok", F.lit(None))
+        .when(F.col("b.last_ok_at").isNotNull(), F.col("b.failing_since"))
+        .otherwise(F.coalesce("s.failing_since", "b.failing_since"))
+    )
+    merged = batch.join(old, F.col("b.web_id") == F.col("s.web_id"), "left").select(
+        F.col("b.web_id").alias("web_id"),
+        pick("tag"),
+        pick("point_type"),
+        pick("last_status"),
+        pick("last_error"),
+        pick("last_window_end"),
+        failing.alias("failing_since"),
+        F.greatest("b.updated_at", "s.updated_at").alias("updated_at"),
+    )
     return merged.join(covered, "web_id", "left").select(*WATERMARK_COLUMNS)
 
 
@@ -141,16 +218,25 @@ def reread_id() -> Column:
 
 def extraction_log(bronze: DataFrame) -> DataFrame:
     """Every tag window read, with its status and error, and the re-read request it served."""
-    return (bronze.where(F.col("record_kind") == "window")
-            .select("web_id", "tag", "window_start", "window_end", "prior_watermark", "status", "error",
-                    "value_count", reread_id().alias("reread_id"), "extracted_at"))
+    return bronze.where(F.col("record_kind") == "window").select(
+        "web_id",
+        "tag",
+        "window_start",
+        "window_end",
+        "prior_watermark",
+        "status",
+        "error",
+        "value_count",
+        reread_id().alias("reread_id"),
+        "extracted_at",
+    )
 
 
 def quarantine(bronze: DataFrame) -> DataFrame:
     """The payloads that could not be parsed, with their context."""
-    return (bronze.where(F.col("record_kind") == "quarantine")
-            .select("web_id", "tag", "window_start", "window_end", "timestamp", "sequence", "error", "raw",
-                    "extracted_at"))
+    return bronze.where(F.col("record_kind") == "quarantine").select(
+        "web_id", "tag", "window_start", "window_end", "timestamp", "sequence", "error", "raw", "extracted_at"
+    )
 
 
 def hourly_aggregates(silver: DataFrame) -> DataFrame:
@@ -163,23 +249,25 @@ def hourly_aggregates(silver: DataFrame) -> DataFrame:
     time-weighted mean (null).
     """
     by_tag = Window.partitionBy("web_id").orderBy("timestamp", "sequence")
-    events = (silver
-              .withColumn("hour", hour_start("timestamp"))
-              .withColumn("next_ts", F.lead("timestamp").over(by_tag)))
+    events = silver.withColumn("hour", hour_start("timestamp")).withColumn("next_ts", F.lead("timestamp").over(by_tag))
     hour_end = F.col("hour") + F.expr("INTERVAL 1 HOUR")
     until = F.least(F.coalesce(F.col("next_ts"), hour_end), hour_end)
     usable = (F.col("value_type") == "number") & F.col("good")
     seconds = F.when(usable, F.unix_micros(until) - F.unix_micros("timestamp")) / F.lit(1e6)
     num = F.when(usable, F.col("value_double"))
-    return (events
-            .withColumn("held_s", seconds)
-            .groupBy("web_id", "tag", "hour")
-            .agg(F.count(F.lit(1)).alias("count"),
-                 F.count(num).alias("good_numeric_count"),
-                 F.min(num).alias("min"), F.max(num).alias("max"), F.avg(num).alias("mean"),
-                 F.when(F.sum("held_s") > 0, F.sum(num * F.col("held_s")) / F.sum("held_s"))
-                  .alias("time_weighted_mean"),
-                 F.min_by(num, F.when(usable, F.col("timestamp"))).alias("first"),
-                 F.max_by(num, F.when(usable, F.col("timestamp"))).alias("last"),
-                 (F.sum(F.col("good").cast("int")) / F.count(F.lit(1))).alias("good_share"),
-                 F.first("units", ignorenulls=True).alias("units")))
+    return (
+        events.withColumn("held_s", seconds)
+        .groupBy("web_id", "tag", "hour")
+        .agg(
+            F.count(F.lit(1)).alias("count"),
+            F.count(num).alias("good_numeric_count"),
+            F.min(num).alias("min"),
+            F.max(num).alias("max"),
+            F.avg(num).alias("mean"),
+            F.when(F.sum("held_s") > 0, F.sum(num * F.col("held_s")) / F.sum("held_s")).alias("time_weighted_mean"),
+            F.min_by(num, F.when(usable, F.col("timestamp"))).alias("first"),
+            F.max_by(num, F.when(usable, F.col("timestamp"))).alias("last"),
+            (F.sum(F.col("good").cast("int")) / F.count(F.lit(1))).alias("good_share"),
+            F.first("units", ignorenulls=True).alias("units"),
+        )
+    )

@@ -42,7 +42,7 @@ def day_start(date: Column | str) -> Column:
 def instant(value: dt.datetime) -> Column:
     """A timestamp literal of an aware datetime, the same instant under any session time zone and
     ``spark.sql.timestampType`` (a datetime literal may become a zone-less TIMESTAMP_NTZ)."""
-    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
     return F.timestamp_micros(F.lit((value - epoch) // dt.timedelta(microseconds=1)))
 
 
@@ -50,8 +50,7 @@ def collect_utc(frame: DataFrame) -> list[dict]:
     """The rows of a (small) frame as dicts, timestamps as aware UTC datetimes."""
     stamps = [f.name for f in frame.schema.fields if isinstance(f.dataType, TimestampType)]
     if stamps:
-        frame = frame.select(*[F.unix_micros(F.col(c)).alias(c) if c in stamps else F.col(c)
-                               for c in frame.columns])
+        frame = frame.select(*[F.unix_micros(F.col(c)).alias(c) if c in stamps else F.col(c) for c in frame.columns])
     rows = [r.asDict() for r in frame.collect()]
     for row in rows:
         for column in stamps:
@@ -62,5 +61,6 @@ def collect_utc(frame: DataFrame) -> list[dict]:
 
 def latest(frame: DataFrame, column: str) -> dt.datetime | None:
     """The latest value of a timestamp column, as an aware UTC datetime (``None`` when empty)."""
-    micros = frame.agg(F.max(F.unix_micros(F.col(column))).alias("m")).first().m
+    (row,) = frame.agg(F.max(F.unix_micros(F.col(column))).alias("m")).collect()
+    micros = row.m
     return None if micros is None else from_epoch_micros(micros)

@@ -22,10 +22,18 @@ reference) are accepted without a signature check.
     python -m devtools.api_surface            # exit status 1 and one line per finding if anything is missing
 """
 
-
 from .check import DEPLOYED, PIPELINE_RUNTIME_NAMES, SPARK_CLASSES, check, main
 from .uses import REPO
 from .wheels import RUNTIMES, local_tree, runtime_tree
 
-__all__ = ["DEPLOYED", "PIPELINE_RUNTIME_NAMES", "REPO", "RUNTIMES", "SPARK_CLASSES", "check", "local_tree", "main",
-           "runtime_tree"]
+__all__ = [
+    "DEPLOYED",
+    "PIPELINE_RUNTIME_NAMES",
+    "REPO",
+    "RUNTIMES",
+    "SPARK_CLASSES",
+    "check",
+    "local_tree",
+    "main",
+    "runtime_tree",
+]

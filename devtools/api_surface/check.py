@@ -13,20 +13,43 @@ from .wheels import RUNTIMES, local_tree, runtime_tree
 DEPLOYED = ("connector_lib", "expectations", "pipelines")
 #: names of Databricks' pipeline runtime (``dlt``, which ``pyspark.pipelines`` re-exports there), documented
 #: in its Python reference but not packaged in databricks-connect
-PIPELINE_RUNTIME_NAMES = frozenset({
-    "table", "materialized_view", "temporary_view", "view", "append_flow", "create_streaming_table",
-    "create_sink", "foreach_batch_sink", "create_auto_cdc_flow", "create_auto_cdc_from_snapshot_flow", "apply_changes",
-    "expect", "expect_or_drop", "expect_or_fail", "expect_all", "expect_all_or_drop", "expect_all_or_fail",
-})
+PIPELINE_RUNTIME_NAMES = frozenset(
+    {
+        "table",
+        "materialized_view",
+        "temporary_view",
+        "view",
+        "append_flow",
+        "create_streaming_table",
+        "create_sink",
+        "foreach_batch_sink",
+        "create_auto_cdc_flow",
+        "create_auto_cdc_from_snapshot_flow",
+        "apply_changes",
+        "expect",
+        "expect_or_drop",
+        "expect_or_fail",
+        "expect_all",
+        "expect_all_or_drop",
+        "expect_all_or_fail",
+    }
+)
 #: the Spark classes whose methods the code calls on objects it is handed (module, class), public API and
 #: Spark Connect implementation
 SPARK_CLASSES = tuple(
     (module, name)
     for base, names in (
-        ("dataframe", ("DataFrame",)), ("column", ("Column",)), ("group", ("GroupedData",)),
-        ("session", ("SparkSession",)), ("readwriter", ("DataFrameReader", "DataFrameWriter")),
-        ("streaming.readwriter", ("DataStreamReader", "DataStreamWriter")), ("streaming.query", ("StreamingQuery",)),
-        ("catalog", ("Catalog",)), ("conf", ("RuntimeConfig",)), ("window", ("Window", "WindowSpec")))
+        ("dataframe", ("DataFrame",)),
+        ("column", ("Column",)),
+        ("group", ("GroupedData",)),
+        ("session", ("SparkSession",)),
+        ("readwriter", ("DataFrameReader", "DataFrameWriter")),
+        ("streaming.readwriter", ("DataStreamReader", "DataStreamWriter")),
+        ("streaming.query", ("StreamingQuery",)),
+        ("catalog", ("Catalog",)),
+        ("conf", ("RuntimeConfig",)),
+        ("window", ("Window", "WindowSpec")),
+    )
     for module in (f"pyspark.sql.{base}", f"pyspark.sql.connect.{base}")
     for name in names
 ) + (("pyspark.sql.types", "Row"), ("pyspark.sql.datasource", "DataSourceRegistration"))
@@ -66,17 +89,21 @@ def check(runtime: Tree, reference: Tree, roots: list[Path]) -> tuple[list[str],
                 elif use.what == "call" and entry[0] == "def":
                     signature = Signature.of(entry[1])
                     if not signature.binds(use.n_positional, use.keywords, use.open_ended):
-                        problems.append(f"{use.where()}: {use.module}.{use.name}() does not take this call "
-                                        f"({_call_text(use)})")
+                        problems.append(
+                            f"{use.where()}: {use.module}.{use.name}() does not take this call ({_call_text(use)})"
+                        )
             elif use.what == "classcall":
                 checked += 1
                 cls, method = use.name.split(".")
                 signature = (runtime.members(use.module, cls) or {}).get(method, "missing")
                 if signature == "missing":
                     problems.append(f"{use.where()}: {use.module}.{use.name} does not exist")
-                elif signature is not None and not signature.bound(True).binds(use.n_positional, use.keywords,
-                                                                               use.open_ended):
-                    problems.append(f"{use.where()}: {use.module}.{use.name}() does not take this call ({_call_text(use)})")
+                elif signature is not None and not signature.bound(True).binds(
+                    use.n_positional, use.keywords, use.open_ended
+                ):
+                    problems.append(
+                        f"{use.where()}: {use.module}.{use.name}() does not take this call ({_call_text(use)})"
+                    )
             elif use.what in ("method", "property"):
                 spark_calls = []
                 for key, members in spark_methods.items():
@@ -86,8 +113,11 @@ def check(runtime: Tree, reference: Tree, roots: list[Path]) -> tuple[list[str],
                     if use.what == "property":
                         if signature is not None and signature.is_property:
                             spark_calls.append(key)
-                    elif signature is not None and not signature.is_property and signature.bound(True).binds(
-                            use.n_positional, use.keywords, use.open_ended):
+                    elif (
+                        signature is not None
+                        and not signature.is_property
+                        and signature.bound(True).binds(use.n_positional, use.keywords, use.open_ended)
+                    ):
                         spark_calls.append(key)
                 if not spark_calls:
                     continue  # not a Spark method, or not called as one
@@ -98,10 +128,14 @@ def check(runtime: Tree, reference: Tree, roots: list[Path]) -> tuple[list[str],
                         continue  # that class does not exist in this runtime: its counterpart is checked
                     if use.name not in members:
                         problems.append(f"{use.where()}: {cls}.{use.name} ({module}) does not exist")
-                    elif use.what == "method" and members[use.name] is not None and not members[use.name].bound(
-                            True).binds(use.n_positional, use.keywords, use.open_ended):
-                        problems.append(f"{use.where()}: {cls}.{use.name}() ({module}) does not take this call "
-                                        f"({_call_text(use)})")
+                    elif (
+                        use.what == "method"
+                        and members[use.name] is not None
+                        and not members[use.name].bound(True).binds(use.n_positional, use.keywords, use.open_ended)
+                    ):
+                        problems.append(
+                            f"{use.where()}: {cls}.{use.name}() ({module}) does not take this call ({_call_text(use)})"
+                        )
     for use in overrides(files, reference):
         cls, method = use.name.split(".")
         members = runtime.members(use.module, cls)
@@ -110,8 +144,10 @@ def check(runtime: Tree, reference: Tree, roots: list[Path]) -> tuple[list[str],
         checked += 1
         base = members[method].bound(True)
         if not use.signature.bound(True).accepts_every_call_of(base):
-            problems.append(f"{use.where()}: {method}() must accept every call of {use.module}.{cls}.{method}"
-                            f"({', '.join(base.positional)}), which this runtime may make")
+            problems.append(
+                f"{use.where()}: {method}() must accept every call of {use.module}.{cls}.{method}"
+                f"({', '.join(base.positional)}), which this runtime may make"
+            )
     return problems, checked
 
 
@@ -131,8 +167,10 @@ def main(argv: list[str] | None = None) -> int:
     for version in args.runtime or list(RUNTIMES):
         problems, checked = check(runtime_tree(version), reference, roots)
         label = RUNTIMES.get(version, "")
-        print(f"api-surface: databricks-connect {version} ({label}): {checked} pyspark uses checked, "
-              f"{len(problems)} missing or incompatible")
+        print(
+            f"api-surface: databricks-connect {version} ({label}): {checked} pyspark uses checked, "
+            f"{len(problems)} missing or incompatible"
+        )
         for line in problems:
             print(f"  {line}")
         failed = failed or bool(problems)

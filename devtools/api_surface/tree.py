@@ -20,20 +20,33 @@ class Signature:
     is_property: bool = False
 
     @classmethod
-    def of(cls, node: ast.FunctionDef | ast.AsyncFunctionDef) -> "Signature":
+    def of(cls, node: ast.FunctionDef | ast.AsyncFunctionDef) -> Signature:
         args = node.args
         positional = [a.arg for a in args.posonlyargs + args.args]
         kw_defaults = {a.arg for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None}
-        return cls(positional, len(positional) - len(args.defaults), args.vararg is not None,
-                   {a.arg for a in args.kwonlyargs}, {a.arg for a in args.kwonlyargs} - kw_defaults,
-                   args.kwarg is not None, any(node_name(d) == "property" for d in node.decorator_list))
+        return cls(
+            positional,
+            len(positional) - len(args.defaults),
+            args.vararg is not None,
+            {a.arg for a in args.kwonlyargs},
+            {a.arg for a in args.kwonlyargs} - kw_defaults,
+            args.kwarg is not None,
+            any(node_name(d) == "property" for d in node.decorator_list),
+        )
 
-    def bound(self, method: bool) -> "Signature":
+    def bound(self, method: bool) -> Signature:
         """Without ``self``: the signature as a caller of the method sees it."""
         if not method or not self.positional:
             return self
-        return Signature(self.positional[1:], max(self.required - 1, 0), self.varargs, self.keyword_only,
-                         self.required_keyword_only, self.varkw, self.is_property)
+        return Signature(
+            self.positional[1:],
+            max(self.required - 1, 0),
+            self.varargs,
+            self.keyword_only,
+            self.required_keyword_only,
+            self.varkw,
+            self.is_property,
+        )
 
     def binds(self, n_positional: int, keywords: set[str], open_ended: bool) -> bool:
         if n_positional > len(self.positional) and not self.varargs:
@@ -44,17 +57,16 @@ class Signature:
         if open_ended:  # *args or **kwargs at the call: the rest cannot be told
             return True
         covered = set(self.positional[:n_positional]) | keywords
-        return (all(p in covered for p in self.positional[:self.required])
-                and self.required_keyword_only <= keywords)
+        return all(p in covered for p in self.positional[: self.required]) and self.required_keyword_only <= keywords
 
-    def accepts_every_call_of(self, base: "Signature") -> bool:
+    def accepts_every_call_of(self, base: Signature) -> bool:
         """Whether an override with this signature accepts every call its base's signature allows."""
         if base.varargs and not self.varargs:
             return False
         for count in range(base.required, len(base.positional) + 1):
             if not self.binds(count, set(), False):
                 return False
-        return all(self.binds(0, {k}, True) for k in base.keyword_only | set(base.positional[base.required:]))
+        return all(self.binds(0, {k}, True) for k in base.keyword_only | set(base.positional[base.required :]))
 
 
 def node_name(node: ast.AST) -> str:
@@ -138,7 +150,8 @@ class Tree:
             entry = namespace[name]
             if entry[0] == "from" and depth < 20:
                 return self.lookup(entry[1], entry[2], depth + 1) or (
-                    ("module", entry[1] + "." + entry[2]) if self.module_path(entry[1] + "." + entry[2]) else None)
+                    ("module", entry[1] + "." + entry[2]) if self.module_path(entry[1] + "." + entry[2]) else None
+                )
             return entry
         if self.module_path(f"{module}.{name}") is not None:
             return ("module", f"{module}.{name}")
@@ -165,7 +178,7 @@ class Tree:
                     continue
                 found[stmt.name] = Signature.of(stmt)
             elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
-                for target in (stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]):
+                for target in stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]:
                     if isinstance(target, ast.Name):
                         found[target.id] = None
         return found
@@ -175,7 +188,7 @@ def _absolute(node: ast.ImportFrom, package: str) -> str:
     if not node.level:
         return node.module or ""
     parts = package.split(".")
-    base = ".".join(parts[:len(parts) - node.level + 1])
+    base = ".".join(parts[: len(parts) - node.level + 1])
     return f"{base}.{node.module}" if node.module else base
 
 

@@ -35,8 +35,9 @@ def _optional_imports(tree: ast.Module) -> set[int]:
     lines = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Try) and any(
-                h.type is not None and {node_name(t) for t in ast.walk(h.type)} & {"ImportError", "ModuleNotFoundError"}
-                for h in node.handlers):
+            h.type is not None and {node_name(t) for t in ast.walk(h.type)} & {"ImportError", "ModuleNotFoundError"}
+            for h in node.handlers
+        ):
             for stmt in node.body:
                 for inner in ast.walk(stmt):
                     if isinstance(inner, (ast.Import, ast.ImportFrom)):
@@ -72,8 +73,11 @@ def uses_of(path: Path, reference: Tree) -> tuple[list[Use], dict[str, tuple[str
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             open_ended = any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords)
-            call = dict(n_positional=len([a for a in node.args if not isinstance(a, ast.Starred)]),
-                        keywords={k.arg for k in node.keywords if k.arg}, open_ended=open_ended)
+            call = dict(
+                n_positional=len([a for a in node.args if not isinstance(a, ast.Starred)]),
+                keywords={k.arg for k in node.keywords if k.arg},
+                open_ended=open_ended,
+            )
             func = node.func
             if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in modules:
                 uses.append(Use(rel, node.lineno, "call", modules[func.value.id], func.attr, **call))
@@ -99,20 +103,28 @@ def overrides(paths: list[Path], reference: Tree) -> list[Use]:
     for path in paths:
         tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
         _, classes = uses_of(path, reference)
-        assigned = {target.id: stmt.value for stmt in tree.body if isinstance(stmt, (ast.Assign, ast.AnnAssign))
-                    for target in (stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target])
-                    if isinstance(target, ast.Name) and stmt.value is not None}
+        assigned = {
+            target.id: stmt.value
+            for stmt in tree.body
+            if isinstance(stmt, (ast.Assign, ast.AnnAssign))
+            for target in (stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target])
+            if isinstance(target, ast.Name) and stmt.value is not None
+        }
         rel = str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
         for node in ast.walk(tree):
             if not isinstance(node, ast.ClassDef):
                 continue
             names = []
             for base in node.bases:  # (*_BASES) reads through the tuple the module built
-                expr = assigned.get(base.value.id) if isinstance(base, ast.Starred) and isinstance(base.value, ast.Name) else base
+                expr = (
+                    assigned.get(base.value.id)
+                    if isinstance(base, ast.Starred) and isinstance(base.value, ast.Name)
+                    else base
+                )
                 names += [n.id for n in ast.walk(expr) if isinstance(n, ast.Name)] if expr is not None else []
             local_classes[node.name] = ([classes[n] for n in names if n in classes], node, rel)
             local_classes[node.name][0].extend(("", n) for n in names if n not in classes)  # project bases
-    for name, (bases, node, rel) in local_classes.items():
+    for bases, node, rel in local_classes.values():
         pyspark_bases, queue, seen = [], list(bases), set()
         while queue:
             module, base = queue.pop()
@@ -126,6 +138,7 @@ def overrides(paths: list[Path], reference: Tree) -> list[Use]:
         for stmt in node.body:  # constructors and other dunders are the project's to call, not the runtime's
             if isinstance(stmt, ast.FunctionDef) and pyspark_bases and not stmt.name.startswith("__"):
                 for module, base in pyspark_bases:
-                    found.append(Use(rel, stmt.lineno, "override", module, f"{base}.{stmt.name}",
-                                     signature=Signature.of(stmt)))
+                    found.append(
+                        Use(rel, stmt.lineno, "override", module, f"{base}.{stmt.name}", signature=Signature.of(stmt))
+                    )
     return found

@@ -27,9 +27,23 @@ def runtime_tree(version: str, cache: Path = CACHE) -> Tree:
         cache.mkdir(parents=True, exist_ok=True)
         wheels = list(cache.glob(f"databricks_connect-{version}-*.whl"))
         if not wheels:
-            subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
-                            "--python-version", "3.12", f"databricks-connect=={version}", "-d", str(cache)],
-                           check=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "download",
+                    "-q",
+                    "--no-deps",
+                    "--only-binary=:all:",
+                    "--python-version",
+                    "3.12",
+                    f"databricks-connect=={version}",
+                    "-d",
+                    str(cache),
+                ],
+                check=True,
+            )
             wheels = list(cache.glob(f"databricks_connect-{version}-*.whl"))
         with zipfile.ZipFile(wheels[0]) as wheel:
             wheel.extractall(target, [n for n in wheel.namelist() if n.startswith("pyspark/") and n.endswith(".py")])

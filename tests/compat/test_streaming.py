@@ -25,7 +25,7 @@ from devtools.reconcile import reconcile
 from pi_simulator import Archive, SimulatorServer
 from tests.window_reads import past_window, truth_keys
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 TAGS = 8
 
 
@@ -43,17 +43,22 @@ def use_schema(spark, name: str) -> None:
 
 
 def config(server, **settings) -> PIConfig:
-    return PIConfig.from_mapping({"pi.url": server.url, "pi.settle_lag": "2s", "pi.lookback": "10m",
-                                  "pi.tags_per_request": "3", **settings})
+    return PIConfig.from_mapping(
+        {"pi.url": server.url, "pi.settle_lag": "2s", "pi.lookback": "10m", "pi.tags_per_request": "3", **settings}
+    )
 
 
 def merge_tables(spark, checkpoint: str) -> None:
     """What the pipeline's flow ``pi_curation`` does after bronze on Databricks: each micro-batch of bronze
     handed to the ForEachBatch sink's handler, which merges it into silver, the watermarks and gold."""
     targets = curation.Targets.in_schema(current_schema(spark))
-    query = (spark.readStream.table("pi_recorded_bronze").writeStream
-             .foreachBatch(curation.batch_handler(targets)).option("checkpointLocation", checkpoint)
-             .trigger(availableNow=True).start())
+    query = (
+        spark.readStream.table("pi_recorded_bronze")
+        .writeStream.foreachBatch(curation.batch_handler(targets))
+        .option("checkpointLocation", checkpoint)
+        .trigger(availableNow=True)
+        .start()
+    )
     query.awaitTermination()
     assert query.exception() is None
 
@@ -62,9 +67,15 @@ def update(spark, cfg: PIConfig, checkpoint: str, **trigger) -> list[int]:
     """One pipeline update of bronze: the state read at its start, one streaming query; returns the rows
     each micro-batch read."""
     options = prepare_stream_options(spark, cfg)
-    query = (spark.readStream.format("pi").options(**options).load()
-             .writeStream.format("delta").option("checkpointLocation", checkpoint)
-             .trigger(**(trigger or {"availableNow": True})).toTable("pi_recorded_bronze"))
+    query = (
+        spark.readStream.format("pi")
+        .options(**options)
+        .load()
+        .writeStream.format("delta")
+        .option("checkpointLocation", checkpoint)
+        .trigger(**(trigger or {"availableNow": True}))
+        .toTable("pi_recorded_bronze")
+    )
     if trigger:  # processing time: let it run three micro-batches that read something, then stop it
         deadline = time.monotonic() + 120
         while len([p for p in query.recentProgress if p.numInputRows]) < 3 and time.monotonic() < deadline:
@@ -88,10 +99,16 @@ def test_batch_read_returns_the_window_of_every_tag(spark, simulator):
     archive, server = simulator
     spark.dataSource.register(PIDataSource)
     start, end = past_window(20)
-    rows = (spark.read.format("pi").options(**reader_options(config(server)))
-            .option("start", start.isoformat()).option("end", end.isoformat()).load()
-            .where(F.col("record_kind") == "value")
-            .select("tag", F.unix_micros("timestamp").alias("us"), "sequence").collect())
+    rows = (
+        spark.read.format("pi")
+        .options(**reader_options(config(server)))
+        .option("start", start.isoformat())
+        .option("end", end.isoformat())
+        .load()
+        .where(F.col("record_kind") == "value")
+        .select("tag", F.unix_micros("timestamp").alias("us"), "sequence")
+        .collect()
+    )
     epoch = dt.datetime(1970, 1, 1, tzinfo=UTC)
     got = {(r.tag, epoch + dt.timedelta(microseconds=r.us), r.sequence) for r in rows}
     assert len(rows) == len(got) and got == truth_keys(archive, start, end)
@@ -125,9 +142,13 @@ def test_a_backfill_in_chunks_then_a_restart_that_reads_only_new_data(spark, sim
     for w in windows:
         assert w.prior_watermark == marks[w.web_id]
         assert w.window_start >= marks[w.web_id] - dt.timedelta(minutes=10)
-    stale = spark.sql(f"""SELECT count(*) AS n FROM pi_recorded_bronze WHERE record_kind = 'value'
+    stale = (
+        spark.sql(f"""SELECT count(*) AS n FROM pi_recorded_bronze WHERE record_kind = 'value'
                           AND extracted_at > TIMESTAMP '{before}'
-                          AND timestamp < prior_watermark - INTERVAL 10 MINUTES""").first().n
+                          AND timestamp < prior_watermark - INTERVAL 10 MINUTES""")
+        .first()
+        .n
+    )
     assert stale == 0
     assert_silver_is_the_truth(spark, archive)
 

@@ -20,7 +20,7 @@ from pi_simulator.eventframes import EF_TEMPLATES, EventFrames
 from pi_simulator.model import NEVER
 from pi_simulator.truth import ticks_to_datetime, to_ticks
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 RENAMED = "Sydney\\Unit 001\\P-001"
 REPOINTED = "Sydney\\Unit 001\\P-001|Discharge Flow"
 
@@ -38,9 +38,14 @@ def an_alarm_to_watch(model: AssetModel, now: dt.datetime):
     minutes after it started: the first update runs a second after its start, the second an hour later."""
     frames = EventFrames(model).frames(to_ticks(now), to_ticks(now + dt.timedelta(hours=3)), ("Alarm",))
     minute = 60 * 10**7
-    return next(f for f in sorted(frames, key=lambda f: f.start) if f.start > to_ticks(now)
-                and f.ack_at != NEVER and f.ack_at - f.start > minute
-                and max(f.end, f.ack_at) - f.start < 50 * minute)
+    return next(
+        f
+        for f in sorted(frames, key=lambda f: f.start)
+        if f.start > to_ticks(now)
+        and f.ack_at != NEVER
+        and f.ack_at - f.start > minute
+        and max(f.end, f.ack_at) - f.start < 50 * minute
+    )
 
 
 @pytest.fixture(scope="module")
@@ -51,17 +56,37 @@ def run(local_pipeline_factory):
     alarm = an_alarm_to_watch(AssetModel(archive), first)
     first = from_ticks(alarm.start).replace(tzinfo=UTC) + dt.timedelta(seconds=1)
     change = first + dt.timedelta(minutes=30)
-    model = AssetModel(archive, AFChanges(renames=((RENAMED, to_ticks(change), "P-001A"),),
-                                          repoints=((REPOINTED, to_ticks(change), other),)))
+    model = AssetModel(
+        archive,
+        AFChanges(renames=((RENAMED, to_ticks(change), "P-001A"),), repoints=((REPOINTED, to_ticks(change), other),)),
+    )
     with SimulatorServer(archive, assets=model) as server:
         server.api.clock = lambda: first
-        pipeline = local_pipeline_factory({
-            "pi.url": server.url, "pi.backfill_start": "*-5m", "pi.settle_lag": "1s", "pi.lookback": "60s",
-            "pi.af.databases": "Operations", "pi.af.refresh": "0s", "pi.af.page_size": "20",
-            "pi.ef.backfill_start": "*-1d", "pi.ef.page_size": "50"}, "af")
+        pipeline = local_pipeline_factory(
+            {
+                "pi.url": server.url,
+                "pi.backfill_start": "*-5m",
+                "pi.settle_lag": "1s",
+                "pi.lookback": "60s",
+                "pi.af.databases": "Operations",
+                "pi.af.refresh": "0s",
+                "pi.af.page_size": "20",
+                "pi.ef.backfill_start": "*-1d",
+                "pi.ef.page_size": "50",
+            },
+            "af",
+        )
         spark = pipeline.spark
-        out = {"spark": spark, "model": model, "archive": archive, "server": server, "other": other,
-               "first": first, "later": first + dt.timedelta(hours=1), "alarm": alarm}
+        out = {
+            "spark": spark,
+            "model": model,
+            "archive": archive,
+            "server": server,
+            "other": other,
+            "first": first,
+            "later": first + dt.timedelta(hours=1),
+            "alarm": alarm,
+        }
         for n, when in ((1, first), (2, out["later"])):
             server.api.clock = lambda when=when: when
             result = pipeline.update()
@@ -71,24 +96,33 @@ def run(local_pipeline_factory):
             out[f"mapping_{n}"] = spark.read.table("pi_tag_assets").collect()
             out[f"frames_{n}"] = spark.read.table("pi_event_frames").collect()
             out[f"alarms_{n}"] = spark.read.table("pi_alarms").collect()
-        out["reconciled_2"] = [*reconcile_af.reconcile_af(spark, model, out["later"]),
-                               reconcile_af.reconcile_event_frames(spark, model, as_of=out["later"])]
-        out["snapshots_2"] = spark.sql("SELECT count(*) AS n FROM pi_af_bronze WHERE record_kind = 'snapshot'").first().n
-        for table in ("pi_event_frame_attributes", "pi_downtime_daily_gold", "pi_batches_daily_gold",
-                      "pi_hourly_gold"):
+        out["reconciled_2"] = [
+            *reconcile_af.reconcile_af(spark, model, out["later"]),
+            reconcile_af.reconcile_event_frames(spark, model, as_of=out["later"]),
+        ]
+        out["snapshots_2"] = (
+            spark.sql("SELECT count(*) AS n FROM pi_af_bronze WHERE record_kind = 'snapshot'").first().n
+        )
+        for table in ("pi_event_frame_attributes", "pi_downtime_daily_gold", "pi_batches_daily_gold", "pi_hourly_gold"):
             out[table] = spark.read.table(table).collect()
-        out["reads_2"] = spark.sql("SELECT * FROM pi_event_frames_bronze WHERE record_kind = 'read' "
-                                   "ORDER BY search_end").collect()
+        out["reads_2"] = spark.sql(
+            "SELECT * FROM pi_event_frames_bronze WHERE record_kind = 'read' ORDER BY search_end"
+        ).collect()
         pipeline.configuration["pi.af.refresh"] = "1h"  # the next update is not due for a snapshot
         result = pipeline.update()
         assert result.ok, result.error
-        out["snapshots_3"] = spark.sql("SELECT count(*) AS n FROM pi_af_bronze WHERE record_kind = 'snapshot'").first().n
+        out["snapshots_3"] = (
+            spark.sql("SELECT count(*) AS n FROM pi_af_bronze WHERE record_kind = 'snapshot'").first().n
+        )
         out["frames_3"] = spark.read.table("pi_event_frames").collect()
         out["pi_hourly_assets_gold"] = spark.read.table("pi_hourly_assets_gold").collect()  # a view: gold now
         out["pi_hourly_gold_3"] = spark.read.table("pi_hourly_gold").collect()
         out["doc_queries"] = [(q, spark.sql(q).count()) for q in doc_queries()]
-        out["reads_3"] = spark.sql("SELECT count(*) AS n FROM pi_event_frames_bronze WHERE record_kind = 'read' "
-                                   "AND status = 'ok'").first().n
+        out["reads_3"] = (
+            spark.sql("SELECT count(*) AS n FROM pi_event_frames_bronze WHERE record_kind = 'read' AND status = 'ok'")
+            .first()
+            .n
+        )
         yield out
 
 
@@ -147,6 +181,7 @@ def test_no_new_snapshot_before_the_refresh_interval(run):
 
 
 # ---- event frames -------------------------------------------------------------------------------
+
 
 def frames_truth(run, when: dt.datetime) -> dict:
     """The frames the reads up to ``when`` found: active from the first read's start on, as of ``when``."""

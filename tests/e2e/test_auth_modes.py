@@ -20,21 +20,29 @@ from devtools.auth_modes import MODES, SECRET_VARIABLES
 from pi_simulator.kerberos import missing_programs
 from tests.conftest import REPO
 
-CANARIES = dict(zip(SECRET_VARIABLES, ("canary-Basic-0d4f17", "canary-Client-8e21c3", "canary-Token-5b9a40",
-                                       "canary-Krb-77e2d5")))
+CANARIES = dict(
+    zip(SECRET_VARIABLES, ("canary-Basic-0d4f17", "canary-Client-8e21c3", "canary-Token-5b9a40", "canary-Krb-77e2d5"))
+)
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     if missing_programs():
-        pytest.skip(f"the MIT Kerberos KDC is not installed ({', '.join(missing_programs())} missing): "
-                    f"scripts/bootstrap.sh installs it with apt")
+        pytest.skip(
+            f"the MIT Kerberos KDC is not installed ({', '.join(missing_programs())} missing): "
+            f"scripts/bootstrap.sh installs it with apt"
+        )
     work = tmp_path_factory.mktemp("auth_modes")
     output = work / "output.txt"
     with output.open("w") as out:
-        done = subprocess.run([sys.executable, "-m", "devtools.auth_modes", "--work-dir", str(work / "run")],
-                              cwd=REPO, env={**os.environ, **CANARIES}, stdout=out, stderr=subprocess.STDOUT,
-                              timeout=900)
+        done = subprocess.run(
+            [sys.executable, "-m", "devtools.auth_modes", "--work-dir", str(work / "run")],
+            cwd=REPO,
+            env={**os.environ, **CANARIES},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            timeout=900,
+        )
     _wait_for_processes_using(work)
     return done.returncode, output.read_text(errors="replace"), work
 
@@ -61,17 +69,25 @@ def _wait_for_processes_using(work, timeout_s: float = 60.0) -> None:
 def test_every_mode_reads_the_ground_truth_through_the_pipeline(run):
     code, text, _ = run
     for mode, (_, scheme) in MODES.items():
-        accepted = re.search(rf"^MODE {mode}: update ok in [0-9.]+s; requests accepted by scheme "
-                             rf"\{{'{scheme}': (\d+)\}}$", text, re.MULTILINE)
+        accepted = re.search(
+            rf"^MODE {mode}: update ok in [0-9.]+s; requests accepted by scheme "
+            rf"\{{'{scheme}': (\d+)\}}$",
+            text,
+            re.MULTILINE,
+        )
         assert accepted and int(accepted.group(1)) > 0, f"{mode} did not complete with {scheme} only"
-        rec = re.search(rf"^MODE {mode}: RECONCILE silver=(\d+) truth=(\d+) missing=0 duplicated=0$", text,
-                        re.MULTILINE)
+        rec = re.search(
+            rf"^MODE {mode}: RECONCILE silver=(\d+) truth=(\d+) missing=0 duplicated=0$", text, re.MULTILINE
+        )
         assert rec and rec.group(1) == rec.group(2) and int(rec.group(2)) > 100, f"{mode}: silver is not the truth"
     assert "tickets written to the default ticket cache: no" in text  # Kerberos tickets stay in memory
     wrong = re.search(r"^WRONG PASSWORD: update FAILED; the error says: (.*)$", text, re.MULTILINE)
-    assert wrong and re.search(r"PIWebAPIError: GET /piwebapi/dataservers: kerberos: cannot log in as "
-                               r"svc-osipi@OSIPI.TEST: [A-Za-z ]+; check pi.auth.username, pi.auth.password and "
-                               r"pi.auth.kerberos_config$", wrong.group(1)), wrong and wrong.group(1)
+    assert wrong and re.search(
+        r"PIWebAPIError: GET /piwebapi/dataservers: kerberos: cannot log in as "
+        r"svc-osipi@OSIPI.TEST: [A-Za-z ]+; check pi.auth.username, pi.auth.password and "
+        r"pi.auth.kerberos_config$",
+        wrong.group(1),
+    ), wrong and wrong.group(1)
     assert code == 0, text[-3000:]
 
 

@@ -50,8 +50,13 @@ def test_sigkill_in_the_middle_of_an_update_then_rerun(spark):
     assert result["rerun_ok"], result["rerun_output"]
     check = result["check"]
     assert check["truth"] > 50
-    assert (check["missing"], check["duplicated"], check["unexpected"], check["mismatched"],
-            check["behind_watermark"]) == (0, 0, 0, 0, 0), check
+    assert (
+        check["missing"],
+        check["duplicated"],
+        check["unexpected"],
+        check["mismatched"],
+        check["behind_watermark"],
+    ) == (0, 0, 0, 0, 0), check
     assert check["denied_reported"] and check["deleted_ok"]
     # the rerun resumed every tag from the chunks the killed update had committed, not from its start
     resumed = result["resumed"]
@@ -63,9 +68,11 @@ def test_the_campaign_exercised_what_it_claims():
     if sum(len(o.schedules) for o in OUTCOMES) < 10:
         pytest.skip("needs the schedules above to have run (at least 10)")
     kinds = {k for o in OUTCOMES for k in o.faults}
-    print(f"{sum(len(o.schedules) for o in OUTCOMES)} schedules, {sum(sum(o.faults.values()) for o in OUTCOMES)} faults injected, "
-          f"{sum(o.reconciliation.truth for o in OUTCOMES)} values checked, "
-          f"{sum(o.late_values for o in OUTCOMES)} late values and {sum(o.edited_values for o in OUTCOMES)} edits caught")
+    print(
+        f"{sum(len(o.schedules) for o in OUTCOMES)} schedules, {sum(sum(o.faults.values()) for o in OUTCOMES)} faults injected, "
+        f"{sum(o.reconciliation.truth for o in OUTCOMES)} values checked, "
+        f"{sum(o.late_values for o in OUTCOMES)} late values and {sum(o.edited_values for o in OUTCOMES)} edits caught"
+    )
     assert {f"http:{k}" for k in HTTP_FAULTS} <= kinds, kinds
     assert {f"sub:{k}" for k in SUB_FAULTS} | {"point:failing"} <= kinds, kinds
     assert sum(o.late_values for o in OUTCOMES) > 0 and sum(o.edited_values for o in OUTCOMES) > 0

@@ -33,10 +33,19 @@ def simulator():
 @pytest.fixture(scope="module")
 def runs(simulator, local_pipeline_factory):
     archive, server = simulator
-    pipeline = local_pipeline_factory({
-        "pi.url": server.url, "pi.auth.type": "basic", "pi.auth.username": "svc_pi",
-        "pi.auth.password": CANARY, "pi.backfill_start": "*-90m", "pi.lookback": "10m",
-        "pi.settle_lag": "2s", "pi.tags_per_request": "15"}, "e2e")
+    pipeline = local_pipeline_factory(
+        {
+            "pi.url": server.url,
+            "pi.auth.type": "basic",
+            "pi.auth.username": "svc_pi",
+            "pi.auth.password": CANARY,
+            "pi.backfill_start": "*-90m",
+            "pi.lookback": "10m",
+            "pi.settle_lag": "2s",
+            "pi.tags_per_request": "15",
+        },
+        "e2e",
+    )
     first = pipeline.update()
     assert first.ok, first.error
     spark = pipeline.spark
@@ -45,15 +54,27 @@ def runs(simulator, local_pipeline_factory):
     time.sleep(3)
     for key in ("pi.auth.username", "pi.auth.password"):  # the second update authenticates with a bearer token
         pipeline.configuration.pop(key)
-    pipeline.configuration.update({"pi.auth.type": "bearer", "pi.auth.token_url": server.token_url,
-                                   "pi.auth.client_id": "osipi", "pi.auth.client_secret": CLIENT_SECRET})
+    pipeline.configuration.update(
+        {
+            "pi.auth.type": "bearer",
+            "pi.auth.token_url": server.token_url,
+            "pi.auth.client_id": "osipi",
+            "pi.auth.client_secret": CLIENT_SECRET,
+        }
+    )
     tokens_before = server.issuer.requests
     second = pipeline.update()
     assert second.ok, second.error
     assert tokens_before == 0 and server.issuer.requests > 0  # the second update read with bearer tokens
     rec2 = reconcile(spark, archive)
-    return {"pipeline": pipeline, "spark": spark, "rec": (rec1, rec2), "events": first.events + second.events,
-            "marks1": marks1, "archive": archive}
+    return {
+        "pipeline": pipeline,
+        "spark": spark,
+        "rec": (rec1, rec2),
+        "events": first.events + second.events,
+        "marks1": marks1,
+        "archive": archive,
+    }
 
 
 def test_silver_equals_ground_truth_after_each_update(runs):
@@ -73,9 +94,13 @@ def test_second_update_reads_only_after_the_watermarks_minus_lookback(runs):
     for row in log:
         assert row.prior_watermark == runs["marks1"][row.web_id]
         assert (row.prior_watermark - row.window_start).total_seconds() == 600
-    stale = spark.sql("""SELECT count(*) AS n FROM pi_recorded_bronze WHERE record_kind = 'value'
+    stale = (
+        spark.sql("""SELECT count(*) AS n FROM pi_recorded_bronze WHERE record_kind = 'value'
                          AND prior_watermark IS NOT NULL
-                         AND timestamp < prior_watermark - INTERVAL 10 MINUTES""").first().n
+                         AND timestamp < prior_watermark - INTERVAL 10 MINUTES""")
+        .first()
+        .n
+    )
     assert stale == 0
     marks2 = {r.web_id: r.watermark for r in spark.read.table("pi_watermarks").collect()}
     assert all(marks2[k] > v for k, v in runs["marks1"].items())
@@ -104,18 +129,32 @@ def test_canary_secrets_never_leak(runs, tmp_path):
         assert not any(c in text for c in canaries)
     spark.dataSource.register(PIDataSource)
     for mode, option, secret in (
-            ({"pi.auth.type": "basic", "pi.auth.username": "svc_pi", "pi.auth.password": CANARY}, "pi.auth.password", CANARY),
-            ({"pi.auth.type": "bearer", "pi.auth.token_url": "http://127.0.0.1:9/token", "pi.auth.client_id": "osipi",
-              "pi.auth.client_secret": CLIENT_SECRET}, "pi.auth.client_secret", CLIENT_SECRET),
-            ({"pi.auth.type": "bearer", "pi.auth.token": CLIENT_SECRET}, "pi.auth.token", CLIENT_SECRET)):
+        (
+            {"pi.auth.type": "basic", "pi.auth.username": "svc_pi", "pi.auth.password": CANARY},
+            "pi.auth.password",
+            CANARY,
+        ),
+        (
+            {
+                "pi.auth.type": "bearer",
+                "pi.auth.token_url": "http://127.0.0.1:9/token",
+                "pi.auth.client_id": "osipi",
+                "pi.auth.client_secret": CLIENT_SECRET,
+            },
+            "pi.auth.client_secret",
+            CLIENT_SECRET,
+        ),
+        ({"pi.auth.type": "bearer", "pi.auth.token": CLIENT_SECRET}, "pi.auth.token", CLIENT_SECRET),
+    ):
         config = PIConfig.from_mapping({"pi.url": "http://127.0.0.1:9/piwebapi", **mode})
         df = spark.readStream.format("pi").options(**reader_options(config)).load()
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
             df.explain(extended=True)
         assert f"{option}=*********(redacted)" in out.getvalue() and secret not in out.getvalue()
-    leaked = [p for p in pipeline.work_dir.rglob("*") if p.is_file()
-              and any(c.encode() in p.read_bytes() for c in canaries)]
+    leaked = [
+        p for p in pipeline.work_dir.rglob("*") if p.is_file() and any(c.encode() in p.read_bytes() for c in canaries)
+    ]
     assert leaked == []
 
 
@@ -130,9 +169,14 @@ def test_the_databricks_path_merges_the_same_silver_gold_and_watermarks(runs, tm
     spark = runs["spark"]
     spark.sql("CREATE DATABASE IF NOT EXISTS e2e_foreach_batch")
     other = curation.Targets.in_schema("spark_catalog.e2e_foreach_batch")
-    query = (spark.readStream.option("maxFilesPerTrigger", 1).table("e2e.pi_recorded_bronze").writeStream
-             .foreachBatch(curation.batch_handler(other)).option("checkpointLocation", str(tmp_path / "cp"))
-             .trigger(availableNow=True).start())
+    query = (
+        spark.readStream.option("maxFilesPerTrigger", 1)
+        .table("e2e.pi_recorded_bronze")
+        .writeStream.foreachBatch(curation.batch_handler(other))
+        .option("checkpointLocation", str(tmp_path / "cp"))
+        .trigger(availableNow=True)
+        .start()
+    )
     query.awaitTermination()
     assert len([p for p in query.recentProgress if p.numInputRows]) > 1  # several micro-batches
     local = curation.Targets.in_schema("spark_catalog.e2e")

@@ -20,8 +20,7 @@ def server():
 
 @pytest.fixture(scope="module")
 def pipeline(server, local_pipeline_factory):
-    return local_pipeline_factory({"pi.url": server.url, "pi.backfill_start": "*-30m", "pi.settle_lag": "2s"},
-                                  "start")
+    return local_pipeline_factory({"pi.url": server.url, "pi.backfill_start": "*-30m", "pi.settle_lag": "2s"}, "start")
 
 
 def test_a_misspelt_setting_fails_the_update_with_one_line_naming_it(pipeline):
@@ -31,8 +30,9 @@ def test_a_misspelt_setting_fails_the_update_with_one_line_naming_it(pipeline):
     finally:
         del pipeline.configuration["pi.tag_fliter"]
     assert not result.ok
-    assert result.error == ("pi.tag_fliter: unknown setting (did you mean pi.tag_filter? "
-                            "known: see docs/configuration.md)")
+    assert result.error == (
+        "pi.tag_fliter: unknown setting (did you mean pi.tag_filter? known: see docs/configuration.md)"
+    )
     assert not pipeline.spark.catalog.tableExists("pi_recorded_bronze")  # nothing ran
 
 
@@ -44,9 +44,9 @@ def test_the_state_found_at_pipeline_start_is_logged(pipeline, caplog):
         assert second.ok, second.error
     lines = [r.getMessage() for r in caplog.records if r.name == "connector_lib.spark.pipeline"]
     assert lines == [
-        "pipeline state in spark_catalog.start: no bronze yet (first update); watermarks of 0 tags, "
-        "0 re-read requests",
-        "pipeline state in spark_catalog.start: bronze found; watermarks of 6 tags, 0 re-read requests"]
+        "pipeline state in spark_catalog.start: no bronze yet (first update); watermarks of 0 tags, 0 re-read requests",
+        "pipeline state in spark_catalog.start: bronze found; watermarks of 6 tags, 0 re-read requests",
+    ]
 
 
 @contextlib.contextmanager
@@ -80,6 +80,8 @@ def test_a_stream_that_resumes_without_its_bronze_table_stops_the_update(pipelin
     with moved_aside(spark, "pi_recorded_bronze"):
         result = pipeline.update()
     assert not result.ok
-    assert ("spark_catalog.start.pi_recorded_bronze: not found when the update started, but its stream "
-            "continues from a checkpoint") in result.error
+    assert (
+        "spark_catalog.start.pi_recorded_bronze: not found when the update started, but its stream "
+        "continues from a checkpoint"
+    ) in result.error
     assert spark.read.table("pi_recorded_bronze").count() == before

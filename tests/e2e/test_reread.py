@@ -12,7 +12,7 @@ from connector_lib.spark.reread import request_reread
 from devtools.reconcile import reconcile
 from pi_simulator import Archive, ArchiveChanges, SimulatorServer
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 CHOSEN = "SYD.*, hou.u001.ft00002.pv"  # a PI name filter and a name in other case
 
 
@@ -32,9 +32,17 @@ def run(local_pipeline_factory):
     archive = Archive(seed=31, n_points=12, changes=ArchiveChanges(seed=31, edit_share=0.2, max_edit_delay_s=3 * 3600))
     chosen = {p.name for p in archive.points if p.name.startswith("SYD.") or p.name == "HOU.U001.FT00002.PV"}
     with SimulatorServer(archive) as server:
-        pipeline = local_pipeline_factory({
-            "pi.url": server.url, "pi.backfill_start": "*-90m", "pi.lookback": "60s", "pi.settle_lag": "2s",
-            "pi.max_window": "40m", "pi.tags_per_request": "5"}, "reread")
+        pipeline = local_pipeline_factory(
+            {
+                "pi.url": server.url,
+                "pi.backfill_start": "*-90m",
+                "pi.lookback": "60s",
+                "pi.settle_lag": "2s",
+                "pi.max_window": "40m",
+                "pi.tags_per_request": "5",
+            },
+            "reread",
+        )
         spark = pipeline.spark
         first = pipeline.update()
         assert first.ok, first.error
@@ -50,11 +58,19 @@ def run(local_pipeline_factory):
         request_reread(spark, "fix-edits", start, read_until, tags=CHOSEN, note="edits after the lookback")
         third = pipeline.update()
         assert third.ok, third.error
-        result = {"spark": spark, "archive": archive, "chosen": chosen, "marks": marks, "later": later,
-                  "stale": stale, "start": start, "read_until": read_until,
-                  "fixed": reconcile(spark, archive, as_of=later, exclude_tags=set(marks) - chosen),
-                  "others": reconcile(spark, archive, as_of=later, exclude_tags=chosen),
-                  "windows": reread_windows(spark, "fix-edits")}
+        result = {
+            "spark": spark,
+            "archive": archive,
+            "chosen": chosen,
+            "marks": marks,
+            "later": later,
+            "stale": stale,
+            "start": start,
+            "read_until": read_until,
+            "fixed": reconcile(spark, archive, as_of=later, exclude_tags=set(marks) - chosen),
+            "others": reconcile(spark, archive, as_of=later, exclude_tags=chosen),
+            "windows": reread_windows(spark, "fix-edits"),
+        }
         # a bad request stops the next update before anything is read, with one clear line
         spark.sql("""INSERT INTO pi_reread_requests VALUES ('backwards', NULL, TIMESTAMP '2026-01-02 00:00:00',
                      TIMESTAMP '2026-01-01 00:00:00', NULL, NULL)""")

@@ -65,8 +65,9 @@ print("RESULT " + json.dumps(out))
 def former_code(into: Path) -> Path:
     """The tree of the former layout's commit, from this clone's history."""
     try:
-        archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", FORMER_LAYOUT],
-                                 capture_output=True, check=True).stdout
+        archive = subprocess.run(
+            ["git", "-C", str(REPO), "archive", "--format=tar", FORMER_LAYOUT], capture_output=True, check=True
+        ).stdout
     except (OSError, subprocess.CalledProcessError) as exc:
         pytest.fail(f"the upgrade test needs the repository's history (commit {FORMER_LAYOUT[:10]}): {exc}")
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
@@ -77,9 +78,24 @@ def former_code(into: Path) -> Path:
 def run(code: Path, work: Path, configuration: dict, check: bool, updates: list[list[str]]) -> dict:
     """``updates``: one update per item, each with a full refresh of the datasets it names (or none)."""
     env = {**os.environ, "PYTHONPATH": str(code), "PYSPARK_PYTHON": sys.executable}
-    done = subprocess.run([sys.executable, "-c", RUN, str(work), json.dumps(configuration),
-                           "check" if check else "run", str(SEED), str(TAGS), json.dumps(updates)],
-                          cwd=code, env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            RUN,
+            str(work),
+            json.dumps(configuration),
+            "check" if check else "run",
+            str(SEED),
+            str(TAGS),
+            json.dumps(updates),
+        ],
+        cwd=code,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
     assert line is not None, f"no result (exit {done.returncode}): {done.stderr[-3000:]}"
     return {**json.loads(line.removeprefix("RESULT ")), "log": done.stderr}
@@ -90,8 +106,13 @@ def upgraded(tmp_path_factory):
     former = former_code(tmp_path_factory.mktemp("former"))
     work = tmp_path_factory.mktemp("upgrade")
     with SimulatorServer(Archive(seed=SEED, n_points=TAGS)) as server:
-        configuration = {"pi.url": server.url, "pi.backfill_start": "*-2h", "pi.settle_lag": "2s",
-                         "pi.lookback": "5m", "pi.partitions": "2"}
+        configuration = {
+            "pi.url": server.url,
+            "pi.backfill_start": "*-2h",
+            "pi.settle_lag": "2s",
+            "pi.lookback": "5m",
+            "pi.partitions": "2",
+        }
         before = run(former, work, configuration, check=False, updates=[[]])
         assert before["ok"], before["error"]
         # docs/deploy.md, upgrading: the two logs, streaming tables now, are rebuilt from bronze once;

@@ -24,9 +24,12 @@ from dataclasses import dataclass
 from itertools import chain
 from urllib.parse import quote
 
+from .batch import get_all
 from .bronze import row_builder
-from .client import PIWebAPIClient, PIWebAPIError
+from .client import PIWebAPIClient
 from .config import ConfigError, PIConfig
+from .errors import PIWebAPIError
+from .paging import items_of, paged
 
 ELEMENT_FIELDS = ("WebId", "Id", "Name", "Description", "Path", "TemplateName", "CategoryNames", "HasChildren")
 ATTRIBUTE_FIELDS = (
@@ -87,31 +90,9 @@ class Database:
     event_frames_url: str = ""  # the database's event frame search (frames are not under the root)
 
 
-def _items(answer: object, where: str) -> list:
-    items = answer.get("Items") if isinstance(answer, dict) else None
-    if not isinstance(items, list):
-        raise PIWebAPIError(f"{where}: the answer has no Items list", payload=json.dumps(answer)[:100_000])
-    return items
-
-
-def paged(client: PIWebAPIClient, url: str, params: dict, page_size: int, fields: tuple[str, ...]) -> Iterator[dict]:
-    """Every item of an AF search: pages of ``page_size`` until a short one (there is no Next link)."""
-    selected = ";".join("Items." + f for f in fields)
-    start = 0
-    while True:
-        page = _items(
-            client.get(url, params={**params, "startIndex": start, "maxCount": page_size, "selectedFields": selected}),
-            f"GET {url}",
-        )
-        yield from page
-        if len(page) < page_size:
-            return
-        start += page_size
-
-
 def databases(client: PIWebAPIClient, config: PIConfig) -> list[Database]:
     """The configured databases of the configured asset server, each checked to exist."""
-    servers = _items(client.get("assetservers"), "GET assetservers")
+    servers = items_of(client.get("assetservers"), "GET assetservers")
     if not servers:
         raise PIWebAPIError("GET assetservers: the PI Web API lists no asset server")
     server = servers[0]
@@ -120,7 +101,7 @@ def databases(client: PIWebAPIClient, config: PIConfig) -> list[Database]:
         if server is None:
             names = ", ".join(str(s.get("Name", "?")) for s in servers)
             raise ConfigError(f"pi.af.server: {config.af_server!r} not found (the PI Web API lists: {names})")
-    listed = _items(client.get(server["Links"]["Databases"]), "GET assetdatabases")
+    listed = items_of(client.get(server["Links"]["Databases"]), "GET assetdatabases")
     by_name = {str(d.get("Name", "")).lower(): d for d in listed}
     missing = [n for n in config.af_databases if n.lower() not in by_name]
     if missing:
@@ -293,28 +274,13 @@ def _with_values(client: PIWebAPIClient, config: PIConfig, static: list[tuple[di
     chunks = [static[i : i + VALUES_PER_SUBREQUEST] for i in range(0, len(static), VALUES_PER_SUBREQUEST)]
     for first in range(0, len(chunks), config.tags_per_request):
         group = chunks[first : first + config.tags_per_request]
-        body = {
-            str(k): {
-                "Method": "GET",
-                "Resource": client.url(
-                    "streamsets/value?selectedFields=Items.WebId;Items.Value&"
-                    + "&".join(f"webId={wid}" for _, wid in chunk)
-                ),
-            }
-            for k, chunk in enumerate(group)
-        }
-        answers = client.batch(body)
-        for k, chunk in enumerate(group):
-            answer = answers.get(str(k)) or {}
-            status = answer.get("Status")
-            if status != 200:
-                raise PIWebAPIError(
-                    f"attribute values: sub-request answered {status}: {json.dumps(answer.get('Content'))[:300]}",
-                    status=status,
-                )
-            values = {
-                item.get("WebId"): item.get("Value") for item in _items(answer.get("Content"), "streamsets/value")
-            }
+        resources = [
+            "streamsets/value?selectedFields=Items.WebId;Items.Value&" + "&".join(f"webId={wid}" for _, wid in chunk)
+            for chunk in group
+        ]
+        answers = get_all(client, config, resources, lambda k: "attribute values: streamsets/value")
+        for chunk, items in zip(group, answers):
+            values = {item.get("WebId"): item.get("Value") for item in items if isinstance(item, dict)}
             for row, wid in chunk:
                 value = values.get(wid)
                 yield af_row(

@@ -18,26 +18,11 @@ import requests
 from requests.auth import AuthBase
 
 from .config import PIConfig
+from .errors import AuthError, is_transient_status
+from .timeutil import renew_in
 
-#: a credential is renewed this share of its lifetime before it ends (at most a margin each mode sets)
-RENEW_SHARE = 0.1
 #: bearer tokens: renewed at most this long before they expire
 TOKEN_MARGIN_S = 60.0
-
-
-def renew_in(lifetime_s: float, margin_s: float) -> float:
-    """Seconds from now to renew a credential that lives ``lifetime_s``: a tenth of its life before it
-    ends, at most ``margin_s`` before (bearer tokens and Kerberos tickets alike)."""
-    return lifetime_s - min(margin_s, RENEW_SHARE * lifetime_s)
-
-
-class AuthError(Exception):
-    """Credentials the server or the identity provider refused; the message names the mode. ``transient``:
-    the identity provider (token endpoint, KDC) could not be reached or failed, so a later attempt may do."""
-
-    def __init__(self, message: str, transient: bool = False):
-        super().__init__(message)
-        self.transient = transient
 
 
 class BearerAuth(AuthBase):
@@ -76,9 +61,7 @@ class BearerAuth(AuthBase):
             body = resp.json()
         except ValueError:
             body = {}
-        from .client import RETRY_STATUSES  # the one retry policy (client imports this module)
-
-        if resp.status_code in RETRY_STATUSES:
+        if is_transient_status(resp.status_code):
             raise AuthError(f"{where} answered HTTP {resp.status_code}", transient=True)
         if resp.status_code != 200 or not isinstance(body, dict) or not body.get("access_token"):
             code = body.get("error", "no access_token") if isinstance(body, dict) else "no access_token"

@@ -1,9 +1,10 @@
 """HTTP access to the PI Web API: one ``requests`` session with auth, TLS, timeouts and retries.
 
-Retry policy lives here and only here: 429, 5xx and connection failures are retried with exponential
-backoff (honouring ``Retry-After``); other 4xx are permanent. A 2xx body carrying a top-level
-``WebException`` is treated as the status it names. Errors never include credentials: messages carry
-the method, the path and the server's own ``Errors`` text only.
+Every call is retried by the rule of :mod:`connector_lib.errors`: 429, 5xx and connection failures with
+exponential backoff (honouring ``Retry-After``), other 4xx never. A 2xx body carrying a top-level
+``WebException`` is treated as the status it names. (The sub-requests of a batch call have their own
+status each; :mod:`connector_lib.batch` judges them by the same rule.) Errors never include credentials:
+messages carry the method, the path and the server's own ``Errors`` text only.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from .auth import AuthError, attach
+from .auth import attach
 from .config import PIConfig
+from .errors import AuthError, PIWebAPIError, is_transient_status, retry_delay
 from .logs import use_level
 from .ratelimit import RateLimiter
 
@@ -48,18 +50,6 @@ TRANSIENT_TRANSPORT = (
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
 )
-
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-
-
-class PIWebAPIError(Exception):
-    """A failed PI Web API call. ``transient`` says whether a later retry may succeed."""
-
-    def __init__(self, message: str, status: int | None = None, transient: bool = False, payload: str | None = None):
-        super().__init__(message)
-        self.status = status
-        self.transient = transient
-        self.payload = payload  # the body of a malformed answer (at most 100,000 characters), for quarantine
 
 
 def _errors_text(content: Any) -> str:
@@ -193,12 +183,10 @@ class PIWebAPIClient:
                 raise PIWebAPIError(f"{where}: {type(exc).__name__}") from None
             except PIWebAPIError as exc:
                 error = exc
-            if not error.transient or attempt >= self.config.max_retries:
-                raise error
-            delay = self.config.backoff_s * (2**attempt)
             retry_after = resp.headers.get("Retry-After") if resp is not None else None
-            if retry_after and retry_after.strip().isdigit():
-                delay = max(delay, float(retry_after))
+            delay = retry_delay(error.transient, attempt, self.config.max_retries, self.config.backoff_s, retry_after)
+            if delay is None:
+                raise error
             log.info("%s; retry %d/%d in %.1fs", error, attempt + 1, self.config.max_retries, delay)
             time.sleep(delay)
             attempt += 1
@@ -216,7 +204,7 @@ class PIWebAPIClient:
             scheme = (resp.request.headers.get("Authorization") or "no").split(" ", 1)[0].lower()
             detail += f" (the server refused the {scheme} credentials; check pi.auth.type and pi.auth.*)"
         message = f"{where}: HTTP {resp.status_code}" + (f": {detail}" if detail else "")
-        return PIWebAPIError(message, resp.status_code, resp.status_code in RETRY_STATUSES)
+        return PIWebAPIError(message, resp.status_code, is_transient_status(resp.status_code))
 
     @staticmethod
     def _decode(resp: requests.Response, where: str) -> Any:
@@ -242,6 +230,6 @@ class PIWebAPIClient:
             exc = content["WebException"]
             status = exc.get("StatusCode") or 500
             raise PIWebAPIError(
-                f"{where}: WebException {status}: {_errors_text(exc)}", status, transient=status in RETRY_STATUSES
+                f"{where}: WebException {status}: {_errors_text(exc)}", status, transient=is_transient_status(status)
             )
         return content

@@ -6,8 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from .client import PIWebAPIClient, PIWebAPIError
+from .client import PIWebAPIClient
 from .config import ConfigError, PIConfig
+from .errors import PIWebAPIError
+from .paging import items_of, paged
 
 POINT_FIELDS = "WebId;Name;PointType;EngineeringUnits;DigitalSetName;Descriptor;Id"
 LIST_PAGE = 1000
@@ -59,7 +61,7 @@ def in_shard(tags: list[Tag], config: PIConfig) -> list[Tag]:
 
 
 def data_server(client: PIWebAPIClient, config: PIConfig) -> dict:
-    servers = client.get("dataservers").get("Items") or []
+    servers = items_of(client.get("dataservers"), "GET dataservers")
     if not servers:
         raise PIWebAPIError("GET /dataservers: the PI Web API lists no data server")
     if not config.data_server:
@@ -93,26 +95,10 @@ def discover_tags(client: PIWebAPIClient, config: PIConfig) -> list[Tag]:
                 + (" ..." if len(missing) > 10 else "")
             )
     else:
-        tags = []
-        start = 0
-        page_size = min(LIST_PAGE, config.max_items_per_call)
         points_url = server.get("Links", {}).get("Points") or f"dataservers/{server['WebId']}/points"
-        # the point list has no Next link: advance startIndex until a short page
-        while True:
-            page = client.get(
-                points_url,
-                params={
-                    "nameFilter": config.tag_filter,
-                    "startIndex": start,
-                    "maxCount": page_size,
-                    "selectedFields": "Items." + ";Items.".join(POINT_FIELDS.split(";")),
-                },
-            )
-            items = page.get("Items") or []
-            tags.extend(Tag.from_point(p) for p in items)
-            if len(items) < page_size:
-                break
-            start += page_size
+        page_size = min(LIST_PAGE, config.max_items_per_call)
+        params = {"nameFilter": config.tag_filter}
+        tags = [Tag.from_point(p) for p in paged(client, points_url, params, page_size, tuple(POINT_FIELDS.split(";")))]
     tags = in_shard(tags, config)
     tags.sort(key=lambda t: t.name)
     if config.max_tags:

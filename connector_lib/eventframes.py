@@ -24,10 +24,13 @@ import json
 from collections.abc import Iterator
 from itertools import chain, islice
 
-from .af import Database, paged
+from .af import Database
+from .batch import get_all
 from .bronze import row_builder
-from .client import PIWebAPIClient, PIWebAPIError
+from .client import PIWebAPIClient
 from .config import PIConfig
+from .errors import PIWebAPIError
+from .paging import paged
 from .timeutil import parse_pi_timestamp, parse_time, to_pi
 
 FRAME_FIELDS = (
@@ -195,7 +198,7 @@ def read_event_frames(
                 if columns["id"] not in seen:  # several template searches, or a page that shifted
                     seen.add(columns["id"])
                     good.append(columns)
-            for columns, attributes in zip(good, _attribute_values(client, good)):
+            for columns, attributes in zip(good, _attribute_values(client, config, good)):
                 count += 1
                 yield ef_row(record_kind="event_frame", attributes=attributes, extracted_at=at, **columns, **common)
         yield ef_row(
@@ -220,34 +223,14 @@ def read_event_frames(
         )
 
 
-def _attribute_values(client: PIWebAPIClient, frames: list[dict]) -> list[dict[str, str]]:
+def _attribute_values(client: PIWebAPIClient, config: PIConfig, frames: list[dict]) -> list[dict[str, str]]:
     """Each frame's attribute values (name -> the value object as JSON), one batch call for the chunk."""
     if not frames:
         return []
-    body = {
-        str(k): {
-            "Method": "GET",
-            "Resource": client.url(f"streamsets/{f['web_id']}/value?selectedFields=Items.Name;Items.Value"),
-        }
-        for k, f in enumerate(frames)
-    }
-    answers = client.batch(body)
+    resources = [f"streamsets/{f['web_id']}/value?selectedFields=Items.Name;Items.Value" for f in frames]
+    answers = get_all(client, config, resources, lambda k: f"event frame {frames[k]['name']!r} attribute values")
     out = []
-    for k, frame in enumerate(frames):
-        answer = answers.get(str(k)) or {}
-        if answer.get("Status") != 200:
-            raise PIWebAPIError(
-                f"event frame {frame['name']!r} attribute values: sub-request answered "
-                f"{answer.get('Status')}: {json.dumps(answer.get('Content'))[:300]}",
-                status=answer.get("Status"),
-            )
-        content = answer.get("Content")
-        items = content.get("Items") if isinstance(content, dict) else None
-        if not isinstance(items, list):
-            raise PIWebAPIError(
-                f"event frame {frame['name']!r} attribute values: the answer has no Items list",
-                payload=json.dumps(content)[:100_000],
-            )
+    for items in answers:
         out.append(
             {
                 str(i.get("Name")): json.dumps(i.get("Value"), ensure_ascii=False)

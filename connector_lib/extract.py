@@ -8,7 +8,9 @@ timestamp therefore never split across pages, and nothing is read twice. A page 
 one timestamp cannot be cut this way; its ``maxCount`` is doubled (up to the server's item cap) instead.
 
 Each tag's window ends with one completion record (``record_kind = 'window'``) that says whether the
-window was read completely; watermarks are derived only from those records (see docs/state.md).
+window was read completely; watermarks are derived only from those records (see docs/state.md). The time
+paging is :class:`connector_lib.paging.TimePager`; sub-answers are checked and retried by the rule of
+:mod:`connector_lib.batch`, a window at a time, so one failing tag does not hold the others back.
 """
 
 from __future__ import annotations
@@ -19,79 +21,44 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any
 
 import pyarrow as pa
 
+from .batch import get_body, sub_content
 from .bronze import BRONZE_COLUMNS, COLUMN_NAMES
 from .bronze import row as _row
-from .client import RETRY_STATUSES, PIWebAPIClient, PIWebAPIError
+from .client import PIWebAPIClient
 from .config import PIConfig
+from .errors import PIWebAPIError, retry_delay, should_retry
 from .pages import PageOf, decode_page, value_batch
+from .paging import PagingStuck, TimePager
+from .plan import WindowTask
 from .timeutil import UTC, epoch_micros, parse_pi_timestamp, to_pi
-from .values import MalformedValue, normalise
+from .values import VALUE_FIELDS, MalformedValue, normalise
 
-__all__ = ["BRONZE_COLUMNS", "WindowTask", "read_windows", "iter_rows"]
+__all__ = ["BRONZE_COLUMNS", "read_windows", "iter_rows"]
 
 # No selectedFields on recorded reads: a TimedValue carries only the fields we keep, and filtering costs
 # the server time per value (measured 5x on the simulator, see docs/performance.md).
 
 
-@dataclass(frozen=True)
-class WindowTask:
-    """Read ``[start, end]`` of one tag. ``prior_watermark`` is what bronze already covered."""
+class WindowRead:
+    """Where the read of one tag window stands: its time paging, the values read, the attempts of the page
+    in flight and, once it is done, its error if it failed."""
 
-    web_id: str
-    tag: str
-    start: dt.datetime
-    end: dt.datetime
-    prior_watermark: dt.datetime | None = None
-    point_type: str = ""
-    digital_set: str = ""
-    reread: str | None = None  # the id of the re-read request this window serves (docs/state.md)
-
-    def to_json(self) -> list:
-        return [
-            self.web_id,
-            self.tag,
-            self.start.isoformat(),
-            self.end.isoformat(),
-            self.prior_watermark.isoformat() if self.prior_watermark else None,
-            self.point_type,
-            self.digital_set,
-            self.reread,
-        ]
-
-    @classmethod
-    def from_json(cls, data: list) -> WindowTask:
-        wid, tag, start, end, prior, ptype, dset, reread = data
-        return cls(
-            wid,
-            tag,
-            dt.datetime.fromisoformat(start),
-            dt.datetime.fromisoformat(end),
-            dt.datetime.fromisoformat(prior) if prior else None,
-            ptype,
-            dset,
-            reread,
-        )
-
-
-class _TagRead:
-    """Paging state of one tag window."""
-
-    def __init__(self, task: WindowTask):
+    def __init__(self, task: WindowTask, max_items: int):
         self.task = task
-        self.next_start = to_pi(task.start)
-        self.min_page = 1  # grows (doubles) when a full page holds one timestamp only
-        self.page_size = 0  # maxCount of the page in flight
+        self.pager = TimePager(to_pi(task.start), max_items)
         self.count = 0
         self.last_micros: int | None = None  # last value's timestamp (µs) and sequence, across pages
         self.seq = 0
         self.attempts = 0
         self.error: str | None = None
         self.done = False
+
+
+#: the longest wait between two rounds of sub-requests sent again (a round waits for its most-tried one)
+RETRY_ROUND_MAX_S = 30.0
 
 
 def read_windows(
@@ -105,7 +72,7 @@ def read_windows(
 
     Up to ``pi.max_concurrent_requests`` batch calls are in flight at once; answers are processed in
     the order the calls were made, so at most that many answers are held in memory."""
-    active = [_TagRead(t) for t in tasks]
+    active = [WindowRead(t, config.max_items_per_call) for t in tasks]
     with ThreadPoolExecutor(max_workers=config.max_concurrent_requests, thread_name_prefix="pi-batch") as pool:
         while active:
             groups = [active[i : i + config.tags_per_request] for i in range(0, len(active), config.tags_per_request)]
@@ -113,7 +80,7 @@ def read_windows(
             for group in groups:
                 size = max_count(config, len(group))
                 for r in group:
-                    r.page_size = max(size, r.min_page)
+                    r.pager.size(size)
                 in_flight.append((group, pool.submit(_call, client, group)))
                 if len(in_flight) >= config.max_concurrent_requests:
                     yield from _answer(config, *_done(in_flight.popleft()), now)
@@ -123,8 +90,10 @@ def read_windows(
                 if r.done:
                     yield _completion(r, now())
             active = [r for r in active if not r.done]
-            if any(r.attempts for r in active):
-                time.sleep(min(config.backoff_s * 2 ** max(r.attempts for r in active), 30.0))
+            attempts = max((r.attempts for r in active), default=0)
+            if attempts:  # sub-requests to send again: the retry rule's wait, at most RETRY_ROUND_MAX_S
+                delay = retry_delay(True, attempts, attempts + 1, config.backoff_s) or 0.0
+                time.sleep(min(delay, RETRY_ROUND_MAX_S))
 
 
 def max_count(config: PIConfig, sub_requests: int) -> int:
@@ -135,15 +104,16 @@ def max_count(config: PIConfig, sub_requests: int) -> int:
     return max(1, min(config.page_size, config.values_per_call // max(1, sub_requests)))
 
 
-def _call(client: PIWebAPIClient, group: list[_TagRead]) -> dict:
-    body = {}
-    for i, r in enumerate(group):
-        query = f"startTime={r.next_start}&endTime={to_pi(r.task.end)}&boundaryType=Inside&maxCount={r.page_size}"
-        body[str(i)] = {"Method": "GET", "Resource": client.url(f"streams/{r.task.web_id}/recorded?{query}")}
-    return client.batch(body)
+def _call(client: PIWebAPIClient, group: list[WindowRead]) -> dict:
+    resources = [
+        f"streams/{r.task.web_id}/recorded?startTime={r.pager.next_start}&endTime={to_pi(r.task.end)}"
+        f"&boundaryType=Inside&maxCount={r.pager.page_size}"
+        for r in group
+    ]
+    return client.batch(get_body(client, resources))
 
 
-def _done(entry: tuple) -> tuple[list[_TagRead], dict | PIWebAPIError]:
+def _done(entry: tuple) -> tuple[list[WindowRead], dict | PIWebAPIError]:
     group, future = entry
     try:
         return group, future.result()
@@ -151,7 +121,7 @@ def _done(entry: tuple) -> tuple[list[_TagRead], dict | PIWebAPIError]:
         return group, exc
 
 
-def _answer(config: PIConfig, group: list[_TagRead], answers: dict | PIWebAPIError, now) -> Iterator[tuple]:
+def _answer(config: PIConfig, group: list[WindowRead], answers: dict | PIWebAPIError, now) -> Iterator[tuple]:
     if isinstance(answers, PIWebAPIError):
         if answers.payload is not None:
             context = {
@@ -166,34 +136,18 @@ def _answer(config: PIConfig, group: list[_TagRead], answers: dict | PIWebAPIErr
             _fail_or_retry(r, config, str(answers), answers.transient)
         return
     extracted_at = now()
-    plain: list[tuple[_TagRead, PageOf]] = []
+    plain: list[tuple[WindowRead, PageOf]] = []
     for i, r in enumerate(group):
-        answer = answers.get(str(i))
-        if not isinstance(answer, dict):
-            context = {"request_id": str(i), "answer": answer, "ids_in_response": sorted(answers)[:100]}
-            yield _quarantine(r, "batch response has no entry for this sub-request", context, extracted_at)
-            _fail_or_retry(r, config, "batch response has no entry for this sub-request", True)
+        try:
+            content = sub_content(answers, str(i))
+        except PIWebAPIError as exc:
+            if exc.payload is not None:  # no entry for it, or no Items list: kept with the answer
+                yield _quarantine(r, str(exc), None, extracted_at, encoded=exc.payload)
+                _fail_or_retry(r, config, f"{exc}; quarantined", exc.transient)
+            else:
+                _fail_or_retry(r, config, str(exc), exc.transient)
             continue
-        status = answer.get("Status")
-        content: Any = answer.get("Content")
-        if not isinstance(status, int) or not 200 <= status < 300:
-            detail = content if isinstance(content, str) else json.dumps(content)[:300]
-            _fail_or_retry(r, config, f"HTTP {status}: {detail}", status in RETRY_STATUSES)
-            continue
-        if isinstance(content, dict) and isinstance(content.get("WebException"), dict):
-            exc = content["WebException"]
-            _fail_or_retry(
-                r,
-                config,
-                f"WebException {exc.get('StatusCode')}: {exc.get('Errors')}",
-                exc.get("StatusCode") in RETRY_STATUSES,
-            )
-            continue
-        items = content.get("Items") if isinstance(content, dict) else None
-        if not isinstance(items, list):
-            yield _quarantine(r, "recorded-values response without an Items list", content, extracted_at)
-            _fail_or_retry(r, config, "malformed response (no Items list); quarantined", False)
-            continue
+        items = content["Items"]
         if _has_value_errors(items) and (r.attempts < config.max_retries or not config.keep_value_errors):
             # the server could not produce some values this time: ask for the page again; when the
             # retries run out the window fails (its watermark holds, the next update reads it again),
@@ -201,11 +155,11 @@ def _answer(config: PIConfig, group: list[_TagRead], answers: dict | PIWebAPIErr
             _fail_or_retry(r, config, f"values carried Errors: {_first_errors(items)}", True)
             continue
         r.attempts = 0
-        keep = _page(r, config, items)
+        keep = _page(r, items)
         if keep:
             page = _plain_page(r, keep, content.get("UnitsAbbreviation"))
             if page is None:
-                yield from _value_rows(r, keep, content.get("UnitsAbbreviation"), extracted_at)
+                yield from value_rows(r, keep, content.get("UnitsAbbreviation"), extracted_at)
             else:
                 plain.append((r, page))
     if plain:
@@ -218,7 +172,7 @@ def _answer(config: PIConfig, group: list[_TagRead], answers: dict | PIWebAPIErr
         if batch is not None:
             yield batch
         for page in declined:
-            yield from _value_rows(reads[id(page)], page.items, page.units, extracted_at)
+            yield from value_rows(reads[id(page)], page.items, page.units, extracted_at)
 
 
 def _has_value_errors(items: list) -> bool:
@@ -231,28 +185,19 @@ def _first_errors(items: list) -> str:
     return f"{item.get('Timestamp')} {json.dumps(item.get('Errors'), ensure_ascii=False)[:300]}"
 
 
-def _page(r: _TagRead, config: PIConfig, items: list) -> list:
-    """The values of a page to keep; moves the tag's paging state on (next start, page size, done)."""
-    full = len(items) >= r.page_size
-    if not full:
-        r.done = True
-        return items
-    last = items[-1].get("Timestamp") if isinstance(items[-1], dict) else None
-    cut = len(items)
-    while cut > 0 and isinstance(items[cut - 1], dict) and items[cut - 1].get("Timestamp") == last:
-        cut -= 1
-    if cut == 0 or last is None:
-        if r.page_size >= config.max_items_per_call:
-            r.error = f"more than {r.page_size} values share timestamp {last}; cannot page past pi.max_items_per_call"
-            r.done = True
-            return []
-        r.min_page = min(r.page_size * 2, config.max_items_per_call)
-        return []
-    r.next_start = last
-    return items[:cut]
+def _page(r: WindowRead, items: list) -> list:
+    """The values of a page to keep; moves the tag's paging on, and ends the window at its last page or
+    when it cannot page on."""
+    try:
+        keep = r.pager.take(items)
+    except PagingStuck as exc:
+        r.error = str(exc)
+        keep = []
+    r.done = r.pager.finished
+    return keep
 
 
-def _plain_page(r: _TagRead, items: list, units) -> PageOf | None:
+def _plain_page(r: WindowRead, items: list, units) -> PageOf | None:
     columns = decode_page(items, units)
     if columns is None:
         return None
@@ -269,8 +214,9 @@ def _plain_page(r: _TagRead, items: list, units) -> PageOf | None:
     return PageOf(items, columns, constants, r.last_micros, r.seq, units=units)
 
 
-def _value_rows(r: _TagRead, items: list, units, extracted_at: dt.datetime) -> Iterator[tuple]:
-    """The careful path: one value at a time, odd values typed or quarantined with their payload."""
+def value_rows(r: WindowRead, items: list, units, extracted_at: dt.datetime) -> Iterator[tuple]:
+    """The careful path, for a page the columnar decoder declines: one value at a time, odd values typed
+    or quarantined with their payload, each keeping its sequence among the values of its instant."""
     task = r.task
     for item in items:
         try:
@@ -292,21 +238,18 @@ def _value_rows(r: _TagRead, items: list, units, extracted_at: dt.datetime) -> I
         r.seq = r.seq + 1 if micros == r.last_micros else 0
         r.last_micros = micros
         r.count += 1
-        yield (
-            ("value", task.web_id, task.tag, r.seq)
-            + values
-            + (
-                task.start,
-                task.end,
-                task.prior_watermark,
-                None,
-                None,
-                None,
-                task.point_type,
-                task.digital_set,
-                None,
-                extracted_at,
-            )
+        yield _row(
+            record_kind="value",
+            web_id=task.web_id,
+            tag=task.tag,
+            sequence=r.seq,
+            **dict(zip(VALUE_FIELDS, values)),
+            window_start=task.start,
+            window_end=task.end,
+            prior_watermark=task.prior_watermark,
+            point_type=task.point_type,
+            digital_set=task.digital_set,
+            extracted_at=extracted_at,
         )
 
 
@@ -319,14 +262,14 @@ def iter_rows(records: Iterable[tuple | pa.RecordBatch]) -> Iterator[tuple]:
             yield record
 
 
-def _fail_or_retry(r: _TagRead, config: PIConfig, message: str, transient: bool) -> None:
+def _fail_or_retry(r: WindowRead, config: PIConfig, message: str, transient: bool) -> None:
     r.attempts += 1
-    if not transient or r.attempts > config.max_retries:
+    if not should_retry(transient, r.attempts - 1, config.max_retries):
         r.error = message
         r.done = True
 
 
-def _completion(r: _TagRead, at: dt.datetime) -> tuple:
+def _completion(r: WindowRead, at: dt.datetime) -> tuple:
     """The window's completion record; a re-read window names its request in ``raw`` (see
     :func:`window_context`), which keeps it out of the watermarks."""
     t = r.task
@@ -366,20 +309,22 @@ def _readable_timestamp(item: object) -> dt.datetime | None:
 
 
 def _quarantine(
-    r: _TagRead,
+    r: WindowRead,
     reason: str,
     raw: object,
     at: dt.datetime,
     whole_call: bool = False,
     timestamp: dt.datetime | None = None,
     sequence: int | None = None,
+    encoded: str | None = None,
 ) -> tuple:
     """A payload that could not be used, with what is needed to replay it: the tag and window (or, for
     the answer of a whole call, the web ids of every tag it carried, in ``raw``); for one value with a
-    readable timestamp, that timestamp and the sequence it holds among the values at that instant."""
+    readable timestamp, that timestamp and the sequence it holds among the values at that instant.
+    ``encoded``: the payload already as JSON text (in place of ``raw``)."""
     t = r.task
     try:
-        text = json.dumps(raw, ensure_ascii=False, default=str)
+        text = encoded if encoded is not None else json.dumps(raw, ensure_ascii=False, default=str)
     except (TypeError, ValueError):
         text = repr(raw)
     return _row(

@@ -17,7 +17,7 @@ here, each for a reason a production site runs into:
   mutual authentication every answer must prove the server, not only a thread's first (requests-kerberos
   stops checking after one success).
 
-Failures raise :class:`~connector_lib.auth.AuthError` with one line naming the mode and the setting to
+Failures raise :class:`~connector_lib.errors.AuthError` with one line naming the mode and the setting to
 check, never a password; a KDC that cannot be reached is transient (retried like a network error).
 requests-kerberos is held at ``info``: at debug it logs each ``Authorization: Negotiate`` header.
 """
@@ -40,8 +40,9 @@ from requests.auth import AuthBase
 from requests_kerberos import DISABLED, OPTIONAL, REQUIRED, HTTPKerberosAuth
 from requests_kerberos.exceptions import MutualAuthenticationError
 
-from .auth import AuthError, renew_in
 from .config import PIConfig
+from .errors import AuthError
+from .timeutil import renew_in
 
 #: a login is taken again at most this long before its ticket ends (a tenth of its life, if shorter)
 RENEW_MARGIN_S = 600.0

@@ -12,11 +12,52 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from .config import PIConfig
 from .discovery import Tag
-from .extract import WindowTask
 from .reread import RereadRequest
+
+
+@dataclass(frozen=True)
+class WindowTask:
+    """Read ``[start, end]`` of one tag. ``prior_watermark`` is what bronze already covered."""
+
+    web_id: str
+    tag: str
+    start: dt.datetime
+    end: dt.datetime
+    prior_watermark: dt.datetime | None = None
+    point_type: str = ""
+    digital_set: str = ""
+    reread: str | None = None  # the id of the re-read request this window serves (docs/state.md)
+
+    def to_json(self) -> list:
+        return [
+            self.web_id,
+            self.tag,
+            self.start.isoformat(),
+            self.end.isoformat(),
+            self.prior_watermark.isoformat() if self.prior_watermark else None,
+            self.point_type,
+            self.digital_set,
+            self.reread,
+        ]
+
+    @classmethod
+    def from_json(cls, data: list) -> WindowTask:
+        wid, tag, start, end, prior, ptype, dset, reread = data
+        return cls(
+            wid,
+            tag,
+            dt.datetime.fromisoformat(start),
+            dt.datetime.fromisoformat(end),
+            dt.datetime.fromisoformat(prior) if prior else None,
+            ptype,
+            dset,
+            reread,
+        )
+
 
 MAX_AUTO_PARTITIONS = 64
 _EPS = dt.timedelta(microseconds=1)

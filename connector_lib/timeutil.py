@@ -68,3 +68,13 @@ def epoch_micros(when: dt.datetime) -> int:
 
 def from_epoch_micros(micros: int) -> dt.datetime:
     return EPOCH + dt.timedelta(microseconds=int(micros))
+
+
+#: a credential is renewed this share of its lifetime before it ends (at most a margin each mode sets)
+RENEW_SHARE = 0.1
+
+
+def renew_in(lifetime_s: float, margin_s: float) -> float:
+    """Seconds from now to renew a credential that lives ``lifetime_s``: a tenth of its life before it
+    ends, at most ``margin_s`` before (bearer tokens and Kerberos tickets alike)."""
+    return lifetime_s - min(margin_s, RENEW_SHARE * lifetime_s)

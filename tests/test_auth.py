@@ -8,8 +8,9 @@ import time
 import pytest
 import requests
 
-from connector_lib.client import PIWebAPIClient, PIWebAPIError
+from connector_lib.client import PIWebAPIClient
 from connector_lib.config import PIConfig
+from connector_lib.errors import PIWebAPIError
 from pi_simulator import Archive, SimulatorServer
 from pi_simulator.auth import TokenIssuer
 from pi_simulator.tls import TestPKI

@@ -10,7 +10,8 @@ import pytest
 from connector_lib.client import PIWebAPIClient
 from connector_lib.config import ConfigError, PIConfig
 from connector_lib.discovery import discover_tags
-from connector_lib.extract import BRONZE_COLUMNS, WindowTask, iter_rows, read_windows
+from connector_lib.extract import BRONZE_COLUMNS, iter_rows, read_windows
+from connector_lib.plan import WindowTask
 from pi_simulator import Archive, SimulatorServer, truth
 
 UTC = dt.UTC

@@ -8,10 +8,12 @@ import json
 import pytest
 import requests
 
-from connector_lib.client import PIWebAPIClient, PIWebAPIError
+from connector_lib.client import PIWebAPIClient
 from connector_lib.config import PIConfig
 from connector_lib.discovery import discover_tags
-from connector_lib.extract import BRONZE_COLUMNS, WindowTask, iter_rows, read_windows
+from connector_lib.errors import PIWebAPIError
+from connector_lib.extract import BRONZE_COLUMNS, iter_rows, read_windows
+from connector_lib.plan import WindowTask
 from pi_simulator import Archive, SimulatorServer, truth
 from pi_simulator.faults import HTTP_FAULTS, SUB_FAULTS, FaultPlan
 

@@ -11,7 +11,8 @@ import pytest
 from connector_lib.client import PIWebAPIClient
 from connector_lib.config import PIConfig
 from connector_lib.discovery import discover_tags
-from connector_lib.extract import BRONZE_COLUMNS, WindowTask, iter_rows, read_windows
+from connector_lib.extract import BRONZE_COLUMNS, iter_rows, read_windows
+from connector_lib.plan import WindowTask
 from pi_simulator import Archive, FaultPlan, SimulatorServer, truth
 from pi_simulator.faults import HOSTILE_VALUES
 
@@ -115,7 +116,7 @@ def test_hostile_value_is_typed_or_quarantined_and_the_rest_arrives(archive, kin
 def test_a_quarantined_value_keeps_its_place_among_values_at_the_same_instant():
     """Three values at one instant, the first unusable: the two others keep sequences 1 and 2 (the
     server's order), so a re-read that returns the first readable adds key 0 instead of shifting them."""
-    from connector_lib.extract import _TagRead, _value_rows
+    from connector_lib.extract import WindowRead, value_rows
 
     at = START + dt.timedelta(minutes=5)
     stamp = at.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -130,7 +131,7 @@ def test_a_quarantined_value_keeps_its_place_among_values_at_the_same_instant():
     }
     items = [dict(good, Value=None), dict(good, Value=2.5), dict(good, Value=3.5)]
     task = WindowTask("W1", "T1", START, END)
-    rows = [dict(zip(COLS, r)) for r in _value_rows(_TagRead(task), items, None, END)]
+    rows = [dict(zip(COLS, r)) for r in value_rows(WindowRead(task, 1000), items, None, END)]
     assert [(r["record_kind"], r["sequence"], r["timestamp"]) for r in rows] == [
         ("quarantine", 0, at),
         ("value", 1, at),

@@ -12,8 +12,9 @@ import pytest
 import requests
 
 from connector_lib import kerberos
-from connector_lib.client import PIWebAPIClient, PIWebAPIError
+from connector_lib.client import PIWebAPIClient
 from connector_lib.config import ConfigError, PIConfig
+from connector_lib.errors import PIWebAPIError
 from pi_simulator import Archive, SimulatorServer
 from pi_simulator.auth import KerberosAcceptor
 from pi_simulator.kerberos import TestRealm, missing_programs

@@ -4,8 +4,7 @@ import datetime as dt
 
 from connector_lib.config import PIConfig
 from connector_lib.discovery import Tag
-from connector_lib.extract import WindowTask
-from connector_lib.plan import partition_tasks, plan_windows
+from connector_lib.plan import WindowTask, partition_tasks, plan_windows
 
 UTC = dt.UTC
 T0 = dt.datetime(2026, 1, 1, tzinfo=UTC)

@@ -5,9 +5,9 @@ import threading
 import pytest
 
 from connector_lib.config import ConfigError, PIConfig
-from connector_lib.extract import WindowTask
+from connector_lib.plan import WindowTask
 from connector_lib.ratelimit import RateLimiter
-from connector_lib.spark.datasource import _partitions
+from connector_lib.spark.datasource import partitions
 
 
 class FakeClock:
@@ -64,7 +64,7 @@ def test_partitions_split_the_global_rate():
     )
     now = dt.datetime.now(dt.UTC)
     tasks = [WindowTask(f"W{i}", f"T{i}", now, now) for i in range(9)]
-    parts = _partitions(tasks, config)
+    parts = partitions(tasks, config)
     assert len(parts) == 3
     assert [json.loads(p.value)["rate"] for p in parts] == [4.0, 4.0, 4.0]
     assert sorted(t[0] for p in parts for t in json.loads(p.value)["tasks"]) == sorted(f"W{i}" for i in range(9))

@@ -6,11 +6,13 @@ import datetime as dt
 import pytest
 
 from connector_lib.bronze import COLUMN_NAMES
+from connector_lib.client import PIWebAPIClient
 from connector_lib.config import ConfigError, PIConfig
-from connector_lib.discovery import Tag
-from connector_lib.extract import WindowTask, _completion, _TagRead, window_context
-from connector_lib.plan import plan_rereads
+from connector_lib.discovery import Tag, discover_tags
+from connector_lib.extract import iter_rows, read_windows, window_context
+from connector_lib.plan import WindowTask, plan_rereads
 from connector_lib.reread import RereadRequest, covered_until, name_pattern, requests_from_rows
+from pi_simulator import Archive, SimulatorServer
 
 UTC = dt.UTC
 T0 = dt.datetime(2026, 1, 1, tzinfo=UTC)
@@ -120,8 +122,18 @@ def test_rereads_are_planned_in_bounded_chunks_up_to_the_request_end():
 def test_a_reread_window_travels_to_executors_and_names_its_request_in_the_completion_record():
     task = WindowTask("WA", "A", hours(0), hours(1), hours(5), "Float32", "", reread="fix-1")
     assert WindowTask.from_json(task.to_json()) == task
-    record = dict(zip(COLUMN_NAMES, _completion(_TagRead(task), hours(6))))
-    assert record["raw"] == '{"reread": "fix-1"}' and record["status"] == "ok"
     plain = WindowTask("WA", "A", hours(0), hours(1))
     assert window_context(plain) is None
-    assert dict(zip(COLUMN_NAMES, _completion(_TagRead(plain), hours(6))))["raw"] is None
+    with SimulatorServer(Archive(seed=3, n_points=5)) as srv:
+        config = PIConfig.from_mapping({"pi.url": srv.url})
+        client = PIWebAPIClient(config)
+        tag = discover_tags(client, config)[0]
+        start, end = dt.datetime.now(UTC) - dt.timedelta(hours=2), dt.datetime.now(UTC) - dt.timedelta(hours=1)
+        tasks = [
+            WindowTask(tag.web_id, tag.name, start, end, None, tag.point_type, tag.digital_set, reread="fix-1"),
+            WindowTask(tag.web_id, tag.name, start, end, None, tag.point_type, tag.digital_set),
+        ]
+        rows = [dict(zip(COLUMN_NAMES, r)) for r in iter_rows(read_windows(client, config, tasks))]
+    reread, regular = [r for r in rows if r["record_kind"] == "window"]
+    assert reread["raw"] == '{"reread": "fix-1"}' and reread["status"] == "ok"
+    assert regular["raw"] is None and regular["status"] == "ok"

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from connector_lib.config import PIConfig
-from connector_lib.extract import WindowTask
+from connector_lib.plan import WindowTask
 from connector_lib.spark.datasource import PIStreamReader
 from connector_lib.spark.state import StateError
 from pi_simulator import Archive, SimulatorServer

@@ -7,8 +7,9 @@ import logging
 
 import pytest
 
-from connector_lib.client import PIWebAPIClient, PIWebAPIError
+from connector_lib.client import PIWebAPIClient
 from connector_lib.config import PIConfig
+from connector_lib.errors import PIWebAPIError
 from pi_simulator import Archive, SimulatorServer
 from pi_simulator.tls import TestPKI
 from tests.window_reads import past_window, read_rows, truth_keys, value_keys

@@ -8,7 +8,8 @@ import datetime as dt
 from connector_lib.client import PIWebAPIClient
 from connector_lib.config import PIConfig
 from connector_lib.discovery import discover_tags
-from connector_lib.extract import BRONZE_COLUMNS, WindowTask, iter_rows, read_windows
+from connector_lib.extract import BRONZE_COLUMNS, iter_rows, read_windows
+from connector_lib.plan import WindowTask
 from pi_simulator import Archive, truth
 
 COLS = [name for name, _ in BRONZE_COLUMNS]

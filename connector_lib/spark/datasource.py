@@ -38,9 +38,10 @@ class PIPartition(InputPartition):
         super().__init__(json.dumps({"tasks": [t.to_json() for t in tasks], "rate": rate_share}))
 
 
-def _partitions(
+def partitions(
     tasks: list[WindowTask], config: PIConfig, densities: dict[str, float] | None = None
 ) -> list[PIPartition]:
+    """The Spark partitions of a micro-batch's windows, each with an equal share of the request rate."""
     parts = partition_tasks(tasks, config, densities)
     share = config.requests_per_second / len(parts) if parts else 0.0
     return [PIPartition(p, share) for p in parts]
@@ -110,7 +111,7 @@ class PIBatchReader(DataSourceReader):
         start, end = parse_time(self.start, now), parse_time(self.end, now)
         tags = discover_tags(PIWebAPIClient(self.config), self.config)
         tasks = [WindowTask(t.web_id, t.name, start, end, None, t.point_type, t.digital_set) for t in tags]
-        return _partitions(tasks, self.config) or [PIPartition([])]
+        return partitions(tasks, self.config) or [PIPartition([])]
 
     def read(self, partition):
         yield from _read(self.config, partition)
@@ -210,7 +211,7 @@ class PIStreamReader(PlannedStreamReader):
         key = _offset_key(end)
         if key not in self._batches:  # planned without its start, or replaying a batch an earlier process planned
             self._batches[key] = self._plan(start, dt.datetime.fromisoformat(end["end"]))
-        return _partitions(self._batches[key], self.config, self.densities)
+        return partitions(self._batches[key], self.config, self.densities)
 
     def read(self, partition):
         yield from _read(self.config, partition)

@@ -5,7 +5,7 @@ CONFIG ?=
 export PYSPARK_PYTHON := $(abspath $(PY))
 export SPARK_LOCAL_IP ?= 127.0.0.1
 
-.PHONY: run test fast lint format compat bootstrap clean
+.PHONY: run test fast lint format docs compat bootstrap clean
 
 bootstrap:
 	@VENV=$(VENV) scripts/bootstrap.sh
@@ -32,6 +32,10 @@ lint: bootstrap
 format: bootstrap
 	@$(VENV)/bin/ruff check --fix .
 	@$(VENV)/bin/ruff format .
+
+## regenerate the settings table of docs/configuration.md from connector_lib/settings.py
+docs: bootstrap
+	@$(PY) -m devtools.settings_docs
 
 ## the older supported runtimes: the data source and transforms under pyspark 4.0 and 4.1 (each in its
 ## own virtualenv, with Delta), the pipeline on Spark Declarative Pipelines 4.1, and the API-surface check

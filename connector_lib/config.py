@@ -21,9 +21,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .logs import LEVELS as LOG_LEVELS
+from .settings import DEFAULTS, KNOWN_KEYS, PREFIX, SECRET_KEYS
 from .timeutil import parse_duration, parse_time
 
-PREFIX = "pi."
 AUTH_TYPES = ("basic", "bearer", "kerberos", "anonymous")
 KERBEROS_MUTUAL = ("required", "optional", "disabled")
 
@@ -32,152 +32,6 @@ class ConfigError(ValueError):
     """A wrong or missing setting; the message is one readable line naming the key."""
 
 
-@dataclass(frozen=True)
-class Setting:
-    key: str
-    default: Any
-    doc: str
-    secret: bool = False
-
-
-# Every key the connector reads, with its default and meaning (docs/configuration.md mirrors this).
-SETTINGS: tuple[Setting, ...] = (
-    Setting("pi.url", None, "PI Web API base URL, e.g. https://pi.example.com/piwebapi (required)"),
-    Setting("pi.auth.type", "anonymous", "basic, bearer, kerberos or anonymous"),
-    Setting(
-        "pi.auth.username",
-        "",
-        "basic: the user; kerberos: the principal (user@REALM) to log in as with "
-        "pi.auth.password or pi.auth.kerberos_keytab (empty: the ticket cache); env:VAR reads a variable",
-    ),
-    Setting("pi.auth.password", "", "basic or kerberos: the password; a Databricks secret reference or env:VAR", True),
-    Setting("pi.auth.token", "", "bearer: a static access token; a Databricks secret reference or env:VAR", True),
-    Setting("pi.auth.token_url", "", "bearer: the OAuth 2.0 token endpoint of the client-credentials flow"),
-    Setting("pi.auth.client_id", "", "bearer: the OAuth 2.0 client id; env:VAR reads an environment variable"),
-    Setting(
-        "pi.auth.client_secret",
-        "",
-        "bearer: the OAuth 2.0 client secret; a Databricks secret reference or env:VAR",
-        True,
-    ),
-    Setting("pi.auth.scope", "", "bearer: the scope requested with the client-credentials flow (optional)"),
-    Setting(
-        "pi.auth.kerberos_keytab",
-        "",
-        "kerberos: path of a keytab holding pi.auth.username's key (instead of a password)",
-    ),
-    Setting(
-        "pi.auth.kerberos_config",
-        "",
-        "kerberos: path of the krb5.conf naming the realm and its KDCs (empty: KRB5_CONFIG or /etc/krb5.conf)",
-    ),
-    Setting(
-        "pi.auth.kerberos_mutual",
-        "required",
-        "kerberos: mutual authentication of the server: required, "
-        "optional or disabled (a proxy that drops the server's answer needs optional)",
-    ),
-    Setting(
-        "pi.auth.kerberos_hostname",
-        "",
-        "kerberos: the host of the server's service principal HTTP/host "
-        "when it differs from pi.url's host (a DNS alias or load balancer; empty: pi.url's host)",
-    ),
-    Setting("pi.tls.verify", "true", "verify the server certificate (true or false)"),
-    Setting("pi.tls.ca_bundle", "", "path of a CA bundle for a private PKI"),
-    Setting("pi.data_server", "", "PI Data Archive name; default: the first data server"),
-    Setting("pi.tags", "", "comma-separated tag names to ingest; overrides pi.tag_filter"),
-    Setting("pi.tag_filter", "*", "PI name filter (wildcards * and ?) used when pi.tags is empty"),
-    Setting("pi.max_tags", "0", "ingest at most this many discovered tags (0 = all)"),
-    Setting(
-        "pi.shard.count",
-        "1",
-        "pipelines the tags are shared out to (tag shards; docs/deploy.md): each "
-        "reads the tags whose PI point ID modulo this count is its pi.shard.index",
-    ),
-    Setting(
-        "pi.shard.index",
-        "0",
-        "this pipeline's shard, 0 to pi.shard.count - 1; only shard 0 may read the "
-        "Asset Framework and event frames (pi.af.databases)",
-    ),
-    Setting("pi.backfill_start", "*-2h", "where new tags start: *-2h style or ISO 8601 UTC"),
-    Setting("pi.lookback", "10m", "re-read this much before each tag's watermark at every update (late data)"),
-    Setting(
-        "pi.reread_table",
-        "pi_reread_requests",
-        "control table of re-read requests (tags and time ranges "
-        "read again at the next update; docs/state.md); read if it exists",
-    ),
-    Setting("pi.settle_lag", "30s", "do not read values newer than now minus this lag"),
-    Setting("pi.max_window", "1d", "longest time range read for one tag in one micro-batch (backfill chunks)"),
-    Setting("pi.tags_per_request", "100", "sub-requests (tags) per batch-controller call"),
-    Setting("pi.page_size", "10000", "maxCount per sub-request; pages continue until a window is complete"),
-    Setting("pi.max_items_per_call", "150000", "the server's MaxReturnedItemsPerCall"),
-    Setting(
-        "pi.values_per_call",
-        "20000",
-        "values one batch call may return: each sub-request's maxCount is "
-        "this shared over the call's tags, so an executor's memory does not grow with the window",
-    ),
-    Setting(
-        "pi.max_requests_per_second",
-        "0",
-        "limit on PI Web API calls per second to the PI server (0 = none); "
-        "with tag shards, shared evenly by the pi.shard.count pipelines",
-    ),
-    Setting("pi.max_concurrent_requests", "4", "batch calls in flight at once inside one Spark task"),
-    Setting("pi.partitions", "0", "Spark partitions per micro-batch (0 = one per tag batch, at most 64)"),
-    Setting("pi.af.databases", "", "AF databases whose hierarchy is ingested, comma-separated names (empty: no AF)"),
-    Setting("pi.af.server", "", "AF (asset) server name; default: the first asset server"),
-    Setting(
-        "pi.af.root",
-        "",
-        "element path inside each database to start at, e.g. Sydney\\Unit 001 (empty: the whole database)",
-    ),
-    Setting(
-        "pi.af.element_templates",
-        "",
-        "ingest only elements of these templates, comma-separated (derived templates included; empty: all)",
-    ),
-    Setting("pi.af.page_size", "1000", "maxCount of each AF search page (elements, attributes)"),
-    Setting("pi.af.refresh", "1h", "take a new AF snapshot at an update when the last one is at least this old"),
-    Setting("pi.ef.enabled", "true", "read the event frames of the pi.af.databases (true or false)"),
-    Setting("pi.ef.templates", "", "read only event frames of these templates, comma-separated (empty: all)"),
-    Setting(
-        "pi.ef.backfill_start",
-        "",
-        "where the first event frame read starts: *-7d style or ISO 8601 UTC (empty: pi.backfill_start)",
-    ),
-    Setting(
-        "pi.ef.lookback",
-        "4h",
-        "each update reads the frames active since the previous read's end minus "
-        "this: frames closed, acknowledged or edited within it are read again",
-    ),
-    Setting("pi.ef.page_size", "1000", "maxCount of each event frame search page"),
-    Setting("pi.ef.downtime_template", "Downtime", "event frame template whose frames are downtime (gold KPIs)"),
-    Setting("pi.ef.batch_template", "Batch", "event frame template whose frames are batches (gold KPIs)"),
-    Setting("pi.ef.product_attribute", "Product", "batch frame attribute that names the product (gold KPIs)"),
-    Setting("pi.http.timeout", "60s", "per-request timeout"),
-    Setting("pi.http.max_retries", "5", "retries on 429, 5xx and connection errors"),
-    Setting("pi.http.backoff", "0.5s", "first retry delay; doubles on each retry"),
-    Setting(
-        "pi.log_level",
-        "",
-        "log level of the connector (and its HTTP and Kerberos libraries) in every Spark "
-        "Python process: debug, info, warning or error (empty: leave logging as the process has it)",
-    ),
-    Setting(
-        "pi.keep_value_errors",
-        "false",
-        "values the server still answers with Errors after the retries: "
-        "false fails the window (its watermark holds; the next update reads it again), true keeps them as "
-        "error rows and moves on",
-    ),
-)
-KNOWN_KEYS = {s.key for s in SETTINGS}
-SECRET_KEYS = {s.key for s in SETTINGS if s.secret}
 #: settings that belong to some authentication modes only
 MODE_SETTINGS = {
     "pi.auth.username": ("basic", "kerberos"),
@@ -191,10 +45,16 @@ SECRET_OPTIONS = {key.rsplit(".", 1)[1]: key for key in sorted(SECRET_KEYS)}
 
 
 def _text(raw: Mapping[str, str], key: str) -> str:
+    """The setting as given, else its default (connector_lib/settings.py)."""
     value = raw.get(key)
     if value is None:
-        value = next(s.default for s in SETTINGS if s.key == key)
+        value = DEFAULTS[key]
     return "" if value is None else str(value).strip()
+
+
+def _text_or_default(raw: Mapping[str, str], key: str) -> str:
+    """The setting as given, its default when missing or blank (a name that cannot be empty)."""
+    return _text(raw, key) or str(DEFAULTS[key] or "")
 
 
 def _resolve_env(key: str, value: str) -> str:
@@ -306,61 +166,64 @@ def _choice(raw, key: str, choices: tuple[str, ...]) -> str:
 
 @dataclass(frozen=True)
 class PIConfig:
+    """The connector's settings, typed and checked: built by :meth:`from_mapping` (the defaults are those of
+    connector_lib/settings.py), carried to Spark's Python workers by :meth:`to_options`."""
+
     url: str
-    auth_type: str = "anonymous"
-    username: str = ""
-    password: str = field(default="", repr=False)
-    token: str = field(default="", repr=False)
-    token_url: str = ""
-    client_id: str = ""
-    client_secret: str = field(default="", repr=False)
-    scope: str = ""
+    auth_type: str
+    username: str
+    password: str = field(repr=False)
+    token: str = field(repr=False)
+    token_url: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    scope: str
     #: secret fields given as ``env:VAR``: (field, VAR) pairs. They travel to executors as the reference,
     #: which each process resolves in its own environment, so the value never enters a plan or a log
-    env_secrets: tuple[tuple[str, str], ...] = ()
-    kerberos_keytab: str = ""
-    kerberos_config: str = ""
-    kerberos_mutual: str = "required"
-    kerberos_hostname: str = ""
-    verify_tls: bool = True
-    ca_bundle: str = ""
-    data_server: str = ""
-    tags: tuple[str, ...] = ()
-    tag_filter: str = "*"
-    max_tags: int = 0
-    shard_count: int = 1
-    shard_index: int = 0
-    backfill_start: str = "*-2h"
-    lookback_s: float = 600.0
-    settle_lag_s: float = 30.0
-    reread_table: str = "pi_reread_requests"
-    max_window_s: float = 86400.0
-    tags_per_request: int = 100
-    page_size: int = 10000
-    max_items_per_call: int = 150000
-    values_per_call: int = 20000
-    max_requests_per_second: float = 0.0
-    max_concurrent_requests: int = 4
-    partitions: int = 0
-    timeout_s: float = 60.0
-    max_retries: int = 5
-    backoff_s: float = 0.5
-    keep_value_errors: bool = False
-    log_level: str = ""
-    af_databases: tuple[str, ...] = ()
-    af_server: str = ""
-    af_root: str = ""
-    af_element_templates: tuple[str, ...] = ()
-    af_page_size: int = 1000
-    af_refresh_s: float = 3600.0
-    ef_enabled: bool = True
-    ef_templates: tuple[str, ...] = ()
-    ef_backfill_start: str = "*-2h"
-    ef_lookback_s: float = 4 * 3600.0
-    ef_page_size: int = 1000
-    ef_downtime_template: str = "Downtime"
-    ef_batch_template: str = "Batch"
-    ef_product_attribute: str = "Product"
+    env_secrets: tuple[tuple[str, str], ...]
+    kerberos_keytab: str
+    kerberos_config: str
+    kerberos_mutual: str
+    kerberos_hostname: str
+    verify_tls: bool
+    ca_bundle: str
+    data_server: str
+    tags: tuple[str, ...]
+    tag_filter: str
+    max_tags: int
+    shard_count: int
+    shard_index: int
+    backfill_start: str
+    lookback_s: float
+    settle_lag_s: float
+    reread_table: str
+    max_window_s: float
+    tags_per_request: int
+    page_size: int
+    max_items_per_call: int
+    values_per_call: int
+    max_requests_per_second: float
+    max_concurrent_requests: int
+    partitions: int
+    timeout_s: float
+    max_retries: int
+    backoff_s: float
+    keep_value_errors: bool
+    log_level: str
+    af_databases: tuple[str, ...]
+    af_server: str
+    af_root: str
+    af_element_templates: tuple[str, ...]
+    af_page_size: int
+    af_refresh_s: float
+    ef_enabled: bool
+    ef_templates: tuple[str, ...]
+    ef_backfill_start: str
+    ef_lookback_s: float
+    ef_page_size: int
+    ef_downtime_template: str
+    ef_batch_template: str
+    ef_product_attribute: str
 
     @property
     def reads_event_frames(self) -> bool:
@@ -383,7 +246,8 @@ class PIConfig:
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any], *, strict: bool = True) -> PIConfig:
         """Build from ``pi.*`` keys (nested dicts are flattened with dots). Unknown ``pi.*`` keys are
-        errors when ``strict`` (typos must not silently fall back to defaults)."""
+        errors when ``strict`` (typos must not silently fall back to defaults). Each section of settings
+        is read and checked by its own builder below, in the order of docs/configuration.md."""
         flat = setting_strings(raw)
         if strict:
             unknown = sorted(k for k in flat if k.startswith(PREFIX) and k not in KNOWN_KEYS)
@@ -391,139 +255,16 @@ class PIConfig:
                 close = difflib.get_close_matches(unknown[0], sorted(KNOWN_KEYS), n=1)
                 hint = f"did you mean {close[0]}? " if close else ""
                 raise ConfigError(f"{unknown[0]}: unknown setting ({hint}known: see docs/configuration.md)")
-        url = _text(flat, "pi.url")
-        if not url:
-            raise ConfigError("pi.url: required, e.g. https://pi.example.com/piwebapi")
-        parts = urlsplit(url)
-        if parts.username is not None or parts.password is not None:  # never echo it: it may hold a password
-            raise ConfigError("pi.url: must not carry credentials; use pi.auth.username and pi.auth.password")
-        if parts.scheme.lower() not in ("http", "https"):
-            raise ConfigError(f"pi.url: must start with http:// or https://, got {url!r}")
-        if not parts.hostname or any(c.isspace() for c in url):
-            raise ConfigError(f"pi.url: not a valid URL (host missing or spaces), got {url!r}")
-        auth_type = _choice(flat, "pi.auth.type", AUTH_TYPES)
-        for key, modes in MODE_SETTINGS.items():  # a setting of another mode is a mistake, not a fallback
-            if _text(flat, key) and key in flat and auth_type not in modes:
-                raise ConfigError(f"{key}: used only when pi.auth.type is {' or '.join(modes)} (it is {auth_type})")
-        username = _resolve_env("pi.auth.username", _text(flat, "pi.auth.username"))
-        password = _resolve_env("pi.auth.password", _text(flat, "pi.auth.password"))
-        if auth_type == "basic" and not username:
-            raise ConfigError("pi.auth.username: required when pi.auth.type is basic")
-        if auth_type == "basic" and not password:
-            raise ConfigError("pi.auth.password: required when pi.auth.type is basic")
-        token = _resolve_env("pi.auth.token", _text(flat, "pi.auth.token"))
-        token_url = _text(flat, "pi.auth.token_url")
-        client_id = _resolve_env("pi.auth.client_id", _text(flat, "pi.auth.client_id"))
-        client_secret = _resolve_env("pi.auth.client_secret", _text(flat, "pi.auth.client_secret"))
-        if auth_type == "bearer":
-            if token and token_url:
-                raise ConfigError("pi.auth.token: give either a static token or pi.auth.token_url, not both")
-            if not token and not token_url:
-                raise ConfigError("pi.auth.token_url: required when pi.auth.type is bearer (or a static pi.auth.token)")
-            if token_url:
-                if urlsplit(token_url).scheme.lower() not in ("http", "https") or not urlsplit(token_url).hostname:
-                    raise ConfigError(f"pi.auth.token_url: not an http(s) URL, got {token_url!r}")
-                if not client_id:
-                    raise ConfigError("pi.auth.client_id: required with pi.auth.token_url")
-                if not client_secret:
-                    raise ConfigError("pi.auth.client_secret: required with pi.auth.token_url")
-        kerberos_keytab, kerberos_config = _kerberos_files(flat, auth_type, username, password)
-        ca_bundle = _text(flat, "pi.tls.ca_bundle")
-        if ca_bundle and not os.path.isfile(ca_bundle):
-            raise ConfigError(f"pi.tls.ca_bundle: file not found: {ca_bundle}")
         now = dt.datetime.now(dt.UTC)
-        backfill = _past_time("pi.backfill_start", _text(flat, "pi.backfill_start"), now)
-        max_items = _int(flat, "pi.max_items_per_call", 1)
-        page_size = _int(flat, "pi.page_size", 1)
-        if page_size > max_items:
-            raise ConfigError(f"pi.page_size: must be <= pi.max_items_per_call ({max_items}), got {page_size}")
-        values_per_call = _int(flat, "pi.values_per_call", 1)
-        if "pi.values_per_call" not in flat:
-            values_per_call = min(values_per_call, max_items)
-        elif values_per_call > max_items:
-            raise ConfigError(
-                f"pi.values_per_call: must be <= pi.max_items_per_call ({max_items}), got {values_per_call}"
-            )
-        tags = _names(flat, "pi.tags")
-        af_databases = _names(flat, "pi.af.databases")
-        af_root = _text(flat, "pi.af.root").strip("\\")
-        if af_root and not af_databases:
-            raise ConfigError("pi.af.root: needs pi.af.databases (the databases the root is looked up in)")
-        if any(c in af_root for c in "*?|"):
-            raise ConfigError(f"pi.af.root: an element path without wildcards or '|', got {af_root!r}")
-        tag_filter = _text(flat, "pi.tag_filter") or "*"
-        shard_count = _int(flat, "pi.shard.count", 1, 4096)
-        shard_index = _int(flat, "pi.shard.index", 0)
-        if shard_index >= shard_count:
-            raise ConfigError(f"pi.shard.index: must be below pi.shard.count ({shard_count}), got {shard_index}")
-        if af_databases and shard_index:
-            raise ConfigError(
-                "pi.af.databases: set it on shard 0 only (this is pi.shard.index "
-                f"{shard_index}): the Asset Framework and event frames are not shared out by tag"
-            )
-        ef_backfill = _past_time("pi.ef.backfill_start", _text(flat, "pi.ef.backfill_start") or backfill, now)
-        ef_templates = _names(flat, "pi.ef.templates")
-        if ef_templates and not af_databases:
-            raise ConfigError("pi.ef.templates: needs pi.af.databases (event frames are read from AF databases)")
-        return cls(
-            url=url.rstrip("/"),
-            auth_type=auth_type,
-            username=username,
-            password=password,
-            token=token,
-            token_url=token_url,
-            client_id=client_id,
-            client_secret=client_secret,
-            scope=_text(flat, "pi.auth.scope"),
-            env_secrets=tuple(
-                (key.rsplit(".", 1)[1], _text(flat, key)[4:])
-                for key in sorted(SECRET_KEYS)
-                if _text(flat, key).startswith("env:") and auth_type in MODE_SETTINGS[key]
-            ),
-            kerberos_keytab=kerberos_keytab,
-            kerberos_config=kerberos_config,
-            kerberos_mutual=_choice(flat, "pi.auth.kerberos_mutual", KERBEROS_MUTUAL),
-            kerberos_hostname=_host_name(flat, "pi.auth.kerberos_hostname"),
-            verify_tls=_bool(flat, "pi.tls.verify"),
-            ca_bundle=ca_bundle,
-            data_server=_text(flat, "pi.data_server"),
-            tags=tags,
-            tag_filter=tag_filter,
-            max_tags=_int(flat, "pi.max_tags", 0),
-            shard_count=shard_count,
-            shard_index=shard_index,
-            backfill_start=backfill,
-            lookback_s=_duration(flat, "pi.lookback"),
-            settle_lag_s=_duration(flat, "pi.settle_lag"),
-            reread_table=_table_name(flat, "pi.reread_table"),
-            max_window_s=_duration(flat, "pi.max_window", allow_zero=False),
-            tags_per_request=_int(flat, "pi.tags_per_request", 1, 10000),
-            page_size=page_size,
-            max_items_per_call=max_items,
-            values_per_call=values_per_call,
-            max_requests_per_second=_rate(flat, "pi.max_requests_per_second"),
-            max_concurrent_requests=_int(flat, "pi.max_concurrent_requests", 1, 64),
-            partitions=_int(flat, "pi.partitions", 0, 4096),
-            timeout_s=_duration(flat, "pi.http.timeout", allow_zero=False),
-            max_retries=_int(flat, "pi.http.max_retries", 0, 100),
-            backoff_s=_duration(flat, "pi.http.backoff"),
-            keep_value_errors=_bool(flat, "pi.keep_value_errors"),
-            log_level=_choice(flat, "pi.log_level", LOG_LEVELS) if _text(flat, "pi.log_level") else "",
-            af_databases=af_databases,
-            af_server=_text(flat, "pi.af.server"),
-            af_root=af_root,
-            af_element_templates=_names(flat, "pi.af.element_templates"),
-            af_page_size=_int(flat, "pi.af.page_size", 1, 10000),
-            af_refresh_s=_duration(flat, "pi.af.refresh"),
-            ef_enabled=_bool(flat, "pi.ef.enabled"),
-            ef_templates=ef_templates,
-            ef_backfill_start=ef_backfill,
-            ef_lookback_s=_duration(flat, "pi.ef.lookback"),
-            ef_page_size=_int(flat, "pi.ef.page_size", 1, 10000),
-            ef_downtime_template=_text(flat, "pi.ef.downtime_template") or "Downtime",
-            ef_batch_template=_text(flat, "pi.ef.batch_template") or "Batch",
-            ef_product_attribute=_text(flat, "pi.ef.product_attribute") or "Product",
-        )
+        fields: dict[str, Any] = {"url": _server_url(flat)}
+        fields |= _authentication(flat)
+        fields |= _tls(flat)
+        fields |= _reading(flat, now)
+        fields |= _selection(flat)
+        fields |= _asset_framework(flat, fields["shard_index"])
+        fields |= _event_frames(flat, fields["af_databases"], fields["backfill_start"], now)
+        fields |= _http(flat)
+        return cls(**fields)
 
     @classmethod
     def from_yaml(cls, path: str) -> PIConfig:
@@ -565,14 +306,182 @@ class PIConfig:
 
     @classmethod
     def from_options(cls, options: Mapping[str, str]) -> PIConfig:
-        data = json.loads(options["config"])
+        data: dict[str, Any] = json.loads(options["config"])
         for name in ("tags", "af_databases", "af_element_templates", "ef_templates"):  # JSON has lists
             data[name] = tuple(data.get(name) or ())
         data["env_secrets"] = tuple(tuple(pair) for pair in data.get("env_secrets") or ())
-        secrets = {name: options.get(option, "") for name, option in SECRET_OPTIONS.items()}
+        for name, option in SECRET_OPTIONS.items():
+            data[name] = options.get(option, "")
         for name, var in data["env_secrets"]:
-            secrets[name] = _env_secret(name, var)
-        return cls(**data, **secrets)  # type: ignore[arg-type]
+            data[name] = _env_secret(name, var)
+        return cls(**data)
+
+
+def _server_url(flat: Mapping[str, str]) -> str:
+    url = _text(flat, "pi.url")
+    if not url:
+        raise ConfigError("pi.url: required, e.g. https://pi.example.com/piwebapi")
+    parts = urlsplit(url)
+    if parts.username is not None or parts.password is not None:  # never echo it: it may hold a password
+        raise ConfigError("pi.url: must not carry credentials; use pi.auth.username and pi.auth.password")
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ConfigError(f"pi.url: must start with http:// or https://, got {url!r}")
+    if not parts.hostname or any(c.isspace() for c in url):
+        raise ConfigError(f"pi.url: not a valid URL (host missing or spaces), got {url!r}")
+    return url.rstrip("/")
+
+
+def _authentication(flat: Mapping[str, str]) -> dict[str, Any]:
+    """``pi.auth.*``: the mode and the settings it needs (those of another mode are refused)."""
+    auth_type = _choice(flat, "pi.auth.type", AUTH_TYPES)
+    for key, modes in MODE_SETTINGS.items():  # a setting of another mode is a mistake, not a fallback
+        if _text(flat, key) and key in flat and auth_type not in modes:
+            raise ConfigError(f"{key}: used only when pi.auth.type is {' or '.join(modes)} (it is {auth_type})")
+    username = _resolve_env("pi.auth.username", _text(flat, "pi.auth.username"))
+    password = _resolve_env("pi.auth.password", _text(flat, "pi.auth.password"))
+    if auth_type == "basic" and not username:
+        raise ConfigError("pi.auth.username: required when pi.auth.type is basic")
+    if auth_type == "basic" and not password:
+        raise ConfigError("pi.auth.password: required when pi.auth.type is basic")
+    token = _resolve_env("pi.auth.token", _text(flat, "pi.auth.token"))
+    token_url = _text(flat, "pi.auth.token_url")
+    client_id = _resolve_env("pi.auth.client_id", _text(flat, "pi.auth.client_id"))
+    client_secret = _resolve_env("pi.auth.client_secret", _text(flat, "pi.auth.client_secret"))
+    if auth_type == "bearer":
+        if token and token_url:
+            raise ConfigError("pi.auth.token: give either a static token or pi.auth.token_url, not both")
+        if not token and not token_url:
+            raise ConfigError("pi.auth.token_url: required when pi.auth.type is bearer (or a static pi.auth.token)")
+        if token_url:
+            if urlsplit(token_url).scheme.lower() not in ("http", "https") or not urlsplit(token_url).hostname:
+                raise ConfigError(f"pi.auth.token_url: not an http(s) URL, got {token_url!r}")
+            if not client_id:
+                raise ConfigError("pi.auth.client_id: required with pi.auth.token_url")
+            if not client_secret:
+                raise ConfigError("pi.auth.client_secret: required with pi.auth.token_url")
+    kerberos_keytab, kerberos_config = _kerberos_files(flat, auth_type, username, password)
+    return dict(
+        auth_type=auth_type,
+        username=username,
+        password=password,
+        token=token,
+        token_url=token_url,
+        client_id=client_id,
+        client_secret=client_secret,
+        scope=_text(flat, "pi.auth.scope"),
+        env_secrets=tuple(
+            (key.rsplit(".", 1)[1], _text(flat, key)[4:])
+            for key in sorted(SECRET_KEYS)
+            if _text(flat, key).startswith("env:") and auth_type in MODE_SETTINGS[key]
+        ),
+        kerberos_keytab=kerberos_keytab,
+        kerberos_config=kerberos_config,
+        kerberos_mutual=_choice(flat, "pi.auth.kerberos_mutual", KERBEROS_MUTUAL),
+        kerberos_hostname=_host_name(flat, "pi.auth.kerberos_hostname"),
+    )
+
+
+def _tls(flat: Mapping[str, str]) -> dict[str, Any]:
+    ca_bundle = _text(flat, "pi.tls.ca_bundle")
+    if ca_bundle and not os.path.isfile(ca_bundle):
+        raise ConfigError(f"pi.tls.ca_bundle: file not found: {ca_bundle}")
+    return dict(verify_tls=_bool(flat, "pi.tls.verify"), ca_bundle=ca_bundle)
+
+
+def _reading(flat: Mapping[str, str], now: dt.datetime) -> dict[str, Any]:
+    """Where reads start, how far back they look, and how they are cut into windows, pages and calls."""
+    backfill = _past_time("pi.backfill_start", _text(flat, "pi.backfill_start"), now)
+    max_items = _int(flat, "pi.max_items_per_call", 1)
+    page_size = _int(flat, "pi.page_size", 1)
+    if page_size > max_items:
+        raise ConfigError(f"pi.page_size: must be <= pi.max_items_per_call ({max_items}), got {page_size}")
+    values_per_call = _int(flat, "pi.values_per_call", 1)
+    if "pi.values_per_call" not in flat:
+        values_per_call = min(values_per_call, max_items)
+    elif values_per_call > max_items:
+        raise ConfigError(f"pi.values_per_call: must be <= pi.max_items_per_call ({max_items}), got {values_per_call}")
+    return dict(
+        backfill_start=backfill,
+        lookback_s=_duration(flat, "pi.lookback"),
+        settle_lag_s=_duration(flat, "pi.settle_lag"),
+        reread_table=_table_name(flat, "pi.reread_table"),
+        max_window_s=_duration(flat, "pi.max_window", allow_zero=False),
+        tags_per_request=_int(flat, "pi.tags_per_request", 1, 10000),
+        page_size=page_size,
+        max_items_per_call=max_items,
+        values_per_call=values_per_call,
+        max_requests_per_second=_rate(flat, "pi.max_requests_per_second"),
+        max_concurrent_requests=_int(flat, "pi.max_concurrent_requests", 1, 64),
+        partitions=_int(flat, "pi.partitions", 0, 4096),
+        keep_value_errors=_bool(flat, "pi.keep_value_errors"),
+    )
+
+
+def _selection(flat: Mapping[str, str]) -> dict[str, Any]:
+    """Which points: the data server, the tags or the filter, and this pipeline's tag shard."""
+    shard_count = _int(flat, "pi.shard.count", 1, 4096)
+    shard_index = _int(flat, "pi.shard.index", 0)
+    if shard_index >= shard_count:
+        raise ConfigError(f"pi.shard.index: must be below pi.shard.count ({shard_count}), got {shard_index}")
+    return dict(
+        data_server=_text(flat, "pi.data_server"),
+        tags=_names(flat, "pi.tags"),
+        tag_filter=_text_or_default(flat, "pi.tag_filter"),
+        max_tags=_int(flat, "pi.max_tags", 0),
+        shard_count=shard_count,
+        shard_index=shard_index,
+    )
+
+
+def _asset_framework(flat: Mapping[str, str], shard_index: int) -> dict[str, Any]:
+    af_databases = _names(flat, "pi.af.databases")
+    af_root = _text(flat, "pi.af.root").strip("\\")
+    if af_root and not af_databases:
+        raise ConfigError("pi.af.root: needs pi.af.databases (the databases the root is looked up in)")
+    if any(c in af_root for c in "*?|"):
+        raise ConfigError(f"pi.af.root: an element path without wildcards or '|', got {af_root!r}")
+    if af_databases and shard_index:
+        raise ConfigError(
+            "pi.af.databases: set it on shard 0 only (this is pi.shard.index "
+            f"{shard_index}): the Asset Framework and event frames are not shared out by tag"
+        )
+    return dict(
+        af_databases=af_databases,
+        af_server=_text(flat, "pi.af.server"),
+        af_root=af_root,
+        af_element_templates=_names(flat, "pi.af.element_templates"),
+        af_page_size=_int(flat, "pi.af.page_size", 1, 10000),
+        af_refresh_s=_duration(flat, "pi.af.refresh"),
+    )
+
+
+def _event_frames(
+    flat: Mapping[str, str], af_databases: tuple[str, ...], backfill: str, now: dt.datetime
+) -> dict[str, Any]:
+    """``pi.ef.*``; the first read starts at ``pi.backfill_start`` unless ``pi.ef.backfill_start`` says."""
+    ef_backfill = _past_time("pi.ef.backfill_start", _text(flat, "pi.ef.backfill_start") or backfill, now)
+    ef_templates = _names(flat, "pi.ef.templates")
+    if ef_templates and not af_databases:
+        raise ConfigError("pi.ef.templates: needs pi.af.databases (event frames are read from AF databases)")
+    return dict(
+        ef_enabled=_bool(flat, "pi.ef.enabled"),
+        ef_templates=ef_templates,
+        ef_backfill_start=ef_backfill,
+        ef_lookback_s=_duration(flat, "pi.ef.lookback"),
+        ef_page_size=_int(flat, "pi.ef.page_size", 1, 10000),
+        ef_downtime_template=_text_or_default(flat, "pi.ef.downtime_template"),
+        ef_batch_template=_text_or_default(flat, "pi.ef.batch_template"),
+        ef_product_attribute=_text_or_default(flat, "pi.ef.product_attribute"),
+    )
+
+
+def _http(flat: Mapping[str, str]) -> dict[str, Any]:
+    return dict(
+        timeout_s=_duration(flat, "pi.http.timeout", allow_zero=False),
+        max_retries=_int(flat, "pi.http.max_retries", 0, 100),
+        backoff_s=_duration(flat, "pi.http.backoff"),
+        log_level=_choice(flat, "pi.log_level", LOG_LEVELS) if _text(flat, "pi.log_level") else "",
+    )
 
 
 def _env_secret(name: str, var: str) -> str:

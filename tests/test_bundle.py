@@ -24,7 +24,7 @@ from databricks.bundles.jobs import Job, JobPermission, JobRunAs
 from databricks.bundles.pipelines import Pipeline
 from databricks.bundles.schemas import Schema
 
-from connector_lib.config import KNOWN_KEYS, PREFIX, SECRET_KEYS
+from connector_lib.settings import KNOWN_KEYS, PREFIX, SECRET_KEYS
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLE_FILE = ROOT / "databricks.yml"
@@ -457,7 +457,8 @@ def test_pipeline_libraries_match_the_open_source_spec():
 
 def test_configuration_defaults_match_the_connector():
     """Tuning keys set in the bundle carry the connector's own defaults, so docs and deploy agree."""
-    from connector_lib.config import SETTINGS, PIConfig
+    from connector_lib.config import PIConfig
+    from connector_lib.settings import SETTINGS
 
     pipeline = next(r for r in resources_for(BUNDLE, INCLUDED, "prod") if r.key == "osipi_lakeflow")
     config = pipeline.spec["configuration"]

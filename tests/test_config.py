@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from connector_lib.config import SETTINGS, ConfigError, PIConfig
+from connector_lib.config import ConfigError, PIConfig
+from connector_lib.settings import SETTINGS
 
 GOOD = {"pi.url": "https://pi.example.com/piwebapi"}
 
@@ -214,7 +215,7 @@ def test_a_misspelt_key_in_the_pipeline_configuration_is_an_error_naming_it():
 
 
 def test_every_setting_is_documented_with_its_default():
-    from connector_lib.config import SETTINGS
+    from connector_lib.settings import SETTINGS
     from tests.conftest import REPO
 
     reference = (REPO / "docs" / "configuration.md").read_text()

@@ -8,19 +8,12 @@ import connector_lib.runtime  # noqa: F401 - first: an older runtime stops here,
 from pyspark import pipelines as dp
 
 from connector_lib.spark import transforms
-from connector_lib.spark.af_source import af_snapshots_stream, af_stream_options
-from connector_lib.spark.ef_source import ef_stream_options, event_frames_stream
-from connector_lib.spark.pipeline import (
-    bronze_layout,
-    pi_config,
-    pipeline_session,
-    prepare_stream_options,
-    recorded_values_stream,
-)
+from connector_lib.spark.af_source import af_snapshots_stream
+from connector_lib.spark.ef_source import event_frames_stream
+from connector_lib.spark.pipeline import bronze_layout, bronze_start, pipeline_session, recorded_values_stream
 
 spark = pipeline_session(globals())
-config = pi_config(spark)
-stream_options = prepare_stream_options(spark, config)  # the watermarks as of pipeline start
+start = bronze_start(spark)  # the configuration, and the state each source starts from, as of pipeline start
 
 
 @dp.table(
@@ -30,7 +23,7 @@ stream_options = prepare_stream_options(spark, config)  # the watermarks as of p
     **bronze_layout(spark),
 )
 def pi_recorded_bronze():
-    return recorded_values_stream(spark, stream_options)
+    return recorded_values_stream(spark, start.values)
 
 
 @dp.table(name="pi_extraction_log", comment="Every tag window read, with its status, error and re-read request")
@@ -43,8 +36,8 @@ def pi_quarantine():
     return transforms.quarantine(spark.readStream.table("pi_recorded_bronze"))
 
 
-if config.af_databases:  # the Asset Framework, when databases are configured
-    af_options = af_stream_options(spark, config)
+if start.af is not None:  # the Asset Framework, when databases are configured
+    af_options = start.af
 
     @dp.table(
         name="pi_af_bronze",
@@ -55,8 +48,8 @@ if config.af_databases:  # the Asset Framework, when databases are configured
         return af_snapshots_stream(spark, af_options)
 
 
-if config.reads_event_frames:  # event frames of the AF databases, read at every update
-    ef_options = ef_stream_options(spark, config)
+if start.ef is not None:  # event frames of the AF databases, read at every update
+    ef_options = start.ef
 
     @dp.table(
         name="pi_event_frames_bronze",

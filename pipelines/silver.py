@@ -2,7 +2,16 @@
 watermarks and hourly gold, merged from each micro-batch of bronze (connector_lib/spark/curation.py). The
 AF history and the tag-to-asset mapping are folded from each new AF snapshot the same way
 (connector_lib/spark/af_curation.py), and the event frames read into the current frames, their attribute
-values, the alarms and the event frame KPIs of gold (connector_lib/spark/ef_curation.py)."""
+values, the alarms and the event frame KPIs of gold (connector_lib/spark/ef_curation.py).
+
+The merged tables are written by the flows' sinks, not declared as datasets, so two temporary views carry
+what a dataset would:
+
+* ``pi_recorded_changes_v`` is the dataset whose rows become silver: silver's expectations sit on it, so
+  the event log counts them as the rows are merged.
+* ``pi_af_recent_v`` reads this update's AF snapshot from bronze. The event frame flow reads it, which makes
+  the engine run that flow after the snapshot is written: the frames' elements are resolved with it.
+"""
 
 import connector_lib.runtime  # noqa: F401 - first: an older runtime stops here, in one line
 
@@ -57,9 +66,7 @@ if config.af_databases:  # the Asset Framework, when databases are configured
     def pi_af_history():
         return spark.readStream.table("pi_af_bronze")
 
-    # this update's snapshot, read from bronze by time: the event frame merge folds it into the element
-    # history it resolves frames with (the merged tables are not datasets of the graph), so reading this
-    # view makes the event frame flow wait for the snapshot
+    # this update's snapshot, read from bronze by time (see the docstring)
     latest = latest_snapshots(spark, config)
 
     @dp.temporary_view(name="pi_af_recent_v", comment="AF bronze rows of the snapshot this update took")

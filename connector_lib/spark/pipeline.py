@@ -13,6 +13,7 @@ import json
 import logging
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pyspark
@@ -24,13 +25,14 @@ from ..logs import use_level
 from ..runtime import UnsupportedRuntime, require_supported_spark
 from .af_curation import ELEMENTS_TABLE, AFTargets, af_batch_handler
 from .af_curation import SINK_NAME as AF_SINK_NAME
-from .af_source import AF_BRONZE
+from .af_source import AF_BRONZE, af_stream_options
 from .assets_gold import AssetsGold
 from .curation import LAYOUT_PROPERTY, LAYOUT_VERSION, SINK_NAME, Targets, batch_handler
 from .curation_sink import CurationSink, clear_staging, staging_directory
 from .datasource import PIDataSource, reader_options
 from .ef_curation import SINK_NAME as EF_SINK_NAME
 from .ef_curation import AFSource, EFTargets, KPISettings, ef_batch_handler
+from .ef_source import ef_stream_options
 from .reread import EXTRACTION_LOG, load_rereads
 from .state import BRONZE_TABLE, WATERMARK_TABLE, StateError, current_schema, load_state, qualified
 from .stream_reader import state_option
@@ -86,6 +88,30 @@ def prepare_stream_options(spark: SparkSession, config: PIConfig) -> dict[str, s
         len(rereads),
     )
     return {**reader_options(config, watermarks, densities, rereads), **state_option(bronze, found)}
+
+
+@dataclass(frozen=True)
+class BronzeStart:
+    """What an update's bronze streams start from, read once when the pipeline's files are loaded: the
+    configuration, and the options of each source (the watermarks and re-read requests for the values,
+    the last AF snapshot, where the last event frame read ended). ``af``/``ef`` are ``None`` when the
+    configuration reads no Asset Framework or no event frames."""
+
+    config: PIConfig
+    values: dict[str, str]
+    af: dict[str, str] | None
+    ef: dict[str, str] | None
+
+
+def bronze_start(spark: SparkSession) -> BronzeStart:
+    """Validate the configuration, register the sources and read the state each one starts from."""
+    config = pi_config(spark)
+    return BronzeStart(
+        config,
+        prepare_stream_options(spark, config),
+        af_stream_options(spark, config) if config.af_databases else None,
+        ef_stream_options(spark, config) if config.reads_event_frames else None,
+    )
 
 
 def curation_targets(spark: SparkSession) -> Targets:

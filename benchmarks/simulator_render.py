@@ -17,7 +17,8 @@ import orjson
 
 from connector_lib.timeutil import parse_duration
 from pi_simulator import Archive
-from pi_simulator.server import PiWebApi, Request
+from pi_simulator.api import PiWebApi
+from pi_simulator.protocol import Request
 
 
 def main() -> None:

@@ -8,17 +8,16 @@ while in progress, and changes when it closes, is acknowledged or edited.
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING
 
 from . import pitime, webid
 from .af import derives_from
+from .asset_routes import AssetRoutes
+from .context import ServerContext
 from .eventframes import EF_TEMPLATES, EventFrame, EventFrames, EventFrameState
+from .protocol import ApiError, Request, bool_arg, name_matcher, not_found, paging, sort_order
 from .render import format_ticks
+from .routing import Route
 from .truth import to_ticks
-
-if TYPE_CHECKING:
-    from .assets import AssetRoutes
-    from .server import Request
 
 #: the end time of a frame in progress (AF's "no end": 31 Dec 9999)
 FAR_FUTURE = "9999-12-31T23:59:59Z"
@@ -32,7 +31,9 @@ SORT_FIELDS = {
 
 
 class EventFrameRoutes:
-    def __init__(self, assets: AssetRoutes):
+    def __init__(self, ctx: ServerContext, assets: AssetRoutes):
+        """``assets``: the AF routes, for the WebIDs and JSON of the elements frames reference."""
+        self.ctx = ctx
         self.assets = assets
         self.model = assets.model
         self.frames = EventFrames(assets.model)
@@ -59,13 +60,13 @@ class EventFrameRoutes:
         try:
             decoded = webid.decode_af(text)
         except ValueError:
-            raise self.assets._error(400, f"Unknown or invalid WebID format: '{text}'.") from None
+            raise ApiError(400, f"Unknown or invalid WebID format: '{text}'.") from None
         if decoded.marker != webid.EVENT_FRAME or decoded.kind == webid.PATH_ONLY:
-            raise self.assets._error(400, f"The WebID '{text}' does not identify an Event Frame by its ID.")
+            raise ApiError(400, f"The WebID '{text}' does not identify an Event Frame by its ID.")
         frame = self.frames.find(decoded.guids[-1]) if decoded.guids[0] == self.model.server_id else None
         state = frame.as_of(self._now()) if frame is not None else None
         if state is None:
-            raise self.assets._not_found("Event Frame", text)
+            raise not_found("Event Frame", text)
         return state
 
     def attribute(self, decoded: webid.DecodedAFWebId, text: str) -> tuple[EventFrameState, str]:
@@ -85,35 +86,35 @@ class EventFrameRoutes:
             else None
         )
         if name is None:
-            raise self.assets._not_found("Attribute", text)
+            raise not_found("Attribute", text)
         return state, name
 
     def _now(self) -> int:
-        return to_ticks(self.assets.api.clock())
+        return self.ctx.now()
 
     # ---- JSON shapes ---------------------------------------------------------------------------
     def frame_json(self, req: Request, state: EventFrameState) -> dict:
         f = state.frame
         wid = self.frame_webid(f)
         template = EF_TEMPLATES[f.template]
-        asset_state = self.assets._state()
+        asset_state = self.model.state(self._now())
         refs = [self.assets.element_webid(asset_state, e) for e in f.referenced if e in asset_state.elements]
 
         def link(suffix: str) -> str:
-            return self.assets._url(req, f"eventframes/{wid}/{suffix}")
+            return self.ctx.url(req, f"eventframes/{wid}/{suffix}")
 
         links = {
-            "Self": self.assets._url(req, f"eventframes/{wid}"),
+            "Self": self.ctx.url(req, f"eventframes/{wid}"),
             "Attributes": link("attributes"),
             "EventFrames": link("eventframes"),
             "ReferencedElements": link("referencedelements"),
-            "Database": self.assets._url(req, f"assetdatabases/{self.assets.database_webid}"),
+            "Database": self.ctx.url(req, f"assetdatabases/{self.assets.database_webid}"),
             "Categories": link("categories"),
             "Annotations": link("annotations"),
-            "Value": self.assets._url(req, f"streamsets/{wid}/value"),
+            "Value": self.ctx.url(req, f"streamsets/{wid}/value"),
         }
         if refs:
-            links["PrimaryReferencedElement"] = self.assets._url(req, f"elements/{refs[0]}")
+            links["PrimaryReferencedElement"] = self.ctx.url(req, f"elements/{refs[0]}")
         acknowledged = template.can_be_acknowledged and state.is_acknowledged
         return {
             "WebId": wid,
@@ -168,9 +169,9 @@ class EventFrameRoutes:
             "Span": 0.0,
             "Zero": 0.0,
             "Links": {
-                "Self": self.assets._url(req, f"attributes/{wid}"),
-                "EventFrame": self.assets._url(req, f"eventframes/{self.frame_webid(f)}"),
-                "Value": self.assets._url(req, f"streams/{wid}/value"),
+                "Self": self.ctx.url(req, f"attributes/{wid}"),
+                "EventFrame": self.ctx.url(req, f"eventframes/{self.frame_webid(f)}"),
+                "Value": self.ctx.url(req, f"streams/{wid}/value"),
             },
         }
 
@@ -201,7 +202,7 @@ class EventFrameRoutes:
                     "WebId": wid,
                     "Name": name,
                     "Path": f"\\\\{self._path(state.frame)}|{name}",
-                    "Links": {"Source": self.assets._url(req, f"attributes/{wid}")},
+                    "Links": {"Source": self.ctx.url(req, f"attributes/{wid}")},
                     "Value": self.value(state, name),
                 }
             )
@@ -209,9 +210,7 @@ class EventFrameRoutes:
 
     # ---- the search ----------------------------------------------------------------------------
     def search(self, req: Request, element: uuid.UUID | None = None) -> dict:
-        assets = self.assets
-        error = assets._error
-        now_dt = assets.api.clock()
+        now_dt = self.ctx.clock()
         now = to_ticks(now_dt)
         mode = (req.arg("searchMode") or "Overlapped").lower()
         if mode not in MODES:
@@ -222,27 +221,27 @@ class EventFrameRoutes:
                 "forwardfromendtime",
                 "none",
             ):
-                raise error(400, f"searchMode '{req.arg('searchMode')}' is not supported by the simulator.")
-            raise error(400, f"The value '{req.arg('searchMode')}' is not valid for searchMode.")
+                raise ApiError(400, f"searchMode '{req.arg('searchMode')}' is not supported by the simulator.")
+            raise ApiError(400, f"The value '{req.arg('searchMode')}' is not valid for searchMode.")
         try:
             lo = pitime.parse_ticks(req.arg("startTime") or "*-8h", now_dt, req.arg("timeZone"))
             hi = pitime.parse_ticks(req.arg("endTime") or "*", now_dt, req.arg("timeZone"))
         except pitime.TimeParseError as exc:
-            raise error(400, str(exc)) from None
+            raise ApiError(400, str(exc)) from None
         template = (req.arg("templateName") or "").upper()
         templates = tuple(n for n in EF_TEMPLATES if not template or n.upper() == template)
-        name = assets._matcher(req, "nameFilter")
+        name = name_matcher(req, "nameFilter")
         category = (req.arg("categoryName") or "").upper()
-        ref_name = assets._matcher(req, "referencedElementNameFilter")
+        ref_name = name_matcher(req, "referencedElementNameFilter")
         ref_template = req.arg("referencedElementTemplateName")
         severities = {s.upper() for s in req.args("severity")}
         can_ack = req.arg("canBeAcknowledged")
         is_ack = req.arg("isAcknowledged")
         if can_ack is not None:
-            can_ack = assets._bool(req, "canBeAcknowledged", False)
+            can_ack = bool_arg(req, "canBeAcknowledged", False)
         if is_ack is not None:
-            is_ack = assets._bool(req, "isAcknowledged", False)
-        asset_state = assets._state()
+            is_ack = bool_arg(req, "isAcknowledged", False)
+        asset_state = self.model.state(now)
         chosen: list[EventFrameState] = []
         for frame in self.frames.frames(lo, min(hi, now), templates):
             state = frame.as_of(now)
@@ -262,44 +261,79 @@ class EventFrameRoutes:
                 and (is_ack is None or acknowledged == is_ack)
             ):
                 chosen.append(state)
-        field = (req.arg("sortField") or "Name").lower()
-        if field not in SORT_FIELDS:
-            raise error(400, f"The value '{req.arg('sortField')}' is not valid for sortField.")
-        order = (req.arg("sortOrder") or "Ascending").lower()
-        if order not in ("ascending", "descending"):
-            raise error(400, f"The value '{req.arg('sortOrder')}' is not valid for sortOrder.")
-        chosen.sort(key=lambda s: (SORT_FIELDS[field](s), s.frame.id.int), reverse=order == "descending")
-        start = assets._int(req, "startIndex", 0)
-        count = assets._int(req, "maxCount", 1000)
-        if count < 0 or start < 0:
-            raise error(400, "Parameters 'startIndex' and 'maxCount' must not be negative.")
+        field, descending = sort_order(req, SORT_FIELDS)
+        chosen.sort(key=lambda s: (SORT_FIELDS[field](s), s.frame.id.int), reverse=descending)
+        start, count = paging(req)
         return {"Links": {}, "Items": [self.frame_json(req, s) for s in chosen[start : start + count]]}
 
-    # ---- routing -------------------------------------------------------------------------------
-    def route(self, req: Request, parts: list[str], lower: list[str]) -> object:
-        state = self.frame(parts[1])
-        if len(parts) == 2:
-            return self.frame_json(req, state)
-        if lower[2:] == ["attributes"]:
-            names = [n for n, _, _ in EF_TEMPLATES[state.frame.template].attributes]
-            rx = self.assets._matcher(req, "nameFilter")
-            return {
-                "Links": {},
-                "Items": [self.attribute_json(req, state, n) for n in sorted(names, key=str.upper) if rx(n)],
-            }
-        if lower[2:] == ["referencedelements"]:
-            asset_state = self.assets._state()
-            return {
-                "Links": {},
-                "Items": [
-                    self.assets._element(req, asset_state, e)
-                    for e in state.frame.referenced
-                    if e in asset_state.elements
-                ],
-            }
-        if lower[2:] == ["eventframes"]:
-            return {"Links": {}, "Items": []}
-        raise self.assets._error(404, "The specified resource was not found.")
+    # ---- routes --------------------------------------------------------------------------------
+    def database_frames(self, req: Request, web_id: str) -> dict:
+        """``assetdatabases/{webId}/eventframes``: the search of the database's frames."""
+        self.assets.check_database(web_id)
+        return self.search(req)
+
+    def element_frames(self, req: Request, web_id: str) -> dict:
+        """``elements/{webId}/eventframes``: the search of the frames referencing one element."""
+        return self.search(req, self.assets.element_id(self.model.state(self._now()), web_id))
+
+    def event_frame(self, req: Request, web_id: str) -> dict:
+        return self.frame_json(req, self.frame(web_id))
+
+    def frame_attributes(self, req: Request, web_id: str) -> dict:
+        state = self.frame(web_id)
+        names = [n for n, _, _ in EF_TEMPLATES[state.frame.template].attributes]
+        rx = name_matcher(req, "nameFilter")
+        return {
+            "Links": {},
+            "Items": [self.attribute_json(req, state, n) for n in sorted(names, key=str.upper) if rx(n)],
+        }
+
+    def referenced_elements(self, req: Request, web_id: str) -> dict:
+        state = self.frame(web_id)
+        asset_state = self.model.state(self._now())
+        return {
+            "Links": {},
+            "Items": [
+                self.assets.element_json(req, asset_state, e)
+                for e in state.frame.referenced
+                if e in asset_state.elements
+            ],
+        }
+
+    def child_frames(self, req: Request, web_id: str) -> dict:
+        """``eventframes/{webId}/eventframes``: the simulated frames have no children."""
+        self.frame(web_id)
+        return {"Links": {}, "Items": []}
+
+    def frame_attribute(self, req: Request, web_id: str) -> dict:
+        """``attributes/{webId}`` of an event frame's attribute."""
+        return self.attribute_json(req, *self.attribute(webid.decode_af(web_id), web_id))
+
+    def attribute_value(self, req: Request, web_id: str) -> dict:
+        """``attributes/{webId}/value`` and ``streams/{webId}/value`` (or ``end``) of a frame's attribute."""
+        return self.value(*self.attribute(webid.decode_af(web_id), web_id))
+
+    def streamset_value(self, req: Request, web_id: str) -> dict:
+        return self.values(req, web_id)
+
+
+def _event_frame(text: str) -> bool:
+    return text[2:4] == webid.EVENT_FRAME
+
+
+ROUTES = (
+    Route("GET", "assetdatabases/{web_id}/eventframes", EventFrameRoutes.database_frames),
+    Route("GET", "elements/{web_id}/eventframes", EventFrameRoutes.element_frames),
+    Route("GET", "eventframes/{web_id}", EventFrameRoutes.event_frame),
+    Route("GET", "eventframes/{web_id}/attributes", EventFrameRoutes.frame_attributes),
+    Route("GET", "eventframes/{web_id}/referencedelements", EventFrameRoutes.referenced_elements),
+    Route("GET", "eventframes/{web_id}/eventframes", EventFrameRoutes.child_frames),
+    Route("GET", "attributes/{web_id}", EventFrameRoutes.frame_attribute, when=webid.is_event_frame_attribute),
+    Route("GET", "attributes/{web_id}/value", EventFrameRoutes.attribute_value, when=webid.is_event_frame_attribute),
+    Route("GET", "streams/{web_id}/value", EventFrameRoutes.attribute_value, when=webid.is_event_frame_attribute),
+    Route("GET", "streams/{web_id}/end", EventFrameRoutes.attribute_value, when=webid.is_event_frame_attribute),
+    Route("GET", "streamsets/{web_id}/value", EventFrameRoutes.streamset_value, when=_event_frame),
+)
 
 
 def _in_range(state: EventFrameState, mode: str, lo: int, hi: int) -> bool:

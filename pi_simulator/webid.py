@@ -141,3 +141,13 @@ def decode_af(webid: str) -> DecodedAFWebId:
         return DecodedAFWebId(kind, marker, owner, guids, decode_path(rest) if kind == FULL and rest else None)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValueError(f"malformed WebID: {webid!r}") from exc
+
+
+def is_event_frame_attribute(webid: str) -> bool:
+    """A Full or IDOnly WebID of an event frame's attribute (owner ``F``): the attribute routes answer
+    it from the event frames, not from the element hierarchy."""
+    try:
+        decoded = decode_af(webid)
+    except ValueError:
+        return False
+    return decoded.marker == ATTRIBUTE and decoded.owner == "F" and decoded.kind != PATH_ONLY

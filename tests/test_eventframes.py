@@ -49,7 +49,7 @@ def check(srv, rows, lo, templates=None):
     got = {r["id"]: r for r in frames}
     assert len(got) == len(frames)  # each once
     assert set(got) == set(expected) and len(got) > 20
-    routes = srv.api.assets.eventframes
+    routes = srv.api.eventframes
     elements = srv.api.assets._state().elements
     for fid, state in expected.items():
         row, f = got[fid], state.frame

@@ -52,7 +52,7 @@ def search_all(srv, page=25, **params):
 
 
 def model(srv):
-    return srv.api.assets.eventframes.frames
+    return srv.api.eventframes.frames
 
 
 def test_default_search_is_overlapped_over_the_last_8_hours_and_pages_exactly(server):
@@ -132,7 +132,7 @@ def test_frames_change_between_two_reads(server):
     # a batch in progress: far-future end and no quantity yet; an hour later closed with its quantity
     batch = next(f for f in frames if f.template == "Batch" and f.start < to_ticks(mid) < f.end)
     at(server, mid)
-    wid = server.api.assets.eventframes.frame_webid(batch)
+    wid = server.api.eventframes.frame_webid(batch)
     first = get(server, f"eventframes/{wid}")
     assert first["EndTime"] == FAR_FUTURE and not first["AreValuesCaptured"]
     quantity = {v["Name"]: v["Value"] for v in get(server, f"streamsets/{wid}/value")["Items"]}["Quantity"]
@@ -143,7 +143,7 @@ def test_frames_change_between_two_reads(server):
     assert {v["Name"]: v["Value"] for v in get(server, f"streamsets/{wid}/value")["Items"]}["Quantity"]["Good"]
     # an alarm acknowledged between two reads
     alarm = next(f for f in frames if f.template == "Alarm" and f.ack_at < 2**62 and f.start < to_ticks(NOW))
-    awid = server.api.assets.eventframes.frame_webid(alarm)
+    awid = server.api.eventframes.frame_webid(alarm)
     before, after = (
         dt.datetime(1970, 1, 1, tzinfo=UTC) + dt.timedelta(microseconds=(alarm.ack_at + d) // 10) for d in (-10, 0)
     )
@@ -158,7 +158,7 @@ def test_frames_change_between_two_reads(server):
         for f in EventFrames(server.api.assets.model).frames(to_ticks(NOW - dt.timedelta(days=2)), to_ticks(NOW))
         if f.edited
     )
-    ewid = server.api.assets.eventframes.frame_webid(edited)
+    ewid = server.api.eventframes.frame_webid(edited)
     reasons = []
     for ticks in (edited.end, edited.edit_at):
         at(server, dt.datetime(1970, 1, 1, tzinfo=UTC) + dt.timedelta(microseconds=ticks // 10))

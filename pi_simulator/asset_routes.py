@@ -10,19 +10,15 @@ from the old path does not.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import uuid
-from typing import TYPE_CHECKING
 
 from . import webid
 from .af import AFState, AssetModel, Attribute, derives_from
+from .context import ServerContext
+from .protocol import ApiError, Request, bool_arg, name_matcher, not_found, page, paging, sort_order
 from .render import format_ticks
-from .truth import to_ticks
+from .routing import Route
 
-if TYPE_CHECKING:
-    from .server import PiWebApi, Request
-
-ROUTES = ("assetservers", "assetdatabases", "elements", "attributes", "elementtemplates", "eventframes")
 _UNITS_NAMES = {
     "m3/h": "cubic meter per hour",
     "kPa": "kilopascal",
@@ -37,35 +33,16 @@ _UNITS_NAMES = {
 
 
 class AssetRoutes:
-    def __init__(self, api: PiWebApi, model: AssetModel):
-        from .server import ApiError, _bool_arg, _int_arg, _wildcard
-
-        self.api, self.model = api, model
-        self._error, self._bool, self._int, self._wildcard = ApiError, _bool_arg, _int_arg, _wildcard
+    def __init__(self, ctx: ServerContext, model: AssetModel):
+        self.ctx, self.model = ctx, model
         self.server_webid = webid.asset_server_webid(model.server_id, model.server_name)
         self.database_webid = webid.af_webid(
             webid.DATABASE, (model.server_id, model.database_id), f"{model.server_name}\\{model.database_name}"
         )
-        self._eventframes = None
-
-    @property
-    def eventframes(self):
-        """The event frame routes, built on first use."""
-        if self._eventframes is None:
-            from .eventframe_routes import EventFrameRoutes
-
-            self._eventframes = EventFrameRoutes(self)
-        return self._eventframes
 
     # ---- helpers -------------------------------------------------------------------------------
     def _state(self) -> AFState:
-        return self.model.state(to_ticks(self.api.clock()))
-
-    def _url(self, req: Request, path: str) -> str:
-        return self.api._url(req, path)
-
-    def _not_found(self, what: str, text: str):
-        return self._error(404, f"The {what} with the WebID '{text}' was not found.")
+        return self.model.state(self.ctx.now())
 
     def element_webid(self, state: AFState, element: uuid.UUID) -> str:
         return webid.af_webid(
@@ -93,9 +70,9 @@ class AssetRoutes:
         try:
             decoded = webid.decode_af(text)
         except ValueError:
-            raise self._error(400, f"Unknown or invalid WebID format: '{text}'.") from None
+            raise ApiError(400, f"Unknown or invalid WebID format: '{text}'.") from None
         if decoded.marker != marker:
-            raise self._error(400, f"The WebID '{text}' does not identify an {what}.")
+            raise ApiError(400, f"The WebID '{text}' does not identify an {what}.")
         return decoded
 
     def _prefix(self) -> str:
@@ -108,14 +85,14 @@ class AssetRoutes:
         relative = wanted[len(self._prefix()) :]
         return next((e for e, p in state.paths.items() if p.upper() == relative), None)
 
-    def _element_id(self, state: AFState, text: str) -> uuid.UUID:
+    def element_id(self, state: AFState, text: str) -> uuid.UUID:
         decoded = self._decode(text, webid.ELEMENT, "Element")
         if decoded.kind == webid.PATH_ONLY:
             found = self._element_by_path(state, decoded.path or "")
         else:
             found = decoded.guids[-1] if decoded.guids[0] == self.model.server_id else None
         if found is None or found not in state.elements:
-            raise self._not_found("Element", text)
+            raise not_found("Element", text)
         return found
 
     def _attribute(self, state: AFState, text: str) -> Attribute:
@@ -129,30 +106,14 @@ class AssetRoutes:
         elif decoded.guids[0] == self.model.server_id:
             found = state.attributes.get(decoded.guids[-1])
         if found is None:
-            raise self._not_found("Attribute", text)
+            raise not_found("Attribute", text)
         return found
 
     def _page(self, req: Request, items: list, key=lambda x: x) -> list:
         """``sortField``/``sortOrder`` (Name only), then ``startIndex``/``maxCount`` (default 1000)."""
-        start = self._int(req, "startIndex", 0)
-        count = self._int(req, "maxCount", 1000)
-        if count < 0 or start < 0:
-            raise self._error(400, "Parameters 'startIndex' and 'maxCount' must not be negative.")
-        field = (req.arg("sortField") or "Name").lower()
-        if field not in ("name", "id"):
-            raise self._error(400, f"The value '{req.arg('sortField')}' is not valid for sortField.")
-        order = (req.arg("sortOrder") or "Ascending").lower()
-        if order not in ("ascending", "descending"):
-            raise self._error(400, f"The value '{req.arg('sortOrder')}' is not valid for sortOrder.")
-        items = sorted(items, key=key, reverse=order == "descending")
-        return items[start : start + count]
-
-    def _matcher(self, req: Request, name: str):
-        pattern = req.arg(name)
-        if not pattern:
-            return lambda text: True
-        rx = re.compile(self._wildcard(pattern), re.I | re.S)
-        return lambda text: rx.fullmatch(text or "") is not None
+        start, count = paging(req)
+        _, descending = sort_order(req, ("name", "id"))
+        return sorted(items, key=key, reverse=descending)[start : start + count]
 
     # ---- JSON shapes ---------------------------------------------------------------------------
     def _asset_server(self, req: Request) -> dict:
@@ -165,11 +126,11 @@ class AssetRoutes:
             "Path": f"\\\\{self.model.server_name}",
             "IsConnected": True,
             "ServerVersion": "2.10.11.2717",
-            "ServerTime": format_ticks(to_ticks(self.api.clock())),
+            "ServerTime": format_ticks(self.ctx.now()),
             "ExtendedProperties": {},
             "Links": {
-                "Self": self._url(req, f"assetservers/{wid}"),
-                "Databases": self._url(req, f"assetservers/{wid}/assetdatabases"),
+                "Self": self.ctx.url(req, f"assetservers/{wid}"),
+                "Databases": self.ctx.url(req, f"assetservers/{wid}/assetdatabases"),
             },
         }
 
@@ -183,34 +144,34 @@ class AssetRoutes:
             "Path": f"\\\\{self.model.server_name}\\{self.model.database_name}",
             "ExtendedProperties": {},
             "Links": {
-                "Self": self._url(req, f"assetdatabases/{wid}"),
-                "Elements": self._url(req, f"assetdatabases/{wid}/elements"),
-                "ElementTemplates": self._url(req, f"assetdatabases/{wid}/elementtemplates"),
-                "EventFrames": self._url(req, f"assetdatabases/{wid}/eventframes"),
-                "AssetServer": self._url(req, f"assetservers/{self.server_webid}"),
+                "Self": self.ctx.url(req, f"assetdatabases/{wid}"),
+                "Elements": self.ctx.url(req, f"assetdatabases/{wid}/elements"),
+                "ElementTemplates": self.ctx.url(req, f"assetdatabases/{wid}/elementtemplates"),
+                "EventFrames": self.ctx.url(req, f"assetdatabases/{wid}/eventframes"),
+                "AssetServer": self.ctx.url(req, f"assetservers/{self.server_webid}"),
             },
         }
 
-    def _element(self, req: Request, state: AFState, element: uuid.UUID) -> dict:
+    def element_json(self, req: Request, state: AFState, element: uuid.UUID) -> dict:
         e = state.elements[element]
         wid = self.element_webid(state, element)
 
         def link(suffix: str) -> str:
-            return self._url(req, f"elements/{wid}/{suffix}")
+            return self.ctx.url(req, f"elements/{wid}/{suffix}")
 
         links = {
-            "Self": self._url(req, f"elements/{wid}"),
+            "Self": self.ctx.url(req, f"elements/{wid}"),
             "Attributes": link("attributes"),
             "Elements": link("elements"),
-            "Database": self._url(req, f"assetdatabases/{self.database_webid}"),
-            "Template": self._url(req, f"elementtemplates/{self.template_webid(e.template)}"),
+            "Database": self.ctx.url(req, f"assetdatabases/{self.database_webid}"),
+            "Template": self.ctx.url(req, f"elementtemplates/{self.template_webid(e.template)}"),
             "Categories": link("categories"),
             "EventFrames": link("eventframes"),
-            "RecordedData": self._url(req, f"streamsets/{wid}/recorded"),
-            "Value": self._url(req, f"streamsets/{wid}/value"),
+            "RecordedData": self.ctx.url(req, f"streamsets/{wid}/recorded"),
+            "Value": self.ctx.url(req, f"streamsets/{wid}/value"),
         }
         if e.parent is not None:
-            links["Parent"] = self._url(req, f"elements/{self.element_webid(state, e.parent)}")
+            links["Parent"] = self.ctx.url(req, f"elements/{self.element_webid(state, e.parent)}")
         return {
             "WebId": wid,
             "Id": str(e.id),
@@ -228,17 +189,17 @@ class AssetRoutes:
         wid = self.attribute_webid(state, a)
         t = a.template
         links = {
-            "Self": self._url(req, f"attributes/{wid}"),
-            "Element": self._url(req, f"elements/{self.element_webid(state, a.element)}"),
-            "Value": self._url(req, f"streams/{wid}/value"),
+            "Self": self.ctx.url(req, f"attributes/{wid}"),
+            "Element": self.ctx.url(req, f"elements/{self.element_webid(state, a.element)}"),
+            "Value": self.ctx.url(req, f"streams/{wid}/value"),
         }
         config = ""
         if t.data_reference:
-            config = f"\\\\{self.api.archive.server_name}\\{a.tag}"
-            point = self.api.archive.by_name.get((a.tag or "").upper())
+            config = f"\\\\{self.ctx.archive.server_name}\\{a.tag}"
+            point = self.ctx.archive.by_name.get((a.tag or "").upper())
             if point is not None:
-                links["Point"] = self._url(req, f"points/{self.api.point_webid(point)}")
-            links["RecordedData"] = self._url(req, f"streams/{wid}/recorded")
+                links["Point"] = self.ctx.url(req, f"points/{self.ctx.point_webid(point)}")
+            links["RecordedData"] = self.ctx.url(req, f"streams/{wid}/recorded")
         return {
             "WebId": wid,
             "Id": str(a.id),
@@ -281,10 +242,10 @@ class AssetRoutes:
         """A static attribute's value, or the snapshot of the PI point it references."""
         if not a.template.data_reference:
             return self.static_value(a)
-        point = self.api.archive.by_name.get((a.tag or "").upper())
+        point = self.ctx.archive.by_name.get((a.tag or "").upper())
         if point is None:
             return {
-                "Timestamp": format_ticks(to_ticks(self.api.clock())),
+                "Timestamp": format_ticks(self.ctx.now()),
                 "Value": {"Name": "Point Not Found", "Value": 0, "IsSystem": True},
                 "UnitsAbbreviation": "",
                 "Good": False,
@@ -292,16 +253,16 @@ class AssetRoutes:
                 "Substituted": False,
                 "Annotated": False,
             }
-        value = self.api.snapshot(point)
+        value = self.ctx.snapshot(point)
         if value is None:
-            raise self._error(404, "No value found.")
+            raise ApiError(404, "No value found.")
         return value
 
     # ---- searches ------------------------------------------------------------------------------
     def _elements(self, req: Request, state: AFState, parent: uuid.UUID | None) -> dict:
-        full = self._bool(req, "searchFullHierarchy", False)
+        full = bool_arg(req, "searchFullHierarchy", False)
         candidates = state.descendants(parent) if full else list(state.children.get(parent, []))
-        name, description = self._matcher(req, "nameFilter"), self._matcher(req, "descriptionFilter")
+        name, description = name_matcher(req, "nameFilter"), name_matcher(req, "descriptionFilter")
         category = (req.arg("categoryName") or "").upper()
         template = req.arg("templateName")
         chosen = [
@@ -313,10 +274,10 @@ class AssetRoutes:
             and (not template or derives_from(state.elements[e].template, template))
         ]
         page = self._page(req, chosen, key=lambda e: (state.elements[e].name.upper(), state.paths[e].upper()))
-        return {"Links": {}, "Items": [self._element(req, state, e) for e in page]}
+        return {"Links": {}, "Items": [self.element_json(req, state, e) for e in page]}
 
     def _attributes(self, req: Request, state: AFState, element: uuid.UUID) -> dict:
-        name = self._matcher(req, "nameFilter")
+        name = name_matcher(req, "nameFilter")
         category = (req.arg("categoryName") or "").upper()
         value_type = (req.arg("valueType") or "").upper()
         chosen = [
@@ -331,12 +292,12 @@ class AssetRoutes:
 
     def _element_attributes(self, req: Request, state: AFState, root: uuid.UUID | None) -> dict:
         """``elementattributes``: a flat list of the attributes of the elements a search finds."""
-        full = self._bool(req, "searchFullHierarchy", False)
+        full = bool_arg(req, "searchFullHierarchy", False)
         candidates = state.descendants(root) if full else list(state.children.get(root, []))
-        element_name = self._matcher(req, "elementNameFilter")
+        element_name = name_matcher(req, "elementNameFilter")
         template = req.arg("elementTemplate")
         category = (req.arg("elementCategory") or "").upper()
-        attribute_name = self._matcher(req, "attributeNameFilter")
+        attribute_name = name_matcher(req, "attributeNameFilter")
         attribute_category = (req.arg("attributeCategory") or "").upper()
         elements = [
             e
@@ -353,127 +314,114 @@ class AssetRoutes:
             and attribute_name(a.name)
             and (not attribute_category or attribute_category in (c.upper() for c in a.template.categories))
         ]
-        start = self._int(req, "startIndex", 0)
-        count = self._int(req, "maxCount", 1000)
-        if count < 0 or start < 0:
-            raise self._error(400, "Parameters 'startIndex' and 'maxCount' must not be negative.")
         chosen.sort(key=lambda a: (order[a.element], a.name.upper()))
-        return {"Links": {}, "Items": [self._attribute_json(req, state, a) for a in chosen[start : start + count]]}
+        return {"Links": {}, "Items": [self._attribute_json(req, state, a) for a in page(req, chosen)]}
 
-    # ---- routing -------------------------------------------------------------------------------
-    def route(self, req: Request, parts: list[str], lower: list[str]) -> object:
+    # ---- identity checks other route modules share -------------------------------------------
+    def check_asset_server(self, text: str) -> None:
+        decoded = self._decode(text, webid.ASSET_SERVER, "Asset Server")
+        if (
+            (decoded.path or "").upper() != self.model.server_name.upper()
+            if decoded.kind == webid.PATH_ONLY
+            else decoded.guids[0] != self.model.server_id
+        ):
+            raise not_found("Asset Server", text)
+
+    def check_database(self, text: str) -> None:
+        decoded = self._decode(text, webid.DATABASE, "Asset Database")
+        if (
+            (decoded.path or "").upper() != f"{self.model.server_name}\\{self.model.database_name}".upper()
+            if decoded.kind == webid.PATH_ONLY
+            else decoded.guids[-1] != self.model.database_id
+        ):
+            raise not_found("Asset Database", text)
+
+    # ---- routes --------------------------------------------------------------------------------
+    def asset_servers(self, req: Request) -> dict:
+        """``assetservers``, or ``assetservers?path=`` for the one asset server."""
+        path = req.arg("path")
+        if path is not None:
+            if path.lstrip("\\").upper() != self.model.server_name.upper():
+                raise ApiError(404, "The specified path was not found.")
+            return self._asset_server(req)
+        return {"Links": {}, "Items": [self._asset_server(req)]}
+
+    def asset_server(self, req: Request, web_id: str) -> dict:
+        self.check_asset_server(web_id)
+        return self._asset_server(req)
+
+    def databases(self, req: Request, web_id: str) -> dict:
+        self.check_asset_server(web_id)
+        return {"Links": {}, "Items": [self._database(req)]}
+
+    def database_by_path(self, req: Request) -> dict:
+        path = (req.arg("path") or "").lstrip("\\").upper()
+        if path != f"{self.model.server_name}\\{self.model.database_name}".upper():
+            raise ApiError(404, "The specified path was not found.")
+        return self._database(req)
+
+    def database(self, req: Request, web_id: str) -> dict:
+        self.check_database(web_id)
+        return self._database(req)
+
+    def database_elements(self, req: Request, web_id: str) -> dict:
+        self.check_database(web_id)
+        return self._elements(req, self._state(), None)
+
+    def database_element_attributes(self, req: Request, web_id: str) -> dict:
+        self.check_database(web_id)
+        return self._element_attributes(req, self._state(), None)
+
+    def element_by_path(self, req: Request) -> dict:
         state = self._state()
-        head = lower[0]
-        if head == "assetservers":
-            if len(parts) == 1:
-                path = req.arg("path")
-                if path is not None:
-                    if path.lstrip("\\").upper() != self.model.server_name.upper():
-                        raise self._error(404, "The specified path was not found.")
-                    return self._asset_server(req)
-                return {"Links": {}, "Items": [self._asset_server(req)]}
-            decoded = self._decode(parts[1], webid.ASSET_SERVER, "Asset Server")
-            if (
-                (decoded.path or "").upper() != self.model.server_name.upper()
-                if decoded.kind == webid.PATH_ONLY
-                else decoded.guids[0] != self.model.server_id
-            ):
-                raise self._not_found("Asset Server", parts[1])
-            if len(parts) == 2:
-                return self._asset_server(req)
-            if lower[2:] == ["assetdatabases"]:
-                return {"Links": {}, "Items": [self._database(req)]}
-        if head == "assetdatabases":
-            if len(parts) == 1:
-                path = (req.arg("path") or "").lstrip("\\").upper()
-                if path != f"{self.model.server_name}\\{self.model.database_name}".upper():
-                    raise self._error(404, "The specified path was not found.")
-                return self._database(req)
-            decoded = self._decode(parts[1], webid.DATABASE, "Asset Database")
-            if (
-                (decoded.path or "").upper() != f"{self.model.server_name}\\{self.model.database_name}".upper()
-                if decoded.kind == webid.PATH_ONLY
-                else decoded.guids[-1] != self.model.database_id
-            ):
-                raise self._not_found("Asset Database", parts[1])
-            if len(parts) == 2:
-                return self._database(req)
-            if lower[2:] == ["elements"]:
-                return self._elements(req, state, None)
-            if lower[2:] == ["elementattributes"]:
-                return self._element_attributes(req, state, None)
-            if lower[2:] == ["eventframes"]:
-                return self.eventframes.search(req)
-        if head == "elements":
-            if len(parts) == 1:
-                found = self._element_by_path(state, req.arg("path") or "")
-                if found is None:
-                    raise self._error(404, "The specified path was not found.")
-                return self._element(req, state, found)
-            element = self._element_id(state, parts[1])
-            if len(parts) == 2:
-                return self._element(req, state, element)
-            if lower[2:] == ["elements"]:
-                return self._elements(req, state, element)
-            if lower[2:] == ["attributes"]:
-                return self._attributes(req, state, element)
-            if lower[2:] == ["elementattributes"]:
-                return self._element_attributes(req, state, element)
-            if lower[2:] == ["eventframes"]:
-                return self.eventframes.search(req, element)
-        if head == "eventframes" and len(parts) >= 2:
-            return self.eventframes.route(req, parts, lower)
-        if head == "attributes":
-            if len(parts) == 1:
-                path = (req.arg("path") or "").lstrip("\\")
-                element_path, _, name = path.rpartition("|")
-                owner = self._element_by_path(state, element_path)
-                found = (
-                    next((a for a in state.attributes_of(owner) if a.name.upper() == name.upper()), None)
-                    if owner is not None
-                    else None
-                )
-                if found is None:
-                    raise self._error(404, "The specified path was not found.")
-                return self._attribute_json(req, state, found)
-            frame_attribute = self._frame_attribute(parts[1])
-            if frame_attribute is not None:
-                frame, name = frame_attribute
-                if len(parts) == 2:
-                    return self.eventframes.attribute_json(req, frame, name)
-                if lower[2:] == ["value"]:
-                    return self.eventframes.value(frame, name)
-                raise self._error(404, "The specified resource was not found.")
-            attribute = self._attribute(state, parts[1])
-            if len(parts) == 2:
-                return self._attribute_json(req, state, attribute)
-            if lower[2:] == ["value"]:
-                return self.attribute_value(attribute)
-        raise self._error(404, "The specified resource was not found.")
+        found = self._element_by_path(state, req.arg("path") or "")
+        if found is None:
+            raise ApiError(404, "The specified path was not found.")
+        return self.element_json(req, state, found)
 
-    def _frame_attribute(self, text: str):
-        """(frame state, attribute name) when ``text`` is an event frame attribute's WebID, else None."""
-        try:
-            decoded = webid.decode_af(text)
-        except ValueError:
-            return None
-        if decoded.marker != webid.ATTRIBUTE or decoded.owner != "F" or decoded.kind == webid.PATH_ONLY:
-            return None
-        return self.eventframes.attribute(decoded, text)
-
-    def stream_value(self, text: str) -> dict:
-        """``streams/{attribute WebID}/value`` of an element's or an event frame's attribute."""
-        frame_attribute = self._frame_attribute(text)
-        if frame_attribute is not None:
-            return self.eventframes.value(*frame_attribute)
-        return self.attribute_value(self._attribute(self._state(), text))
-
-    def streamset_value(self, req: Request, element_text: str) -> dict:
-        """``streamsets/{element or event frame WebID}/value``: every attribute's value of one owner."""
-        if element_text[2:4] == webid.EVENT_FRAME:
-            return self.eventframes.values(req, element_text)
+    def element(self, req: Request, web_id: str) -> dict:
         state = self._state()
-        element = self._element_id(state, element_text)
+        return self.element_json(req, state, self.element_id(state, web_id))
+
+    def child_elements(self, req: Request, web_id: str) -> dict:
+        state = self._state()
+        return self._elements(req, state, self.element_id(state, web_id))
+
+    def element_attributes(self, req: Request, web_id: str) -> dict:
+        state = self._state()
+        return self._attributes(req, state, self.element_id(state, web_id))
+
+    def element_element_attributes(self, req: Request, web_id: str) -> dict:
+        state = self._state()
+        return self._element_attributes(req, state, self.element_id(state, web_id))
+
+    def attribute_by_path(self, req: Request) -> dict:
+        r"""``attributes?path=\\SERVER\DATABASE\ELEMENT|ATTRIBUTE``."""
+        state = self._state()
+        path = (req.arg("path") or "").lstrip("\\")
+        element_path, _, name = path.rpartition("|")
+        owner = self._element_by_path(state, element_path)
+        found = (
+            next((a for a in state.attributes_of(owner) if a.name.upper() == name.upper()), None)
+            if owner is not None
+            else None
+        )
+        if found is None:
+            raise ApiError(404, "The specified path was not found.")
+        return self._attribute_json(req, state, found)
+
+    def attribute(self, req: Request, web_id: str) -> dict:
+        state = self._state()
+        return self._attribute_json(req, state, self._attribute(state, web_id))
+
+    def value(self, req: Request, web_id: str) -> dict:
+        """``attributes/{webId}/value`` and ``streams/{webId}/value`` (or ``end``) of an element's attribute."""
+        return self.attribute_value(self._attribute(self._state(), web_id))
+
+    def streamset_value(self, req: Request, web_id: str) -> dict:
+        """``streamsets/{element WebID}/value``: every attribute's value of one element."""
+        state = self._state()
+        element = self.element_id(state, web_id)
         items = []
         for a in sorted(state.attributes_of(element), key=lambda a: a.name.upper()):
             wid = self.attribute_webid(state, a)
@@ -482,8 +430,35 @@ class AssetRoutes:
                     "WebId": wid,
                     "Name": a.name,
                     "Path": self.model.full_path(f"{state.paths[element]}|{a.name}"),
-                    "Links": {"Source": self._url(req, f"attributes/{wid}")},
+                    "Links": {"Source": self.ctx.url(req, f"attributes/{wid}")},
                     "Value": self.attribute_value(a),
                 }
             )
         return {"Links": {}, "Items": items}
+
+
+def _element_attribute(text: str) -> bool:
+    """An attribute WebID, not of an event frame's attribute (those are the event frame routes')."""
+    return text[2:4] == webid.ATTRIBUTE and not webid.is_event_frame_attribute(text)
+
+
+ROUTES = (
+    Route("GET", "assetservers", AssetRoutes.asset_servers),
+    Route("GET", "assetservers/{web_id}", AssetRoutes.asset_server),
+    Route("GET", "assetservers/{web_id}/assetdatabases", AssetRoutes.databases),
+    Route("GET", "assetdatabases", AssetRoutes.database_by_path),
+    Route("GET", "assetdatabases/{web_id}", AssetRoutes.database),
+    Route("GET", "assetdatabases/{web_id}/elements", AssetRoutes.database_elements),
+    Route("GET", "assetdatabases/{web_id}/elementattributes", AssetRoutes.database_element_attributes),
+    Route("GET", "elements", AssetRoutes.element_by_path),
+    Route("GET", "elements/{web_id}", AssetRoutes.element),
+    Route("GET", "elements/{web_id}/elements", AssetRoutes.child_elements),
+    Route("GET", "elements/{web_id}/attributes", AssetRoutes.element_attributes),
+    Route("GET", "elements/{web_id}/elementattributes", AssetRoutes.element_element_attributes),
+    Route("GET", "attributes", AssetRoutes.attribute_by_path),
+    Route("GET", "attributes/{web_id}", AssetRoutes.attribute),
+    Route("GET", "attributes/{web_id}/value", AssetRoutes.value),
+    Route("GET", "streams/{web_id}/value", AssetRoutes.value, when=_element_attribute),
+    Route("GET", "streams/{web_id}/end", AssetRoutes.value, when=_element_attribute),
+    Route("GET", "streamsets/{web_id}/value", AssetRoutes.streamset_value),
+)

@@ -1,0 +1,271 @@
+"""The PI Data Archive side of the simulated PI Web API: the service root, ``system``, the data server,
+its points (listed, by path, by WebID, ``points/search``) and a point's streams (``recorded``, ``value``,
+``end``).
+
+Reproduced on purpose: absolute ``Links``, silent ``maxCount`` truncation with an inclusive
+``startTime``, a descending read when ``endTime`` is before ``startTime``, 400 past
+``MaxReturnedItemsPerCall``, AFTimeRange's relative ends, per-identity point security (403), and
+points that do not exist yet or any more (404).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from . import pitime, webid
+from .context import ServerContext
+from .faults import FaultInjector
+from .model import Point
+from .point_query import matches, parse_point_query
+from .protocol import ApiError, Request, bool_arg, max_count, paging, wildcard
+from .render import format_ticks, timed_values
+from .routing import Route
+from .truth import to_ticks
+
+PRODUCT_TITLE = "PI Web API 2023 SP1 (osipi-lakeflow simulator)"
+PRODUCT_VERSION = "1.19.1.28"
+
+
+class PointRoutes:
+    def __init__(
+        self,
+        ctx: ServerContext,
+        faults: FaultInjector,
+        point_denials: dict[str, Iterable[str]] | None = None,
+    ):
+        """``point_denials``: user -> tag names whose point security denies that user reading (403), as a
+        PI Data Archive's per-identity point security does."""
+        self.ctx = ctx
+        self.archive = ctx.archive
+        self.faults = faults
+        self.point_denials = {
+            user: frozenset(n.upper() for n in names) for user, names in (point_denials or {}).items()
+        }
+
+    # ---- JSON shapes ---------------------------------------------------------------------------
+    def data_server_json(self, req: Request) -> dict:
+        wid = self.ctx.server_webid
+        url = self.ctx.url
+        return {
+            "WebId": wid,
+            "Id": str(self.archive.server_id),
+            "Name": self.archive.server_name,
+            "Path": f"\\\\PIServers[{self.archive.server_name}]",
+            "IsConnected": True,
+            "ServerVersion": "3.4.445.688",
+            "ServerTime": format_ticks(self.ctx.now()),
+            "Links": {
+                "Self": url(req, f"dataservers/{wid}"),
+                "Points": url(req, f"dataservers/{wid}/points"),
+                "EnumerationSets": url(req, f"dataservers/{wid}/enumerationsets"),
+            },
+        }
+
+    def point_json(self, req: Request, point: Point) -> dict:
+        wid = self.ctx.point_webid(point)
+        kind = point.kind
+        url = self.ctx.url
+
+        def link(suffix: str) -> str:
+            return url(req, f"streams/{wid}/{suffix}")
+
+        return {
+            "WebId": wid,
+            "Id": point.point_id,
+            "Name": point.name,
+            "Path": f"\\\\{self.archive.server_name}\\{point.name}",
+            "Descriptor": point.descriptor,
+            "PointClass": "classic",
+            "PointType": point.point_type,
+            "DigitalSetName": kind.digital_set,
+            "Span": 100.0 if kind.amplitude else 0.0,
+            "Zero": 0.0,
+            "EngineeringUnits": kind.units,
+            "Step": point.point_type in ("Digital", "String", "Int32"),
+            "Future": False,
+            "DisplayDigits": -5,
+            "Links": {
+                "Self": url(req, f"points/{wid}"),
+                "DataServer": url(req, f"dataservers/{self.ctx.server_webid}"),
+                "Attributes": url(req, f"points/{wid}/attributes"),
+                "InterpolatedData": link("interpolated"),
+                "RecordedData": link("recorded"),
+                "PlotData": link("plot"),
+                "SummaryData": link("summary"),
+                "Value": link("value"),
+                "EndValue": link("end"),
+            },
+        }
+
+    @staticmethod
+    def query_attributes(point: Point) -> dict[str, object]:
+        """The point's attributes as a PI point query names them."""
+        return {
+            "tag": point.name,
+            "descriptor": point.descriptor,
+            "pointtype": point.point_type,
+            "pointid": point.point_id,
+            "engunits": point.kind.units,
+            "digitalset": point.kind.digital_set,
+            "ptclassname": "classic",
+        }
+
+    # ---- helpers -------------------------------------------------------------------------------
+    def _check_server(self, text: str) -> None:
+        try:
+            decoded = webid.decode(text)
+        except ValueError:
+            raise ApiError(400, f"Unknown or invalid WebID format: '{text}'.") from None
+        same = decoded.marker == webid.DATA_SERVER and (
+            decoded.server_id == self.archive.server_id
+            or (decoded.kind == webid.PATH_ONLY and (decoded.path or "").upper() == self.archive.server_name.upper())
+        )
+        if not same:
+            raise ApiError(404, f"A Data Server with the WebID '{text}' was not found.")
+
+    def _time_range(self, req: Request) -> tuple[int, int]:
+        """(start, end) in ticks. As in AFTimeRange, a bare interval ("+1h", "-30m") is relative to the
+        other end of the range when only one of the two is bare, not to now."""
+        now = self.ctx.clock()
+        tz = req.arg("timeZone")
+        start_text, end_text = req.arg("startTime", "*-1d"), req.arg("endTime", "*")
+        start_bare, end_bare = ((t or "").strip().startswith(("+", "-")) for t in (start_text, end_text))
+        try:
+            if end_bare and not start_bare:
+                start = pitime.parse_ticks(start_text, now, tz)
+                return start, start + pitime.parse_ticks(end_text, now, tz) - to_ticks(now)
+            end = pitime.parse_ticks(end_text, now, tz)
+            if start_bare and not end_bare:
+                return end + pitime.parse_ticks(start_text, now, tz) - to_ticks(now), end
+            return pitime.parse_ticks(start_text, now, tz), end
+        except pitime.TimeParseError as exc:
+            raise ApiError(400, str(exc)) from None
+
+    # ---- routes --------------------------------------------------------------------------------
+    def home(self, req: Request) -> dict:
+        return {
+            "Links": {
+                name: self.ctx.url(req, name.lower())
+                for name in ("AssetServers", "DataServers", "PIDirectory", "Search", "System")
+            }
+        }
+
+    def system(self, req: Request) -> dict:
+        return {
+            "Links": {"Self": self.ctx.url(req, "system")},
+            "ProductTitle": PRODUCT_TITLE,
+            "ProductVersion": PRODUCT_VERSION,
+        }
+
+    def data_servers(self, req: Request) -> dict:
+        """``dataservers``, or ``dataservers?path=`` / ``?name=`` for the one data server."""
+        path, name = req.arg("path"), req.arg("name")
+        if path or name:
+            wanted = (path or "").lstrip("\\").upper()
+            if wanted.startswith("PISERVERS["):
+                wanted = wanted[len("PISERVERS[") :].rstrip("]")
+            if (name or wanted).upper() != self.archive.server_name.upper():
+                raise ApiError(404, "The specified path was not found.")
+            return self.data_server_json(req)
+        return {"Links": {}, "Items": [self.data_server_json(req)]}
+
+    def data_server(self, req: Request, web_id: str) -> dict:
+        self._check_server(web_id)
+        return self.data_server_json(req)
+
+    def list_points(self, req: Request, web_id: str) -> dict:
+        """``dataservers/{webId}/points`` with ``nameFilter`` and paging."""
+        self._check_server(web_id)
+        start, count = paging(req, self.ctx.max_items)
+        rx = re.compile(wildcard(req.arg("nameFilter") or "*"), re.I | re.S)
+        chosen = [p for p in self.archive.live_points(self.ctx.now()) if rx.fullmatch(p.name)]
+        return {"Links": {}, "Items": [self.point_json(req, p) for p in chosen[start : start + count]]}
+
+    def search_points(self, req: Request) -> dict:
+        """``points/search`` (PI Web API 2021 SP3+), the PI point query tagreader and newer clients use."""
+        server = req.arg("dataServerWebId")
+        if server:
+            self._check_server(server)
+        start, count = paging(req, 1000)
+        option = (req.arg("searchOption") or "ExactMatch").lower()
+        if option not in ("contains", "exactmatch", "startswith", "endswith"):
+            raise ApiError(400, f"The value '{req.arg('searchOption')}' is not valid for searchOption.")
+        conditions = parse_point_query(req.arg("query") or "", option)
+        both = bool_arg(req, "searchNameAndDescriptor", False)
+        chosen = [
+            p
+            for p in self.archive.live_points(self.ctx.now())
+            if any(matches(self.query_attributes(p), cond, both) for cond in conditions)
+        ]
+        return {"Links": {}, "Items": [self.point_json(req, p) for p in chosen[start : start + count]]}
+
+    def point_by_path(self, req: Request) -> dict:
+        r"""``points?path=\\SERVER\TAG``."""
+        path = req.arg("path")
+        if not path:
+            raise ApiError(400, "The 'path' parameter is required.")
+        server, _, tag = path.lstrip("\\").partition("\\")
+        point = self.archive.by_name.get(tag.upper())
+        if point is not None and not self.archive.exists(point, self.ctx.now()):
+            point = None
+        if server.upper() != self.archive.server_name.upper() or point is None:
+            raise ApiError(
+                404,
+                "The specified path was not found. If more details are needed, "
+                "please contact your PI Web API administrator for help in enabling debug mode.",
+            )
+        return self.point_json(req, point)
+
+    def point(self, req: Request, web_id: str) -> dict:
+        return self.point_json(req, self.ctx.point_from_webid(web_id))
+
+    def recorded(self, req: Request, web_id: str) -> dict:
+        """``streams/{webId}/recorded`` of a PI point (``boundaryType=Inside``)."""
+        point = self.ctx.point_from_webid(web_id)
+        if self.faults.point_fails(point.name):
+            raise ApiError(
+                self.faults.plan.failing_status, f"Access to PI Point '{point.name}' is denied for the requesting user."
+            )
+        if point.name.upper() in self.point_denials.get(req.user or "", ()):
+            raise ApiError(
+                403,
+                f"Access to PI Point '{point.name}' is denied for user '{req.user}' (point security: no read access).",
+            )
+        start, end = self._time_range(req)
+        boundary = (req.arg("boundaryType") or "Inside").lower()
+        if boundary not in ("inside", "outside", "interpolated"):
+            raise ApiError(400, f"The value '{req.arg('boundaryType')}' is not valid for boundaryType.")
+        if boundary != "inside":
+            raise ApiError(400, "The simulator supports boundaryType=Inside only.")
+        limit = max_count(req, self.ctx.max_items)
+        descending = end < start
+        lo, hi = (end, start) if descending else (start, end)
+        now_ticks = self.ctx.now()
+        seg = self.archive.events(point, lo, min(hi, now_ticks), limit=limit, newest_first=descending, as_of=now_ticks)
+        items = timed_values(point, seg)
+        if descending:
+            items.reverse()
+        return {"Links": {}, "Items": items, "UnitsAbbreviation": point.kind.units}
+
+    def value(self, req: Request, web_id: str) -> dict:
+        """``streams/{webId}/value`` (and ``end``) of a PI point: its snapshot."""
+        value = self.ctx.snapshot(self.ctx.point_from_webid(web_id))
+        if value is None:
+            raise ApiError(404, "No value found.")
+        return value
+
+
+ROUTES = (
+    Route("GET", "", PointRoutes.home),
+    Route("GET", "system", PointRoutes.system),
+    Route("GET", "dataservers", PointRoutes.data_servers),
+    Route("GET", "dataservers/{web_id}", PointRoutes.data_server),
+    Route("GET", "dataservers/{web_id}/points", PointRoutes.list_points),
+    Route("GET", "points", PointRoutes.point_by_path),
+    Route("GET", "points/search", PointRoutes.search_points),
+    Route("GET", "points/{web_id}", PointRoutes.point),
+    Route("GET", "streams/{web_id}/recorded", PointRoutes.recorded),
+    Route("GET", "streams/{web_id}/value", PointRoutes.value),
+    Route("GET", "streams/{web_id}/end", PointRoutes.value),
+)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .model import PLANTS, Archive, _stable_int
+from .model import PLANTS, Archive, stable_int
 
 SERVER_NAME = "PIAFSIM"
 DATABASE_NAME = "Operations"
@@ -198,8 +198,8 @@ class AssetModel:
         self.archive = archive
         self.seed = archive.seed
         self.server_name, self.database_name = server_name, database_name
-        self.server_id = self._guid("afserver", server_name)
-        self.database_id = self._guid("afdatabase", database_name)
+        self.server_id = self.guid("afserver", server_name)
+        self.database_id = self.guid("afdatabase", database_name)
         self.changes = changes or AFChanges()
         self.base_elements: dict[uuid.UUID, Element] = {}
         self.base_attributes: dict[uuid.UUID, Attribute] = {}
@@ -224,13 +224,14 @@ class AssetModel:
         )
         self._cache: dict[int, AFState] = {}
 
-    def _guid(self, *parts: object) -> uuid.UUID:
+    def guid(self, *parts: object) -> uuid.UUID:
+        """The AF GUID of the object named by ``parts``, the same in every process (see ``stable_int``)."""
         return uuid.UUID(
-            int=(_stable_int("af", self.seed, *parts) << 64 | _stable_int("af2", self.seed, *parts)) & ((1 << 128) - 1)
+            int=(stable_int("af", self.seed, *parts) << 64 | stable_int("af2", self.seed, *parts)) & ((1 << 128) - 1)
         )
 
     def template_id(self, name: str) -> uuid.UUID:
-        return self._guid("template", name)
+        return self.guid("template", name)
 
     # ---- the hierarchy as first built ----------------------------------------------------------
     def _add(
@@ -243,10 +244,10 @@ class AssetModel:
         tags: dict[str, str | None],
     ) -> uuid.UUID:
         key = (parent, name)
-        eid = self._guid("element", *key)
+        eid = self.guid("element", *key)
         self.base_elements[eid] = Element(eid, name, parent, template, description)
         for at in TEMPLATES[template].attributes:
-            aid = self._guid("attribute", eid, at.name)
+            aid = self.guid("attribute", eid, at.name)
             self.base_attributes[aid] = Attribute(
                 aid, eid, at, tags.get(at.sensor) if at.sensor else None, None if at.sensor else values.get(at.name)
             )
@@ -265,7 +266,7 @@ class AssetModel:
                 plant_name, None, "Plant", f"{plant_name} site", {"Country": country, "Time Zone": zone}, {}
             )
             for unit, tags in sorted(units[code].items()):
-                rng = np.random.default_rng([self.seed, 31337, _stable_int(code, unit) % 2**32])
+                rng = np.random.default_rng([self.seed, 31337, stable_int(code, unit) % 2**32])
                 unit_id = self._add(
                     f"Unit {unit:03d}",
                     plant,

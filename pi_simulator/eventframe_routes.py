@@ -46,7 +46,7 @@ class EventFrameRoutes:
         return webid.af_webid(webid.EVENT_FRAME, (self.model.server_id, frame.id), self._path(frame))
 
     def attribute_id(self, frame: EventFrame, name: str) -> uuid.UUID:
-        return self.model._guid("eventframe attribute", frame.id, name)
+        return self.model.guid("eventframe attribute", frame.id, name)
 
     def attribute_webid(self, frame: EventFrame, name: str) -> str:
         return webid.af_webid(

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .af import AssetModel
-from .model import NEVER, PRODUCTS, TICKS_PER_SECOND, _stable_int
+from .model import NEVER, PRODUCTS, TICKS_PER_SECOND, stable_int
 
 HOUR = 3600 * TICKS_PER_SECOND
 #: the longest frame; a search looks this far back for frames that started before its range
@@ -142,7 +142,7 @@ class EventFrames:
             if any(e.template in t.element_templates for t in EF_TEMPLATES.values())
         ]
         self.equipment.sort(key=lambda e: e.id)
-        self._prefix = _stable_int("eventframes", self.seed) & (2**48 - 1)
+        self._prefix = stable_int("eventframes", self.seed) & (2**48 - 1)
         self._hour = functools.lru_cache(maxsize=cache)(self._generate)
 
     _TEMPLATE_ORDER = tuple(EF_TEMPLATES)
@@ -164,7 +164,7 @@ class EventFrames:
         element = self.equipment[element_index]
         template = EF_TEMPLATES[template_name]
         rng = np.random.default_rng(
-            [self.seed, 2718, _stable_int(element.id) % 2**32, _stable_int(template_name) % 2**32, hour]
+            [self.seed, 2718, stable_int(element.id) % 2**32, stable_int(template_name) % 2**32, hour]
         )
         if template_name == "Batch":  # one line runs one batch at a time: early in the hour, under an hour
             count = int(rng.random() < template.per_hour)

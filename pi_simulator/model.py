@@ -68,7 +68,9 @@ PLANTS = (
 PRODUCTS = ("PX-100", "PX-200", "Grade A", "Grade B", "Lösung 7", "ULSD")
 
 
-def _stable_int(*parts: object) -> int:
+def stable_int(*parts: object) -> int:
+    """A 64-bit integer derived from ``parts`` alone (not ``hash``, which varies by process): ids and
+    random seeds that are the same in the server, the ground truth and every test process."""
     digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
     return int.from_bytes(digest[:8], "little")
 
@@ -157,7 +159,7 @@ class Archive:
             raise ValueError("n_points must be >= 1")
         self.seed = int(seed)
         self.server_name = server_name
-        self.server_id = uuid.UUID(int=_stable_int("dataserver", seed, server_name) << 64 | 0x4000)
+        self.server_id = uuid.UUID(int=stable_int("dataserver", seed, server_name) << 64 | 0x4000)
         self.changes = changes or ArchiveChanges()
         self.interval_scale = float(interval_scale)
         created = {tag.upper(): ticks for tag, ticks in self.changes.created}
@@ -254,7 +256,7 @@ class Archive:
         ch = self.changes
         rng = np.random.default_rng([self.seed, 104729, ch.seed, point.point_id, segment])
         n = len(seg.ticks)
-        buffered = _stable_int("buffered", self.seed, ch.seed, point.point_id) / 2**64 < ch.buffered_share
+        buffered = stable_int("buffered", self.seed, ch.seed, point.point_id) / 2**64 < ch.buffered_share
         delay = rng.uniform(0, ch.max_delay_s, n) if buffered else np.zeros(n)
         visible = seg.ticks + (delay * TICKS_PER_SECOND).astype(np.int64)
         for i in np.nonzero(seg.ticks[1:] == seg.ticks[:-1])[0] + 1:  # one timestamp: in archive order

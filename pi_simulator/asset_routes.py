@@ -1,6 +1,7 @@
 """The Asset Framework part of the simulated PI Web API: asset servers and databases, elements and
-their attributes, with the search parameters and ``startIndex``/``maxCount`` paging of the real API
-(research/piwebapi.md section 6). Answers are as of the server's clock (:meth:`AssetModel.state`).
+their attributes, with the search parameters and ``startIndex``/``maxCount`` paging of the real API (the
+PI Web API reference: Element, AssetDatabase, Attribute). Answers are as of the server's clock
+(:meth:`AssetModel.state`).
 
 Identity follows AF: an element or attribute is its GUID. Full WebIDs also carry the path at the time
 they were issued, so after a rename the old WebID still resolves (by GUID) while a PathOnly WebID built

@@ -1,6 +1,6 @@
 """Event frame routes of the simulated PI Web API: the search of a database's (or an element's) frames
 with ``searchMode``, time range, template, category, referenced-element, severity and acknowledgement
-filters and paging (research/piwebapi.md section 7), one frame, its attributes and their values.
+filters and paging (the PI Web API reference: EventFrame GetEventFrames), one frame, its attributes and their values.
 Answers are as of the server's clock: a frame appears when it starts, shows the far-future end time
 while in progress, and changes when it closes, is acknowledged or edited.
 """

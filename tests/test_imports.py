@@ -78,7 +78,7 @@ def test_the_checker_finds_a_cycle():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 
-@pytest.mark.parametrize("package", ["connector_lib"])
+@pytest.mark.parametrize("package", ["connector_lib", "pi_simulator"])
 def test_no_import_cycle(package):
     graph = imports(package)
     assert len(graph) > 5

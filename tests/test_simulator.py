@@ -1,5 +1,6 @@
-"""The PI Web API simulator against the documented PI Web API behaviour (research/piwebapi.md §0, 1, 4, 5,
-9, 10, 14) and against its own ground truth, over real HTTP. No Spark.
+"""The PI Web API simulator against the documented PI Web API behaviour (WebIDs, the batch controller,
+recorded reads and their paging, points/search, selectedFields, errors) and against its own ground truth,
+over real HTTP. No Spark.
 
 The archive has 45 points: the catalog cycles plants fastest and sensor kinds second, so 45 is the
 smallest archive that holds every point type (Int32 and String points start at index 35).

@@ -11,6 +11,7 @@ flow completed (see shared research, dlt-local.md section 2.6). Any real failure
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -37,10 +38,18 @@ def delta_package() -> str:
     return f"io.delta:delta-spark_{spark_version}_2.13:{DELTA_VERSION}"
 
 
+#: Spark settings (a JSON object) added to every local session of this process and of the processes it
+#: starts; the test suite sets it (tests/conftest.py), so the pipelines a test runs in a child process get
+#: the same settings as those it runs in its own
+EXTRA_CONF_ENV = "OSIPI_SPARK_CONF"
+
+
 def session_conf(work_dir: Path) -> dict[str, str]:
     """Local Spark with Delta Lake as the table format and a Derby-backed Hive catalog (a persistent
-    catalog is needed for a second update to find the first one's tables)."""
+    catalog is needed for a second update to find the first one's tables), plus the settings of
+    :data:`EXTRA_CONF_ENV`."""
     warehouse = work_dir / "warehouse"
+    extra = json.loads(os.environ.get(EXTRA_CONF_ENV) or "{}")
     return {
         "spark.jars.packages": delta_package(),
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
@@ -57,6 +66,7 @@ def session_conf(work_dir: Path) -> dict[str, str]:
         "spark.ui.showConsoleProgress": "false",
         "spark.databricks.delta.snapshotPartitions": "2",
         "spark.sql.connect.serverStacktrace.enabled": "false",
+        **extra,
     }
 
 

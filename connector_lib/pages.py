@@ -5,7 +5,7 @@ A page is decoded this way only when every item is a plain ``TimedValue`` of one
 strings or digital states), with boolean quality flags, string units, no per-value ``Errors`` and a UTC
 timestamp ending in ``Z``: what a PI Web API sends for nearly every page. Anything else returns ``None``
 and the caller falls back to :func:`connector_lib.values.normalise` item by item, which types or
-quarantines every odd value. Both paths produce the same rows (tests/test_pages.py holds them to it).
+quarantines every odd value. Both paths produce the same rows (tests/connector_lib/test_pages.py holds them to it).
 
 Timestamps are parsed by Arrow in C: read as nanoseconds (PI's 100 ns ticks fit) and truncated to
 microseconds, the same truncation :func:`connector_lib.timeutil.parse_pi_timestamp` applies. A page whose

@@ -16,7 +16,11 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 MAIN=${VENV:-.venv}
 export SPARK_LOCAL_IP=${SPARK_LOCAL_IP:-127.0.0.1}
-TRANSFORM_TESTS=(tests/test_transforms.py tests/test_ef_transforms.py tests/test_af_transforms.py)
+TRANSFORM_TESTS=(
+  tests/connector_lib/spark/test_transforms.py
+  tests/connector_lib/spark/test_ef_transforms.py
+  tests/connector_lib/spark/test_af_transforms.py
+)
 
 prepare() {  # prepare <pyspark version> <extras>: the leg's virtualenv, unless its pins are installed
   local version=$1 extras=$2

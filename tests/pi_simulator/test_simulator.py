@@ -19,7 +19,6 @@ import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 import requests
@@ -27,8 +26,8 @@ import requests
 from pi_simulator import Archive, SimulatorServer, truth, webid
 from pi_simulator.model import DIGITAL_SETS, PT_CREATED, SYSTEM_STATES
 from pi_simulator.render import format_ticks
+from tests.conftest import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 UTC = dt.UTC
 SEED, N_POINTS = 7, 45
 # OSIPI_TEST_HOURS_AGO moves the window (the data differ per hour): a sweep over it finds data-dependent bugs

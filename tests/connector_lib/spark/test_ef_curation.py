@@ -9,7 +9,7 @@ import pytest
 
 from connector_lib.spark import ef_curation
 from connector_lib.spark.af_curation import history_schema
-from tests.test_ef_transforms import at, bronze, frame, value
+from tests.connector_lib.spark.test_ef_transforms import at, bronze, frame, value
 
 OPS = "\\\\AF\\Ops"
 INCREMENTAL, REBUILT = "ef_curation_test", "ef_curation_rebuilt"

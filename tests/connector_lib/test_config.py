@@ -1,12 +1,12 @@
 """Every wrong or missing setting fails fast with one readable line that names the key."""
 
 import pickle
-from pathlib import Path
 
 import pytest
 
 from connector_lib.config import ConfigError, PIConfig
 from connector_lib.settings import SETTINGS
+from tests.conftest import REPO
 
 GOOD = {"pi.url": "https://pi.example.com/piwebapi"}
 
@@ -216,7 +216,6 @@ def test_a_misspelt_key_in_the_pipeline_configuration_is_an_error_naming_it():
 
 def test_every_setting_is_documented_with_its_default():
     from connector_lib.settings import SETTINGS
-    from tests.conftest import REPO
 
     reference = (REPO / "docs" / "configuration.md").read_text()
     for setting in SETTINGS:
@@ -262,7 +261,7 @@ def test_make_run_with_a_bad_config_prints_one_line_and_exits_2(tmp_path, text, 
         capture_output=True,
         text=True,
         timeout=60,
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=REPO,
     )
     out = (done.stdout + done.stderr).strip()
     assert done.returncode == 2 and out.count("\n") == 0 and "Traceback" not in out, out

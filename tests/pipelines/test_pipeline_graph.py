@@ -203,8 +203,8 @@ def test_locally_a_sink_folds_each_af_snapshot_into_the_history(spark):
 
 def test_on_databricks_a_foreach_batch_sink_folds_each_af_snapshot(spark, databricks):
     """The handler the AF ForEachBatch sink receives is the real fold, bound to the pipeline's schema."""
-    from tests.test_af_curation import ATTRIBUTES, SCHEMA
-    from tests.test_af_transforms import ROWS
+    from tests.connector_lib.spark.test_af_curation import ATTRIBUTES, SCHEMA
+    from tests.connector_lib.spark.test_af_transforms import ROWS
 
     graph = register(spark, {**BASE, "pi.af.databases": "Operations"})
     assert "pi_af_history_sink" not in graph.sinks and graph.reads["pi_af_history_sink"] == {"pi_af_bronze"}
@@ -218,8 +218,8 @@ def test_on_databricks_a_foreach_batch_sink_folds_each_af_snapshot(spark, databr
 def test_on_databricks_a_foreach_batch_sink_merges_the_event_frames_read(spark, databricks):
     """The handler the event frame ForEachBatch sink receives is the real merge, bound to the pipeline's
     schema and templates: micro-batch 0 fills the frame tables and the KPIs."""
-    from tests.test_ef_curation import BATCHES, BEFORE, set_elements
-    from tests.test_ef_transforms import bronze
+    from tests.connector_lib.spark.test_ef_curation import BATCHES, BEFORE, set_elements
+    from tests.connector_lib.spark.test_ef_transforms import bronze
 
     graph = register(spark, {**BASE, "pi.af.databases": "Operations"})
     assert "pi_event_frames_sink" not in graph.sinks and not graph.auto_cdc
@@ -247,7 +247,7 @@ def test_on_databricks_the_expectations_sit_on_the_rows_silver_is_merged_from(sp
     by_action = graph.expectations["pi_recorded_changes_v"]
     for action, decorator in (("warn", "expect_all"), ("drop", "expect_all_or_drop"), ("fail", "expect_all_or_fail")):
         assert by_action.get(decorator, {}) == {r.name: r.constraint for r in rules if r.action == action}, action
-    from tests.test_transforms import bronze, window
+    from tests.connector_lib.spark.test_transforms import bronze, window
 
     completion = bronze(spark, [window("A", 0, 5, "failed", 5)])
     assert all(completion.where(r.constraint).count() == 1 for r in rules)  # completion records pass every rule
@@ -258,7 +258,7 @@ def test_on_databricks_a_foreach_batch_sink_merges_each_micro_batch(spark, datab
     gold's rules: called here with micro-batches, as Databricks would, it fills silver, the watermarks
     and gold, and a gold rule that fails stops it."""
     import expectations
-    from tests.test_transforms import bronze, value, window
+    from tests.connector_lib.spark.test_transforms import bronze, value, window
 
     load_rules = expectations.load_rules
     strict = expectations.Rule("at_most_one_value", "count <= 1", "fail")

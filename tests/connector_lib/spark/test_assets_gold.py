@@ -7,9 +7,9 @@ from chispa import assert_df_equality
 
 from connector_lib.spark import af_curation, af_transforms, curation
 from connector_lib.spark.assets_gold import AssetsGold
-from tests.test_af_transforms import SCHEMA, attribute, done, element
-from tests.test_curation import _reads
-from tests.test_transforms import bronze
+from tests.connector_lib.spark.test_af_transforms import SCHEMA, attribute, done, element
+from tests.connector_lib.spark.test_curation import _reads
+from tests.connector_lib.spark.test_transforms import bronze
 
 SCHEMA_NAME = "assets_gold_test"
 

@@ -6,7 +6,7 @@ import pytest
 from chispa import assert_df_equality
 
 from connector_lib.spark import af_curation, af_transforms
-from tests.test_af_transforms import ROWS, SCHEMA, attribute, done, element
+from tests.connector_lib.spark.test_af_transforms import ROWS, SCHEMA, attribute, done, element
 
 SCHEMA_NAME = "af_curation_test"
 PATH1, PATH1A = "\\\\AF\\DB\\Site\\P-1", "\\\\AF\\DB\\Site\\P-1A"

@@ -9,7 +9,7 @@ from pyspark.sql import functions as F
 from connector_lib.bronze import SPARK_SCHEMA
 from connector_lib.spark import curation, transforms
 from connector_lib.spark.utc import collect_utc
-from tests.test_transforms import at, bronze, value, window
+from tests.connector_lib.spark.test_transforms import at, bronze, value, window
 
 SCHEMA_NAME = "curation_test"
 

@@ -203,14 +203,13 @@ def test_locally_a_sink_folds_each_af_snapshot_into_the_history(spark):
 
 def test_on_databricks_a_foreach_batch_sink_folds_each_af_snapshot(spark, databricks):
     """The handler the AF ForEachBatch sink receives is the real fold, bound to the pipeline's schema."""
-    from tests.connector_lib.spark.test_af_curation import ATTRIBUTES, SCHEMA
-    from tests.connector_lib.spark.test_af_transforms import ROWS
+    from tests.conftest import AF_ATTRIBUTES, AF_ROWS, AF_SCHEMA
 
     graph = register(spark, {**BASE, "pi.af.databases": "Operations"})
     assert "pi_af_history_sink" not in graph.sinks and graph.reads["pi_af_history_sink"] == {"pi_af_bronze"}
     handler = FOREACH_BATCH_SINKS["pi_af_history_sink"]
-    first = [r for r in ROWS + ATTRIBUTES if r[1] == "s1"]
-    handler(spark.createDataFrame(first, SCHEMA), 0)
+    first = [r for r in AF_ROWS + AF_ATTRIBUTES if r[1] == "s1"]
+    handler(spark.createDataFrame(first, AF_SCHEMA), 0)
     counts = {t: spark.read.table(f"spark_catalog.{DATABASE}.{t}").count() for t in AF_MERGED}
     assert counts == {"pi_af_elements": 2, "pi_af_attributes": 1, "pi_tag_assets": 1}
 
@@ -218,14 +217,13 @@ def test_on_databricks_a_foreach_batch_sink_folds_each_af_snapshot(spark, databr
 def test_on_databricks_a_foreach_batch_sink_merges_the_event_frames_read(spark, databricks):
     """The handler the event frame ForEachBatch sink receives is the real merge, bound to the pipeline's
     schema and templates: micro-batch 0 fills the frame tables and the KPIs."""
-    from tests.connector_lib.spark.test_ef_curation import BATCHES, BEFORE, set_elements
-    from tests.connector_lib.spark.test_ef_transforms import bronze
+    from tests.conftest import EF_BATCHES, ELEMENTS_BEFORE, ef_bronze, set_elements
 
     graph = register(spark, {**BASE, "pi.af.databases": "Operations"})
     assert "pi_event_frames_sink" not in graph.sinks and not graph.auto_cdc
     assert graph.reads["pi_event_frames_sink"] == {"pi_event_frames_bronze", "pi_af_recent_v"}
-    set_elements(spark, f"spark_catalog.{DATABASE}.pi_af_elements", BEFORE)
-    FOREACH_BATCH_SINKS["pi_event_frames_sink"](bronze(spark, BATCHES[0] + BATCHES[1]), 0)
+    set_elements(spark, f"spark_catalog.{DATABASE}.pi_af_elements", ELEMENTS_BEFORE)
+    FOREACH_BATCH_SINKS["pi_event_frames_sink"](ef_bronze(spark, EF_BATCHES[0] + EF_BATCHES[1]), 0)
     counts = {t: spark.read.table(f"spark_catalog.{DATABASE}.{t}").count() for t in EF_MERGED}
     assert counts == {
         "pi_event_frames": 4,
@@ -247,7 +245,7 @@ def test_on_databricks_the_expectations_sit_on_the_rows_silver_is_merged_from(sp
     by_action = graph.expectations["pi_recorded_changes_v"]
     for action, decorator in (("warn", "expect_all"), ("drop", "expect_all_or_drop"), ("fail", "expect_all_or_fail")):
         assert by_action.get(decorator, {}) == {r.name: r.constraint for r in rules if r.action == action}, action
-    from tests.connector_lib.spark.test_transforms import bronze, window
+    from tests.conftest import bronze, window
 
     completion = bronze(spark, [window("A", 0, 5, "failed", 5)])
     assert all(completion.where(r.constraint).count() == 1 for r in rules)  # completion records pass every rule
@@ -258,7 +256,7 @@ def test_on_databricks_a_foreach_batch_sink_merges_each_micro_batch(spark, datab
     gold's rules: called here with micro-batches, as Databricks would, it fills silver, the watermarks
     and gold, and a gold rule that fails stops it."""
     import expectations
-    from tests.connector_lib.spark.test_transforms import bronze, value, window
+    from tests.conftest import bronze, value, window
 
     load_rules = expectations.load_rules
     strict = expectations.Rule("at_most_one_value", "count <= 1", "fail")

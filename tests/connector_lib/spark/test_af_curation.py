@@ -6,23 +6,15 @@ import pytest
 from chispa import assert_df_equality
 
 from connector_lib.spark import af_curation, af_transforms
-from tests.connector_lib.spark.test_af_transforms import ROWS, SCHEMA, attribute, done, element
+from tests.conftest import AF_ATTRIBUTES, AF_ROWS, AF_SCHEMA, PATH1A, attribute, done, element
 
 SCHEMA_NAME = "af_curation_test"
-PATH1, PATH1A = "\\\\AF\\DB\\Site\\P-1", "\\\\AF\\DB\\Site\\P-1A"
-ATTRIBUTES = [
-    attribute("s1", 0, "a1", PATH1, "FT1", "WP1"),
-    attribute("s3", 20, "a1", PATH1A, "FT2", "WP2"),
-    attribute("s4", 30, "a1", PATH1A, "FT2", "WP2"),
-    attribute("s5", 40, "a1", PATH1A, "FT2", "WP2"),
-    attribute("s5", 40, "a2", PATH1A, "GONE", None),
-]
 
 
 def _by_snapshot():
     """The bronze rows of each snapshot, in the order they were taken: s1 complete, s2 failed, s3 (e1
     renamed, a1 re-pointed), s4 (e2 gone), s5 (e2 back, a2 new)."""
-    rows = ROWS + ATTRIBUTES
+    rows = AF_ROWS + AF_ATTRIBUTES
     return [[r for r in rows if r[1] == s] for s in ("s1", "s2", "s3", "s4", "s5")]
 
 
@@ -34,11 +26,11 @@ def targets(spark):
 
 def _apply(spark, targets, batches):
     for batch_id, rows in enumerate(batches):
-        af_curation.apply_af_batch(spark.createDataFrame(rows, SCHEMA), batch_id, targets)
+        af_curation.apply_af_batch(spark.createDataFrame(rows, AF_SCHEMA), batch_id, targets)
 
 
 def _assert_equals_recomputed(spark, targets):
-    bronze = spark.createDataFrame(ROWS + ATTRIBUTES, SCHEMA)
+    bronze = spark.createDataFrame(AF_ROWS + AF_ATTRIBUTES, AF_SCHEMA)
     for kind in af_curation.KINDS:
         assert_df_equality(
             spark.read.table(targets.of(kind)),
@@ -64,7 +56,7 @@ def test_snapshots_folded_as_they_arrive_give_the_recomputed_history(spark, targ
     the last change; s4; s5, replayed; then s6, which sees the hierarchy as s5 left it and changes nothing."""
     s1, s2, s3, s4, s5 = _by_snapshot()
     for batch_id, rows in [(0, s1), (1, s2 + s3), (1, s2 + s3), (2, s3), (3, s4), (4, s5), (4, s5)]:
-        af_curation.apply_af_batch(spark.createDataFrame(rows, SCHEMA), batch_id, targets)
+        af_curation.apply_af_batch(spark.createDataFrame(rows, AF_SCHEMA), batch_id, targets)
     _assert_equals_recomputed(spark, targets)
     renamed = spark.read.table(targets.elements).where("id = 'e1'").orderBy("valid_from").collect()
     assert [(r["name"], r["is_current"]) for r in renamed] == [("P-1", False), ("P-1A", True)]
@@ -76,7 +68,7 @@ def test_snapshots_folded_as_they_arrive_give_the_recomputed_history(spark, targ
         attribute("s6", 50, "a2", PATH1A, "GONE", None),
         done("s6", 50),
     ]
-    af_curation.apply_af_batch(spark.createDataFrame(same, SCHEMA), 5, targets)
+    af_curation.apply_af_batch(spark.createDataFrame(same, AF_SCHEMA), 5, targets)
     assert {kind: sorted(spark.read.table(targets.of(kind)).collect()) for kind in af_curation.KINDS} == before
 
 
@@ -84,8 +76,8 @@ def test_micro_batch_zero_rebuilds_the_history_from_what_it_carries(spark, targe
     batches = _by_snapshot()
     _apply(spark, targets, batches[:3])
     # what the tables after AF read within the update that took s4, before and after its fold
-    recent = spark.createDataFrame(batches[3], SCHEMA)
-    expected = af_transforms.history(spark.createDataFrame(sum(batches[:4], []), SCHEMA), "element")
+    recent = spark.createDataFrame(batches[3], AF_SCHEMA)
+    expected = af_transforms.history(spark.createDataFrame(sum(batches[:4], []), AF_SCHEMA), "element")
     for _ in range(2):
         assert_df_equality(
             af_curation.folded(spark.read.table(targets.elements), recent, "element"),

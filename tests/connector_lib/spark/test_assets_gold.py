@@ -7,9 +7,8 @@ from chispa import assert_df_equality
 
 from connector_lib.spark import af_curation, af_transforms, curation
 from connector_lib.spark.assets_gold import AssetsGold
-from tests.connector_lib.spark.test_af_transforms import SCHEMA, attribute, done, element
-from tests.connector_lib.spark.test_curation import _reads
-from tests.connector_lib.spark.test_transforms import bronze
+from tests.conftest import AF_SCHEMA, attribute, bronze, done, element
+from tests.connector_lib.spark.conftest import value_reads
 
 SCHEMA_NAME = "assets_gold_test"
 
@@ -21,7 +20,7 @@ def test_the_view_joins_gold_with_the_mapping_as_both_are_merged(spark):
     values, af = curation.Targets.in_schema(where), af_curation.AFTargets.in_schema(where)
     assets = AssetsGold.in_schema(where)
     assert (assets.gold, assets.tag_assets) == (values.gold, af.tag_assets)
-    reads = _reads()
+    reads = value_reads()
     curation.apply_batch(bronze(spark, reads[0]), 0, values)
     spark.sql(f"CREATE TABLE {assets.view} (web_id string) USING delta")  # the former layout's table
     assets.ensure(spark)  # no mapping yet: nothing to join
@@ -37,7 +36,7 @@ def test_the_view_joins_gold_with_the_mapping_as_both_are_merged(spark):
         attribute("s1", 0, "a4", path, "GONE", None),
         done("s1", 0),
     ]
-    af_curation.apply_af_batch(spark.createDataFrame(snapshot, SCHEMA), 0, af)
+    af_curation.apply_af_batch(spark.createDataFrame(snapshot, AF_SCHEMA), 0, af)
     assets.ensure(spark)
     assert spark.catalog.getTable(assets.view).tableType == "VIEW"
     for rows in reads[1:]:  # later merges: the view follows them

@@ -9,44 +9,10 @@ from pyspark.sql import functions as F
 from connector_lib.bronze import SPARK_SCHEMA
 from connector_lib.spark import curation, transforms
 from connector_lib.spark.utc import collect_utc
-from tests.connector_lib.spark.test_transforms import at, bronze, value, window
+from tests.conftest import at, bronze, value, window
+from tests.connector_lib.spark.conftest import value_reads
 
 SCHEMA_NAME = "curation_test"
-
-
-def _reads():
-    """Four micro-batches of two tags: on-time values, a lookback re-read with an edit and a late value, a
-    per-value error then its real value, a failed window that stops a watermark until it is read again."""
-    return [
-        [
-            value("A", 1, 10.0, read_at=5),
-            value("A", 4, 11.0, read_at=5),
-            value("B", 2, 1.0, read_at=5),
-            window("A", 0, 5, "ok", 5, 2),
-            window("B", 0, 5, "ok", 5, 1),
-        ],
-        [
-            value("A", 4, 11.5, read_at=65, prior=at(5)),  # edited in the lookback
-            value("A", 3, 9.0, read_at=65, prior=at(5)),  # late: arrived after its time was read
-            value("A", 62, 12.0, read_at=65, prior=at(5)),  # next hour
-            value("B", 61, None, read_at=65, prior=at(5), vtype="error", good=False, errors="[busy]"),
-            window("A", 0, 64, "ok", 65, 3),
-            window("B", 0, 30, "failed", 65),
-            window("B", 30, 64, "ok", 65, 1),
-        ],
-        [
-            value("B", 61, 2.0, read_at=125, prior=at(5)),  # the real value after the error
-            value("B", 20, 1.5, read_at=125, prior=at(5)),
-            value("A", 62, 12.0, read_at=125, prior=at(64)),  # unchanged re-read
-            value("A", 118, 13.0, read_at=125, prior=at(64)),
-            window("B", 0, 124, "ok", 125, 3),
-            window("A", 54, 124, "ok", 125, 2),
-        ],
-        [
-            value("A", 118, None, read_at=185, prior=at(124), vtype="error", good=False, errors="[busy]"),
-            window("A", 114, 184, "failed", 185),
-        ],
-    ]
 
 
 @pytest.fixture()
@@ -63,7 +29,7 @@ def _apply(spark, targets, batches, replay=None):
 
 
 def test_merging_micro_batches_equals_recomputing_from_all_of_bronze(spark, targets):
-    batches = _reads()
+    batches = value_reads()
     _apply(spark, targets, batches, replay=1)
     everything = bronze(spark, [r for b in batches for r in b])
     silver = transforms.silver_values(everything)
@@ -110,9 +76,9 @@ def test_a_gap_holds_the_watermark_until_it_is_read_again(spark, targets):
 def test_micro_batch_zero_rebuilds_the_tables(spark, targets):
     """A new checkpoint (first update, full refresh, or an upgrade from the recomputed tables) starts
     at micro-batch 0 and at bronze's first row: what the tables held before is dropped."""
-    _apply(spark, targets, _reads())
+    _apply(spark, targets, value_reads())
     spark.sql(f"ALTER TABLE {targets.silver} SET TBLPROPERTIES ('{curation.LAYOUT_PROPERTY}' = '1')")
-    curation.apply_batch(bronze(spark, _reads()[0]), 0, targets)
+    curation.apply_batch(bronze(spark, value_reads()[0]), 0, targets)
     assert spark.read.table(targets.silver).count() == 3
     assert spark.read.table(targets.watermarks).count() == 2
     for table in targets.all():
@@ -146,7 +112,7 @@ def test_micro_batch_zero_writes_silver_in_time_slices_sorted_by_tag(spark, targ
 
 
 def test_an_empty_micro_batch_changes_nothing(spark, targets):
-    _apply(spark, targets, _reads()[:2])
+    _apply(spark, targets, value_reads()[:2])
     before = {t: spark.read.table(t).collect() for t in targets.all()}
     curation.apply_batch(spark.createDataFrame([], SPARK_SCHEMA), 2, targets)
     assert {t: spark.read.table(t).collect() for t in targets.all()} == before
@@ -169,12 +135,12 @@ def test_the_merge_reads_only_the_micro_batch_time_range_of_silver(spark, target
     Delta skips older files by their statistics: a silver file of last month, made unreadable here, is
     never opened by the merge of today's values."""
     month_ago = -60 * 24 * 30
-    _apply(spark, targets, [[value("A", month_ago, 1.0, read_at=month_ago + 5)], _reads()[0]])
+    _apply(spark, targets, [[value("A", month_ago, 1.0, read_at=month_ago + 5)], value_reads()[0]])
     old = spark.read.table(targets.silver).where(F.col("timestamp") < at(0)).select(F.input_file_name()).first()[0]
     path = old.removeprefix("file:")
     with open(path, "wb") as handle:
         handle.write(b"not parquet")
-    curation.apply_batch(bronze(spark, _reads()[1]), 2, targets)
+    curation.apply_batch(bronze(spark, value_reads()[1]), 2, targets)
     assert spark.read.table(targets.silver).where(F.col("timestamp") >= at(0)).count() == 6
     with pytest.raises(Exception):  # noqa: B017 - any error: the old file is unreadable indeed
         spark.read.table(targets.silver).collect()
@@ -184,7 +150,7 @@ def test_silver_compacts_purges_and_vacuums_without_changing_its_rows(spark, tar
     """The maintenance docs/deploy.md gives for the merged tables (OPTIMIZE clusters and compacts, REORG
     ... APPLY (PURGE) rewrites the files deletion vectors point into, VACUUM removes the files no version
     needs) runs on silver as a merge leaves it (several files, deletion vectors), and every row stays."""
-    _apply(spark, targets, _reads()[:2])
+    _apply(spark, targets, value_reads()[:2])
     before = sorted(spark.read.table(targets.silver).collect())
     assert spark.sql(f"DESCRIBE DETAIL {targets.silver}").first().numFiles > 1
     spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "false")

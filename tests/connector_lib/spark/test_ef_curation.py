@@ -8,89 +8,13 @@ import datetime as dt
 import pytest
 
 from connector_lib.spark import ef_curation
-from connector_lib.spark.af_curation import history_schema
-from tests.connector_lib.spark.test_ef_transforms import at, bronze, frame, value
+from tests.conftest import EF_BATCHES, ELEMENTS_AFTER, ELEMENTS_BEFORE, ef_bronze, read_record, set_elements
 
-OPS = "\\\\AF\\Ops"
 INCREMENTAL, REBUILT = "ef_curation_test", "ef_curation_rebuilt"
 
 
-def read_record(read_id, read_at):
-    return {"record_kind": "read", "read_id": read_id, "database": OPS, "status": "ok", "extracted_at": at(read_at)}
-
-
-def version(eid, web_id, name, since, until=None):
-    return (
-        OPS,
-        eid,
-        web_id,
-        name,
-        f"{OPS}\\Sydney\\{name}",
-        f"{OPS}\\Sydney",
-        "Pump",
-        [],
-        "",
-        at(since),
-        None if until is None else at(until),
-        until is None,
-    )
-
-
-BEFORE = [version("G1", "E1", "P-001", 0), version("G2", "E2", "L-1", 0)]
-# at minute 150: G1 renamed (its WebID follows the path), G9 first seen
-AFTER = [
-    version("G1", "E1", "P-001", 0, 150),
-    version("G1", "E1b", "P-001A", 150),
-    version("G2", "E2", "L-1", 0),
-    version("G9", "E9", "T-9", 150),
-]
-
-
-def product(name):
-    return {"Product": value(name)}
-
-
-BATCHES = [
-    # 0: a downtime opens at 23:40 on P-001; a batch of PET; an alarm opens
-    [
-        frame("a", 100, None, 110, element="E1", read="r1"),
-        frame("b", 0, 30, 110, "Batch", element="E2", read="r1", attributes=product("PET-500")),
-        frame("c", 60, None, 110, "Alarm", element="E1", read="r1", can_be_acknowledged=True),
-        read_record("r1", 111),
-    ],
-    # 1: the downtime closes after midnight; the batch's product is corrected, and read twice; the alarm
-    # closes and is acknowledged; a downtime on an element no AF snapshot holds yet
-    [
-        frame("a", 100, 160, 170, element="E1", read="r2"),
-        frame("b", 0, 30, 165, "Batch", element="E2", read="r2a", attributes=product("PET-501")),
-        frame("b", 0, 30, 170, "Batch", element="E2", read="r2", attributes=product("CAN-330")),
-        frame(
-            "c",
-            60,
-            80,
-            170,
-            "Alarm",
-            element="E1",
-            read="r2",
-            can_be_acknowledged=True,
-            is_acknowledged=True,
-            acknowledged_by="op",
-            acknowledged_at=at(70),
-        ),
-        frame("d", 120, 140, 170, element="E9", read="r2"),
-        read_record("r2", 171),
-    ],
-    # 2 (after the rename): a new batch only; the renamed element's frames and d's element change anyway
-    [
-        frame("e", 130, 140, 200, "Batch", element="E2", read="r3", attributes=product("CAN-330")),
-        read_record("r3", 201),
-    ],
-    # 3: the read found nothing new
-    [read_record("r4", 230)],
-    # 4: the downtime's start corrected: it now starts before 23:00 the same day
-    [frame("a", 50, 160, 260, element="E1b", read="r5"), read_record("r5", 261)],
-]
-ELEMENTS = [BEFORE, BEFORE, AFTER, AFTER, AFTER]
+# the AF element versions in place when each of EF_BATCHES is merged (G1 renamed before the third)
+ELEMENTS = [ELEMENTS_BEFORE, ELEMENTS_BEFORE, ELEMENTS_AFTER, ELEMENTS_AFTER, ELEMENTS_AFTER]
 
 
 @pytest.fixture()
@@ -105,10 +29,6 @@ def schemas(spark):
         )
         for s in (INCREMENTAL, REBUILT)
     }
-
-
-def set_elements(spark, table, rows):
-    spark.createDataFrame(rows, history_schema(spark, "element")).writeTo(table).createOrReplace()
 
 
 def rows_of(spark, table):
@@ -134,14 +54,14 @@ def assert_tables_equal(spark, incremental, rebuilt):
 def test_micro_batches_merged_one_at_a_time_equal_the_tables_rebuilt_from_all_reads(spark, schemas):
     (targets, af), (rebuilt, rebuilt_af) = schemas[INCREMENTAL], schemas[REBUILT]
     seen = []
-    for batch_id, (rows, elements) in enumerate(zip(BATCHES, ELEMENTS)):
+    for batch_id, (rows, elements) in enumerate(zip(EF_BATCHES, ELEMENTS)):
         set_elements(spark, af.elements, elements)
         set_elements(spark, rebuilt_af.elements, elements)
-        ef_curation.apply_ef_batch(bronze(spark, rows), batch_id, targets, af)
+        ef_curation.apply_ef_batch(ef_bronze(spark, rows), batch_id, targets, af)
         if batch_id == 1:  # replayed after a crash before the stream's checkpoint
-            ef_curation.apply_ef_batch(bronze(spark, rows), batch_id, targets, af)
+            ef_curation.apply_ef_batch(ef_bronze(spark, rows), batch_id, targets, af)
         seen += rows
-        ef_curation.apply_ef_batch(bronze(spark, seen), 0, rebuilt, rebuilt_af)
+        ef_curation.apply_ef_batch(ef_bronze(spark, seen), 0, rebuilt, rebuilt_af)
         assert_tables_equal(spark, targets, rebuilt)
         if batch_id == 1:
             assert spark.read.table(targets.batches).where("product = 'PET-500'").count() == 0
@@ -165,9 +85,9 @@ def test_micro_batches_merged_one_at_a_time_equal_the_tables_rebuilt_from_all_re
 
 def test_the_frames_read_in_one_micro_batch_are_merged_where_newer_than_the_row_held(spark, schemas):
     targets, af = schemas[INCREMENTAL]
-    set_elements(spark, af.elements, BEFORE)
-    ef_curation.apply_ef_batch(bronze(spark, BATCHES[0] + BATCHES[1]), 0, targets, af)
-    ef_curation.apply_ef_batch(bronze(spark, BATCHES[0]), 1, targets, af)  # older reads, delivered late
+    set_elements(spark, af.elements, ELEMENTS_BEFORE)
+    ef_curation.apply_ef_batch(ef_bronze(spark, EF_BATCHES[0] + EF_BATCHES[1]), 0, targets, af)
+    ef_curation.apply_ef_batch(ef_bronze(spark, EF_BATCHES[0]), 1, targets, af)  # older reads, delivered late
     frames = {r.id: (r.read_id, r.in_progress) for r in spark.read.table(targets.frames).collect()}
     assert frames == {"a": ("r2", False), "b": ("r2", False), "c": ("r2", False), "d": ("r2", False)}
     assert {r.product for r in spark.read.table(targets.batches).collect()} == {"CAN-330"}
@@ -175,11 +95,11 @@ def test_the_frames_read_in_one_micro_batch_are_merged_where_newer_than_the_row_
 
 def test_frames_read_before_any_af_snapshot_find_their_elements_once_there_is_one(spark, schemas):
     (targets, af), (rebuilt, rebuilt_af) = schemas[INCREMENTAL], schemas[REBUILT]
-    ef_curation.apply_ef_batch(bronze(spark, BATCHES[0] + BATCHES[1]), 0, targets, af)  # no AF yet
+    ef_curation.apply_ef_batch(ef_bronze(spark, EF_BATCHES[0] + EF_BATCHES[1]), 0, targets, af)  # no AF yet
     assert {r.element_id for r in spark.read.table(targets.downtime).collect()} == {None}
-    set_elements(spark, af.elements, BEFORE)
-    set_elements(spark, rebuilt_af.elements, BEFORE)
-    ef_curation.apply_ef_batch(bronze(spark, [read_record("r9", 300)]), 1, targets, af)  # nothing new read
-    ef_curation.apply_ef_batch(bronze(spark, BATCHES[0] + BATCHES[1]), 0, rebuilt, rebuilt_af)
+    set_elements(spark, af.elements, ELEMENTS_BEFORE)
+    set_elements(spark, rebuilt_af.elements, ELEMENTS_BEFORE)
+    ef_curation.apply_ef_batch(ef_bronze(spark, [read_record("r9", 300)]), 1, targets, af)  # nothing new read
+    ef_curation.apply_ef_batch(ef_bronze(spark, EF_BATCHES[0] + EF_BATCHES[1]), 0, rebuilt, rebuilt_af)
     assert_tables_equal(spark, targets, rebuilt)
     assert {r.element_id for r in spark.read.table(targets.downtime).collect()} == {"G1", None}  # d: E9, unknown

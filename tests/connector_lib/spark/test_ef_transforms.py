@@ -1,49 +1,13 @@
 """chispa tests of the event frame silver and gold transformations on a real local Spark."""
 
 import datetime as dt
-import json
 
 from chispa import assert_df_equality
 
-from connector_lib.eventframes import EF_COLUMN_NAMES, EF_COLUMNS
 from connector_lib.spark import ef_transforms
+from tests.conftest import ef_at, ef_bronze, ef_value, frame
 
 UTC = dt.UTC
-SCHEMA = ", ".join(f"{n} {t}" for n, t in EF_COLUMNS)
-T0 = dt.datetime(2026, 1, 5, 22, 0, tzinfo=UTC)
-
-
-def at(minutes: float) -> dt.datetime:
-    return T0 + dt.timedelta(minutes=minutes)
-
-
-def value(v, units="", good=True):
-    return json.dumps({"Timestamp": "2026-01-05T22:00:00Z", "Value": v, "UnitsAbbreviation": units, "Good": good})
-
-
-def frame(fid, start, end, read_at, template="Downtime", element="E1", read="r1", **extra):
-    return {
-        "record_kind": "event_frame",
-        "read_id": read,
-        "database": "\\\\AF\\Ops",
-        "id": fid,
-        "web_id": "F" + fid,
-        "name": f"{template} {fid}",
-        "template": template,
-        "start_time": at(start),
-        "end_time": None if end is None else at(end),
-        "in_progress": end is None,
-        "can_be_acknowledged": False,
-        "is_acknowledged": False,
-        "element_web_ids": [element],
-        "attributes": {},
-        "extracted_at": at(read_at),
-        **extra,
-    }
-
-
-def bronze(spark, rows):
-    return spark.createDataFrame([tuple(r.get(n) for n in EF_COLUMN_NAMES) for r in rows], SCHEMA)
 
 
 def elements(spark):
@@ -68,13 +32,13 @@ def test_the_current_row_of_a_frame_is_its_latest_read(spark):
             read="r2",
             is_acknowledged=True,
             acknowledged_by="op",
-            acknowledged_at=at(5),
+            acknowledged_at=ef_at(5),
             can_be_acknowledged=True,
         ),  # closed and acknowledged at the second
         frame("b", 20, None, read_at=40, read="r2"),
-        {"record_kind": "read", "read_id": "r2", "database": "\\\\AF\\Ops", "status": "ok", "extracted_at": at(41)},
+        {"record_kind": "read", "read_id": "r2", "database": "\\\\AF\\Ops", "status": "ok", "extracted_at": ef_at(41)},
     ]
-    got = ef_transforms.current_frames(bronze(spark, rows)).orderBy("id").collect()
+    got = ef_transforms.current_frames(ef_bronze(spark, rows)).orderBy("id").collect()
     assert [(r.id, r.in_progress, r.duration_s, r.read_id, r.is_acknowledged) for r in got] == [
         ("a", False, 1800.0, "r2", True),
         ("b", True, None, "r2", False),
@@ -84,11 +48,11 @@ def test_the_current_row_of_a_frame_is_its_latest_read(spark):
 
 def test_attribute_values_keep_numbers_strings_and_states_apart(spark):
     attributes = {
-        "Quantity": value(1250.5, "kg"),
-        "Product": value("PET-500"),
-        "Reason": value({"Name": "No Data", "Value": 248, "IsSystem": True}, good=False),
+        "Quantity": ef_value(1250.5, "kg"),
+        "Product": ef_value("PET-500"),
+        "Reason": ef_value({"Name": "No Data", "Value": 248, "IsSystem": True}, good=False),
     }
-    frames = ef_transforms.current_frames(bronze(spark, [frame("a", 0, 30, 40, "Batch", attributes=attributes)]))
+    frames = ef_transforms.current_frames(ef_bronze(spark, [frame("a", 0, 30, 40, "Batch", attributes=attributes)]))
     got = ef_transforms.attribute_values(frames).select(
         "attribute", "value", "value_double", "is_state", "units", "good"
     )
@@ -105,7 +69,7 @@ def test_attribute_values_keep_numbers_strings_and_states_apart(spark):
 
 def test_frames_resolve_an_element_webid_read_before_a_rename_to_the_current_path(spark):
     frames = ef_transforms.current_frames(
-        bronze(spark, [frame("a", 0, 30, 40, element="E1"), frame("b", 0, 30, 40, element="E9")])
+        ef_bronze(spark, [frame("a", 0, 30, 40, element="E1"), frame("b", 0, 30, 40, element="E9")])
     )
     got = {r.id: r for r in ef_transforms.with_elements(frames, elements(spark)).collect()}
     assert (got["a"].element_id, got["a"].element_name, got["a"].element_path) == (
@@ -125,7 +89,7 @@ def test_downtime_minutes_per_element_and_day_split_at_midnight_closed_frames_on
         frame("d", 0, None, 200),  # in progress: not counted
         frame("e", 0, 45, 200, template="Batch"),
     ]
-    frames = ef_transforms.with_elements(ef_transforms.current_frames(bronze(spark, rows)), elements(spark))
+    frames = ef_transforms.with_elements(ef_transforms.current_frames(ef_bronze(spark, rows)), elements(spark))
     got = ef_transforms.downtime_daily(frames, "downtime").select("element_name", "day", "downtime_minutes", "frames")
     expected = spark.createDataFrame(
         [
@@ -145,7 +109,7 @@ def test_downtime_days_are_whole_utc_days_when_the_session_changes_to_summer_tim
     try:
         start = dt.datetime(2026, 3, 29, 22, 30, tzinfo=UTC)
         rows = [frame("a", 0, 0, 200, start_time=start, end_time=start + dt.timedelta(hours=2))]
-        frames = ef_transforms.with_elements(ef_transforms.current_frames(bronze(spark, rows)), elements(spark))
+        frames = ef_transforms.with_elements(ef_transforms.current_frames(ef_bronze(spark, rows)), elements(spark))
         got = {r.day: r.downtime_minutes for r in ef_transforms.downtime_daily(frames, "Downtime").collect()}
     finally:
         spark.conf.set("spark.sql.session.timeZone", before)
@@ -155,7 +119,7 @@ def test_downtime_days_are_whole_utc_days_when_the_session_changes_to_summer_tim
 def test_batches_per_product_and_day_count_closed_batches_with_their_durations(any_zone_spark):
     spark = any_zone_spark
     rows = [
-        frame(k, start, end, 200, "Batch", attributes={"Product": value(p)})
+        frame(k, start, end, 200, "Batch", attributes={"Product": ef_value(p)})
         for k, start, end, p in (
             ("a", 0, 30, "PET-500"),
             ("b", 40, 100, "PET-500"),
@@ -163,7 +127,7 @@ def test_batches_per_product_and_day_count_closed_batches_with_their_durations(a
             ("d", 100, None, "CAN-330"),
         )
     ]
-    frames = ef_transforms.current_frames(bronze(spark, rows))
+    frames = ef_transforms.current_frames(ef_bronze(spark, rows))
     got = ef_transforms.batches_by_product(frames, "Batch", "Product").select(
         "product", "day", "batches", "total_minutes", "mean_minutes", "min_minutes", "max_minutes"
     )
@@ -189,12 +153,12 @@ def test_alarms_say_how_long_they_took_to_be_acknowledged(spark):
             can_be_acknowledged=True,
             is_acknowledged=True,
             acknowledged_by="op",
-            acknowledged_at=at(4.5),
+            acknowledged_at=ef_at(4.5),
             severity="Major",
         ),
         frame("b", 0, 30, 40, "Downtime"),
     ]
-    frames = ef_transforms.with_elements(ef_transforms.current_frames(bronze(spark, rows)), elements(spark))
+    frames = ef_transforms.with_elements(ef_transforms.current_frames(ef_bronze(spark, rows)), elements(spark))
     got = ef_transforms.alarms(frames).collect()
     assert [(r.id, r.severity, r.seconds_to_acknowledge, r.duration_s, r.element_name) for r in got] == [
         ("a", "Major", 270.0, 1800.0, "P-001A")

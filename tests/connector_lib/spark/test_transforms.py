@@ -6,56 +6,10 @@ import pytest
 from chispa import assert_approx_df_equality, assert_df_equality
 from pyspark.sql import functions as F
 
-from connector_lib.extract import BRONZE_COLUMNS
 from connector_lib.spark import transforms
+from tests.conftest import at, bronze, value, window
 
 UTC = dt.UTC
-SCHEMA = ", ".join(f"{n} {t}" for n, t in BRONZE_COLUMNS)
-T0 = dt.datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
-
-
-def at(minutes: float) -> dt.datetime:
-    return T0 + dt.timedelta(minutes=minutes)
-
-
-def bronze(spark, rows):
-    names = [n for n, _ in BRONZE_COLUMNS]
-    return spark.createDataFrame([tuple(r.get(n) for n in names) for r in rows], SCHEMA)
-
-
-def value(tag, minute, v, read_at, prior=None, seq=0, vtype="number", good=True, **extra):
-    return {
-        "record_kind": "value",
-        "web_id": "W" + tag,
-        "tag": tag,
-        "sequence": seq,
-        "timestamp": at(minute),
-        "value_type": vtype,
-        "value_double": v if vtype == "number" else None,
-        "good": good,
-        "is_system": vtype == "system",
-        "questionable": False,
-        "substituted": False,
-        "annotated": False,
-        "units": "degC",
-        "extracted_at": at(read_at),
-        "prior_watermark": prior,
-        **extra,
-    }
-
-
-def window(tag, start, end, status, read_at, count=0):
-    return {
-        "record_kind": "window",
-        "web_id": "W" + tag,
-        "tag": tag,
-        "window_start": at(start),
-        "window_end": at(end),
-        "status": status,
-        "error": None if status == "ok" else "HTTP 503",
-        "value_count": count,
-        "extracted_at": at(read_at),
-    }
 
 
 def test_silver_keeps_each_event_once_with_the_latest_value_and_flags_late_arrivals(spark):

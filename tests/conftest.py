@@ -16,8 +16,13 @@ from pathlib import Path
 import pytest
 
 from connector_lib.af import AF_COLUMNS, af_row
+from connector_lib.client import PIWebAPIClient
+from connector_lib.config import PIConfig
+from connector_lib.discovery import discover_tags
 from connector_lib.eventframes import EF_COLUMN_NAMES, EF_COLUMNS
-from connector_lib.extract import BRONZE_COLUMNS
+from connector_lib.extract import BRONZE_COLUMNS, iter_rows, read_windows
+from connector_lib.plan import WindowTask
+from pi_simulator import Archive, truth
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -81,6 +86,41 @@ def any_zone_spark(spark, request):
     spark.conf.set("spark.sql.session.timeZone", request.param)
     yield spark
     spark.conf.set("spark.sql.session.timeZone", before)
+
+
+# ---- one window read through the connector, and the simulator's truth for it ---------------------------
+# Both keyed (tag, timestamp, sequence): what the authentication, TLS and Structured Streaming tests
+# compare, whatever the mode.
+
+BRONZE_NAMES = [name for name, _ in BRONZE_COLUMNS]
+
+
+def past_window(minutes: int) -> tuple[dt.datetime, dt.datetime]:
+    """``minutes`` ending at the last full hour but one: settled history, the same for every test."""
+    end = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=1)
+    return end - dt.timedelta(minutes=minutes), end
+
+
+def read_rows(cfg: PIConfig, start: dt.datetime, end: dt.datetime) -> list[dict]:
+    """Every bronze row of the window, read with a new client (so with the configured authentication)."""
+    client = PIWebAPIClient(cfg)
+    tasks = [
+        WindowTask(t.web_id, t.name, start, end, None, t.point_type, t.digital_set) for t in discover_tags(client, cfg)
+    ]
+    return [dict(zip(BRONZE_NAMES, r)) for r in iter_rows(read_windows(client, cfg, tasks))]
+
+
+def value_keys(rows: list[dict]) -> set:
+    return {(r["tag"], r["timestamp"], r["sequence"]) for r in rows if r["record_kind"] == "value"}
+
+
+def truth_keys(archive: Archive, start: dt.datetime, end: dt.datetime, names=None) -> set:
+    return {
+        (t["tag"], t["timestamp"], t["sequence"])
+        for p in archive.points
+        if names is None or p.name in names
+        for t in truth.recorded(archive, p.name, start, end)
+    }
 
 
 # ---- bronze rows of the Spark tests (the transforms, the merges, the pipeline graph) --------------------

@@ -23,7 +23,7 @@ from connector_lib.spark.state import current_schema
 from connector_lib.spark.stream_reader import MULTI_BATCH_AVAILABLE_NOW
 from devtools.reconcile import reconcile
 from pi_simulator import Archive, SimulatorServer
-from tests.window_reads import past_window, truth_keys
+from tests.conftest import past_window, truth_keys
 
 UTC = dt.UTC
 TAGS = 8

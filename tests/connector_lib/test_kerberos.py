@@ -18,7 +18,7 @@ from connector_lib.errors import PIWebAPIError
 from pi_simulator import Archive, SimulatorServer
 from pi_simulator.auth import KerberosAcceptor
 from pi_simulator.kerberos import TestRealm, missing_programs
-from tests.window_reads import past_window, read_rows, truth_keys, value_keys
+from tests.conftest import past_window, read_rows, truth_keys, value_keys
 
 START, END = past_window(minutes=30)
 PASSWORD = "canary-Kerberos-Pass-91c4"

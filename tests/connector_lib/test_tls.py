@@ -12,7 +12,7 @@ from connector_lib.config import PIConfig
 from connector_lib.errors import PIWebAPIError
 from pi_simulator import Archive, SimulatorServer
 from pi_simulator.tls import TestPKI
-from tests.window_reads import past_window, read_rows, truth_keys, value_keys
+from tests.conftest import past_window, read_rows, truth_keys, value_keys
 
 START, END = past_window(minutes=60)
 

@@ -22,7 +22,7 @@ from connector_lib.discovery import discover_tags
 from connector_lib.eventframes import EF_COLUMN_NAMES, EF_COLUMNS
 from connector_lib.extract import BRONZE_COLUMNS, iter_rows, read_windows
 from connector_lib.plan import WindowTask
-from pi_simulator import Archive, truth
+from pi_simulator import Archive, SimulatorServer, truth
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -49,6 +49,13 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.e2e)
         if SPARK_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.spark)
+
+
+@pytest.fixture(scope="module")
+def server(archive):
+    """The simulator over real HTTP, serving the ``archive`` fixture of the test's module."""
+    with SimulatorServer(archive) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="session")
@@ -95,9 +102,15 @@ def any_zone_spark(spark, request):
 BRONZE_NAMES = [name for name, _ in BRONZE_COLUMNS]
 
 
+def hour_start(hours_ago: int = 1) -> dt.datetime:
+    """The start of the hour ``hours_ago`` before the current one (by default the last full hour but one):
+    settled history, the same for every test of a run."""
+    return dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=hours_ago)
+
+
 def past_window(minutes: int) -> tuple[dt.datetime, dt.datetime]:
     """``minutes`` ending at the last full hour but one: settled history, the same for every test."""
-    end = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=1)
+    end = hour_start()
     return end - dt.timedelta(minutes=minutes), end
 
 

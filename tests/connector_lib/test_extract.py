@@ -13,6 +13,7 @@ from connector_lib.discovery import discover_tags
 from connector_lib.extract import BRONZE_COLUMNS, iter_rows, read_windows
 from connector_lib.plan import WindowTask
 from pi_simulator import Archive, SimulatorServer, truth
+from tests.conftest import hour_start
 
 UTC = dt.UTC
 COLS = [name for name, _ in BRONZE_COLUMNS]
@@ -30,21 +31,13 @@ COMPARED = (
     "units",
 )
 # OSIPI_TEST_HOURS_AGO moves the window (the data differ per hour): a sweep over it finds data-dependent bugs
-END = dt.datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - dt.timedelta(
-    hours=int(os.environ.get("OSIPI_TEST_HOURS_AGO", "1"))
-)
+END = hour_start(int(os.environ.get("OSIPI_TEST_HOURS_AGO", "1")))
 START = END - dt.timedelta(hours=3)
 
 
 @pytest.fixture(scope="module")
 def archive():
     return Archive(seed=11, n_points=24)
-
-
-@pytest.fixture(scope="module")
-def server(archive):
-    with SimulatorServer(archive) as srv:
-        yield srv
 
 
 def run(server_url, tasks, **settings):

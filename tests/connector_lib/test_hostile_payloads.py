@@ -15,10 +15,11 @@ from connector_lib.extract import BRONZE_COLUMNS, iter_rows, read_windows
 from connector_lib.plan import WindowTask
 from pi_simulator import Archive, FaultPlan, SimulatorServer, truth
 from pi_simulator.faults import HOSTILE_VALUES
+from tests.conftest import hour_start
 
 UTC = dt.UTC
 COLS = [name for name, _ in BRONZE_COLUMNS]
-END = dt.datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=1)
+END = hour_start()
 START = END - dt.timedelta(hours=1)
 COMPARED = ("value_type", "value_double", "value_string", "state_code", "state_name", "good", "units")
 

@@ -20,12 +20,6 @@ def archive():
     return Archive(seed=3, n_points=200)
 
 
-@pytest.fixture(scope="module")
-def server(archive):
-    with SimulatorServer(archive) as srv:
-        yield srv
-
-
 def get(srv, resource, **params):
     answer = requests.get(f"{srv.url}/{resource}", params=params, timeout=30)
     assert answer.status_code == 200, answer.text

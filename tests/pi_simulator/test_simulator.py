@@ -26,14 +26,12 @@ import requests
 from pi_simulator import Archive, SimulatorServer, truth, webid
 from pi_simulator.model import DIGITAL_SETS, PT_CREATED, SYSTEM_STATES
 from pi_simulator.render import format_ticks
-from tests.conftest import REPO
+from tests.conftest import REPO, hour_start
 
 UTC = dt.UTC
 SEED, N_POINTS = 7, 45
 # OSIPI_TEST_HOURS_AGO moves the window (the data differ per hour): a sweep over it finds data-dependent bugs
-END = dt.datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - dt.timedelta(
-    hours=int(os.environ.get("OSIPI_TEST_HOURS_AGO", "1"))
-)
+END = hour_start(int(os.environ.get("OSIPI_TEST_HOURS_AGO", "1")))
 START = END - dt.timedelta(hours=2)
 DAY_START = END - dt.timedelta(days=1)
 TS = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,7}))?Z$")
@@ -61,12 +59,6 @@ ROW_FIELDS = (
 @pytest.fixture(scope="module")
 def archive():
     return Archive(seed=SEED, n_points=N_POINTS)
-
-
-@pytest.fixture(scope="module")
-def server(archive):
-    with SimulatorServer(archive) as srv:
-        yield srv
 
 
 @pytest.fixture(scope="module")

@@ -322,10 +322,6 @@ def run_schedules(group: list[Schedule], make_pipeline, tags: int = TAGS) -> Out
     return outcome
 
 
-def run_schedule(s: Schedule, make_pipeline, tags: int = TAGS) -> Outcome:
-    return run_schedules([s], make_pipeline, tags)
-
-
 # ---- the kill schedule: an update in its own process, SIGKILLed half way, then rerun ------------------------
 
 

@@ -28,7 +28,6 @@ from .model import PLANTS, Archive, stable_int
 
 SERVER_NAME = "PIAFSIM"
 DATABASE_NAME = "Operations"
-PLANT_NAMES = dict(PLANTS)
 COUNTRIES = {
     "SYD": ("Australia", "Australia/Sydney"),
     "ROT": ("Netherlands", "Europe/Amsterdam"),
@@ -339,6 +338,3 @@ class AssetModel:
 
     def full_path(self, relative: str) -> str:
         return f"\\\\{self.server_name}\\{self.database_name}\\{relative}"
-
-    def change_times(self) -> list[int]:
-        return [e[0] for e in self._events]

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .bronze import ARROW_SCHEMA
+from .values import TYPED_FIELDS
 
 _NS = pa.timestamp("ns", tz="UTC")
 _US = pa.timestamp("us", tz="UTC")
@@ -237,19 +238,7 @@ def value_batch(
         "timestamp_raw": text,
         "extracted_at": _repeat(extracted_at, ARROW_SCHEMA.field("extracted_at").type, n),
     }
-    for name in (
-        "value_type",
-        "value_double",
-        "value_string",
-        "state_code",
-        "state_name",
-        "is_system",
-        "good",
-        "questionable",
-        "substituted",
-        "annotated",
-        "units",
-    ):
+    for name in TYPED_FIELDS:
         columns[name] = per_value(name, ARROW_SCHEMA.field(name).type)
     for name in ("web_id", "tag", "window_start", "window_end", "prior_watermark", "point_type", "digital_set"):
         columns[name] = per_page(name, ARROW_SCHEMA.field(name).type)

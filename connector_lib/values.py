@@ -32,6 +32,9 @@ VALUE_FIELDS = (
     "units",
     "errors",
 )
+#: what a value says, as opposed to when: its type, its typed columns, the quality flags and the units (the
+#: columns a reconciliation compares with the ground truth)
+TYPED_FIELDS = VALUE_FIELDS[VALUE_FIELDS.index("value_type") : VALUE_FIELDS.index("units") + 1]
 
 
 class MalformedValue(ValueError):

@@ -11,22 +11,11 @@ import datetime as dt
 from dataclasses import dataclass
 
 from connector_lib.timeutil import epoch_micros, from_epoch_micros
+from connector_lib.values import TYPED_FIELDS
 from pi_simulator import truth as pi_truth
 from pi_simulator.model import Archive
 
-COMPARED = (
-    "value_type",
-    "value_double",
-    "value_string",
-    "state_code",
-    "state_name",
-    "is_system",
-    "good",
-    "questionable",
-    "substituted",
-    "annotated",
-    "units",
-)
+COMPARED = TYPED_FIELDS
 
 
 @dataclass

@@ -6,20 +6,11 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from ..values import TYPED_FIELDS
 from .utc import hour_start
 
 VALUE_COLUMNS = (
-    "value_type",
-    "value_double",
-    "value_string",
-    "state_code",
-    "state_name",
-    "is_system",
-    "good",
-    "questionable",
-    "substituted",
-    "annotated",
-    "units",
+    *TYPED_FIELDS,
     "errors",
     "point_type",
     "digital_set",

@@ -12,24 +12,13 @@ from connector_lib.config import ConfigError, PIConfig
 from connector_lib.discovery import discover_tags
 from connector_lib.extract import BRONZE_COLUMNS, iter_rows, read_windows
 from connector_lib.plan import WindowTask
+from connector_lib.values import TYPED_FIELDS
 from pi_simulator import Archive, SimulatorServer, truth
 from tests.conftest import hour_start
 
 UTC = dt.UTC
 COLS = [name for name, _ in BRONZE_COLUMNS]
-COMPARED = (
-    "value_type",
-    "value_double",
-    "value_string",
-    "state_code",
-    "state_name",
-    "is_system",
-    "good",
-    "questionable",
-    "substituted",
-    "annotated",
-    "units",
-)
+COMPARED = TYPED_FIELDS
 # OSIPI_TEST_HOURS_AGO moves the window (the data differ per hour): a sweep over it finds data-dependent bugs
 END = hour_start(int(os.environ.get("OSIPI_TEST_HOURS_AGO", "1")))
 START = END - dt.timedelta(hours=3)

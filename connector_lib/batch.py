@@ -23,10 +23,8 @@ from typing import Any
 
 from .client import PIWebAPIClient
 from .config import PIConfig
-from .errors import PIWebAPIError, is_transient_status, retry_delay, should_retry
-
-#: how much of a malformed answer a quarantine record or an error keeps
-PAYLOAD_LIMIT = 100_000
+from .errors import PIWebAPIError, backoff, is_transient_status, should_retry
+from .paging import items_of
 
 
 def get_body(client: PIWebAPIClient, resources: Sequence[str]) -> dict[str, dict]:
@@ -44,10 +42,10 @@ def sub_items(answers: dict, key: str) -> list:
 
 
 def sub_content(answers: dict, key: str) -> dict:
-    """The ``Content`` of sub-answer ``key``, a JSON object with an ``Items`` list. Raises :class:`PIWebAPIError`: transient for a missing entry
-    (with the ids the answer holds as ``payload``) and for a transient status or ``WebException``; permanent
-    for any other failed status and for an answer without an ``Items`` list (with the answer as
-    ``payload``, for quarantine)."""
+    """The ``Content`` of sub-answer ``key``, a JSON object with an ``Items`` list. Raises
+    :class:`PIWebAPIError`: transient for a missing entry (with the ids the answer holds as ``payload``)
+    and for a transient status or ``WebException``; permanent for any other failed status and for an
+    answer without an ``Items`` list (with the answer as ``payload``, for quarantine)."""
     answer = answers.get(key)
     if not isinstance(answer, dict):
         context = {"request_id": key, "answer": answer, "ids_in_response": sorted(answers)[:100]}
@@ -72,11 +70,7 @@ def sub_content(answers: dict, key: str) -> dict:
             code if isinstance(code, int) else None,
             transient=is_transient_status(code),
         )
-    items = content.get("Items") if isinstance(content, dict) else None
-    if not isinstance(items, list):
-        raise PIWebAPIError(
-            "answer without an Items list", payload=json.dumps(content, ensure_ascii=False)[:PAYLOAD_LIMIT]
-        )
+    items_of(content, f"sub-request {key}")
     return content
 
 
@@ -85,7 +79,6 @@ def get_all(
     config: PIConfig,
     resources: Sequence[str],
     where: Callable[[int], str],
-    sleep: Callable[[float], None] = time.sleep,
 ) -> list[list]:
     """The ``Items`` of each GET in ``resources``, read in one batch call; sub-requests that fail
     transiently are sent again (only they) by the retry rule above. ``where(i)`` names sub-request ``i``
@@ -103,10 +96,8 @@ def get_all(
                 if not should_retry(exc.transient, attempt, config.max_retries):
                     raise PIWebAPIError(f"{where(i)}: {exc}", exc.status, exc.transient, exc.payload) from None
                 failed.append(i)
-        if failed:
-            delay = retry_delay(True, attempt, config.max_retries, config.backoff_s)
-            assert delay is not None  # attempt < max_retries: checked above
-            sleep(delay)
+        if failed:  # each was judged worth another attempt above
+            time.sleep(backoff(attempt, config.backoff_s))
             attempt += 1
         pending = failed
     return [found[i] for i in range(len(resources))]

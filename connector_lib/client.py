@@ -21,7 +21,7 @@ from requests.adapters import HTTPAdapter
 
 from .auth import attach
 from .config import PIConfig
-from .errors import AuthError, PIWebAPIError, is_transient_status, retry_delay
+from .errors import PAYLOAD_LIMIT, AuthError, PIWebAPIError, is_transient_status, retry_delay
 from .logs import use_level
 from .ratelimit import RateLimiter
 
@@ -224,7 +224,7 @@ class PIWebAPIClient:
                 f"{where}: response body is not valid JSON ({len(resp.content)} bytes)",
                 resp.status_code,
                 transient=True,
-                payload=resp.content[:100_000].decode("utf-8", "replace"),
+                payload=resp.content[:PAYLOAD_LIMIT].decode("utf-8", "replace"),
             ) from None
         if isinstance(content, dict) and isinstance(content.get("WebException"), dict):
             exc = content["WebException"]

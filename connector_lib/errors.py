@@ -13,6 +13,8 @@ import email.utils
 
 #: HTTP statuses a later attempt may get past: throttling and server-side failures
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+#: how much of a malformed answer an error or a quarantine record keeps (characters)
+PAYLOAD_LIMIT = 100_000
 
 
 class PIWebAPIError(Exception):
@@ -22,7 +24,7 @@ class PIWebAPIError(Exception):
         super().__init__(message)
         self.status = status
         self.transient = transient
-        self.payload = payload  # the body of a malformed answer (at most 100,000 characters), for quarantine
+        self.payload = payload  # the body of a malformed answer (at most PAYLOAD_LIMIT characters), for quarantine
 
 
 class AuthError(Exception):
@@ -62,6 +64,11 @@ def should_retry(transient: bool, attempt: int, max_retries: int) -> bool:
     return transient and attempt < max_retries
 
 
+def backoff(attempt: int, backoff_s: float) -> float:
+    """The wait before attempt ``attempt + 1``: ``backoff_s``, doubled with each attempt."""
+    return backoff_s * (2**attempt)
+
+
 def retry_delay(
     transient: bool,
     attempt: int,
@@ -75,6 +82,6 @@ def retry_delay(
     least what the server's ``Retry-After`` asked for."""
     if not should_retry(transient, attempt, max_retries):
         return None
-    delay = backoff_s * (2**attempt)
+    delay = backoff(attempt, backoff_s)
     asked = retry_after_seconds(retry_after, now)
     return delay if asked is None else max(delay, asked)

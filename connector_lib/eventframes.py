@@ -29,7 +29,7 @@ from .batch import get_all
 from .bronze import row_builder
 from .client import PIWebAPIClient
 from .config import PIConfig
-from .errors import PIWebAPIError
+from .errors import PAYLOAD_LIMIT, PIWebAPIError
 from .paging import paged
 from .timeutil import parse_pi_timestamp, parse_time, to_pi
 
@@ -190,7 +190,7 @@ def read_event_frames(
                     yield ef_row(
                         record_kind="quarantine",
                         error=f"event frame: {exc}",
-                        raw=json.dumps(item, ensure_ascii=False, default=str)[:100_000],
+                        raw=json.dumps(item, ensure_ascii=False, default=str)[:PAYLOAD_LIMIT],
                         extracted_at=at,
                         **common,
                     )

@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
-from .errors import PIWebAPIError
+from .errors import PAYLOAD_LIMIT, PIWebAPIError
 
 
 class Getter(Protocol):
@@ -28,7 +28,7 @@ def items_of(answer: object, where: str) -> list:
     items = answer.get("Items") if isinstance(answer, dict) else None
     if not isinstance(items, list):
         raise PIWebAPIError(
-            f"{where}: the answer has no Items list", payload=json.dumps(answer, ensure_ascii=False)[:100_000]
+            f"{where}: the answer has no Items list", payload=json.dumps(answer, ensure_ascii=False)[:PAYLOAD_LIMIT]
         )
     return items
 

@@ -29,7 +29,7 @@ from .bronze import BRONZE_COLUMNS, COLUMN_NAMES
 from .bronze import row as _row
 from .client import PIWebAPIClient
 from .config import PIConfig
-from .errors import PIWebAPIError, retry_delay, should_retry
+from .errors import PAYLOAD_LIMIT, PIWebAPIError, backoff, should_retry
 from .pages import PageOf, decode_page, value_batch
 from .paging import PagingStuck, TimePager
 from .plan import WindowTask
@@ -92,8 +92,7 @@ def read_windows(
             active = [r for r in active if not r.done]
             attempts = max((r.attempts for r in active), default=0)
             if attempts:  # sub-requests to send again: the retry rule's wait, at most RETRY_ROUND_MAX_S
-                delay = retry_delay(True, attempts, attempts + 1, config.backoff_s) or 0.0
-                time.sleep(min(delay, RETRY_ROUND_MAX_S))
+                time.sleep(min(backoff(attempts, config.backoff_s), RETRY_ROUND_MAX_S))
 
 
 def max_count(config: PIConfig, sub_requests: int) -> int:
@@ -201,23 +200,13 @@ def _plain_page(r: WindowRead, items: list, units) -> PageOf | None:
     columns = decode_page(items, units)
     if columns is None:
         return None
-    t = r.task
-    constants = {
-        "web_id": t.web_id,
-        "tag": t.tag,
-        "window_start": t.start,
-        "window_end": t.end,
-        "prior_watermark": t.prior_watermark,
-        "point_type": t.point_type,
-        "digital_set": t.digital_set,
-    }
-    return PageOf(items, columns, constants, r.last_micros, r.seq, units=units)
+    return PageOf(items, columns, r.task.window_columns(), r.last_micros, r.seq, units=units)
 
 
 def value_rows(r: WindowRead, items: list, units, extracted_at: dt.datetime) -> Iterator[tuple]:
     """The careful path, for a page the columnar decoder declines: one value at a time, odd values typed
     or quarantined with their payload, each keeping its sequence among the values of its instant."""
-    task = r.task
+    window = r.task.window_columns()
     for item in items:
         try:
             values = normalise(item, units)
@@ -240,15 +229,9 @@ def value_rows(r: WindowRead, items: list, units, extracted_at: dt.datetime) -> 
         r.count += 1
         yield _row(
             record_kind="value",
-            web_id=task.web_id,
-            tag=task.tag,
             sequence=r.seq,
             **dict(zip(VALUE_FIELDS, values)),
-            window_start=task.start,
-            window_end=task.end,
-            prior_watermark=task.prior_watermark,
-            point_type=task.point_type,
-            digital_set=task.digital_set,
+            **window,
             extracted_at=extracted_at,
         )
 
@@ -272,20 +255,13 @@ def _fail_or_retry(r: WindowRead, config: PIConfig, message: str, transient: boo
 def _completion(r: WindowRead, at: dt.datetime) -> tuple:
     """The window's completion record; a re-read window names its request in ``raw`` (see
     :func:`window_context`), which keeps it out of the watermarks."""
-    t = r.task
     return _row(
         record_kind="window",
-        web_id=t.web_id,
-        tag=t.tag,
-        window_start=t.start,
-        window_end=t.end,
-        prior_watermark=t.prior_watermark,
+        **r.task.window_columns(),
         status="failed" if r.error else "ok",
         error=r.error,
         value_count=r.count,
-        point_type=t.point_type,
-        digital_set=t.digital_set,
-        raw=window_context(t),
+        raw=window_context(r.task),
         extracted_at=at,
     )
 
@@ -334,7 +310,7 @@ def _quarantine(
         window_start=t.start,
         window_end=t.end,
         error=reason,
-        raw=text[:100_000],
+        raw=text[:PAYLOAD_LIMIT],
         extracted_at=at,
         timestamp=timestamp,
         sequence=sequence,

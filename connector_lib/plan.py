@@ -32,6 +32,30 @@ class WindowTask:
     digital_set: str = ""
     reread: str | None = None  # the id of the re-read request this window serves (docs/state.md)
 
+    @classmethod
+    def of(
+        cls,
+        tag: Tag,
+        start: dt.datetime,
+        end: dt.datetime,
+        prior_watermark: dt.datetime | None = None,
+        reread: str | None = None,
+    ) -> WindowTask:
+        """The window ``[start, end]`` of a discovered tag, which carries the tag's type with it."""
+        return cls(tag.web_id, tag.name, start, end, prior_watermark, tag.point_type, tag.digital_set, reread)
+
+    def window_columns(self) -> dict:
+        """The bronze columns every row read for this window carries: the tag and the window."""
+        return {
+            "web_id": self.web_id,
+            "tag": self.tag,
+            "window_start": self.start,
+            "window_end": self.end,
+            "prior_watermark": self.prior_watermark,
+            "point_type": self.point_type,
+            "digital_set": self.digital_set,
+        }
+
     def to_json(self) -> list:
         return [
             self.web_id,
@@ -84,17 +108,7 @@ def plan_windows(
         start = pos
         if tag.web_id in watermarks and tag.web_id not in lookback_done:
             start = pos - lookback
-        tasks.append(
-            WindowTask(
-                tag.web_id,
-                tag.name,
-                start,
-                min(end, pos + max_window),
-                watermarks.get(tag.web_id),
-                tag.point_type,
-                tag.digital_set,
-            )
-        )
+        tasks.append(WindowTask.of(tag, start, min(end, pos + max_window), watermarks.get(tag.web_id)))
     return tasks
 
 
@@ -117,18 +131,8 @@ def plan_rereads(
             pos = positions.get((request.request_id, tag.web_id))
             if pos is None or pos + _EPS > stop:
                 continue
-            tasks.append(
-                WindowTask(
-                    tag.web_id,
-                    tag.name,
-                    pos,
-                    min(stop, pos + max_window),
-                    watermarks.get(tag.web_id),
-                    tag.point_type,
-                    tag.digital_set,
-                    reread=request.request_id,
-                )
-            )
+            window_end = min(stop, pos + max_window)
+            tasks.append(WindowTask.of(tag, pos, window_end, watermarks.get(tag.web_id), request.request_id))
     return tasks
 
 

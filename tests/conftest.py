@@ -117,9 +117,7 @@ def past_window(minutes: int) -> tuple[dt.datetime, dt.datetime]:
 def read_rows(cfg: PIConfig, start: dt.datetime, end: dt.datetime) -> list[dict]:
     """Every bronze row of the window, read with a new client (so with the configured authentication)."""
     client = PIWebAPIClient(cfg)
-    tasks = [
-        WindowTask(t.web_id, t.name, start, end, None, t.point_type, t.digital_set) for t in discover_tags(client, cfg)
-    ]
+    tasks = [WindowTask.of(t, start, end) for t in discover_tags(client, cfg)]
     return [dict(zip(BRONZE_NAMES, r)) for r in iter_rows(read_windows(client, cfg, tasks))]
 
 

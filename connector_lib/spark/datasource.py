@@ -110,7 +110,7 @@ class PIBatchReader(DataSourceReader):
         now = dt.datetime.now(UTC)
         start, end = parse_time(self.start, now), parse_time(self.end, now)
         tags = discover_tags(PIWebAPIClient(self.config), self.config)
-        tasks = [WindowTask(t.web_id, t.name, start, end, None, t.point_type, t.digital_set) for t in tags]
+        tasks = [WindowTask.of(t, start, end) for t in tags]
         return partitions(tasks, self.config) or [PIPartition([])]
 
     def read(self, partition):

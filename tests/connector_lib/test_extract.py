@@ -38,11 +38,7 @@ def run(server_url, tasks, **settings):
 def tasks_for(server_url, start=START, end=END, names=None, **settings):
     config = PIConfig.from_mapping({"pi.url": server_url, **settings})
     tags = discover_tags(PIWebAPIClient(config), config)
-    return [
-        WindowTask(t.web_id, t.name, start, end, None, t.point_type, t.digital_set)
-        for t in tags
-        if names is None or t.name in names
-    ]
+    return [WindowTask.of(t, start, end) for t in tags if names is None or t.name in names]
 
 
 def keyed(rows):

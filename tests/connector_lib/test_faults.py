@@ -128,11 +128,7 @@ def test_fault_plan_rejects_unknown_kinds():
 def _read(url, archive, tags=None, **settings):
     client, config = client_for(url, **settings)
     found = discover_tags(client, config)
-    tasks = [
-        WindowTask(t.web_id, t.name, START, END, None, t.point_type, t.digital_set)
-        for t in found
-        if tags is None or t.name in tags
-    ]
+    tasks = [WindowTask.of(t, START, END) for t in found if tags is None or t.name in tags]
     rows = [dict(zip(COLS, r)) for r in iter_rows(read_windows(client, config, tasks))]
     return tasks, rows
 
@@ -164,7 +160,7 @@ def test_reading_under_every_fault_kind_equals_truth(archive, seed):
         )
         found = discover_tags(client, config)
         srv.set_faults(plan)
-        tasks = [WindowTask(t.web_id, t.name, START, END, None, t.point_type, t.digital_set) for t in found]
+        tasks = [WindowTask.of(t, START, END) for t in found]
         rows = [dict(zip(COLS, r)) for r in iter_rows(read_windows(client, config, tasks))]
         injected = srv.api.faults.log.total()
     windows = [r for r in rows if r["record_kind"] == "window"]

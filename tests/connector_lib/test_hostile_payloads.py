@@ -74,7 +74,7 @@ def test_hostile_value_is_typed_or_quarantined_and_the_rest_arrives(archive, kin
         client = PIWebAPIClient(config)
         tag = discover_tags(client, config)[0]
         srv.set_faults(plan)
-        task = WindowTask(tag.web_id, tag.name, START, END, None, tag.point_type, tag.digital_set)
+        task = WindowTask.of(tag, START, END)
         rows = [dict(zip(COLS, r)) for r in iter_rows(read_windows(client, config, [task]))]
         assert srv.api.faults.log.counts.get(f"hostile:{kind}") == 1
     windows = [r for r in rows if r["record_kind"] == "window"]

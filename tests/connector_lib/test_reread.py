@@ -130,8 +130,8 @@ def test_a_reread_window_travels_to_executors_and_names_its_request_in_the_compl
         tag = discover_tags(client, config)[0]
         start, end = dt.datetime.now(UTC) - dt.timedelta(hours=2), dt.datetime.now(UTC) - dt.timedelta(hours=1)
         tasks = [
-            WindowTask(tag.web_id, tag.name, start, end, None, tag.point_type, tag.digital_set, reread="fix-1"),
-            WindowTask(tag.web_id, tag.name, start, end, None, tag.point_type, tag.digital_set),
+            WindowTask.of(tag, start, end, reread="fix-1"),
+            WindowTask.of(tag, start, end),
         ]
         rows = [dict(zip(COLUMN_NAMES, r)) for r in iter_rows(read_windows(client, config, tasks))]
     reread, regular = [r for r in rows if r["record_kind"] == "window"]

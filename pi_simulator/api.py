@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable
 
-from . import asset_routes, batch, eventframe_routes, point_routes, streamset_routes
+from . import asset_routes, batch, eventframe_routes, point_routes, stream_routes, streamset_routes
 from .af import AssetModel
 from .asset_routes import AssetRoutes
 from .batch import BatchController
@@ -25,6 +25,7 @@ from .model import Archive, Point
 from .point_routes import PointRoutes
 from .protocol import Request, Response
 from .routing import Router
+from .stream_routes import StreamRoutes
 from .streamset_routes import StreamSetRoutes
 
 
@@ -51,9 +52,11 @@ class PiWebApi:
         self._assets: AssetRoutes | None = None
         self._eventframes: EventFrameRoutes | None = None
         self.points = PointRoutes(self.ctx, self.faults, point_denials)
+        self.streams = StreamRoutes(self.ctx, self.points)
         self.router = Router(
             [
                 (point_routes.ROUTES, lambda: self.points),
+                (stream_routes.ROUTES, lambda: self.streams),
                 (streamset_routes.ROUTES, lambda: self.streamsets),
                 (asset_routes.ROUTES, lambda: self.assets),
                 (eventframe_routes.ROUTES, lambda: self.eventframes),

@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import webid
+from . import pitime, webid
 from .model import TICKS_PER_SECOND, Archive, Point
 from .protocol import ApiError, Request
 from .render import timed_values
@@ -59,6 +59,24 @@ class ServerContext:
         if point is None or not self.archive.exists(point, self.now()):
             raise ApiError(404, f"A PI Point with the WebID '{text}' was not found.")
         return point
+
+    def time_range(self, req: Request) -> tuple[int, int]:
+        """(start, end) in ticks. As in AFTimeRange, a bare interval ("+1h", "-30m") is relative to the
+        other end of the range when only one of the two is bare, not to now."""
+        now = self.clock()
+        tz = req.arg("timeZone")
+        start_text, end_text = req.arg("startTime", "*-1d"), req.arg("endTime", "*")
+        start_bare, end_bare = ((t or "").strip().startswith(("+", "-")) for t in (start_text, end_text))
+        try:
+            if end_bare and not start_bare:
+                start = pitime.parse_ticks(start_text, now, tz)
+                return start, start + pitime.parse_ticks(end_text, now, tz) - to_ticks(now)
+            end = pitime.parse_ticks(end_text, now, tz)
+            if start_bare and not end_bare:
+                return end + pitime.parse_ticks(start_text, now, tz) - to_ticks(now), end
+            return pitime.parse_ticks(start_text, now, tz), end
+        except pitime.TimeParseError as exc:
+            raise ApiError(400, str(exc)) from None
 
     def snapshot(self, point: Point) -> dict | None:
         """The point's current value (its last event of the past week), or None."""

@@ -90,6 +90,16 @@ class Point:
         return self.kind.point_type
 
     @property
+    def numeric(self) -> bool:
+        return self.point_type in ("Float32", "Float64", "Int32")
+
+    @property
+    def step(self) -> bool:
+        """The point's ``Step`` attribute: counters and every non-numeric point hold their value until the
+        next event; measurements are continuous (interpolated)."""
+        return self.point_type in ("Digital", "String", "Int32")
+
+    @property
     def descriptor(self) -> str:
         return f"{dict(PLANTS)[self.plant]} {self.kind.descriptor}"
 
@@ -331,6 +341,16 @@ class Archive:
             merged = _select(merged, cut)
         return merged
 
+    def events_around(self, point: Point, start_ticks: int, end_ticks: int, as_of: int) -> Segment:
+        """The events a calculation over ``[start, end]`` needs, as of ``as_of``: those inside, the last
+        one before (the value holding at ``start``) and the first one after (the end of the line a
+        continuous value follows at ``end``), in archive order."""
+        is_string = point.point_type == "String"
+        before = self.events(point, 0, start_ticks - 1, limit=1, newest_first=True, as_of=as_of)
+        inside = self.events(point, start_ticks, min(end_ticks, as_of), as_of=as_of)
+        after = self.events(point, end_ticks + 1, as_of, limit=1, as_of=as_of) if end_ticks < as_of else None
+        return _concat([s for s in (before, inside, after) if s is not None], is_string)
+
 
 def _empty(is_string: bool) -> Segment:
     z = np.zeros(0)
@@ -346,6 +366,7 @@ def _empty(is_string: bool) -> Segment:
 
 
 def _concat(parts: list[Segment], is_string: bool) -> Segment:
+    parts = [p for p in parts if len(p.ticks)] or parts[:1]
     if len(parts) == 1:
         return parts[0]
     return Segment(

@@ -122,3 +122,21 @@ def parse_ticks(text: str | None, now: dt.datetime, time_zone: str | None = None
     ticks = to_ticks(parse(text, now, time_zone))
     m = re.match(r"^\s*['\"]?\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}\.\d{6}(\d)", text or "")
     return ticks + int(m.group(1)) if m else ticks
+
+
+_SPAN = re.compile(r"^\s*\+?\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*$", re.I)
+_CLOCK_SPAN = re.compile(r"^\s*(\d+):(\d{1,2}):(\d{1,2}(?:\.\d+)?)\s*$")
+
+
+def parse_span_ticks(text: str) -> int:
+    """A positive AFTimeSpan (``1h``, ``15m``, ``30 s``, ``1.5 hours``, ``01:30:00``) in 100 ns ticks."""
+    m = _SPAN.match(text or "")
+    if m and m.group(2).lower() in _UNITS:
+        seconds = float(m.group(1)) * _UNITS[m.group(2).lower()]
+    elif m := _CLOCK_SPAN.match(text or ""):
+        seconds = int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3))
+    else:
+        raise TimeParseError(f"Cannot parse time span '{text}'.")
+    if seconds <= 0:
+        raise TimeParseError(f"The time span '{text}' must be positive.")
+    return round(seconds * 10_000_000)  # PI's 100 ns ticks

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from . import pitime, webid
+from . import webid
 from .context import ServerContext
 from .faults import FaultInjector
 from .model import Point
@@ -21,7 +21,6 @@ from .point_query import matches, parse_point_query
 from .protocol import ApiError, Request, bool_arg, max_count, paging, wildcard
 from .render import format_ticks, timed_values
 from .routing import Route
-from .truth import to_ticks
 
 PRODUCT_TITLE = "PI Web API 2023 SP1 (osipi-lakeflow simulator)"
 PRODUCT_VERSION = "1.19.1.28"
@@ -82,7 +81,7 @@ class PointRoutes:
             "Span": 100.0 if kind.amplitude else 0.0,
             "Zero": 0.0,
             "EngineeringUnits": kind.units,
-            "Step": point.point_type in ("Digital", "String", "Int32"),
+            "Step": point.step,
             "Future": False,
             "DisplayDigits": -5,
             "Links": {
@@ -123,24 +122,6 @@ class PointRoutes:
         )
         if not same:
             raise ApiError(404, f"A Data Server with the WebID '{text}' was not found.")
-
-    def _time_range(self, req: Request) -> tuple[int, int]:
-        """(start, end) in ticks. As in AFTimeRange, a bare interval ("+1h", "-30m") is relative to the
-        other end of the range when only one of the two is bare, not to now."""
-        now = self.ctx.clock()
-        tz = req.arg("timeZone")
-        start_text, end_text = req.arg("startTime", "*-1d"), req.arg("endTime", "*")
-        start_bare, end_bare = ((t or "").strip().startswith(("+", "-")) for t in (start_text, end_text))
-        try:
-            if end_bare and not start_bare:
-                start = pitime.parse_ticks(start_text, now, tz)
-                return start, start + pitime.parse_ticks(end_text, now, tz) - to_ticks(now)
-            end = pitime.parse_ticks(end_text, now, tz)
-            if start_bare and not end_bare:
-                return end + pitime.parse_ticks(start_text, now, tz) - to_ticks(now), end
-            return pitime.parse_ticks(start_text, now, tz), end
-        except pitime.TimeParseError as exc:
-            raise ApiError(400, str(exc)) from None
 
     # ---- routes --------------------------------------------------------------------------------
     def home(self, req: Request) -> dict:
@@ -220,8 +201,9 @@ class PointRoutes:
     def point(self, req: Request, web_id: str) -> dict:
         return self.point_json(req, self.ctx.point_from_webid(web_id))
 
-    def recorded(self, req: Request, web_id: str) -> dict:
-        """``streams/{webId}/recorded`` of a PI point (``boundaryType=Inside``)."""
+    def readable(self, req: Request, web_id: str) -> Point:
+        """The point whose data ``req`` reads, after its point security (403) and the fault plan's
+        failing points."""
         point = self.ctx.point_from_webid(web_id)
         if self.faults.point_fails(point.name):
             raise ApiError(
@@ -232,7 +214,12 @@ class PointRoutes:
                 403,
                 f"Access to PI Point '{point.name}' is denied for user '{req.user}' (point security: no read access).",
             )
-        start, end = self._time_range(req)
+        return point
+
+    def recorded(self, req: Request, web_id: str) -> dict:
+        """``streams/{webId}/recorded`` of a PI point (``boundaryType=Inside``)."""
+        point = self.readable(req, web_id)
+        start, end = self.ctx.time_range(req)
         boundary = (req.arg("boundaryType") or "Inside").lower()
         if boundary not in ("inside", "outside", "interpolated"):
             raise ApiError(400, f"The value '{req.arg('boundaryType')}' is not valid for boundaryType.")
@@ -266,6 +253,5 @@ ROUTES = (
     Route("GET", "points/search", PointRoutes.search_points),
     Route("GET", "points/{web_id}", PointRoutes.point),
     Route("GET", "streams/{web_id}/recorded", PointRoutes.recorded),
-    Route("GET", "streams/{web_id}/value", PointRoutes.value),
     Route("GET", "streams/{web_id}/end", PointRoutes.value),
 )

@@ -75,6 +75,17 @@ def bool_arg(req: Request, name: str, default: bool) -> bool:
     raise ApiError(400, f"The value '{raw}' is not valid for {name}.")
 
 
+def enum_arg(req: Request, name: str, choices: Iterable[str], default: str) -> str:
+    """The value of an enum parameter, matched case-insensitively and returned as ``choices`` spell it."""
+    raw = req.arg(name)
+    if raw is None or raw == "":
+        return default
+    for choice in choices:
+        if choice.lower() == raw.strip().lower():
+            return choice
+    raise ApiError(400, f"The value '{raw}' is not valid for {name}.")
+
+
 def paging(req: Request, limit: int | None = None) -> tuple[int, int]:
     """``(startIndex, maxCount)`` of a collection (default 0 and 1000); 400 above ``limit`` or below 0."""
     start = int_arg(req, "startIndex", 0)

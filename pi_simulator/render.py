@@ -29,36 +29,60 @@ def format_many(ticks: np.ndarray) -> list[str]:
     return [t[:19] + "Z" if w else t[:27].rstrip("0") + "Z" for t, w in zip(text.tolist(), whole.tolist())]
 
 
+def event_value(point: Point, seg: Segment, i: int) -> object:
+    """The ``Value`` of event ``i``: a number, a text, or a digital state object (system states too)."""
+    text = seg.text[i] if seg.text is not None else None
+    return _value(point, int(seg.system_code[i]), float(seg.number[i]), text)
+
+
+def _value(point: Point, code: int, number: float, text: str | None) -> object:
+    if code:
+        return state_value(system_state_name(code), code)
+    if point.point_type == "Digital":
+        idx = int(number)
+        return {"Name": DIGITAL_SETS[point.kind.digital_set][idx], "Value": idx, "IsSystem": False}
+    if point.point_type == "String":
+        return text
+    if point.point_type == "Int32":
+        return int(number)
+    return number
+
+
+def state_value(name: str, code: int) -> dict:
+    """A system digital state as a ``Value``."""
+    return {"Name": name, "Value": code, "IsSystem": True}
+
+
+def timed_value(point: Point, ticks: int, value: object, good: bool, seg: Segment | None = None, i: int = -1) -> dict:
+    """One ``TimedValue`` at ``ticks``; the flags of event ``i`` of ``seg`` when given (an archived event),
+    else none set (a value the server calculated)."""
+    archived = seg is not None and i >= 0
+    return {
+        "Timestamp": format_ticks(ticks),
+        "Value": value,
+        "UnitsAbbreviation": point.kind.units,
+        "Good": good,
+        "Questionable": bool(seg.questionable[i]) if archived else False,
+        "Substituted": bool(seg.substituted[i]) if archived else False,
+        "Annotated": bool(seg.annotated[i]) if archived else False,
+    }
+
+
 def timed_values(point: Point, seg: Segment) -> list[dict]:
     units = point.kind.units
-    states = DIGITAL_SETS.get(point.kind.digital_set, ())
-    ptype = point.point_type
     stamps = format_many(seg.ticks)
-    codes = seg.system_code.tolist()
-    numbers = seg.number.tolist()
+    codes, numbers = seg.system_code.tolist(), seg.number.tolist()
+    texts = seg.text if seg.text is not None else [None] * len(codes)
     questionable, substituted, annotated = (seg.questionable.tolist(), seg.substituted.tolist(), seg.annotated.tolist())
-    out = []
-    for i, code in enumerate(codes):
-        if code:
-            value: object = {"Name": system_state_name(code), "Value": code, "IsSystem": True}
-        elif ptype == "Digital":
-            idx = int(numbers[i])
-            value = {"Name": states[idx], "Value": idx, "IsSystem": False}
-        elif ptype == "String":
-            value = seg.text[i]
-        elif ptype == "Int32":
-            value = int(numbers[i])
-        else:
-            value = numbers[i]
-        out.append(
-            {
-                "Timestamp": stamps[i],
-                "Value": value,
-                "UnitsAbbreviation": units,
-                "Good": code == 0,
-                "Questionable": questionable[i],
-                "Substituted": substituted[i],
-                "Annotated": annotated[i],
-            }
-        )
-    return out
+    return [
+        {
+            "Timestamp": stamps[i],
+            "Value": _value(point, code, numbers[i], texts[i]),
+            "UnitsAbbreviation": units,
+            "Good": code == 0,
+            "Questionable": questionable[i],
+            "Substituted": substituted[i],
+            "Annotated": annotated[i],
+        }
+        for i, code in enumerate(codes)
+    ]

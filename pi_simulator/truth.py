@@ -68,3 +68,43 @@ def recorded(
             row.update(value_type="number", value_double=float(seg.number[i]))
         rows.append(row)
     return rows
+
+
+def _stream(archive: Archive, tag: str, start: dt.datetime, end: dt.datetime, as_of: dt.datetime):
+    from .calculation import Stream
+
+    point = archive.by_name[tag.upper()]
+    seg = archive.events_around(point, to_ticks(start), to_ticks(end), to_ticks(as_of))
+    return Stream(seg, point.numeric, point.step)
+
+
+def interpolated(
+    archive: Archive, tag: str, times: list[dt.datetime], as_of: dt.datetime
+) -> list[tuple[dt.datetime, float | None]]:
+    """PI's value of ``tag`` at each of ``times`` as the server answered at ``as_of``: the number, or
+    None where the value is not a good number (a system state, no data, a digital state or text)."""
+    s = _stream(archive, tag, min(times), max(times), as_of)
+    return [(t, s.good_number(s.value_at(to_ticks(t)))) for t in times]
+
+
+def summary(
+    archive: Archive,
+    tag: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    summary_type: str,
+    as_of: dt.datetime,
+    duration: dt.timedelta | None = None,
+    basis: str = "TimeWeighted",
+) -> list[tuple[dt.datetime, float | None]]:
+    """PI's ``summary_type`` of ``tag`` per ``duration`` from ``start`` to ``end`` (one interval without
+    it) by ``basis``, as of ``as_of``: (interval start, value; None when the interval had no good data)."""
+    from .calculation import intervals, summarize
+
+    s = _stream(archive, tag, start, end, as_of)
+    step = None if duration is None else to_ticks(_EPOCH + duration)
+    out = []
+    for lo, hi in intervals(to_ticks(start), to_ticks(end), step):
+        (result,) = summarize(s, lo, hi, [summary_type], basis)
+        out.append((ticks_to_datetime(lo), result.value if result.good else None))
+    return out

@@ -153,3 +153,27 @@ def test_raw_read_with_status_over_every_numeric_kind(client, archive):
         same(as_rows(df, point.name, status=True), want)
         statuses |= {row[2] for row in want}
     assert {0, 1, 2, 4} <= statuses, statuses
+
+
+def test_interpolated_read_equals_truth(client, archive, numeric):
+    df = client.read([numeric.name], START, END, ts=60, read_type=ReaderType.INT)
+    got = as_rows(df, numeric.name)
+    want = truth.interpolated(archive, numeric.name, [t for t, _ in got], as_of=dt.datetime.now(UTC))
+    assert len(got) >= 30
+    assert [t for t, _ in got] == [START + dt.timedelta(minutes=k) for k in range(len(got))]
+    same(got, [(t, math.nan if v is None else v) for t, v in want])
+
+
+@pytest.mark.parametrize("read_type,summary_type", [(ReaderType.AVG, "Average"), (ReaderType.MAX, "Maximum")])
+def test_summary_reads_equal_truth(client, archive, numeric, read_type, summary_type):
+    """tagreader asks ``summary`` per ``summaryDuration`` and indexes each value by its timestamp (the
+    interval's start for an average, the extreme's own time for a maximum)."""
+    df = client.read([numeric.name], START, END, ts=600, read_type=read_type)
+    got = [v for _, v in as_rows(df, numeric.name)]
+    want = truth.summary(
+        archive, numeric.name, START, END, summary_type, as_of=dt.datetime.now(UTC), duration=dt.timedelta(minutes=10)
+    )
+    assert len(want) == 3 and None not in [v for _, v in want]
+    assert got == [v for _, v in want]
+    if read_type == ReaderType.AVG:
+        assert [t for t, _ in as_rows(df, numeric.name)] == [t for t, _ in want]

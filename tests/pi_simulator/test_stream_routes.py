@@ -1,0 +1,228 @@
+"""A point's calculated reads over real HTTP (``interpolated``, ``interpolatedattimes``,
+``recordedattime``, ``plot``, ``summary``, ``value`` at a time), checked against the same point's
+``recorded`` events: the line between two events computed here with numpy, the time integral of a fine
+interpolation, the events the plot picks. No Spark.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+import requests
+
+from pi_simulator import Archive, SimulatorServer
+from pi_simulator.render import format_ticks
+from pi_simulator.truth import to_ticks
+from tests.conftest import hour_start
+
+HOUR = dt.timedelta(hours=1)
+START = hour_start(3)
+END = START + HOUR
+
+
+@pytest.fixture(scope="module")
+def archive():
+    return Archive(seed=11, n_points=45)
+
+
+@pytest.fixture(scope="module")
+def server(archive):
+    with SimulatorServer(archive) as srv:
+        yield srv
+
+
+def iso(when: dt.datetime) -> str:
+    return format_ticks(to_ticks(when))
+
+
+def get(server, archive, point, resource: str, **params) -> requests.Response:
+    wid = server.api.point_webid(point)
+    return requests.get(f"{server.url}/streams/{wid}/{resource}", params=params, timeout=30)
+
+
+def ok(response: requests.Response) -> dict:
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def recorded(server, archive, point, start=START - HOUR, end=END + HOUR) -> list[dict]:
+    return ok(get(server, archive, point, "recorded", startTime=iso(start), endTime=iso(end)))["Items"]
+
+
+def seconds(text: str) -> float:
+    """Seconds from START to a PI timestamp (``...Z``, up to 7 fractional digits)."""
+    whole, _, fraction = text.rstrip("Z").partition(".")
+    when = dt.datetime.fromisoformat(whole).replace(tzinfo=dt.UTC)
+    return (when - START).total_seconds() + float(f"0.{fraction or 0}")
+
+
+def continuous_point(archive):
+    """A Float point (Step off) with no system state from an hour before the window to an hour after it,
+    so every value there is a number."""
+    lo, hi = to_ticks(START - HOUR), to_ticks(END + HOUR)
+    for p in archive.points:
+        if p.point_type.startswith("Float") and not archive.events(p, lo, hi).system_code.any():
+            return p
+    raise AssertionError("no continuous point without system states")
+
+
+def good_numbers(items: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    good = [i for i in items if i["Good"] and isinstance(i["Value"], (int, float))]
+    return np.array([seconds(i["Timestamp"]) for i in good]), np.array([float(i["Value"]) for i in good])
+
+
+def test_interpolated_values_lie_on_the_line_between_recorded_events(server, archive):
+    point = continuous_point(archive)
+    events = recorded(server, archive, point)
+    got = ok(get(server, archive, point, "interpolated", startTime=iso(START), endTime=iso(END), interval="5m"))
+    assert len(got["Items"]) == 13  # both ends included
+    assert [seconds(i["Timestamp"]) for i in got["Items"]] == [300.0 * k for k in range(13)]
+    t, v = good_numbers(events)
+    expected = np.interp([300.0 * k for k in range(13)], t, v)
+    assert np.allclose([i["Value"] for i in got["Items"]], expected, rtol=1e-12)
+    assert got["UnitsAbbreviation"] == point.kind.units
+
+
+def test_a_stepped_point_holds_its_previous_event(server, archive):
+    point = next(p for p in archive.points if p.point_type == "Int32")
+    events = recorded(server, archive, point)
+    times = [START + dt.timedelta(minutes=m) for m in (7, 23, 41)]
+    got = ok(get(server, archive, point, "interpolatedattimes", time=[iso(t) for t in times]))["Items"]
+    for when, item in zip(times, got):
+        before = [e for e in events if e["Timestamp"] <= iso(when)][-1]
+        assert item["Value"] == before["Value"] and item["Timestamp"] == iso(when)
+
+
+def test_the_time_weighted_average_is_the_integral_of_the_interpolated_line(server, archive):
+    point = continuous_point(archive)
+    fine = ok(get(server, archive, point, "interpolated", startTime=iso(START), endTime=iso(END), interval="1s"))
+    values = np.array([i["Value"] for i in fine["Items"]], dtype=float)
+    integral = np.trapezoid(values, dx=1.0) / 3600.0
+    summary = ok(get(server, archive, point, "summary", startTime=iso(START), endTime=iso(END), summaryType="All"))
+    by_type = {i["Type"]: i["Value"] for i in summary["Items"]}
+    assert by_type["Average"]["Value"] == pytest.approx(integral, rel=1e-5)
+    assert by_type["PercentGood"]["Value"] == pytest.approx(100.0)
+    assert by_type["Total"]["Value"] == pytest.approx(integral * 3600 / 86400, rel=1e-5)
+    assert by_type["Minimum"]["Value"] <= values.min() + 1e-9 and by_type["Maximum"]["Value"] >= values.max() - 1e-9
+    assert by_type["Average"]["Timestamp"] == iso(START)  # timeType Auto: the interval's start
+    assert [i["Type"] for i in summary["Items"]] == [
+        "Total",
+        "Average",
+        "Minimum",
+        "Maximum",
+        "Range",
+        "StdDev",
+        "PopulationStdDev",
+        "Count",
+        "PercentGood",
+    ]
+
+
+def test_summary_durations_give_one_item_per_type_and_interval(server, archive):
+    point = continuous_point(archive)
+    got = ok(
+        get(
+            server,
+            archive,
+            point,
+            "summary",
+            startTime=iso(START),
+            endTime=iso(END),
+            summaryType=["Average", "Count"],
+            summaryDuration="10m",
+            calculationBasis="timeweighted",
+        )
+    )["Items"]
+    assert [i["Type"] for i in got] == ["Average"] * 6 + ["Count"] * 6
+    assert [i["Value"]["Timestamp"] for i in got[:6]] == [iso(START + dt.timedelta(minutes=10 * k)) for k in range(6)]
+    whole = ok(get(server, archive, point, "summary", startTime=iso(START), endTime=iso(END), summaryType="Average"))
+    # six equal, fully good intervals: the hour's mean is the mean of theirs
+    assert np.mean([i["Value"]["Value"] for i in got[:6]]) == pytest.approx(whole["Items"][0]["Value"]["Value"])
+    assert all(i["Value"]["Value"] == pytest.approx(600.0) for i in got[6:])  # good seconds
+
+
+def test_event_weighted_average_is_the_mean_of_the_recorded_events(server, archive):
+    point = continuous_point(archive)
+    events = recorded(server, archive, point, START, END)
+    got = ok(
+        get(
+            server,
+            archive,
+            point,
+            "summary",
+            startTime=iso(START),
+            endTime=iso(END),
+            summaryType=["Average", "Count"],
+            calculationBasis="EventWeighted",
+        )
+    )["Items"]
+    numbers = [e["Value"] for e in events if e["Good"]]
+    assert got[0]["Value"]["Value"] == pytest.approx(sum(numbers) / len(numbers))
+    assert got[1]["Value"]["Value"] == len(numbers)
+
+
+def test_a_non_numeric_point_is_summarised_by_count_only(server, archive):
+    point = next(p for p in archive.points if p.point_type == "Digital")
+    refused = get(server, archive, point, "summary", startTime=iso(START), endTime=iso(END), summaryType="Average")
+    assert refused.status_code == 400 and "non-numeric" in refused.json()["Errors"][0]
+    count = ok(get(server, archive, point, "summary", startTime=iso(START), endTime=iso(END), summaryType="Count"))
+    assert 0 < count["Items"][0]["Value"]["Value"] <= 3600
+
+
+def test_recorded_at_time_modes_agree_with_the_recorded_events(server, archive):
+    point = continuous_point(archive)
+    events = recorded(server, archive, point, START, END)
+    middle = events[len(events) // 2]
+    at = middle["Timestamp"]
+    for mode in ("Exact", "AtOrBefore", "AtOrAfter"):
+        assert ok(get(server, archive, point, "recordedattime", time=at, retrievalMode=mode)) == middle, mode
+    before = ok(get(server, archive, point, "recordedattime", time=at, retrievalMode="before"))
+    after = ok(get(server, archive, point, "recordedattime", time=at, retrievalMode="After"))
+    index = events.index(middle)
+    assert before["Timestamp"] < at < after["Timestamp"]
+    assert before == [e for e in events[:index] if e["Timestamp"] < at][-1]
+    assert after == [e for e in events[index:] if e["Timestamp"] > at][0]
+    missing = ok(
+        get(server, archive, point, "recordedattime", time=iso(START - dt.timedelta(days=3650)), retrievalMode="Exact")
+    )
+    assert missing["Good"] is False and missing["Value"]["Name"] == "No Data"
+
+
+def test_value_at_a_time_is_the_interpolated_value(server, archive):
+    point = continuous_point(archive)
+    when = START + dt.timedelta(minutes=17, seconds=3)
+    at = ok(get(server, archive, point, "value", time=iso(when)))
+    interpolated = ok(get(server, archive, point, "interpolatedattimes", time=iso(when)))["Items"][0]
+    assert at == interpolated
+    snapshot = ok(get(server, archive, point, "value"))
+    assert snapshot["Timestamp"] > iso(END)
+
+
+def test_a_plot_shows_recorded_events_including_each_intervals_first_and_last(server, archive):
+    point = continuous_point(archive)
+    events = recorded(server, archive, point, START, END)
+    got = ok(get(server, archive, point, "plot", startTime=iso(START), endTime=iso(END), intervals=12))["Items"]
+    assert got and all(item in events for item in got)
+    assert got[0] == events[0] and got[-1] == events[-1]
+    assert len(got) <= 5 * 12 and len(got) < len(events)
+    values = [e["Value"] for e in events]
+    assert max(values) in [i["Value"] for i in got] and min(values) in [i["Value"] for i in got]
+
+
+@pytest.mark.parametrize(
+    "resource,params,says",
+    [
+        ("summary", {"summaryType": "Median"}, "summaryType"),
+        ("summary", {"calculationBasis": "Weighted"}, "calculationBasis"),
+        ("interpolated", {"interval": "soon"}, "interval"),
+        ("recordedattime", {}, "time"),
+        ("recordedattime", {"time": "*", "retrievalMode": "Nearest"}, "retrievalMode"),
+        ("plot", {"intervals": "0"}, "intervals"),
+        ("interpolated", {"filterExpression": "'.' > 5"}, "filterExpression"),
+    ],
+)
+def test_bad_parameters_are_a_400_naming_them(server, archive, resource, params, says):
+    response = get(server, archive, continuous_point(archive), resource, **params)
+    assert response.status_code == 400 and says in response.json()["Errors"][0], response.text

@@ -11,14 +11,27 @@ points that do not exist yet or any more (404).
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterable
 
 from . import webid
+from .calculation import CALC_FAILED, NO_DATA
 from .context import ServerContext
 from .faults import FaultInjector
-from .model import Point
+from .model import DIGITAL_SETS, PT_CREATED, SYSTEM_STATES, Point, stable_int
 from .point_query import matches, parse_point_query
-from .protocol import ApiError, Request, bool_arg, max_count, paging, wildcard
+from .protocol import (
+    ApiError,
+    Request,
+    Response,
+    bool_arg,
+    enum_arg,
+    max_count,
+    name_matcher,
+    paging,
+    select_fields,
+    wildcard,
+)
 from .render import format_ticks, timed_values
 from .routing import Route
 
@@ -201,6 +214,156 @@ class PointRoutes:
     def point(self, req: Request, web_id: str) -> dict:
         return self.point_json(req, self.ctx.point_from_webid(web_id))
 
+    def points_multiple(self, req: Request) -> Response:
+        """``points/multiple?path=...&webId=...``: each point found or its error, in the order asked; 207
+        when any item failed. ``includeMode`` keeps all items, or only those with (without) an error."""
+        asked = [("Path", p) for p in req.args("path")] + [("WebId", w) for w in req.args("webId")]
+        if not asked:
+            raise ApiError(400, "The 'path' or 'webId' parameter is required.")
+        mode = enum_arg(req, "includeMode", ("All", "ItemsWithExceptionOnly", "ItemsWithoutExceptionOnly"), "All")
+        items = []
+        for kind, identifier in asked:
+            try:
+                if kind == "Path":
+                    found = self.point_by_path(Request("GET", "points", {"path": [identifier]}, base_url=req.base_url))
+                else:
+                    found = self.point(req, identifier)
+                items.append({"Identifier": identifier, "IdentifierType": kind, "Object": found, "Exception": None})
+            except ApiError as exc:
+                items.append(
+                    {
+                        "Identifier": identifier,
+                        "IdentifierType": kind,
+                        "Object": None,
+                        "Exception": {"Errors": exc.messages},
+                    }
+                )
+        failed = any(i["Exception"] is not None for i in items)
+        if mode == "ItemsWithExceptionOnly":
+            items = [i for i in items if i["Exception"] is not None]
+        elif mode == "ItemsWithoutExceptionOnly":
+            items = [i for i in items if i["Exception"] is None]
+        body = select_fields({"Links": {}, "Items": items}, req.arg("selectedFields"))
+        return Response(207 if failed else 200, body)
+
+    def point_attributes(self, req: Request, web_id: str) -> dict:
+        """``points/{webId}/attributes`` (``name`` repeated, or ``nameFilter``): the PI point attributes."""
+        point = self.ctx.point_from_webid(web_id)
+        attributes = self.attribute_values(point)
+        names = [n.lower() for n in req.args("name")]
+        if names:
+            if any(n not in attributes for n in names):
+                raise ApiError(400, "Some or all of the point attribute names could not be found.")
+            chosen = names
+        else:
+            match = name_matcher(req, "nameFilter")
+            chosen = [n for n in attributes if match(n)]
+        return {"Links": {}, "Items": [self._attribute_json(req, point, n, attributes[n]) for n in chosen]}
+
+    def point_attribute(self, req: Request, web_id: str, name: str) -> dict:
+        point = self.ctx.point_from_webid(web_id)
+        attributes = self.attribute_values(point)
+        if name.lower() not in attributes:
+            raise ApiError(404, f"The point attribute '{name}' was not found.")
+        return self._attribute_json(req, point, name.lower(), attributes[name.lower()])
+
+    def _attribute_json(self, req: Request, point: Point, name: str, value: object) -> dict:
+        wid = self.ctx.point_webid(point)
+        return {
+            "Name": name,
+            "Value": value,
+            "Links": {
+                "Self": self.ctx.url(req, f"points/{wid}/attributes/{name}"),
+                "Point": self.ctx.url(req, f"points/{wid}"),
+            },
+        }
+
+    def attribute_values(self, point: Point) -> dict[str, object]:
+        """A PI point's attributes by their lower-case names, as the Data Archive keeps them."""
+        kind = point.kind
+        return {
+            "tag": point.name,
+            "descriptor": point.descriptor,
+            "exdesc": "",
+            "pointtype": point.point_type,
+            "pointsource": "L",
+            "ptclassname": "classic",
+            "pointid": point.point_id,
+            "engunits": kind.units,
+            "digitalset": kind.digital_set,
+            "zero": 0.0,
+            "span": 100.0 if kind.amplitude else 0.0,
+            "typicalvalue": kind.base,
+            "step": int(point.step),
+            "future": 0,
+            "displaydigits": -5,
+            "compressing": 1,
+            "compdev": 0.0,
+            "excdev": 0.0,
+            "archiving": 1,
+            "scan": 1,
+            "shutdown": 1,
+            "creationdate": format_ticks(point.created_ticks),
+        }
+
+    def enumeration_sets(self, req: Request, web_id: str) -> dict:
+        """``dataservers/{webId}/enumerationsets``: the data server's digital state sets (System first)."""
+        self._check_server(web_id)
+        return {"Links": {}, "Items": [self._set_json(req, name) for name in self._state_sets()]}
+
+    def enumeration_values(self, req: Request, web_id: str) -> dict:
+        """``enumerationsets/{webId}/enumerationvalues``: a digital state set's states in code order."""
+        name = self._set_from_webid(web_id)
+        states = self._state_sets()[name]
+        set_wid = self._set_webid(name)
+        items = [
+            {
+                "WebId": f"{set_wid}.{code}",
+                "Id": str(uuid.UUID(int=stable_int("state", self.archive.seed, name, code))),
+                "Name": state,
+                "Description": "",
+                "Value": code,
+                "Parent": "",
+                "Path": f"\\\\{self.archive.server_name}\\EnumerationSets[{name}]\\{state}",
+                "Links": {"EnumerationSet": self.ctx.url(req, f"enumerationsets/{set_wid}")},
+            }
+            for code, state in states
+        ]
+        return {"Links": {}, "Items": items}
+
+    def enumeration_set(self, req: Request, web_id: str) -> dict:
+        return self._set_json(req, self._set_from_webid(web_id))
+
+    def _state_sets(self) -> dict[str, list[tuple[int, str]]]:
+        system = sorted((code, state) for state, code in (PT_CREATED, *SYSTEM_STATES, CALC_FAILED, NO_DATA))
+        return {"System": system, **{n: list(enumerate(states)) for n, states in DIGITAL_SETS.items()}}
+
+    def _set_webid(self, name: str) -> str:
+        """Enumeration sets are named by a PathOnly WebID of their path (the simulator's own encoding)."""
+        return "P1MS" + webid.encode_path(f"{self.archive.server_name}\\{name}")
+
+    def _set_from_webid(self, text: str) -> str:
+        sets = self._state_sets()
+        for name in sets:
+            if self._set_webid(name) == text:
+                return name
+        raise ApiError(404, f"An Enumeration Set with the WebID '{text}' was not found.")
+
+    def _set_json(self, req: Request, name: str) -> dict:
+        wid = self._set_webid(name)
+        return {
+            "WebId": wid,
+            "Id": str(uuid.UUID(int=stable_int("enumerationset", self.archive.seed, name))),
+            "Name": name,
+            "Description": "System states" if name == "System" else f"{name} digital states",
+            "Path": f"\\\\{self.archive.server_name}\\EnumerationSets[{name}]",
+            "Links": {
+                "Self": self.ctx.url(req, f"enumerationsets/{wid}"),
+                "Values": self.ctx.url(req, f"enumerationsets/{wid}/enumerationvalues"),
+                "DataServer": self.ctx.url(req, f"dataservers/{self.ctx.server_webid}"),
+            },
+        }
+
     def readable(self, req: Request, web_id: str) -> Point:
         """The point whose data ``req`` reads, after its point security (403) and the fault plan's
         failing points."""
@@ -251,6 +414,12 @@ ROUTES = (
     Route("GET", "dataservers/{web_id}/points", PointRoutes.list_points),
     Route("GET", "points", PointRoutes.point_by_path),
     Route("GET", "points/search", PointRoutes.search_points),
+    Route("GET", "points/multiple", PointRoutes.points_multiple),
+    Route("GET", "points/{web_id}/attributes", PointRoutes.point_attributes),
+    Route("GET", "points/{web_id}/attributes/{name}", PointRoutes.point_attribute),
+    Route("GET", "dataservers/{web_id}/enumerationsets", PointRoutes.enumeration_sets),
+    Route("GET", "enumerationsets/{web_id}", PointRoutes.enumeration_set),
+    Route("GET", "enumerationsets/{web_id}/enumerationvalues", PointRoutes.enumeration_values),
     Route("GET", "points/{web_id}", PointRoutes.point),
     Route("GET", "streams/{web_id}/recorded", PointRoutes.recorded),
     Route("GET", "streams/{web_id}/end", PointRoutes.value),

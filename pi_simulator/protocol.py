@@ -144,7 +144,8 @@ def not_found(what: str, text: str) -> ApiError:
 
 
 def select_fields(content: object, selected: str | None) -> object:
-    """Apply ``selectedFields`` (semicolon-separated dotted paths, case-insensitive)."""
+    """Apply ``selectedFields`` (semicolon-separated dotted paths, case-insensitive). A field selected
+    below a null (``Items.Exception.Errors`` of an item without an exception) leaves the null out."""
     if not selected:
         return content
     paths = [tuple(p.lower().split(".")) for p in selected.split(";") if p.strip()]
@@ -159,8 +160,8 @@ def select_fields(content: object, selected: str | None) -> object:
             here = prefix + (key.lower(),)
             if any(p[: len(here)] == here and len(p) == len(here) for p in paths):
                 out[key] = value
-            elif any(p[: len(here)] == here for p in paths):
-                out[key] = walk(value, here)
+            elif any(p[: len(here)] == here for p in paths) and value is not None:
+                out[key] = walk(value, here)  # a null parent of a selected field is left out
         return out
 
     return walk(content, ())

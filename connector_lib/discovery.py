@@ -11,7 +11,7 @@ from .config import ConfigError, PIConfig
 from .errors import PIWebAPIError
 from .paging import items_of, paged
 
-POINT_FIELDS = "WebId;Name;PointType;EngineeringUnits;DigitalSetName;Descriptor;Id"
+POINT_FIELDS = "WebId;Name;PointType;EngineeringUnits;DigitalSetName;Descriptor;Id;Step"
 LIST_PAGE = 1000
 
 
@@ -24,6 +24,7 @@ class Tag:
     digital_set: str = ""
     descriptor: str = ""
     point_id: int = -1
+    step: bool | None = None  # the point's Step attribute: held (True) or interpolated values; None: not sent
 
     @classmethod
     def from_point(cls, point: dict) -> Tag:
@@ -35,6 +36,7 @@ class Tag:
             point.get("DigitalSetName") or "",
             point.get("Descriptor") or "",
             _point_id(point),
+            point["Step"] if isinstance(point.get("Step"), bool) else None,
         )
 
 

@@ -267,10 +267,12 @@ def _completion(r: WindowRead, at: dt.datetime) -> tuple:
 
 
 def window_context(task: WindowTask) -> str | None:
-    """What a completion record carries in ``raw``: ``{"reread": id}`` for a re-read window, else nothing.
-    (The column exists for every record kind; a new bronze column would break existing streaming
-    tables, whose source schema is fixed when they are created.)"""
-    return json.dumps({"reread": task.reread}) if task.reread else None
+    """What a completion record carries in ``raw``: ``reread`` (the request a re-read window serves) and
+    ``step`` (the tag's Step attribute, which gold's time-weighted mean follows), when known. (The column
+    exists for every record kind; a new bronze column would break existing streaming tables, whose source
+    schema is fixed when they are created.)"""
+    context = {k: v for k, v in (("reread", task.reread), ("step", task.step)) if v is not None}
+    return json.dumps(context) if context else None
 
 
 def _readable_timestamp(item: object) -> dt.datetime | None:

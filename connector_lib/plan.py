@@ -31,6 +31,7 @@ class WindowTask:
     point_type: str = ""
     digital_set: str = ""
     reread: str | None = None  # the id of the re-read request this window serves (docs/state.md)
+    step: bool | None = None  # the tag's Step attribute, carried to the watermarks for gold
 
     @classmethod
     def of(
@@ -42,7 +43,7 @@ class WindowTask:
         reread: str | None = None,
     ) -> WindowTask:
         """The window ``[start, end]`` of a discovered tag, which carries the tag's type with it."""
-        return cls(tag.web_id, tag.name, start, end, prior_watermark, tag.point_type, tag.digital_set, reread)
+        return cls(tag.web_id, tag.name, start, end, prior_watermark, tag.point_type, tag.digital_set, reread, tag.step)
 
     def window_columns(self) -> dict:
         """The bronze columns every row read for this window carries: the tag and the window."""
@@ -66,11 +67,13 @@ class WindowTask:
             self.point_type,
             self.digital_set,
             self.reread,
+            self.step,
         ]
 
     @classmethod
     def from_json(cls, data: list) -> WindowTask:
-        wid, tag, start, end, prior, ptype, dset, reread = data
+        """Also the eight fields an offset written before ``step`` was carried holds."""
+        wid, tag, start, end, prior, ptype, dset, reread, *rest = data
         return cls(
             wid,
             tag,
@@ -80,6 +83,7 @@ class WindowTask:
             ptype,
             dset,
             reread,
+            rest[0] if rest else None,
         )
 
 

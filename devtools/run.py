@@ -162,6 +162,15 @@ def main(argv: list[str] | None = None) -> int:
                 if rec.missing or rec.duplicated or rec.unexpected:
                     status = 1
                 from .reconcile_af import reconcile_af, reconcile_event_frames
+                from .reconcile_gold import reconcile_gold
+
+                gold = reconcile_gold(spark, server.api)
+                _say(gold.line())
+                for tag, hour, mean, pi_mean, share, pi_share in gold.differing[:5]:
+                    _say(
+                        f"  gold differs: {tag} {hour:%Y-%m-%d %H:%M} mean {mean} (PI {pi_mean}), good share {share} (PI {pi_share})"
+                    )
+                status = status if gold.exact else 1
 
                 model = server.api.assets.model
                 for comparison in [

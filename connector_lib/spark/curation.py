@@ -27,6 +27,7 @@ empty), gold is merged like any other batch's.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 import uuid
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ from ..timeutil import as_utc, from_epoch_micros
 from . import transforms
 from .state import WATERMARK_TABLE, qualified
 from .utc import hour_start
+
+log = logging.getLogger(__name__)
 
 #: the layout these tables follow; recorded in their properties so a later layout can migrate them
 LAYOUT_VERSION = "2"
@@ -72,11 +75,14 @@ def apply_batch(batch: DataFrame, batch_id: int, targets: Targets, gold_check=No
     fail rules)."""
     spark = batch.sparkSession
     is_value = F.col("record_kind") == "value"
+    is_window = F.col("record_kind") == "window"
     (bounds,) = batch.agg(
         F.count(F.when(is_value, 1)).alias("values"),
-        F.count(F.when(F.col("record_kind") == "window", 1)).alias("windows"),
+        F.count(F.when(is_window, 1)).alias("windows"),
         F.min(F.when(is_value, F.unix_micros("timestamp"))).alias("lo"),
         F.max(F.when(is_value, F.unix_micros("timestamp"))).alias("hi"),
+        F.min(F.when(is_window, F.unix_micros("window_start"))).alias("window_lo"),
+        F.max(F.when(is_window, F.unix_micros("window_end"))).alias("window_hi"),
     ).collect()
     lo = from_epoch_micros(bounds.lo) if bounds.values else None
     hi = from_epoch_micros(bounds.hi) if bounds.values else None
@@ -84,11 +90,17 @@ def apply_batch(batch: DataFrame, batch_id: int, targets: Targets, gold_check=No
         rebuild_tables(spark, targets)
         load_first_batch(batch, targets, bounds.values, lo, hi, gold_check)
         return
+    former_gold = migrate_columns(spark, targets)
     if lo is not None and hi is not None:
         merge_silver(spark, transforms.silver_values(batch), targets.silver, lo, hi)
-        merge_gold(spark, batch.where(is_value), targets, lo, hi, gold_check)
     if bounds.windows:
         merge_watermarks(spark, batch, targets.watermarks)
+    if former_gold:
+        recompute_gold(spark, targets, gold_check)
+        return
+    reach = [from_epoch_micros(m) for m in (bounds.lo, bounds.hi, bounds.window_lo, bounds.window_hi) if m is not None]
+    if reach:
+        merge_gold(spark, batch, targets, min(reach), max(reach), gold_check)
 
 
 def load_first_batch(
@@ -113,8 +125,11 @@ def load_first_batch(
     )
     transforms.watermarks(batch).writeTo(targets.watermarks).append()
     if lo is not None and hi is not None:
-        hourly = transforms.hourly_aggregates(batch.sparkSession.read.table(targets.silver))
-        upsert_gold(batch.sparkSession, hourly, targets.gold, hour_floor(lo), hour_floor(hi) + HOUR, gold_check)
+        spark = batch.sparkSession
+        hourly = transforms.hourly_gold(spark.read.table(targets.silver), spark.read.table(targets.watermarks))
+        (last,) = spark.read.table(targets.watermarks).agg(F.max(F.unix_micros("watermark")).alias("m")).collect()
+        end = max(hi, from_epoch_micros(last.m)) if last.m is not None else hi
+        upsert_gold(spark, hourly, targets.gold, hour_floor(lo), hour_floor(end) + HOUR, gold_check)
 
 
 def batch_handler(targets: Targets, gold_check=None, assets=None):
@@ -130,7 +145,43 @@ def batch_handler(targets: Targets, gold_check=None, assets=None):
 
 
 def hourly_gold_schema(spark: SparkSession):
-    return transforms.hourly_aggregates(transforms.silver_values(spark.createDataFrame([], SPARK_SCHEMA))).schema
+    empty = spark.createDataFrame([], SPARK_SCHEMA)
+    return transforms.hourly_gold(transforms.silver_values(empty), transforms.watermarks(empty)).schema
+
+
+#: columns added to a table after its layout was first created: (table role, column, type). A table
+#: created before them gets them at the next micro-batch (:func:`migrate_columns`).
+ADDED_COLUMNS = (
+    ("watermarks", "step", "boolean"),
+    ("gold", "time_weighted_good_share", "double"),
+    ("gold", "last_event_at", "timestamp"),
+    ("gold", "last_event_value", "double"),
+    ("gold", "last_event_good", "boolean"),
+)
+
+
+def migrate_columns(spark: SparkSession, targets: Targets) -> bool:
+    """Add the columns of :data:`ADDED_COLUMNS` a table lacks; True when gold lacked ``last_event_at``: it
+    was computed by the former rule (every point stepped, no boundary values) and must be recomputed."""
+    former_gold = False
+    for role, table in (("watermarks", targets.watermarks), ("gold", targets.gold)):
+        present = {c.lower() for c in spark.read.table(table).columns}
+        missing = [(c, t) for r, c, t in ADDED_COLUMNS if r == role and c not in present]
+        if missing:
+            spark.sql(f"ALTER TABLE {table} ADD COLUMNS ({', '.join(f'`{c}` {t}' for c, t in missing)})")
+            former_gold = former_gold or (role == "gold" and "last_event_at" not in present)
+    return former_gold
+
+
+def recompute_gold(spark: SparkSession, targets: Targets, gold_check=None) -> None:
+    """Gold recomputed from all of silver, once, after an upgrade from the former rule: the one update that
+    reads all of silver, after this micro-batch's watermarks (and the tags' ``step``) are merged."""
+    log.warning("%s: recomputing hourly gold from silver once, by PI's time-weighted rule", targets.gold)
+    hourly = transforms.hourly_gold(spark.read.table(targets.silver), spark.read.table(targets.watermarks))
+    if gold_check is not None:
+        hourly = gold_check(hourly)
+    spark.sql(f"DELETE FROM {targets.gold}")
+    hourly.select(*transforms.GOLD_COLUMNS).writeTo(targets.gold).append()
 
 
 def rebuild_tables(spark: SparkSession, targets: Targets) -> None:
@@ -207,32 +258,82 @@ def merge_silver(spark: SparkSession, changes: DataFrame, table: str, lo: dt.dat
     )
 
 
-def touched_hours(values: DataFrame) -> DataFrame:
-    """The (tag, hour) pairs whose gold may change: the hours of the micro-batch's values and the hour on
-    either side (a value held or interpolated across an hour boundary weighs in its neighbour)."""
-    hours = values.select("web_id", hour_start("timestamp").alias("hour")).distinct()
-    return (
-        hours.unionByName(hours.select("web_id", (F.col("hour") - F.expr("INTERVAL 1 HOUR")).alias("hour")))
-        .unionByName(hours.select("web_id", (F.col("hour") + F.expr("INTERVAL 1 HOUR")).alias("hour")))
-        .distinct()
-    )
-
-
 def merge_gold(
-    spark: SparkSession, values: DataFrame, targets: Targets, lo: dt.datetime, hi: dt.datetime, gold_check=None
+    spark: SparkSession, batch: DataFrame, targets: Targets, lo: dt.datetime, hi: dt.datetime, gold_check=None
 ) -> None:
-    """Recompute gold for the touched hours from silver (as merged) and merge them: silver is read only
-    over the micro-batch's time range, widened to whole hours and their neighbours."""
-    first = hour_floor(lo) - HOUR
+    """Recompute gold for the hours the micro-batch may have changed and merge them. ``lo``/``hi``: the
+    batch's earliest and latest value time or window bound.
+
+    A tag's changed hours run from the hour of its last event before the batch's first time for it (the
+    piece from that event on may now end elsewhere) to the hour after its latest time. Recomputing the
+    first of them needs the line into it: the last event before it, which the gold row of the hour before
+    carries (``last_event_*``), so silver is read from the first changed hour on only. For the rare tag
+    whose last event lies further back than the hour before (it stayed silent), its own stretch is read
+    separately, so one silent tag does not widen every tag's read of silver."""
+    spans = changed_spans(spark, batch, targets.gold, lo, hi)
+    (row,) = spans.agg(F.min(F.unix_micros("start_hour")).alias("first")).collect()
+    if row.first is None:
+        return
+    first = from_epoch_micros(row.first)
+    usual = hour_floor(lo) - HOUR
     end = hour_floor(hi) + 2 * HOUR
-    touched = touched_hours(values)
-    silver = (
-        spark.read.table(targets.silver)
-        .where((F.col("timestamp") >= F.lit(first)) & (F.col("timestamp") < F.lit(end)))
-        .join(touched.select("web_id").distinct(), "web_id", "left_semi")
+    silver = spark.read.table(targets.silver)
+    read = silver.where((F.col("timestamp") >= F.lit(max(first, usual))) & (F.col("timestamp") < F.lit(end)))
+    if first < usual:
+        silent = spans.where(F.col("start_hour") < F.lit(usual)).select("web_id")
+        earlier = silver.where((F.col("timestamp") >= F.lit(first)) & (F.col("timestamp") < F.lit(usual)))
+        read = read.unionByName(earlier.join(silent, "web_id", "left_semi"))
+    events = read.join(spans.select("web_id", "start_hour"), "web_id").where(F.col("timestamp") >= F.col("start_hour"))
+    carried = (
+        spark.read.table(targets.gold)
+        .where(F.col("hour").between(F.lit(first - HOUR), F.lit(hour_floor(hi))))
+        .join(
+            spans.select("web_id", (F.col("start_hour") - F.expr("INTERVAL 1 HOUR")).alias("hour")), ["web_id", "hour"]
+        )
+        .where(F.col("last_event_at").isNotNull())
+        .select(
+            "web_id",
+            F.col("last_event_at").alias("timestamp"),
+            F.lit(0).alias("sequence"),
+            F.col("last_event_value").alias("number"),
+            F.col("last_event_good").alias("good"),
+        )
     )
-    hourly = transforms.hourly_aggregates(silver).join(touched, ["web_id", "hour"], "left_semi")
+    marks = spark.read.table(targets.watermarks).join(spans.select("web_id"), "web_id", "left_semi")
+    hourly = (
+        transforms.hourly_gold(events.drop("start_hour"), marks, carried)
+        .join(spans, "web_id")
+        .where(F.col("hour").between(F.col("start_hour"), F.col("end_hour")))
+        .select(*transforms.GOLD_COLUMNS)
+    )
     upsert_gold(spark, hourly, targets.gold, first, end, gold_check)
+
+
+def changed_spans(spark: SparkSession, batch: DataFrame, gold: str, lo: dt.datetime, hi: dt.datetime) -> DataFrame:
+    """Per tag the micro-batch touched (a value, or a regular window that moved its horizon): the first and
+    last hour whose gold it may change (``start_hour``: the hour of the tag's last event before the batch's
+    first time for it, as the gold row of the hour before that time carries it; ``end_hour``)."""
+    values = batch.where(F.col("record_kind") == "value").select(
+        "web_id", F.col("timestamp").alias("lo"), F.col("timestamp").alias("hi")
+    )
+    windows = transforms.regular_windows(batch).where(F.col("status") == "ok")
+    reach = values.unionByName(
+        windows.select("web_id", F.col("window_start").alias("lo"), F.col("window_end").alias("hi"))
+    )
+    spans = reach.groupBy("web_id").agg(
+        hour_start(F.min("lo")).alias("from_hour"),
+        (hour_start(F.max("hi")) + F.expr("INTERVAL 1 HOUR")).alias("end_hour"),
+    )
+    before = (
+        spark.read.table(gold)
+        .where(F.col("hour").between(F.lit(hour_floor(lo) - HOUR), F.lit(hour_floor(hi))))
+        .select("web_id", (F.col("hour") + F.expr("INTERVAL 1 HOUR")).alias("from_hour"), "last_event_at")
+    )
+    return spans.join(before, ["web_id", "from_hour"], "left").select(
+        "web_id",
+        F.coalesce(hour_start("last_event_at"), F.col("from_hour")).alias("start_hour"),
+        "end_hour",
+    )
 
 
 def upsert_gold(

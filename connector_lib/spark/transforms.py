@@ -7,6 +7,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from ..values import TYPED_FIELDS
+from . import time_weighted
 from .utc import hour_start
 
 VALUE_COLUMNS = (
@@ -76,6 +77,7 @@ WATERMARK_COLUMNS = (
     "web_id",
     "tag",
     "point_type",
+    "step",
     "coverage_start",
     "watermark",
     "last_status",
@@ -125,7 +127,9 @@ def last_reads(windows: DataFrame) -> DataFrame:
         .withColumn("failed_after_ok", failed_after_ok)
         .groupBy("web_id")
         .agg(
-            F.max_by(F.struct("tag", "status", "error", "window_end", "point_type"), "extracted_at").alias("l"),
+            F.max_by(
+                F.struct("tag", "status", "error", "window_end", "point_type", step_of().alias("step")), "extracted_at"
+            ).alias("l"),
             F.max("extracted_at").alias("updated_at"),
             F.max("last_ok").alias("last_ok_at"),
             F.min("failed_after_ok").alias("failing_since"),
@@ -134,6 +138,7 @@ def last_reads(windows: DataFrame) -> DataFrame:
             "web_id",
             F.col("l.tag").alias("tag"),
             F.col("l.point_type").alias("point_type"),
+            F.col("l.step").alias("step"),
             F.col("l.status").alias("last_status"),
             F.col("l.error").alias("last_error"),
             F.col("l.window_end").alias("last_window_end"),
@@ -193,6 +198,7 @@ def extend_watermarks(state: DataFrame, bronze: DataFrame) -> DataFrame:
         F.col("b.web_id").alias("web_id"),
         pick("tag"),
         pick("point_type"),
+        F.coalesce(pick("step"), F.col("s.step")).alias("step"),
         pick("last_status"),
         pick("last_error"),
         pick("last_window_end"),
@@ -200,6 +206,11 @@ def extend_watermarks(state: DataFrame, bronze: DataFrame) -> DataFrame:
         F.greatest("b.updated_at", "s.updated_at").alias("updated_at"),
     )
     return merged.join(covered, "web_id", "left").select(*WATERMARK_COLUMNS)
+
+
+def step_of() -> Column:
+    """The tag's ``Step`` attribute as its read found it (null when the server did not say)."""
+    return F.get_json_object(F.col("raw"), "$.step").cast("boolean")
 
 
 def reread_id() -> Column:
@@ -231,23 +242,17 @@ def quarantine(bronze: DataFrame) -> DataFrame:
 
 
 def hourly_aggregates(silver: DataFrame) -> DataFrame:
-    """Hourly statistics per tag over numeric values, in UTC hours whatever the session's time zone.
+    """Hourly statistics of each tag's events, in UTC hours whatever the session's time zone.
 
-    ``count`` counts every event of the hour (any type or quality); min/max/mean/first/last and the
-    time-weighted mean use good numeric values only. A value holds until the tag's next event (PI step
-    semantics), cut at the hour's end; the stretch before the hour's first event is not included. An hour
-    whose good values held for no time (each followed at its own timestamp by another event) has no
-    time-weighted mean (null).
+    ``count`` counts every event of the hour (any type or quality); min/max/mean/first/last use good
+    numeric values only; ``good_share`` is the share of the hour's events that were good. (The
+    time-weighted statistics, which also cover hours without events, are :mod:`.time_weighted`'s.)
     """
-    by_tag = Window.partitionBy("web_id").orderBy("timestamp", "sequence")
-    events = silver.withColumn("hour", hour_start("timestamp")).withColumn("next_ts", F.lead("timestamp").over(by_tag))
-    hour_end = F.col("hour") + F.expr("INTERVAL 1 HOUR")
-    until = F.least(F.coalesce(F.col("next_ts"), hour_end), hour_end)
     usable = (F.col("value_type") == "number") & F.col("good")
-    seconds = F.when(usable, F.unix_micros(until) - F.unix_micros("timestamp")) / F.lit(1e6)
     num = F.when(usable, F.col("value_double"))
+    at = F.when(usable, F.struct("timestamp", "sequence"))
     return (
-        events.withColumn("held_s", seconds)
+        silver.withColumn("hour", hour_start("timestamp"))
         .groupBy("web_id", "tag", "hour")
         .agg(
             F.count(F.lit(1)).alias("count"),
@@ -255,10 +260,56 @@ def hourly_aggregates(silver: DataFrame) -> DataFrame:
             F.min(num).alias("min"),
             F.max(num).alias("max"),
             F.avg(num).alias("mean"),
-            F.when(F.sum("held_s") > 0, F.sum(num * F.col("held_s")) / F.sum("held_s")).alias("time_weighted_mean"),
-            F.min_by(num, F.when(usable, F.col("timestamp"))).alias("first"),
-            F.max_by(num, F.when(usable, F.col("timestamp"))).alias("last"),
+            F.min_by(num, at).alias("first"),
+            F.max_by(num, at).alias("last"),
             (F.sum(F.col("good").cast("int")) / F.count(F.lit(1))).alias("good_share"),
             F.first("units", ignorenulls=True).alias("units"),
         )
     )
+
+
+#: pi_hourly_gold's columns, in table order
+GOLD_COLUMNS = (
+    "web_id",
+    "tag",
+    "hour",
+    "count",
+    "good_numeric_count",
+    "min",
+    "max",
+    "mean",
+    "time_weighted_mean",
+    "first",
+    "last",
+    "good_share",
+    "units",
+    "time_weighted_good_share",
+    "last_event_at",
+    "last_event_value",
+    "last_event_good",
+)
+
+
+def hourly_gold(silver: DataFrame, watermarks: DataFrame, carried: DataFrame | None = None) -> DataFrame:
+    """Gold rows: per tag and hour, the statistics of the hour's events (:func:`hourly_aggregates`) and PI's
+    time-weighted mean and good share (:func:`.time_weighted.hourly`), for every hour from a tag's first
+    event to its watermark, hours without events of their own included (their event counts are 0).
+
+    ``watermarks``: the tags' rows of ``pi_watermarks`` (their ``step`` and ``watermark``, how far their
+    events are known). ``carried``: per tag, the last event before ``silver``'s rows (as
+    :func:`.time_weighted.events_of` gives events), when ``silver`` is a stretch of a tag's history: the
+    line into the stretch starts there; the hours before the stretch come out partial, for the caller to
+    drop."""
+    tags = watermarks.select("web_id", "step", F.col("watermark").alias("until"))
+    events = time_weighted.events_of(silver)
+    if carried is not None:
+        events = events.unionByName(carried)
+    weighted = time_weighted.hourly(events, tags)
+    names = watermarks.select("web_id", F.col("tag").alias("known_tag"))
+    joined = hourly_aggregates(silver).join(weighted, ["web_id", "hour"], "full").join(names, "web_id", "left")
+    counts = {
+        "count": F.coalesce("count", F.lit(0).cast("long")),
+        "good_numeric_count": F.coalesce("good_numeric_count", F.lit(0).cast("long")),
+    }
+    columns = {"tag": F.coalesce("tag", "known_tag"), **counts}
+    return joined.select(*[columns.get(c, F.col(c)).alias(c) for c in GOLD_COLUMNS])

@@ -2,6 +2,7 @@
 the planning of re-read windows beside the regular ones."""
 
 import datetime as dt
+import json
 
 import pytest
 
@@ -122,6 +123,7 @@ def test_rereads_are_planned_in_bounded_chunks_up_to_the_request_end():
 def test_a_reread_window_travels_to_executors_and_names_its_request_in_the_completion_record():
     task = WindowTask("WA", "A", hours(0), hours(1), hours(5), "Float32", "", reread="fix-1")
     assert WindowTask.from_json(task.to_json()) == task
+    assert WindowTask.from_json(task.to_json()[:8]) == task  # an offset written before the step was carried
     plain = WindowTask("WA", "A", hours(0), hours(1))
     assert window_context(plain) is None
     with SimulatorServer(Archive(seed=3, n_points=5)) as srv:
@@ -135,5 +137,7 @@ def test_a_reread_window_travels_to_executors_and_names_its_request_in_the_compl
         ]
         rows = [dict(zip(COLUMN_NAMES, r)) for r in iter_rows(read_windows(client, config, tasks))]
     reread, regular = [r for r in rows if r["record_kind"] == "window"]
-    assert reread["raw"] == '{"reread": "fix-1"}' and reread["status"] == "ok"
-    assert regular["raw"] is None and regular["status"] == "ok"
+    # the point's Step attribute, read at discovery, travels with every completion record
+    assert tag.step is False
+    assert json.loads(reread["raw"]) == {"reread": "fix-1", "step": False} and reread["status"] == "ok"
+    assert json.loads(regular["raw"]) == {"step": False} and regular["status"] == "ok"

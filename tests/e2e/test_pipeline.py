@@ -39,7 +39,7 @@ def runs(simulator, local_pipeline_factory):
             "pi.auth.type": "basic",
             "pi.auth.username": "svc_pi",
             "pi.auth.password": CANARY,
-            "pi.backfill_start": "*-90m",
+            "pi.backfill_start": "*-200m",  # at least two complete hours for gold
             "pi.lookback": "10m",
             "pi.settle_lag": "2s",
             "pi.tags_per_request": "15",
@@ -84,6 +84,20 @@ def test_silver_equals_ground_truth_after_each_update(runs):
         assert (rec.missing, rec.duplicated, rec.unexpected, rec.mismatched) == (0, 0, 0, 0)
         assert rec.silver == rec.truth
     assert runs["rec"][1].truth > runs["rec"][0].truth
+
+
+def test_gold_equals_the_simulators_summary_for_every_complete_tag_hour(runs, simulator):
+    """PI's TimeWeighted average and percent good, as the simulator's ``summary`` answers them, for every
+    hour of every tag that silver settles (stepped and continuous points alike)."""
+    from devtools.reconcile_gold import reconcile_gold
+
+    _, server = simulator
+    result = reconcile_gold(runs["spark"], server.api)
+    print(result.line())
+    assert result.exact, result.differing[:5]
+    assert result.tags >= 30 and result.compared >= result.tags
+    # stepped (counters, digital and text points) and continuous points alike
+    assert {"Int32", "Float32", "Float64", "Digital", "String"} <= set(result.by_point_type), result.by_point_type
 
 
 def test_second_update_reads_only_after_the_watermarks_minus_lookback(runs):

@@ -38,7 +38,7 @@ def test_merging_micro_batches_equals_recomputing_from_all_of_bronze(spark, targ
     )
     assert_approx_df_equality(
         spark.read.table(targets.gold),
-        transforms.hourly_aggregates(silver),
+        transforms.hourly_gold(silver, transforms.watermarks(everything)),
         1e-9,
         ignore_row_order=True,
         ignore_nullable=True,
@@ -162,3 +162,28 @@ def test_silver_compacts_purges_and_vacuums_without_changing_its_rows(spark, tar
         spark.conf.unset("spark.databricks.delta.retentionDurationCheck.enabled")
     assert sorted(spark.read.table(targets.silver).collect()) == before
     assert spark.sql(f"DESCRIBE DETAIL {targets.silver}").first().numFiles == 1
+
+
+def test_tables_of_the_former_gold_rule_gain_their_columns_and_gold_is_recomputed_once(spark, targets):
+    """Gold and watermarks written before the time-weighted columns and ``step`` existed: the next
+    micro-batch adds the columns and recomputes gold from silver by PI's rule."""
+    batches = value_reads()
+    _apply(spark, targets, batches[:2])
+    added = {c for _, c, _ in curation.ADDED_COLUMNS}
+    former = [c for c in spark.read.table(targets.gold).columns if c not in added]
+    for table, keep in ((targets.gold, former), (targets.watermarks, None)):
+        columns = keep or [c for c in spark.read.table(table).columns if c != "step"]
+        spark.sql(f"CREATE OR REPLACE TABLE {table}_former AS SELECT {', '.join(columns)} FROM {table}")
+        spark.sql(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {table}_former")
+        spark.sql(f"DROP TABLE {table}_former")
+    assert "last_event_at" not in spark.read.table(targets.gold).columns
+    curation.apply_batch(bronze(spark, batches[2]), 2, targets)
+    assert "step" in spark.read.table(targets.watermarks).columns
+    everything = bronze(spark, [r for b in batches[:3] for r in b])
+    assert_approx_df_equality(
+        spark.read.table(targets.gold).select(*transforms.GOLD_COLUMNS),
+        transforms.hourly_gold(transforms.silver_values(everything), transforms.watermarks(everything)),
+        1e-9,
+        ignore_row_order=True,
+        ignore_nullable=True,
+    )

@@ -83,7 +83,14 @@ def test_watermark_stops_at_the_first_gap(spark):
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
 
 
-def test_hourly_aggregates_step_weighted(any_zone_spark):
+def marks(spark, until, step=False):
+    """The watermark row gold reads for tag A: its Step and how far its events are known."""
+    return spark.createDataFrame(
+        [("WA", "A", step, until)], "web_id string, tag string, step boolean, watermark timestamp"
+    )
+
+
+def test_hourly_gold_has_event_statistics_and_pi_time_weighted_ones(any_zone_spark):
     spark = any_zone_spark
     silver = transforms.silver_values(
         bronze(
@@ -96,7 +103,7 @@ def test_hourly_aggregates_step_weighted(any_zone_spark):
             ],
         )
     )
-    got = transforms.hourly_aggregates(silver).select(
+    got = transforms.hourly_gold(silver, marks(spark, at(90))).select(
         "tag",
         "hour",
         "count",
@@ -108,14 +115,17 @@ def test_hourly_aggregates_step_weighted(any_zone_spark):
         "first",
         "last",
         "good_share",
+        "time_weighted_good_share",
     )
+    # 10:00-10:30 the line 10 -> 20 (450), 10:30-10:45 20 held up to the bad event (300), then bad;
+    # 11:00-11:15 still bad, 30 from 11:15 to the watermark at 11:30 (the known half of the hour)
     expected = spark.createDataFrame(
         [
-            ("A", at(0), 3, 2, 10.0, 20.0, 15.0, (10 * 1800 + 20 * 900) / 2700, 10.0, 20.0, 2 / 3),
-            ("A", at(60), 1, 1, 30.0, 30.0, 30.0, 30.0, 30.0, 30.0, 1.0),
+            ("A", at(0), 3, 2, 10.0, 20.0, 15.0, 750 / 45, 10.0, 20.0, 2 / 3, 45 / 60),
+            ("A", at(60), 1, 1, 30.0, 30.0, 30.0, 30.0, 30.0, 30.0, 1.0, 15 / 30),
         ],
         "tag string, hour timestamp, count bigint, good_numeric_count bigint, min double, max double, mean double, "
-        "time_weighted_mean double, first double, last double, good_share double",
+        "time_weighted_mean double, first double, last double, good_share double, time_weighted_good_share double",
     )
     assert_approx_df_equality(got, expected, 1e-9, ignore_row_order=True, ignore_nullable=True)
 
@@ -136,9 +146,20 @@ def test_an_hour_whose_good_values_held_for_no_time_has_no_time_weighted_mean(sp
             ],
         )
     )
-    first, second = transforms.hourly_aggregates(silver).orderBy("hour").collect()
+    first, second = transforms.hourly_gold(silver, marks(spark, at(90))).orderBy("hour").collect()
     assert (first["count"], first.good_numeric_count, first.mean, first.time_weighted_mean) == (2, 1, 5.0, None)
-    assert second.time_weighted_mean == 6.0
+    assert first.time_weighted_good_share == 0.0
+    assert second.time_weighted_mean == 6.0 and second.time_weighted_good_share == pytest.approx(20 / 30)
+
+
+def test_an_hour_without_events_between_two_has_a_gold_row(spark):
+    silver = transforms.silver_values(
+        bronze(spark, [value("A", -10, 0.0, read_at=200), value("A", 70, 80.0, read_at=200)])
+    )
+    rows = {r.hour.replace(tzinfo=None): r for r in transforms.hourly_gold(silver, marks(spark, at(70))).collect()}
+    silent = rows[at(0).replace(tzinfo=None)]
+    assert (silent["count"], silent.tag, silent.mean) == (0, "A", None)
+    assert silent.time_weighted_mean == pytest.approx(40.0)  # the line is 10 at 10:00 and 70 at 11:00
 
 
 @pytest.mark.parametrize("rule_table", ["pi_timeseries_silver", "pi_hourly_gold"])

@@ -70,7 +70,7 @@ class PiWebApi:
     def assets(self) -> AssetRoutes:
         """The AF routes, built on first use (deriving the asset model from a large archive takes time)."""
         if self._assets is None:
-            self._assets = AssetRoutes(self.ctx, self._asset_model or AssetModel(self.ctx.archive))
+            self._assets = AssetRoutes(self.ctx, self._asset_model or AssetModel(self.ctx.archive), self.router)
         return self._assets
 
     @property

@@ -18,7 +18,8 @@ from .af import AFState, AssetModel, Attribute, derives_from
 from .context import ServerContext
 from .protocol import ApiError, Request, bool_arg, name_matcher, not_found, page, paging, sort_order
 from .render import format_ticks
-from .routing import Route
+from .routing import Route, Router
+from .stream_routes import STREAM_RESOURCES
 
 _UNITS_NAMES = {
     "m3/h": "cubic meter per hour",
@@ -34,8 +35,10 @@ _UNITS_NAMES = {
 
 
 class AssetRoutes:
-    def __init__(self, ctx: ServerContext, model: AssetModel):
+    def __init__(self, ctx: ServerContext, model: AssetModel, router: Router | None = None):
+        """``router``: answers an attribute's stream resources from its PI point's."""
         self.ctx, self.model = ctx, model
+        self.router = router
         self.server_webid = webid.asset_server_webid(model.server_id, model.server_name)
         self.database_webid = webid.af_webid(
             webid.DATABASE, (model.server_id, model.database_id), f"{model.server_name}\\{model.database_name}"
@@ -419,6 +422,48 @@ class AssetRoutes:
         """``attributes/{webId}/value`` and ``streams/{webId}/value`` (or ``end``) of an element's attribute."""
         return self.attribute_value(self._attribute(self._state(), web_id))
 
+    def attribute_stream(self, req: Request, web_id: str, resource: str) -> object:
+        """``streams/{attribute WebID}/{resource}`` of an attribute with a PI Point data reference: the
+        point's own stream resource (recorded, interpolated, plot, summary, at-time reads, a value at a
+        time). A static attribute has no stream (409, as PI Web API says of such data references)."""
+        a = self._attribute(self._state(), web_id)
+        if not a.template.data_reference:
+            raise ApiError(409, "The data reference does not support this method.")
+        point = self.ctx.archive.by_name.get((a.tag or "").upper())
+        if point is None or not self.ctx.archive.exists(point, self.ctx.now()):
+            raise ApiError(404, f"The PI Point '{a.tag}' the attribute references was not found.")
+        assert self.router is not None, "AssetRoutes needs the router to answer attribute streams"
+        return self.router.call(req, ["streams", self.ctx.point_webid(point), resource])
+
+    def streamset_resource(self, req: Request, web_id: str, resource: str) -> dict:
+        """``streamsets/{element WebID}/{resource}``: the resource of each of the element's attributes
+        with a PI Point data reference whose point exists (``nameFilter`` chooses among them), by name."""
+        state = self._state()
+        element = self.element_id(state, web_id)
+        match = name_matcher(req, "nameFilter")
+        items = []
+        for a in sorted(state.attributes_of(element), key=lambda a: a.name.upper()):
+            point = self.ctx.archive.by_name.get((a.tag or "").upper())
+            if not a.template.data_reference or not match(a.name) or point is None:
+                continue
+            wid = self.attribute_webid(state, a)
+            content = self.attribute_stream(req, wid, "value" if resource == "end" else resource)
+            assert isinstance(content, dict)
+            item = {
+                "WebId": wid,
+                "Name": a.name,
+                "Path": self.model.full_path(f"{state.paths[element]}|{a.name}"),
+                "Links": {"Source": self.ctx.url(req, f"attributes/{wid}")},
+            }
+            if resource in ("end", "recordedattime"):
+                item["Value"] = content
+            else:
+                item["Items"] = content["Items"]
+                if resource != "summary":
+                    item["UnitsAbbreviation"] = content.get("UnitsAbbreviation", "")
+            items.append(item)
+        return {"Links": {}, "Items": items}
+
     def streamset_value(self, req: Request, web_id: str) -> dict:
         """``streamsets/{element WebID}/value``: every attribute's value of one element."""
         state = self._state()
@@ -462,4 +507,21 @@ ROUTES = (
     Route("GET", "streams/{web_id}/value", AssetRoutes.value, when=_element_attribute),
     Route("GET", "streams/{web_id}/end", AssetRoutes.value, when=_element_attribute),
     Route("GET", "streamsets/{web_id}/value", AssetRoutes.streamset_value),
+    *(
+        Route(
+            "GET",
+            f"streamsets/{{web_id}}/{resource}",
+            lambda routes, req, web_id, resource=resource: routes.streamset_resource(req, web_id, resource),
+        )
+        for resource in (*STREAM_RESOURCES, "end")
+    ),
+    *(
+        Route(
+            "GET",
+            f"streams/{{web_id}}/{resource}",
+            lambda routes, req, web_id, resource=resource: routes.attribute_stream(req, web_id, resource),
+            when=_element_attribute,
+        )
+        for resource in STREAM_RESOURCES
+    ),
 )

@@ -32,6 +32,18 @@ from .protocol import ApiError, Request, enum_arg, int_arg
 from .render import event_value, state_value, timed_value
 from .routing import Route
 
+#: a stream's resources answered from its values (``value`` and ``end`` aside), for PI points here and for
+#: AF attributes with a PI Point data reference in the asset routes
+STREAM_RESOURCES = (
+    "recorded",
+    "interpolated",
+    "interpolatedattimes",
+    "recordedattime",
+    "recordedattimes",
+    "plot",
+    "summary",
+)
+
 
 class StreamRoutes:
     def __init__(self, ctx: ServerContext, points: PointRoutes):

@@ -1,5 +1,7 @@
-"""Ad hoc stream sets of the simulated PI Web API: ``streamsets/value`` and ``streamsets/recorded`` with
-``webId`` repeated, one read of many streams in the order asked.
+"""Ad hoc stream sets of the simulated PI Web API: ``streamsets/{resource}`` with ``webId`` repeated (PI
+points or AF attributes), one read of many streams in the order asked: ``value`` (at ``time``, or the
+snapshot), ``end``, ``recorded``, ``interpolated``, ``interpolatedattimes``, ``recordedattime``,
+``recordedattimes``, ``plot`` and ``summary``.
 
 As on a real server one bad stream fails the whole request, and ``streamsets/recorded`` answers 400
 when the streams times ``maxCount`` could pass ``MaxReturnedItemsPerCall``. Each stream's answer is the
@@ -28,7 +30,7 @@ class StreamSetRoutes:
 
     def values(self, req: Request) -> dict:
         """``streamsets/value?webId=A&webId=B``: the current value of each stream (PI points or AF
-        attributes), in the order asked."""
+        attributes), in the order asked; with ``time``, each point's value then."""
         archive = self.ctx.archive
         items = []
         for wid in self._webids(req):
@@ -43,7 +45,9 @@ class StreamSetRoutes:
                     "Name": point.name,
                     "Path": f"\\\\{archive.server_name}\\{point.name}",
                     "Links": {},
-                    "Value": self.ctx.snapshot(point),
+                    "Value": self.router.call(req, ["streams", wid, "value"])
+                    if req.arg("time")
+                    else self.ctx.snapshot(point),
                 }
             )
         return {"Links": {}, "Items": items}
@@ -75,8 +79,52 @@ class StreamSetRoutes:
             )
         return {"Links": {}, "Items": items}
 
+    def each(self, req: Request, resource: str) -> dict:
+        """``streamsets/{resource}``: each stream's ``streams/{webId}/{resource}`` with the stream's name
+        and path; a resource of several values gives ``Items`` (and the stream's units, except summaries),
+        a resource of one value gives ``Value``."""
+        items = []
+        for wid in self._webids(req):
+            content = self.router.call(req, ["streams", wid, resource])
+            assert isinstance(content, dict)
+            item = {**self._identity(req, wid)}
+            if resource in SINGLE_VALUE:
+                item["Value"] = content
+            elif resource == "end":  # the vendor's spec gives ad hoc end a list of one value per stream
+                item["Items"] = [content]
+                item["UnitsAbbreviation"] = content.get("UnitsAbbreviation", "")
+            else:
+                item["Items"] = content["Items"]
+                if resource != "summary":
+                    item["UnitsAbbreviation"] = content.get("UnitsAbbreviation", "")
+            items.append(item)
+        return {"Links": {}, "Items": items}
+
+    def _identity(self, req: Request, wid: str) -> dict:
+        """A stream's ``WebId``, ``Name``, ``Path`` and ``Links.Source`` (its point or attribute)."""
+        kind = "attributes" if wid[2:4] == webid.ATTRIBUTE else "points"
+        found = self.router.call(req, [kind, wid])
+        assert isinstance(found, dict)
+        return {
+            "WebId": wid,
+            "Name": found.get("Name"),
+            "Path": found.get("Path"),
+            "Links": {"Source": self.ctx.url(req, f"{kind}/{wid}")},
+        }
+
+
+#: resources whose answer is one value (a stream set item carries it as ``Value``)
+SINGLE_VALUE = frozenset({"recordedattime"})
+#: the stream set resources answered stream by stream through :meth:`StreamSetRoutes.each`
+EACH = ("end", "interpolated", "interpolatedattimes", "recordedattime", "recordedattimes", "plot", "summary")
+
+
+def _each(resource: str):
+    return lambda routes, req: routes.each(req, resource)
+
 
 ROUTES = (
     Route("GET", "streamsets/value", StreamSetRoutes.values),
     Route("GET", "streamsets/recorded", StreamSetRoutes.recorded),
+    *(Route("GET", f"streamsets/{resource}", _each(resource)) for resource in EACH),
 )

@@ -226,3 +226,85 @@ def test_a_plot_shows_recorded_events_including_each_intervals_first_and_last(se
 def test_bad_parameters_are_a_400_naming_them(server, archive, resource, params, says):
     response = get(server, archive, continuous_point(archive), resource, **params)
     assert response.status_code == 400 and says in response.json()["Errors"][0], response.text
+
+
+# ---- the same reads through AF attributes and stream sets ---------------------------------------------
+
+
+def pump_attributes(server) -> tuple[dict, dict]:
+    pump = requests.get(
+        f"{server.url}/elements", params={"path": "\\\\PIAFSIM\\Operations\\Sydney\\Unit 001\\P-001"}, timeout=30
+    ).json()
+    items = requests.get(f"{server.url}/elements/{pump['WebId']}/attributes", timeout=30).json()["Items"]
+    return pump, {a["Name"]: a for a in items}
+
+
+def by_url(url: str, **params) -> dict:
+    return ok(requests.get(url, params=params, timeout=30))
+
+
+WINDOW = {"startTime": iso(START), "endTime": iso(END)}
+
+
+@pytest.mark.parametrize(
+    "resource,params",
+    [
+        ("recorded", WINDOW),
+        ("interpolated", {**WINDOW, "interval": "10m"}),
+        ("plot", {**WINDOW, "intervals": "6"}),
+        ("summary", {**WINDOW, "summaryType": "All"}),
+        ("recordedattime", {"time": iso(START), "retrievalMode": "AtOrAfter"}),
+        ("interpolatedattimes", {"time": [iso(START), iso(END)]}),
+    ],
+)
+def test_an_attributes_stream_is_its_pi_points_stream(server, archive, resource, params):
+    _, attributes = pump_attributes(server)
+    flow = attributes["Discharge Flow"]
+    point = by_url(flow["Links"]["Point"])
+    through_attribute = by_url(f"{server.url}/streams/{flow['WebId']}/{resource}", **params)
+    assert through_attribute == by_url(f"{server.url}/streams/{point['WebId']}/{resource}", **params)
+
+
+def test_a_static_attribute_has_no_stream(server):
+    _, attributes = pump_attributes(server)
+    rated = attributes["Rated Flow"]
+    response = requests.get(f"{server.url}/streams/{rated['WebId']}/interpolated", timeout=30)
+    assert response.status_code == 409
+
+
+@pytest.mark.parametrize("resource", ["interpolated", "summary", "plot", "recordedattime", "end"])
+def test_an_ad_hoc_stream_set_answers_each_stream_as_its_own_resource_would(server, archive, resource):
+    points = [p for p in archive.points if p.point_type.startswith("Float")][:3]
+    webids = [server.api.point_webid(p) for p in points]
+    params = {"recordedattime": {"time": iso(START)}, "end": {}}.get(resource, {**WINDOW, "summaryType": "Average"})
+    got = by_url(f"{server.url}/streamsets/{resource}", webId=webids, **params)["Items"]
+    assert [i["WebId"] for i in got] == webids and [i["Name"] for i in got] == [p.name for p in points]
+    for item, wid in zip(got, webids):
+        own = by_url(f"{server.url}/streams/{wid}/{resource}", **params)
+        if resource == "recordedattime":
+            assert item["Value"] == own
+        elif resource == "end":
+            assert item["Items"] == [own]
+        else:
+            assert item["Items"] == own["Items"]
+        assert item["Links"]["Source"].endswith(f"points/{wid}")
+
+
+def test_an_ad_hoc_stream_set_value_at_a_time_and_of_attributes(server, archive):
+    point = archive.points[0]
+    wid = server.api.point_webid(point)
+    when = iso(START + dt.timedelta(minutes=30))
+    got = by_url(f"{server.url}/streamsets/value", webId=[wid], time=when)["Items"][0]
+    assert got["Value"] == by_url(f"{server.url}/streams/{wid}/value", time=when)
+
+
+def test_an_elements_stream_set_reads_each_attribute_with_a_pi_point(server):
+    pump, attributes = pump_attributes(server)
+    got = by_url(f"{server.url}/streamsets/{pump['WebId']}/interpolated", **WINDOW, interval="30m")["Items"]
+    referenced = sorted(n for n, a in attributes.items() if a["DataReferencePlugIn"] == "PI Point")
+    assert [i["Name"] for i in got] == referenced
+    for item in got:
+        own = by_url(f"{server.url}/streams/{item['WebId']}/interpolated", **WINDOW, interval="30m")
+        assert item["Items"] == own["Items"] and len(item["Items"]) == 3
+    named = by_url(f"{server.url}/streamsets/{pump['WebId']}/summary", **WINDOW, nameFilter="Discharge*")["Items"]
+    assert [i["Name"] for i in named] == ["Discharge Flow", "Discharge Pressure"]

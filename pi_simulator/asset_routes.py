@@ -437,7 +437,8 @@ class AssetRoutes:
 
     def streamset_resource(self, req: Request, web_id: str, resource: str) -> dict:
         """``streamsets/{element WebID}/{resource}``: the resource of each of the element's attributes
-        with a PI Point data reference whose point exists (``nameFilter`` chooses among them), by name."""
+        with a PI Point data reference whose point exists (``nameFilter`` chooses among them), by name; an
+        attribute the resource fails for carries the error as its item's ``WebException``."""
         state = self._state()
         element = self.element_id(state, web_id)
         match = name_matcher(req, "nameFilter")
@@ -447,14 +448,18 @@ class AssetRoutes:
             if not a.template.data_reference or not match(a.name) or point is None:
                 continue
             wid = self.attribute_webid(state, a)
-            content = self.attribute_stream(req, wid, "value" if resource == "end" else resource)
-            assert isinstance(content, dict)
             item = {
                 "WebId": wid,
                 "Name": a.name,
                 "Path": self.model.full_path(f"{state.paths[element]}|{a.name}"),
                 "Links": {"Source": self.ctx.url(req, f"attributes/{wid}")},
             }
+            try:
+                content = self.attribute_stream(req, wid, "value" if resource == "end" else resource)
+            except ApiError as exc:  # one attribute's error (a summary of a digital one) is its item's
+                items.append({**item, "WebException": {"StatusCode": exc.status, "Errors": exc.messages}})
+                continue
+            assert isinstance(content, dict)
             if resource in ("end", "recordedattime"):
                 item["Value"] = content
             else:

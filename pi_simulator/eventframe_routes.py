@@ -23,11 +23,9 @@ from .truth import to_ticks
 FAR_FUTURE = "9999-12-31T23:59:59Z"
 NO_ACKNOWLEDGEMENT = "1970-01-01T00:00:00Z"
 MODES = ("overlapped", "startinclusive", "endinclusive", "inclusive", "inprogress")
-SORT_FIELDS = {
-    "name": lambda s: s.frame.name.upper(),
-    "starttime": lambda s: s.frame.start,
-    "endtime": lambda s: s.frame.end if not s.in_progress else 2**63,
-}
+#: the orders a search pages in (``EventFrames.ordered`` generates frames in them; closed frames by end
+#: time, then those in progress)
+SORT_FIELDS = ("name", "starttime", "endtime")
 
 
 class EventFrameRoutes:
@@ -242,8 +240,13 @@ class EventFrameRoutes:
         if is_ack is not None:
             is_ack = bool_arg(req, "isAcknowledged", False)
         asset_state = self.model.state(now)
-        chosen: list[EventFrameState] = []
-        for frame in self.frames.frames(lo, min(hi, now), templates):
+        field, descending = sort_order(req, SORT_FIELDS)
+        start, count = paging(req)
+        page: list[EventFrameState] = []
+        skipped = 0
+        for frame in self.frames.ordered(lo, min(hi, now), field, descending, templates, element, now):
+            if len(page) >= count:
+                break
             state = frame.as_of(now)
             if state is None or not _in_range(state, mode, lo, hi):
                 continue
@@ -260,11 +263,11 @@ class EventFrameRoutes:
                 and (can_ack is None or t.can_be_acknowledged == can_ack)
                 and (is_ack is None or acknowledged == is_ack)
             ):
-                chosen.append(state)
-        field, descending = sort_order(req, SORT_FIELDS)
-        chosen.sort(key=lambda s: (SORT_FIELDS[field](s), s.frame.id.int), reverse=descending)
-        start, count = paging(req)
-        return {"Links": {}, "Items": [self.frame_json(req, s) for s in chosen[start : start + count]]}
+                if skipped < start:
+                    skipped += 1
+                else:
+                    page.append(state)
+        return {"Links": {}, "Items": [self.frame_json(req, s) for s in page]}
 
     # ---- routes --------------------------------------------------------------------------------
     def database_frames(self, req: Request, web_id: str) -> dict:

@@ -13,7 +13,9 @@ gives what the server shows at an instant, for the server and the ground truth a
 from __future__ import annotations
 
 import functools
+import heapq
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -233,6 +235,75 @@ class EventFrames:
                         if frame.start <= hi:
                             out.append(frame)
         return out
+
+    def ordered(
+        self,
+        lo: int,
+        hi: int,
+        order: str,
+        descending: bool = False,
+        templates: tuple[str, ...] | None = None,
+        element: uuid.UUID | None = None,
+        now: int | None = None,
+    ) -> Iterator[EventFrame]:
+        """The frames that may be active in ``[lo, hi]`` (as :meth:`frames`), generated lazily in the
+        order a search sorts them (``name``, ``starttime`` or ``endtime``, then by Id), so a search stops
+        generating once its page is full: its cost follows the page, not how far back ``lo`` lies.
+
+        Names are "<template> <element> <start time>", so name order is template and element name (one
+        prefix, shared by equipment of the same name in several units), then start time, hour after hour. Start and end order go hour after hour over every
+        (element, template), holding back only frames whose order later hours could still precede (an
+        end lies at most :data:`MAX_DURATION_S` after its start; a frame still in progress at ``now`` sorts
+        after every closed one). ``element``: only the frames of that equipment or of the equipment under
+        it (a batch references its unit too)."""
+        first, last = (lo - MAX_DURATION_S * TICKS_PER_SECOND) // HOUR, hi // HOUR
+        pairs = [
+            (i, name)
+            for i, e in enumerate(self.equipment)
+            for name, template in EF_TEMPLATES.items()
+            if e.template in template.element_templates
+            and (not templates or name in templates)
+            and (element is None or element in (e.id, e.parent))
+        ]
+        hours = range(last, first - 1, -1) if descending else range(first, last + 1)
+
+        def of(i: int, name: str, hour: int) -> list[EventFrame]:
+            frames = [f for f in self._hour(i, name, hour) if f.start <= hi]
+            return frames[::-1] if descending else frames
+
+        if order == "name":  # equipment of one name in several units share a prefix: merged by hour
+            groups: dict[str, list[tuple[int, str]]] = {}
+            for i, name in pairs:
+                groups.setdefault(f"{name} {self.equipment[i].name} ".upper(), []).append((i, name))
+            for prefix in sorted(groups, reverse=descending):
+                for hour in hours:
+                    frames = [f for i, name in groups[prefix] for f in of(i, name, hour)]
+                    frames.sort(key=lambda f: (f.name.upper(), f.id.int), reverse=descending)
+                    yield from frames
+            return
+        open_after = now if now is not None else 2**63
+
+        def key(f: EventFrame) -> int:
+            if order == "starttime":
+                return f.start
+            return f.end if f.end is not None and f.end <= open_after else 2**63
+
+        sign = -1 if descending else 1
+        held: list[tuple[int, int, EventFrame]] = []
+        for hour in hours:
+            for i, name in pairs:
+                for frame in of(i, name, hour):
+                    heapq.heappush(held, (sign * key(frame), sign * frame.id.int, frame))
+            # frames of the hours still to come sort after this bound
+            bound = (
+                (hour + 1) * HOUR
+                if not descending
+                else -(hour * HOUR + (MAX_DURATION_S * TICKS_PER_SECOND if order == "endtime" else 0))
+            )
+            while held and held[0][0] < bound:
+                yield heapq.heappop(held)[2]
+        while held:
+            yield heapq.heappop(held)[2]
 
     def find(self, frame_id: uuid.UUID) -> EventFrame | None:
         value = frame_id.int

@@ -46,12 +46,12 @@ class MalformedValue(ValueError):
         self.raw = raw
 
 
-def _flag(item: dict, name: str, default: bool) -> bool:
-    value = item.get(name, default)
-    if value is True or value is False:
+def _flag(item: dict, name: str) -> bool | None:
+    """A quality flag as the server sent it; None (unknown) when it sent none: older servers omit
+    ``Annotated`` and ``selectedFields`` can leave out any flag, which says nothing about the value."""
+    value = item.get(name)
+    if value is None or value is True or value is False:
         return value
-    if value is None:
-        return default
     raise MalformedValue(f"{name} is not a boolean", item)
 
 
@@ -73,10 +73,10 @@ def normalise(item: object, stream_units: str | None = None) -> tuple:
     elif type(units) is not str:
         raise MalformedValue("UnitsAbbreviation is not a string", item)
     errors = item.get("Errors")
-    good = _flag(item, "Good", True)
-    questionable = _flag(item, "Questionable", False)
-    substituted = _flag(item, "Substituted", False)
-    annotated = _flag(item, "Annotated", False)
+    good = _flag(item, "Good")
+    questionable = _flag(item, "Questionable")
+    substituted = _flag(item, "Substituted")
+    annotated = _flag(item, "Annotated")
     value_double = value_string = state_code = state_name = None
     is_system = False
     kind = type(value)

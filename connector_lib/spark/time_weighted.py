@@ -36,10 +36,16 @@ COLUMNS = (
 _MICROS_PER_HOUR = 3_600_000_000
 
 
+def is_good() -> Column:
+    """Whether a silver value is good: its ``good`` flag, or, when the server sent none, whether it is a
+    value at all (not a system state or a per-value error)."""
+    return F.coalesce(F.col("good"), ~F.col("value_type").isin("system", "error")) & (F.col("value_type") != "error")
+
+
 def events_of(silver: DataFrame) -> DataFrame:
     """Silver rows as the events the pieces start from: ``number`` (a good numeric value, else null) and
     ``good`` (not a bad value: the time it applies counts as good)."""
-    good = F.col("good") & (F.col("value_type") != "error")
+    good = is_good()
     number = F.when(good & (F.col("value_type") == "number"), F.col("value_double"))
     return silver.select("web_id", "timestamp", "sequence", number.alias("number"), good.alias("good"))
 

@@ -248,7 +248,7 @@ def hourly_aggregates(silver: DataFrame) -> DataFrame:
     numeric values only; ``good_share`` is the share of the hour's events that were good. (The
     time-weighted statistics, which also cover hours without events, are :mod:`.time_weighted`'s.)
     """
-    usable = (F.col("value_type") == "number") & F.col("good")
+    usable = (F.col("value_type") == "number") & time_weighted.is_good()
     num = F.when(usable, F.col("value_double"))
     at = F.when(usable, F.struct("timestamp", "sequence"))
     return (
@@ -262,7 +262,7 @@ def hourly_aggregates(silver: DataFrame) -> DataFrame:
             F.avg(num).alias("mean"),
             F.min_by(num, at).alias("first"),
             F.max_by(num, at).alias("last"),
-            (F.sum(F.col("good").cast("int")) / F.count(F.lit(1))).alias("good_share"),
+            (F.sum(time_weighted.is_good().cast("int")) / F.count(F.lit(1))).alias("good_share"),
             F.first("units", ignorenulls=True).alias("units"),
         )
     )

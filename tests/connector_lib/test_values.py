@@ -111,3 +111,25 @@ def test_malformed_values_are_reported_with_their_payload(item, reason):
     with pytest.raises(MalformedValue) as info:
         normalise(item)
     assert reason in info.value.reason and info.value.raw is item
+
+
+@pytest.mark.parametrize(
+    "fixture,unknown",
+    [
+        ("r06a_pisquare37098_streamset_value_good.json", {"annotated"}),  # a 2018 server: no Annotated
+        ("r06b_pisquare37098_streamset_value_pt_created.json", {"substituted", "annotated"}),
+        ("s02_kukur_tests_recorded_page_of_system_states.json", {"questionable", "substituted", "annotated"}),
+        ("s01_kukur_tests_recorded_duplicates_shutdown.json", {"questionable", "substituted", "annotated"}),
+        ("v07_doc_value_with_errors.json", {"annotated"}),
+    ],
+)
+def test_a_flag_the_server_did_not_send_is_unknown_not_false(fixture, unknown):
+    body = load(fixture)
+    # a stream set's items carry the value in Value; a recorded page's items are the values
+    items = [i["Value"] if "WebId" in i else i for i in body["Items"]] if "Items" in body else [body]
+    for item in items:
+        row = as_dict(item)
+        flags = {f: row[f] for f in ("good", "questionable", "substituted", "annotated")}
+        assert {f for f, v in flags.items() if v is None} == unknown, (fixture, flags)
+        sent = {f for f in flags if f.capitalize() in item and not (f == "good" and row["value_type"] == "error")}
+        assert all(flags[f] is item[f.capitalize()] for f in sent), (fixture, flags)

@@ -140,3 +140,24 @@ def test_random_histories_equal_the_simulators_summary_for_every_complete_hour(s
         "hour timestamp, mean double, share double",
     )
     assert_approx_df_equality(actual, expected, precision=1e-7, ignore_row_order=True)
+
+
+def test_a_value_without_a_good_flag_is_good_unless_it_is_a_system_state(spark):
+    """Servers and selectedFields may omit Good: silver keeps it unknown, gold counts the number as good
+    (and a system state as bad, as every system state is)."""
+    from connector_lib.spark import transforms
+    from tests.conftest import bronze, value
+
+    silver = transforms.silver_values(
+        bronze(
+            spark,
+            [
+                value("A", 0, 4.0, read_at=90, good=None),
+                value("A", 30, None, read_at=90, vtype="system", good=None, state_name="Shutdown", state_code=254),
+                value("A", 60, 8.0, read_at=90, good=None),
+            ],
+        )
+    )
+    events = [(r.number, r.good) for r in time_weighted.events_of(silver).orderBy("timestamp").collect()]
+    assert events == [(4.0, True), (None, False), (8.0, True)]
+    assert [r.good for r in silver.orderBy("timestamp").collect()] == [None, None, None]

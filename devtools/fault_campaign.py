@@ -425,7 +425,8 @@ def resume_points(spark, bronze_view: str, rerun_at: dt.datetime) -> dict:
     chunks were committed before the kill must resume from them (less the lookback), not from where the
     killed update started. Returns the counts of tags committed and of tags resumed from their commit."""
     rows = spark.sql(f"""SELECT web_id, window_start, window_end, status, extracted_at FROM {bronze_view}
-                         WHERE record_kind = 'window' AND raw IS NULL""").collect()
+                         WHERE record_kind = 'window'
+                           AND get_json_object(raw, '$.reread') IS NULL""").collect()
     before = rerun_at.replace(tzinfo=None)  # Spark returns UTC session times without a zone
     committed: dict[str, list] = {}
     first_rerun: dict[str, dt.datetime] = {}

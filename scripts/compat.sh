@@ -18,6 +18,7 @@ MAIN=${VENV:-.venv}
 export SPARK_LOCAL_IP=${SPARK_LOCAL_IP:-127.0.0.1}
 TRANSFORM_TESTS=(
   tests/connector_lib/spark/test_transforms.py
+  tests/connector_lib/spark/test_time_weighted.py
   tests/connector_lib/spark/test_ef_transforms.py
   tests/connector_lib/spark/test_af_transforms.py
 )

@@ -209,6 +209,7 @@ class PIConfig:
     max_retries: int
     backoff_s: float
     keep_value_errors: bool
+    verify_tag_hours: int
     log_level: str
     af_databases: tuple[str, ...]
     af_server: str
@@ -414,6 +415,7 @@ def _reading(flat: Mapping[str, str], now: dt.datetime) -> dict[str, Any]:
         max_concurrent_requests=_int(flat, "pi.max_concurrent_requests", 1, 64),
         partitions=_int(flat, "pi.partitions", 0, 4096),
         keep_value_errors=_bool(flat, "pi.keep_value_errors"),
+        verify_tag_hours=_int(flat, "pi.verify.tag_hours", 0, 1000),
     )
 
 

@@ -314,6 +314,14 @@ SETTINGS: tuple[Setting, ...] = (
         "`pi_extraction_log` and `pi_watermarks.last_error`), `true` keeps them as `error` rows in bronze and "
         "silver and moves on",
     ),
+    Setting(
+        "pi.verify.tag_hours",
+        "0",
+        "how many finished tag-hours of `pi_hourly_gold` each update compares with the PI server's own "
+        "`summary` (TimeWeighted average and percent good), chosen at random from the last two days, into "
+        "`pi_gold_verification` (one row each: both numbers, `matched`); `0` compares none. Each costs one "
+        "small request (docs/gold.md)",
+    ),
 )
 KNOWN_KEYS = frozenset(s.key for s in SETTINGS)
 SECRET_KEYS = frozenset(s.key for s in SETTINGS if s.secret)

@@ -11,6 +11,7 @@ from connector_lib.spark import transforms
 from connector_lib.spark.af_source import af_snapshots_stream
 from connector_lib.spark.ef_source import event_frames_stream
 from connector_lib.spark.pipeline import bronze_layout, bronze_start, pipeline_session, recorded_values_stream
+from connector_lib.spark.verify_source import gold_verification_stream
 
 spark = pipeline_session(globals())
 start = bronze_start(spark)  # the configuration, and the state each source starts from, as of pipeline start
@@ -58,3 +59,15 @@ if start.ef is not None:  # event frames of the AF databases, read at every upda
     )
     def pi_event_frames_bronze():
         return event_frames_stream(spark, ef_options)
+
+
+if start.verify is not None:  # gold checked against the PI server's own summary (pi.verify.tag_hours)
+    verify_options = start.verify
+
+    @dp.table(
+        name="pi_gold_verification",
+        comment="Finished gold tag-hours compared with the PI server's own summary: both numbers and whether "
+        "they match",
+    )
+    def pi_gold_verification():
+        return gold_verification_stream(spark, verify_options)

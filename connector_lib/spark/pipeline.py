@@ -36,6 +36,7 @@ from .ef_source import ef_stream_options
 from .reread import EXTRACTION_LOG, load_rereads
 from .state import BRONZE_TABLE, WATERMARK_TABLE, StateError, current_schema, load_state, qualified
 from .stream_reader import state_option
+from .verify_source import verify_stream_options
 
 log = logging.getLogger(__name__)
 BRONZE_CLUSTERING = ("web_id", "timestamp")
@@ -94,13 +95,15 @@ def prepare_stream_options(spark: SparkSession, config: PIConfig) -> dict[str, s
 class BronzeStart:
     """What an update's bronze streams start from, read once when the pipeline's files are loaded: the
     configuration, and the options of each source (the watermarks and re-read requests for the values,
-    the last AF snapshot, where the last event frame read ended). ``af``/``ef`` are ``None`` when the
-    configuration reads no Asset Framework or no event frames."""
+    the last AF snapshot, where the last event frame read ended, the gold tag-hours to verify). ``af``/``ef``
+    are ``None`` when the configuration reads no Asset Framework or no event frames, ``verify`` when
+    ``pi.verify.tag_hours`` is 0."""
 
     config: PIConfig
     values: dict[str, str]
     af: dict[str, str] | None
     ef: dict[str, str] | None
+    verify: dict[str, str] | None = None
 
 
 def bronze_start(spark: SparkSession) -> BronzeStart:
@@ -111,6 +114,7 @@ def bronze_start(spark: SparkSession) -> BronzeStart:
         prepare_stream_options(spark, config),
         af_stream_options(spark, config) if config.af_databases else None,
         ef_stream_options(spark, config) if config.reads_event_frames else None,
+        verify_stream_options(spark, config),
     )
 
 

@@ -19,7 +19,7 @@ from .context import ServerContext
 from .protocol import ApiError, Request, bool_arg, name_matcher, not_found, page, paging, sort_order
 from .render import format_ticks
 from .routing import Route, Router
-from .stream_routes import STREAM_RESOURCES
+from .stream_routes import STREAM_RESOURCES, stream_set_item
 
 _UNITS_NAMES = {
     "m3/h": "cubic meter per hour",
@@ -460,13 +460,7 @@ class AssetRoutes:
                 items.append({**item, "WebException": {"StatusCode": exc.status, "Errors": exc.messages}})
                 continue
             assert isinstance(content, dict)
-            if resource in ("end", "recordedattime"):
-                item["Value"] = content
-            else:
-                item["Items"] = content["Items"]
-                if resource != "summary":
-                    item["UnitsAbbreviation"] = content.get("UnitsAbbreviation", "")
-            items.append(item)
+            items.append(stream_set_item(item, resource, content))
         return {"Links": {}, "Items": items}
 
     def streamset_value(self, req: Request, web_id: str) -> dict:

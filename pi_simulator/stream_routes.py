@@ -45,6 +45,19 @@ STREAM_RESOURCES = (
 )
 
 
+def stream_set_item(identity: dict, resource: str, content: dict, end_as_list: bool = False) -> dict:
+    """A stream set's item for one stream (``identity``: its WebId, Name, Path and Links) from that stream's
+    own answer to ``resource``: ``Value`` for a one-value answer (``recordedattime``; ``end``, which the
+    vendor's spec lists as ``Items`` of one value for an ad hoc set, ``end_as_list``), else ``Items`` with
+    the stream's units (a summary has none)."""
+    if resource == "recordedattime" or (resource == "end" and not end_as_list):
+        return {**identity, "Value": content}
+    item = {**identity, "Items": [content] if resource == "end" else content["Items"]}
+    if resource != "summary":
+        item["UnitsAbbreviation"] = content.get("UnitsAbbreviation", "")
+    return item
+
+
 class StreamRoutes:
     def __init__(self, ctx: ServerContext, points: PointRoutes):
         self.ctx = ctx
@@ -68,15 +81,32 @@ class StreamRoutes:
         at = int(stream.ticks[i]) if ticks is None else ticks
         return timed_value(point, at, event_value(point, stream.seg, i), bool(stream.good[i]), stream.seg, i)
 
+    def _ticks(self, req: Request, text: str) -> int:
+        try:
+            return pitime.parse_ticks(text, self.ctx.clock(), req.arg("timeZone"))
+        except pitime.TimeParseError as exc:
+            raise ApiError(400, str(exc)) from None
+
     def _times(self, req: Request) -> list[int]:
+        """The ``time`` parameters, in the order given."""
         texts = req.args("time")
         if not texts:
             raise ApiError(400, "The 'time' parameter is required.")
-        now = self.ctx.clock()
-        try:
-            return [pitime.parse_ticks(t, now, req.arg("timeZone")) for t in texts]
-        except pitime.TimeParseError as exc:
-            raise ApiError(400, str(exc)) from None
+        return [self._ticks(req, t) for t in texts]
+
+    def _sorted_times(self, req: Request) -> list[int]:
+        """The ``time`` parameters in ``sortOrder``, within ``MaxReturnedItemsPerCall``."""
+        times = sorted(self._times(req))
+        if enum_arg(req, "sortOrder", ("Ascending", "Descending"), "Ascending") == "Descending":
+            times.reverse()
+        self._within_limit(len(times))
+        return times
+
+    def _recorded(self, point: Point, stream: Stream, at: int, mode: str) -> dict:
+        """The recorded event ``mode`` picks for ``at``, at its own time (or the value then, or no data,
+        at ``at``)."""
+        sample = recorded_at(stream, at, mode)
+        return self._sample(point, stream, sample, at if sample.index is None else None)
 
     def _span(self, req: Request, name: str, default: str | None) -> int | None:
         text = req.arg(name) or default
@@ -109,12 +139,9 @@ class StreamRoutes:
         assert step is not None
         lo, hi = min(start, end), max(start, end)
         first = lo
-        if req.arg("syncTime"):
-            now = self.ctx.clock()
-            try:
-                sync = pitime.parse_ticks(req.arg("syncTime"), now, req.arg("timeZone"))
-            except pitime.TimeParseError as exc:
-                raise ApiError(400, str(exc)) from None
+        sync_text = req.arg("syncTime")
+        if sync_text:
+            sync = self._ticks(req, sync_text)
             boundary = enum_arg(req, "syncTimeBoundaryType", ("Inside", "Outside"), "Inside")
             first = sync + ((lo - sync) // step) * step  # the grid point at or before lo
             if first < lo and boundary == "Inside":
@@ -130,34 +157,22 @@ class StreamRoutes:
     def interpolated_at_times(self, req: Request, web_id: str) -> dict:
         self._no_filter(req)
         point = self.points.readable(req, web_id)
-        times = sorted(self._times(req))
-        if enum_arg(req, "sortOrder", ("Ascending", "Descending"), "Ascending") == "Descending":
-            times.reverse()
-        self._within_limit(len(times))
+        times = self._sorted_times(req)
         stream = self._stream(point, min(times), max(times))
         return self._values(point, [self._sample(point, stream, stream.value_at(t), t) for t in times])
 
     def recorded_at_time(self, req: Request, web_id: str) -> dict:
         point = self.points.readable(req, web_id)
-        (at,) = self._times(req)[:1]
+        at = self._times(req)[0]
         mode = enum_arg(req, "retrievalMode", RETRIEVAL_MODES, "Auto")
-        stream = self._stream(point, at, at)
-        sample = recorded_at(stream, at, mode)
-        return self._sample(point, stream, sample, at if sample.index is None else None)
+        return self._recorded(point, self._stream(point, at, at), at, mode)
 
     def recorded_at_times(self, req: Request, web_id: str) -> dict:
         point = self.points.readable(req, web_id)
-        times = sorted(self._times(req))
-        if enum_arg(req, "sortOrder", ("Ascending", "Descending"), "Ascending") == "Descending":
-            times.reverse()
-        self._within_limit(len(times))
+        times = self._sorted_times(req)
         mode = enum_arg(req, "retrievalMode", RETRIEVAL_MODES, "Auto")
         stream = self._stream(point, min(times), max(times))
-        items = []
-        for at in times:
-            sample = recorded_at(stream, at, mode)
-            items.append(self._sample(point, stream, sample, at if sample.index is None else None))
-        return self._values(point, items)
+        return self._values(point, [self._recorded(point, stream, at, mode) for at in times])
 
     def plot(self, req: Request, web_id: str) -> dict:
         """Per interval, its first, last, lowest, highest and first bad event (each once), in time order."""
@@ -207,7 +222,7 @@ class StreamRoutes:
         if not req.arg("time"):
             return self.points.value(req, web_id)
         point = self.points.readable(req, web_id)
-        (at,) = self._times(req)[:1]
+        at = self._times(req)[0]
         stream = self._stream(point, at, at)
         return self._sample(point, stream, stream.value_at(at), at)
 

@@ -15,6 +15,7 @@ from . import webid
 from .context import ServerContext
 from .protocol import ApiError, Request, max_count
 from .routing import Route, Router
+from .stream_routes import STREAM_RESOURCES, stream_set_item
 
 
 class StreamSetRoutes:
@@ -81,23 +82,12 @@ class StreamSetRoutes:
 
     def each(self, req: Request, resource: str) -> dict:
         """``streamsets/{resource}``: each stream's ``streams/{webId}/{resource}`` with the stream's name
-        and path; a resource of several values gives ``Items`` (and the stream's units, except summaries),
-        a resource of one value gives ``Value``."""
+        and path (:func:`.stream_routes.stream_set_item`)."""
         items = []
         for wid in self._webids(req):
             content = self.router.call(req, ["streams", wid, resource])
             assert isinstance(content, dict)
-            item = {**self._identity(req, wid)}
-            if resource in SINGLE_VALUE:
-                item["Value"] = content
-            elif resource == "end":  # the vendor's spec gives ad hoc end a list of one value per stream
-                item["Items"] = [content]
-                item["UnitsAbbreviation"] = content.get("UnitsAbbreviation", "")
-            else:
-                item["Items"] = content["Items"]
-                if resource != "summary":
-                    item["UnitsAbbreviation"] = content.get("UnitsAbbreviation", "")
-            items.append(item)
+            items.append(stream_set_item(self._identity(req, wid), resource, content, end_as_list=True))
         return {"Links": {}, "Items": items}
 
     def _identity(self, req: Request, wid: str) -> dict:
@@ -113,10 +103,9 @@ class StreamSetRoutes:
         }
 
 
-#: resources whose answer is one value (a stream set item carries it as ``Value``)
-SINGLE_VALUE = frozenset({"recordedattime"})
-#: the stream set resources answered stream by stream through :meth:`StreamSetRoutes.each`
-EACH = ("end", "interpolated", "interpolatedattimes", "recordedattime", "recordedattimes", "plot", "summary")
+#: the stream set resources answered stream by stream through :meth:`StreamSetRoutes.each` (``recorded``
+#: has its own, which bounds the streams times ``maxCount``)
+EACH = tuple(r for r in (*STREAM_RESOURCES, "end") if r != "recorded")
 
 
 def _each(resource: str):

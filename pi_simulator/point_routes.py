@@ -199,6 +199,9 @@ class PointRoutes:
         path = req.arg("path")
         if not path:
             raise ApiError(400, "The 'path' parameter is required.")
+        return self.point_json(req, self._point_at(path))
+
+    def _point_at(self, path: str) -> Point:
         server, _, tag = path.lstrip("\\").partition("\\")
         point = self.archive.by_name.get(tag.upper())
         if point is not None and not self.archive.exists(point, self.ctx.now()):
@@ -209,7 +212,7 @@ class PointRoutes:
                 "The specified path was not found. If more details are needed, "
                 "please contact your PI Web API administrator for help in enabling debug mode.",
             )
-        return self.point_json(req, point)
+        return point
 
     def point(self, req: Request, web_id: str) -> dict:
         return self.point_json(req, self.ctx.point_from_webid(web_id))
@@ -223,21 +226,13 @@ class PointRoutes:
         mode = enum_arg(req, "includeMode", ("All", "ItemsWithExceptionOnly", "ItemsWithoutExceptionOnly"), "All")
         items = []
         for kind, identifier in asked:
+            item: dict = {"Identifier": identifier, "IdentifierType": kind, "Object": None, "Exception": None}
             try:
-                if kind == "Path":
-                    found = self.point_by_path(Request("GET", "points", {"path": [identifier]}, base_url=req.base_url))
-                else:
-                    found = self.point(req, identifier)
-                items.append({"Identifier": identifier, "IdentifierType": kind, "Object": found, "Exception": None})
+                point = self._point_at(identifier) if kind == "Path" else self.ctx.point_from_webid(identifier)
+                item["Object"] = self.point_json(req, point)
             except ApiError as exc:
-                items.append(
-                    {
-                        "Identifier": identifier,
-                        "IdentifierType": kind,
-                        "Object": None,
-                        "Exception": {"Errors": exc.messages},
-                    }
-                )
+                item["Exception"] = {"Errors": exc.messages}
+            items.append(item)
         failed = any(i["Exception"] is not None for i in items)
         if mode == "ItemsWithExceptionOnly":
             items = [i for i in items if i["Exception"] is not None]

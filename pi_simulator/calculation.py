@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .model import TICKS_PER_SECOND, Segment
+from .model import TICKS_PER_SECOND, Archive, Point, Segment
 
 NO_DATA = ("No Data", 248)
 CALC_FAILED = ("Calc Failed", 249)
@@ -95,6 +95,17 @@ class Stream:
         self.step = step or not numeric
         self.good = seg.system_code == 0
 
+    @classmethod
+    def around(cls, archive: Archive, point: Point, start: int, end: int, as_of: int) -> Stream:
+        """The stream of ``point`` over ``[start, end]`` as of ``as_of`` (ticks), with the events on either
+        side that its values at ``start`` and ``end`` need."""
+        return cls(archive.events_around(point, start, end, as_of), point.numeric, point.step)
+
+    def held(self, step: bool | None) -> bool:
+        """Whether values hold between events: the point's ``Step``, or ``step`` when a calculation basis
+        overrides it (a non-numeric point always holds)."""
+        return self.step if step is None else (step or not self.numeric)
+
     def __len__(self) -> int:
         return len(self.ticks)
 
@@ -102,7 +113,7 @@ class Stream:
         """The value at ``ticks``: an event exactly then (the first of several), else the previous event
         held (stepped, non-numeric, bad, or nothing good after it to interpolate towards) or the line
         between the previous and the next event."""
-        step = self.step if step is None else (step or not self.numeric)
+        step = self.held(step)
         i = int(np.searchsorted(self.ticks, ticks, side="left"))
         if i < len(self.ticks) and self.ticks[i] == ticks:
             return Sample(index=i)
@@ -181,7 +192,7 @@ def _time_weighted(stream: Stream, start: int, end: int, step: bool | None) -> d
     points = [(start, stream.value_at(start, step))]
     points += [(int(stream.ticks[i]), Sample(index=i)) for i in stream.between(start, end, include_end=False)]
     points.append((end, stream.value_at(end, step)))
-    held = stream.step if step is None else (step or not stream.numeric)
+    held = stream.held(step)
     pieces = []  # (length in seconds, value at its start, value at its end) of the good numeric time
     good_s = 0.0
     for (t0, a), (t1, b) in zip(points, points[1:]):

@@ -65,8 +65,7 @@ class StreamRoutes:
 
     # ---- helpers -------------------------------------------------------------------------------
     def _stream(self, point: Point, start: int, end: int) -> Stream:
-        seg = self.ctx.archive.events_around(point, min(start, end), max(start, end), self.ctx.now())
-        return Stream(seg, point.numeric, point.step)
+        return Stream.around(self.ctx.archive, point, min(start, end), max(start, end), self.ctx.now())
 
     def _sample(self, point: Point, stream: Stream, sample: Sample, ticks: int | None = None) -> dict:
         """A sample as a ``TimedValue``: stamped ``ticks`` (a calculated value) or its event's own time."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from .calculation import Stream, intervals, summarize
 from .model import DIGITAL_SETS, TICKS_PER_SECOND, Archive, system_state_name
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -70,12 +71,8 @@ def recorded(
     return rows
 
 
-def _stream(archive: Archive, tag: str, start: dt.datetime, end: dt.datetime, as_of: dt.datetime):
-    from .calculation import Stream
-
-    point = archive.by_name[tag.upper()]
-    seg = archive.events_around(point, to_ticks(start), to_ticks(end), to_ticks(as_of))
-    return Stream(seg, point.numeric, point.step)
+def _stream(archive: Archive, tag: str, start: dt.datetime, end: dt.datetime, as_of: dt.datetime) -> Stream:
+    return Stream.around(archive, archive.by_name[tag.upper()], to_ticks(start), to_ticks(end), to_ticks(as_of))
 
 
 def interpolated(
@@ -99,8 +96,6 @@ def summary(
 ) -> list[tuple[dt.datetime, float | None]]:
     """PI's ``summary_type`` of ``tag`` per ``duration`` from ``start`` to ``end`` (one interval without
     it) by ``basis``, as of ``as_of``: (interval start, value; None when the interval had no good data)."""
-    from .calculation import intervals, summarize
-
     s = _stream(archive, tag, start, end, as_of)
     step = None if duration is None else to_ticks(_EPOCH + duration)
     out = []

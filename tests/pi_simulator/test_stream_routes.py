@@ -37,7 +37,7 @@ def iso(when: dt.datetime) -> str:
     return format_ticks(to_ticks(when))
 
 
-def get(server, archive, point, resource: str, **params) -> requests.Response:
+def get(server, point, resource: str, **params) -> requests.Response:
     wid = server.api.point_webid(point)
     return requests.get(f"{server.url}/streams/{wid}/{resource}", params=params, timeout=30)
 
@@ -47,8 +47,8 @@ def ok(response: requests.Response) -> dict:
     return response.json()
 
 
-def recorded(server, archive, point, start=START - HOUR, end=END + HOUR) -> list[dict]:
-    return ok(get(server, archive, point, "recorded", startTime=iso(start), endTime=iso(end)))["Items"]
+def recorded(server, point, start=START - HOUR, end=END + HOUR) -> list[dict]:
+    return ok(get(server, point, "recorded", startTime=iso(start), endTime=iso(end)))["Items"]
 
 
 def seconds(text: str) -> float:
@@ -75,8 +75,8 @@ def good_numbers(items: list[dict]) -> tuple[np.ndarray, np.ndarray]:
 
 def test_interpolated_values_lie_on_the_line_between_recorded_events(server, archive):
     point = continuous_point(archive)
-    events = recorded(server, archive, point)
-    got = ok(get(server, archive, point, "interpolated", startTime=iso(START), endTime=iso(END), interval="5m"))
+    events = recorded(server, point)
+    got = ok(get(server, point, "interpolated", startTime=iso(START), endTime=iso(END), interval="5m"))
     assert len(got["Items"]) == 13  # both ends included
     assert [seconds(i["Timestamp"]) for i in got["Items"]] == [300.0 * k for k in range(13)]
     t, v = good_numbers(events)
@@ -87,9 +87,9 @@ def test_interpolated_values_lie_on_the_line_between_recorded_events(server, arc
 
 def test_a_stepped_point_holds_its_previous_event(server, archive):
     point = next(p for p in archive.points if p.point_type == "Int32")
-    events = recorded(server, archive, point)
+    events = recorded(server, point)
     times = [START + dt.timedelta(minutes=m) for m in (7, 23, 41)]
-    got = ok(get(server, archive, point, "interpolatedattimes", time=[iso(t) for t in times]))["Items"]
+    got = ok(get(server, point, "interpolatedattimes", time=[iso(t) for t in times]))["Items"]
     for when, item in zip(times, got):
         before = [e for e in events if e["Timestamp"] <= iso(when)][-1]
         assert item["Value"] == before["Value"] and item["Timestamp"] == iso(when)
@@ -97,10 +97,10 @@ def test_a_stepped_point_holds_its_previous_event(server, archive):
 
 def test_the_time_weighted_average_is_the_integral_of_the_interpolated_line(server, archive):
     point = continuous_point(archive)
-    fine = ok(get(server, archive, point, "interpolated", startTime=iso(START), endTime=iso(END), interval="1s"))
+    fine = ok(get(server, point, "interpolated", startTime=iso(START), endTime=iso(END), interval="1s"))
     values = np.array([i["Value"] for i in fine["Items"]], dtype=float)
     integral = np.trapezoid(values, dx=1.0) / 3600.0
-    summary = ok(get(server, archive, point, "summary", startTime=iso(START), endTime=iso(END), summaryType="All"))
+    summary = ok(get(server, point, "summary", startTime=iso(START), endTime=iso(END), summaryType="All"))
     by_type = {i["Type"]: i["Value"] for i in summary["Items"]}
     assert by_type["Average"]["Value"] == pytest.approx(integral, rel=1e-5)
     assert by_type["PercentGood"]["Value"] == pytest.approx(100.0)
@@ -125,7 +125,6 @@ def test_summary_durations_give_one_item_per_type_and_interval(server, archive):
     got = ok(
         get(
             server,
-            archive,
             point,
             "summary",
             startTime=iso(START),
@@ -137,7 +136,7 @@ def test_summary_durations_give_one_item_per_type_and_interval(server, archive):
     )["Items"]
     assert [i["Type"] for i in got] == ["Average"] * 6 + ["Count"] * 6
     assert [i["Value"]["Timestamp"] for i in got[:6]] == [iso(START + dt.timedelta(minutes=10 * k)) for k in range(6)]
-    whole = ok(get(server, archive, point, "summary", startTime=iso(START), endTime=iso(END), summaryType="Average"))
+    whole = ok(get(server, point, "summary", startTime=iso(START), endTime=iso(END), summaryType="Average"))
     # six equal, fully good intervals: the hour's mean is the mean of theirs
     assert np.mean([i["Value"]["Value"] for i in got[:6]]) == pytest.approx(whole["Items"][0]["Value"]["Value"])
     assert all(i["Value"]["Value"] == pytest.approx(600.0) for i in got[6:])  # good seconds
@@ -145,11 +144,10 @@ def test_summary_durations_give_one_item_per_type_and_interval(server, archive):
 
 def test_event_weighted_average_is_the_mean_of_the_recorded_events(server, archive):
     point = continuous_point(archive)
-    events = recorded(server, archive, point, START, END)
+    events = recorded(server, point, START, END)
     got = ok(
         get(
             server,
-            archive,
             point,
             "summary",
             startTime=iso(START),
@@ -165,45 +163,43 @@ def test_event_weighted_average_is_the_mean_of_the_recorded_events(server, archi
 
 def test_a_non_numeric_point_is_summarised_by_count_only(server, archive):
     point = next(p for p in archive.points if p.point_type == "Digital")
-    refused = get(server, archive, point, "summary", startTime=iso(START), endTime=iso(END), summaryType="Average")
+    refused = get(server, point, "summary", startTime=iso(START), endTime=iso(END), summaryType="Average")
     assert refused.status_code == 400 and "non-numeric" in refused.json()["Errors"][0]
-    count = ok(get(server, archive, point, "summary", startTime=iso(START), endTime=iso(END), summaryType="Count"))
+    count = ok(get(server, point, "summary", startTime=iso(START), endTime=iso(END), summaryType="Count"))
     assert 0 < count["Items"][0]["Value"]["Value"] <= 3600
 
 
 def test_recorded_at_time_modes_agree_with_the_recorded_events(server, archive):
     point = continuous_point(archive)
-    events = recorded(server, archive, point, START, END)
+    events = recorded(server, point, START, END)
     middle = events[len(events) // 2]
     at = middle["Timestamp"]
     for mode in ("Exact", "AtOrBefore", "AtOrAfter"):
-        assert ok(get(server, archive, point, "recordedattime", time=at, retrievalMode=mode)) == middle, mode
-    before = ok(get(server, archive, point, "recordedattime", time=at, retrievalMode="before"))
-    after = ok(get(server, archive, point, "recordedattime", time=at, retrievalMode="After"))
+        assert ok(get(server, point, "recordedattime", time=at, retrievalMode=mode)) == middle, mode
+    before = ok(get(server, point, "recordedattime", time=at, retrievalMode="before"))
+    after = ok(get(server, point, "recordedattime", time=at, retrievalMode="After"))
     index = events.index(middle)
     assert before["Timestamp"] < at < after["Timestamp"]
     assert before == [e for e in events[:index] if e["Timestamp"] < at][-1]
     assert after == [e for e in events[index:] if e["Timestamp"] > at][0]
-    missing = ok(
-        get(server, archive, point, "recordedattime", time=iso(START - dt.timedelta(days=3650)), retrievalMode="Exact")
-    )
+    missing = ok(get(server, point, "recordedattime", time=iso(START - dt.timedelta(days=3650)), retrievalMode="Exact"))
     assert missing["Good"] is False and missing["Value"]["Name"] == "No Data"
 
 
 def test_value_at_a_time_is_the_interpolated_value(server, archive):
     point = continuous_point(archive)
     when = START + dt.timedelta(minutes=17, seconds=3)
-    at = ok(get(server, archive, point, "value", time=iso(when)))
-    interpolated = ok(get(server, archive, point, "interpolatedattimes", time=iso(when)))["Items"][0]
+    at = ok(get(server, point, "value", time=iso(when)))
+    interpolated = ok(get(server, point, "interpolatedattimes", time=iso(when)))["Items"][0]
     assert at == interpolated
-    snapshot = ok(get(server, archive, point, "value"))
+    snapshot = ok(get(server, point, "value"))
     assert snapshot["Timestamp"] > iso(END)
 
 
 def test_a_plot_shows_recorded_events_including_each_intervals_first_and_last(server, archive):
     point = continuous_point(archive)
-    events = recorded(server, archive, point, START, END)
-    got = ok(get(server, archive, point, "plot", startTime=iso(START), endTime=iso(END), intervals=12))["Items"]
+    events = recorded(server, point, START, END)
+    got = ok(get(server, point, "plot", startTime=iso(START), endTime=iso(END), intervals=12))["Items"]
     assert got and all(item in events for item in got)
     assert got[0] == events[0] and got[-1] == events[-1]
     assert len(got) <= 5 * 12 and len(got) < len(events)
@@ -224,7 +220,7 @@ def test_a_plot_shows_recorded_events_including_each_intervals_first_and_last(se
     ],
 )
 def test_bad_parameters_are_a_400_naming_them(server, archive, resource, params, says):
-    response = get(server, archive, continuous_point(archive), resource, **params)
+    response = get(server, continuous_point(archive), resource, **params)
     assert response.status_code == 400 and says in response.json()["Errors"][0], response.text
 
 

@@ -17,7 +17,7 @@ from pyspark.sql.datasource import DataSource
 from ..af import AF_COLUMNS, snapshot
 from ..config import PIConfig
 from ..timeutil import UTC
-from .once import OncePerUpdateReader, start_options
+from .once import PerDatabaseReader, start_options
 
 AF_BRONZE = "pi_af_bronze"
 SCHEMA = ", ".join(f"{name} {kind}" for name, kind in AF_COLUMNS)
@@ -39,7 +39,7 @@ class PIAFDataSource(DataSource):
         )
 
 
-class AFStreamReader(OncePerUpdateReader):
+class AFStreamReader(PerDatabaseReader):
     def __init__(self, config: PIConfig, last_snapshot: dt.datetime | None, state: dict):
         super().__init__(config, state)
         self.last_snapshot = last_snapshot

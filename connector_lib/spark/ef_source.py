@@ -16,7 +16,7 @@ from pyspark.sql.datasource import DataSource
 
 from ..config import PIConfig
 from ..eventframes import EF_COLUMNS, read_event_frames
-from .once import OncePerUpdateReader, start_options
+from .once import PerDatabaseReader, start_options
 
 EF_BRONZE = "pi_event_frames_bronze"
 SCHEMA = ", ".join(f"{name} {kind}" for name, kind in EF_COLUMNS)
@@ -37,7 +37,7 @@ class PIEventFrameDataSource(DataSource):
         )
 
 
-class EventFrameStreamReader(OncePerUpdateReader):
+class EventFrameStreamReader(PerDatabaseReader):
     def __init__(self, config: PIConfig, since: dict[str, str], state: dict):
         super().__init__(config, state)
         self.since = {k.lower(): v for k, v in since.items()}  # database path -> the previous ok read's end

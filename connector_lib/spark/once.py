@@ -1,5 +1,6 @@
-"""A stream that adds at most one micro-batch per pipeline update: one Spark partition per configured AF
-database, read by a subclass (AF snapshots, event frame reads).
+"""A stream that adds at most one micro-batch per pipeline update, when a subclass says a read is due: one
+Spark partition per configured AF database (:class:`PerDatabaseReader`: AF snapshots, event frame reads),
+or whatever partitions the subclass plans (the gold verification's sample).
 
 Declarative Pipelines run streaming tables with an available-now trigger, which asks for the latest
 offset until it stops moving: the offset moves once, when the subclass says a read is due, to a new
@@ -34,21 +35,33 @@ class DatabasePartition(InputPartition):
 
 
 class OncePerUpdateReader(PlannedStreamReader):
+    """Subclasses say whether the stream reads at all (:meth:`reads`), whether this update's read is due
+    (:meth:`due`) and what partitions a due read has (:meth:`plan`)."""
+
     def __init__(self, config: PIConfig, state: dict | None = None):
         super().__init__(state)
         self.config = config
         self._planned: dict | None = None
+
+    def reads(self) -> bool:
+        """Whether the stream has anything to read in any update."""
+        raise NotImplementedError
 
     def due(self, start: dict) -> bool:
         """Whether this update reads; ``self.resumed(start)`` is false on the first run or after a full
         refresh."""
         raise NotImplementedError
 
+    def plan(self, planned_at: str, first: bool) -> list[InputPartition]:
+        """The partitions of a due read planned at ``planned_at`` (ISO); ``first``: the stream's first
+        micro-batch (first run or full refresh: its table is empty)."""
+        raise NotImplementedError
+
     def initialOffset(self) -> dict:
         return {"round": 0, "at": None}
 
     def latestOffset(self, start: dict | None = None, limit=None) -> dict:
-        if self._planned is None and self.config.af_databases and (start is None or self.due(start)):
+        if self._planned is None and self.reads() and (start is None or self.due(start)):
             round_no = int(start.get("round") or 0) + 1 if start is not None else None
             self._planned = {"round": round_no, "at": dt.datetime.now(UTC).isoformat()}
         return self._planned or start or self.initialOffset()
@@ -59,8 +72,17 @@ class OncePerUpdateReader(PlannedStreamReader):
         self.check_state(start)
         if end.get("round") is None and not self.due(start):
             return []
-        first = not self.resumed(start)
-        return [DatabasePartition(name, end["at"], first) for name in self.config.af_databases]
+        return self.plan(end["at"], first=not self.resumed(start))
+
+
+class PerDatabaseReader(OncePerUpdateReader):
+    """One partition per configured AF database, each read by :meth:`read_database` with one client."""
+
+    def reads(self) -> bool:
+        return bool(self.config.af_databases)
+
+    def plan(self, planned_at: str, first: bool) -> list[InputPartition]:
+        return [DatabasePartition(name, planned_at, first) for name in self.config.af_databases]
 
     def read(self, partition) -> Iterator[tuple]:
         """The rows of the partition's database, read by :meth:`read_database` with one client."""

@@ -114,7 +114,7 @@ def bronze_start(spark: SparkSession) -> BronzeStart:
         prepare_stream_options(spark, config),
         af_stream_options(spark, config) if config.af_databases else None,
         ef_stream_options(spark, config) if config.reads_event_frames else None,
-        verify_stream_options(spark, config),
+        verify_stream_options(spark, config) if config.verify_tag_hours else None,
     )
 
 

@@ -22,12 +22,11 @@ from ..client import PIWebAPIClient
 from ..config import PIConfig
 from ..timeutil import UTC, from_epoch_micros
 from ..verify import NON_NUMERIC, VERIFY_COLUMNS, TagHour, verify
+from .curation import GOLD_TABLE
 from .datasource import reader_options
+from .once import OncePerUpdateReader
 from .state import WATERMARK_TABLE, current_schema, qualified
-from .stream_reader import PlannedStreamReader, state_option
 
-VERIFICATION_TABLE = "pi_gold_verification"
-GOLD_TABLE = "pi_hourly_gold"
 SCHEMA = ", ".join(f"{name} {kind}" for name, kind in VERIFY_COLUMNS)
 #: how far back the sample reaches
 SAMPLE_DAYS = 2
@@ -42,11 +41,7 @@ class PIVerifyDataSource(DataSource):
         return SCHEMA
 
     def streamReader(self, schema):
-        return VerifyStreamReader(
-            PIConfig.from_options(self.options),
-            json.loads(self.options.get("sample") or "[]"),
-            json.loads(self.options.get("state") or "{}"),
-        )
+        return VerifyStreamReader(PIConfig.from_options(self.options), json.loads(self.options.get("sample") or "[]"))
 
 
 class SamplePartition(InputPartition):
@@ -54,28 +49,22 @@ class SamplePartition(InputPartition):
         super().__init__(json.dumps({"sample": sample, "at": planned_at}))
 
 
-class VerifyStreamReader(PlannedStreamReader):
-    """One micro-batch per update when the sample holds tag-hours, none otherwise."""
+class VerifyStreamReader(OncePerUpdateReader):
+    """One micro-batch per update when the sample holds tag-hours, none otherwise. It keeps no state of its
+    own (each update's sample is drawn afresh), so it has none to check at start."""
 
-    def __init__(self, config: PIConfig, sample: list, state: dict):
-        super().__init__(state)
-        self.config = config
+    def __init__(self, config: PIConfig, sample: list):
+        super().__init__(config)
         self.sample = sample
-        self._planned: dict | None = None
 
-    def initialOffset(self) -> dict:
-        return {"round": 0, "at": None}
+    def reads(self) -> bool:
+        return bool(self.sample)
 
-    def latestOffset(self, start: dict | None = None, limit=None) -> dict:
-        if self._planned is None and self.sample:
-            round_no = int(start.get("round") or 0) + 1 if start is not None else None
-            self._planned = {"round": round_no, "at": dt.datetime.now(UTC).isoformat()}
-        return self._planned or start or self.initialOffset()
+    def due(self, start: dict) -> bool:
+        return self.reads()
 
-    def partitions(self, start: dict, end: dict):
-        if self.is_restart_probe(start, end) or not self.sample or end.get("at") is None:
-            return []
-        return [SamplePartition(self.sample, end["at"])]
+    def plan(self, planned_at: str, first: bool) -> list[InputPartition]:
+        return [SamplePartition(self.sample, planned_at)]
 
     def read(self, partition) -> Iterator[tuple]:
         spec = json.loads(partition.value)
@@ -130,14 +119,10 @@ def gold_sample(spark: SparkSession, config: PIConfig, now: dt.datetime | None =
     return [[r.web_id, r.tag, r.h, r.time_weighted_mean, r.time_weighted_good_share, r.point_type] for r in rows]
 
 
-def verify_stream_options(spark: SparkSession, config: PIConfig) -> dict[str, str] | None:
-    """Register ``pi_verify`` and draw this update's sample; None when ``pi.verify.tag_hours`` is 0."""
-    if not config.verify_tag_hours:
-        return None
+def verify_stream_options(spark: SparkSession, config: PIConfig) -> dict[str, str]:
+    """Register ``pi_verify`` and draw this update's sample (``pi.verify.tag_hours`` of them)."""
     spark.dataSource.register(PIVerifyDataSource)
-    table = qualified(current_schema(spark), VERIFICATION_TABLE)
-    options = {**reader_options(config), **state_option(table, spark.catalog.tableExists(table))}
-    return {**options, "sample": json.dumps(gold_sample(spark, config), separators=(",", ":"))}
+    return {**reader_options(config), "sample": json.dumps(gold_sample(spark, config), separators=(",", ":"))}
 
 
 def gold_verification_stream(spark: SparkSession, options: dict[str, str]) -> DataFrame:

@@ -76,19 +76,22 @@ def apply_batch(batch: DataFrame, batch_id: int, targets: Targets, gold_check=No
     spark = batch.sparkSession
     is_value = F.col("record_kind") == "value"
     is_window = F.col("record_kind") == "window"
+    # regular windows read to completion move a tag's horizon, and with it its gold (changed_spans)
+    moves = is_window & transforms.reread_id().isNull() & (F.col("status") == "ok")
     (bounds,) = batch.agg(
         F.count(F.when(is_value, 1)).alias("values"),
         F.count(F.when(is_window, 1)).alias("windows"),
         F.min(F.when(is_value, F.unix_micros("timestamp"))).alias("lo"),
         F.max(F.when(is_value, F.unix_micros("timestamp"))).alias("hi"),
-        F.min(F.when(is_window, F.unix_micros("window_start"))).alias("window_lo"),
-        F.max(F.when(is_window, F.unix_micros("window_end"))).alias("window_hi"),
+        F.min(F.when(moves, F.unix_micros("window_start"))).alias("window_lo"),
+        F.max(F.when(moves, F.unix_micros("window_end"))).alias("window_hi"),
     ).collect()
     lo = from_epoch_micros(bounds.lo) if bounds.values else None
     hi = from_epoch_micros(bounds.hi) if bounds.values else None
+    reach = [from_epoch_micros(m) for m in (bounds.lo, bounds.hi, bounds.window_lo, bounds.window_hi) if m is not None]
     if batch_id == 0:
         rebuild_tables(spark, targets)
-        load_first_batch(batch, targets, bounds.values, lo, hi, gold_check)
+        load_first_batch(batch, targets, bounds.values, lo, hi, gold_check, max(reach, default=None))
         return
     former_gold = migrate_columns(spark, targets)
     if lo is not None and hi is not None:
@@ -98,19 +101,26 @@ def apply_batch(batch: DataFrame, batch_id: int, targets: Targets, gold_check=No
     if former_gold:
         recompute_gold(spark, targets, gold_check)
         return
-    reach = [from_epoch_micros(m) for m in (bounds.lo, bounds.hi, bounds.window_lo, bounds.window_hi) if m is not None]
     if reach:
         merge_gold(spark, batch, targets, min(reach), max(reach), gold_check)
 
 
 def load_first_batch(
-    batch: DataFrame, targets: Targets, values: int, lo: dt.datetime | None, hi: dt.datetime | None, gold_check=None
+    batch: DataFrame,
+    targets: Targets,
+    values: int,
+    lo: dt.datetime | None,
+    hi: dt.datetime | None,
+    gold_check=None,
+    horizon: dt.datetime | None = None,
 ) -> None:
     """Micro-batch 0 into the three tables just emptied. Silver and the watermarks are appended from
     their folds, not merged (a backfill's first micro-batch holds its whole history; a merge would join it
     against nothing); gold, an hourly summary far smaller, goes through the same merge as later batches,
     so a fail rule stops it with its own message rather than as a failed write task. ``values``: how many
-    value rows the batch holds; ``lo``/``hi``: its first and last value time (None: no values).
+    value rows the batch holds; ``lo``/``hi``: its first and last value time (None: no values);
+    ``horizon``: the latest end of the regular windows it read, which no watermark passes (gold's hours
+    run up to the watermarks).
 
     Silver is written in time slices of about :data:`SILVER_ROWS_PER_FILE` rows, each sorted by tag:
     a later merge joins on its own time range, and a file spanning the whole history would overlap
@@ -127,8 +137,7 @@ def load_first_batch(
     if lo is not None and hi is not None:
         spark = batch.sparkSession
         hourly = transforms.hourly_gold(spark.read.table(targets.silver), spark.read.table(targets.watermarks))
-        (last,) = spark.read.table(targets.watermarks).agg(F.max(F.unix_micros("watermark")).alias("m")).collect()
-        end = max(hi, from_epoch_micros(last.m)) if last.m is not None else hi
+        end = max(hi, horizon or hi)
         upsert_gold(spark, hourly, targets.gold, hour_floor(lo), hour_floor(end) + HOUR, gold_check)
 
 

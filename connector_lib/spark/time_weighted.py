@@ -99,7 +99,7 @@ def hourly(events: DataFrame, tags: DataFrame) -> DataFrame:
         F.when(F.col("good"), length_s).otherwise(F.lit(0.0)).alias("good_s"),
         F.when(F.col("number").isNotNull(), length_s).alias("numeric_s"),
         F.when(F.col("number").isNotNull(), (at(lo) + at(hi)) / 2 * length_s).alias("area"),
-        F.least(F.col("end_us"), hour_us + _MICROS_PER_HOUR).alias("known_to"),
+        hi.alias("known_to"),
     )
     grouped = parts.groupBy("web_id", "hour_index").agg(
         F.sum("good_s").alias("good_s"),

@@ -49,10 +49,11 @@ class TagHour:
     numeric: bool = True  # a digital or text point has no average: only its percent good is compared
 
 
-def agrees(ours: float | None, theirs: float | None) -> bool:
+def agrees(ours: float | None, theirs: float | None, tolerance: float = TOLERANCE) -> bool:
+    """Both absent, or equal within ``tolerance`` (relative, and absolute near zero)."""
     if ours is None or theirs is None:
         return ours is None and theirs is None
-    return math.isclose(ours, theirs, rel_tol=TOLERANCE, abs_tol=TOLERANCE)
+    return math.isclose(ours, theirs, rel_tol=tolerance, abs_tol=tolerance)
 
 
 #: PI point types without numbers, whose summaries offer Count and PercentGood only

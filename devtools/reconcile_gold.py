@@ -11,19 +11,18 @@ must equal it.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass, field
 
 from connector_lib.timeutil import epoch_micros, from_epoch_micros
+from connector_lib.verify import NON_NUMERIC, agrees
 from pi_simulator.api import PiWebApi
 from pi_simulator.protocol import Request
 from pi_simulator.render import format_ticks
 from pi_simulator.truth import to_ticks
 
 HOUR = dt.timedelta(hours=1)
-#: PI point types without numbers: only the good share is compared
-NON_NUMERIC = frozenset({"Digital", "String", "Timestamp", "Blob"})
-#: relative tolerance: gold works in microseconds, the simulator in 100 ns ticks
+#: gold keeps microseconds, the simulator 100 ns ticks; both sum the same values, so far closer than a
+#: real server (connector_lib.verify.TOLERANCE)
 TOLERANCE = 1e-9
 
 
@@ -45,12 +44,6 @@ class GoldReconciliation:
     @property
     def exact(self) -> bool:
         return not self.differing and not self.missing
-
-
-def _close(a: float | None, b: float | None) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    return math.isclose(a, b, rel_tol=TOLERANCE, abs_tol=TOLERANCE)
 
 
 def reconcile_gold(
@@ -108,7 +101,7 @@ def reconcile_gold(
                 result.missing += 1
                 continue
             mean, share = gold[key]
-            if _close(mean, want_mean) and _close(share, want_share):
+            if agrees(mean, want_mean, TOLERANCE) and agrees(share, want_share, TOLERANCE):
                 result.matched += 1
             else:
                 result.differing.append((row.tag, hour, mean, want_mean, share, want_share))

@@ -1,8 +1,8 @@
 """``python -m devtools.spec_subset SWAGGER.json OUT.json``: the part of the vendor's PI Web API Swagger
 specification the simulator's read API answers, for tests/pi_simulator/test_spec_conformance.py.
 
-Keeps the GET operations of :data:`PATHS` and every definition their responses reach (transitively), as
-the vendor wrote them; the spec a PI Web API serves at ``/piwebapi/help/specification`` is the input.
+Keeps the GET operations of :data:`PATHS`, the Stream Updates operations of :data:`UPDATES` and every
+definition their responses reach (transitively), as the vendor wrote them; the spec a PI Web API serves at ``/piwebapi/help/specification`` is the input.
 """
 
 from __future__ import annotations
@@ -46,6 +46,14 @@ PATHS = (
     "/streamsets/{webId}/value",
 )
 
+#: Stream Updates: registration (POST) and retrieval (GET), (path, method)
+UPDATES = (
+    ("/streams/{webId}/updates", "post"),
+    ("/streams/updates/{marker}", "get"),
+    ("/streamsets/updates", "post"),
+    ("/streamsets/updates", "get"),
+)
+
 
 def _refs(node: object) -> set[str]:
     if isinstance(node, dict):
@@ -57,7 +65,9 @@ def _refs(node: object) -> set[str]:
 
 
 def subset(spec: dict) -> dict:
-    paths = {p: {"get": spec["paths"][p]["get"]} for p in PATHS}
+    paths: dict[str, dict] = {p: {"get": spec["paths"][p]["get"]} for p in PATHS}
+    for path, method in UPDATES:
+        paths.setdefault(path, {})[method] = spec["paths"][path][method]
     wanted, seen = _refs(paths), set()
     while wanted - seen:
         name = sorted(wanted - seen)[0]

@@ -43,6 +43,12 @@ def main(argv: list[str] | None = None) -> int:
         help="generated point-hours kept in memory, about 1.5 KB each (default 8192)",
     )
     serve.add_argument(
+        "--updates-cache-seconds",
+        type=float,
+        default=900.0,
+        help="how long a Stream Updates registration lives unused (default 900, PI Web API's cache expiry)",
+    )
+    serve.add_argument(
         "--faults",
         default="",
         metavar="PLAN",
@@ -96,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         max_concurrency=args.max_concurrency,
         faults=faults,
         tls=tls,
+        updates_cache_s=args.updates_cache_seconds,
     )
     print(f"PI Web API simulator: {server.url} ({args.tags} points, seed {args.seed})", flush=True)
     try:

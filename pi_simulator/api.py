@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable
 
-from . import asset_routes, batch, eventframe_routes, point_routes, stream_routes, streamset_routes
+from . import asset_routes, batch, eventframe_routes, point_routes, stream_routes, streamset_routes, updates
 from .af import AssetModel
 from .asset_routes import AssetRoutes
 from .batch import BatchController
@@ -27,6 +27,7 @@ from .protocol import Request, Response
 from .routing import Router
 from .stream_routes import StreamRoutes
 from .streamset_routes import StreamSetRoutes
+from .updates import UpdateRoutes
 
 
 class PiWebApi:
@@ -41,10 +42,12 @@ class PiWebApi:
         faults: FaultPlan | None = None,
         assets: AssetModel | None = None,
         point_denials: dict[str, Iterable[str]] | None = None,
+        updates_cache_s: float = 900.0,
     ):
         """``assets``: the Asset Framework behind the AF routes; by default one derived from the archive,
         built on the first AF request. ``point_denials``: user -> tag names whose point security denies
-        that user reading (403), as a PI Data Archive's per-identity point security does."""
+        that user reading (403), as a PI Data Archive's per-identity point security does.
+        ``updates_cache_s``: how long a Stream Updates registration lives unused (:mod:`updates`)."""
         self.ctx = ServerContext(archive, clock, max_items_per_call)
         self.faults = FaultInjector(faults)
         self.require_csrf_header = require_csrf_header
@@ -53,11 +56,13 @@ class PiWebApi:
         self._eventframes: EventFrameRoutes | None = None
         self.points = PointRoutes(self.ctx, self.faults, point_denials)
         self.streams = StreamRoutes(self.ctx, self.points)
+        self.updates = UpdateRoutes(self.ctx, self.points, updates_cache_s)
         self.router = Router(
             [
                 (point_routes.ROUTES, lambda: self.points),
                 (stream_routes.ROUTES, lambda: self.streams),
                 (streamset_routes.ROUTES, lambda: self.streamsets),
+                (updates.ROUTES, lambda: self.updates),
                 (asset_routes.ROUTES, lambda: self.assets),
                 (eventframe_routes.ROUTES, lambda: self.eventframes),
                 (batch.ROUTES, lambda: self.batch),

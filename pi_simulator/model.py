@@ -341,6 +341,32 @@ class Archive:
             merged = _select(merged, cut)
         return merged
 
+    def arrivals(self, point: Point, start_ticks: int, end_ticks: int) -> list[Segment]:
+        """The events with ``start <= tick <= end`` as first written, one segment per hour, each with when
+        its events became visible and when (if ever) they are edited: what a data pipe reports as it
+        happens. Without :class:`ArchiveChanges` an event is visible at its own time and never edited."""
+        lo = max(start_ticks, point.created_ticks)
+        parts = []
+        for s in range(lo // SEGMENT_TICKS, end_ticks // SEGMENT_TICKS + 1) if end_ticks >= lo else ():
+            seg = self._segment(point.point_id, s)
+            seg = _select(seg, (seg.ticks >= lo) & (seg.ticks <= end_ticks))
+            if seg.visible is None:
+                n = len(seg.ticks)
+                seg = dataclasses.replace(
+                    seg,
+                    visible=seg.ticks.copy(),
+                    edit_at=np.full(n, NEVER, dtype=np.int64),
+                    edited_number=seg.number,
+                    edited_text=seg.text,
+                )
+            parts.append(seg)
+        return parts
+
+    @property
+    def longest_change_delay(self) -> int:
+        """Ticks: the longest an event can take from its timestamp to its last change (arrival, then edit)."""
+        return int((self.changes.max_delay_s + self.changes.max_edit_delay_s) * TICKS_PER_SECOND) + 1
+
     def events_around(self, point: Point, start_ticks: int, end_ticks: int, as_of: int) -> Segment:
         """The events a calculation over ``[start, end]`` needs, as of ``as_of``: those inside, the last
         one before (the value holding at ``start``) and the first one after (the end of the line a

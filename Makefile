@@ -21,7 +21,7 @@ test: bootstrap
 
 ## the inner loop: the unit layer only (no Spark session, no pipeline run), in about a minute
 fast: bootstrap
-	@$(PY) -m pytest -q -p no:cacheprovider -m "not spark and not e2e and not pipelines" tests
+	@$(PY) -m pytest -q -p no:cacheprovider -m "not spark and not e2e and not pipelines and not slow" tests
 
 ## ruff (lint, import order, format check) and mypy on connector_lib; `make format` applies ruff's fixes
 lint: bootstrap

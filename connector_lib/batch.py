@@ -29,7 +29,14 @@ from .paging import items_of
 
 def get_body(client: PIWebAPIClient, resources: Sequence[str]) -> dict[str, dict]:
     """The body of a batch call of GETs, keyed ``"0"``, ``"1"``, ... in the order of ``resources``."""
-    return {str(i): {"Method": "GET", "Resource": client.url(resource)} for i, resource in enumerate(resources)}
+    return body(client, [("GET", resource) for resource in resources])
+
+
+def body(client: PIWebAPIClient, requests: Sequence[tuple[str, str]]) -> dict[str, dict]:
+    """The body of a batch call of ``(method, resource)`` sub-requests, keyed ``"0"``, ``"1"``, ..."""
+    return {
+        str(i): {"Method": method, "Resource": client.url(resource)} for i, (method, resource) in enumerate(requests)
+    }
 
 
 def _detail(content: Any) -> str:
@@ -83,21 +90,36 @@ def get_all(
     """The ``Items`` of each GET in ``resources``, read in one batch call; sub-requests that fail
     transiently are sent again (only they) by the retry rule above. ``where(i)`` names sub-request ``i``
     in the error raised when one fails for good."""
-    found: dict[int, list] = {}
-    pending = list(range(len(resources)))
+    items = []
+    for i, answer in enumerate(send_all(client, config, [("GET", r) for r in resources])):
+        if isinstance(answer, PIWebAPIError):
+            raise PIWebAPIError(f"{where(i)}: {answer}", answer.status, answer.transient, answer.payload)
+        items.append(answer["Items"])
+    return items
+
+
+def send_all(
+    client: PIWebAPIClient, config: PIConfig, requests: Sequence[tuple[str, str]]
+) -> list[dict | PIWebAPIError]:
+    """The ``Content`` of each ``(method, resource)`` sub-request (an object with ``Items``), or the error it
+    failed with for good, in the order of ``requests``; sent in one batch call, and the sub-requests that
+    fail transiently sent again (only they) by the retry rule above. A failure of the call itself raises."""
+    found: dict[int, dict | PIWebAPIError] = {}
+    pending = list(range(len(requests)))
     attempt = 0
     while pending:
-        answers = client.batch(get_body(client, [resources[i] for i in pending]))
+        answers = client.batch(body(client, [requests[i] for i in pending]))
         failed: list[int] = []
         for slot, i in enumerate(pending):
             try:
-                found[i] = sub_items(answers, str(slot))
+                found[i] = sub_content(answers, str(slot))
             except PIWebAPIError as exc:
-                if not should_retry(exc.transient, attempt, config.max_retries):
-                    raise PIWebAPIError(f"{where(i)}: {exc}", exc.status, exc.transient, exc.payload) from None
-                failed.append(i)
+                if should_retry(exc.transient, attempt, config.max_retries):
+                    failed.append(i)
+                else:
+                    found[i] = exc
         if failed:  # each was judged worth another attempt above
             time.sleep(backoff(attempt, config.backoff_s))
             attempt += 1
         pending = failed
-    return [found[i] for i in range(len(resources))]
+    return [found[i] for i in range(len(requests))]

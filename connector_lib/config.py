@@ -26,6 +26,7 @@ from .timeutil import parse_duration, parse_time
 
 AUTH_TYPES = ("basic", "bearer", "kerberos", "anonymous")
 KERBEROS_MUTUAL = ("required", "optional", "disabled")
+READ_MODES = ("recorded", "updates", "auto")
 
 
 class ConfigError(ValueError):
@@ -198,6 +199,8 @@ class PIConfig:
     settle_lag_s: float
     reread_table: str
     max_window_s: float
+    read_mode: str
+    markers_per_request: int
     tags_per_request: int
     page_size: int
     max_items_per_call: int
@@ -407,6 +410,8 @@ def _reading(flat: Mapping[str, str], now: dt.datetime) -> dict[str, Any]:
         settle_lag_s=_duration(flat, "pi.settle_lag"),
         reread_table=_table_name(flat, "pi.reread_table"),
         max_window_s=_duration(flat, "pi.max_window", allow_zero=False),
+        read_mode=_choice(flat, "pi.read_mode", READ_MODES),
+        markers_per_request=_int(flat, "pi.updates.markers_per_request", 1, 1000),
         tags_per_request=_int(flat, "pi.tags_per_request", 1, 10000),
         page_size=page_size,
         max_items_per_call=max_items,

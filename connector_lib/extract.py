@@ -15,6 +15,7 @@ paging is :class:`connector_lib.paging.TimePager`; sub-answers are checked and r
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import time
@@ -72,7 +73,10 @@ def read_windows(
 
     Up to ``pi.max_concurrent_requests`` batch calls are in flight at once; answers are processed in
     the order the calls were made, so at most that many answers are held in memory."""
-    active = [WindowRead(t, config.max_items_per_call) for t in tasks]
+    for task in tasks:
+        if task.events is not None:
+            yield from delivered_window(task, now())
+    active = [WindowRead(t, config.max_items_per_call) for t in tasks if t.events is None]
     with ThreadPoolExecutor(max_workers=config.max_concurrent_requests, thread_name_prefix="pi-batch") as pool:
         while active:
             groups = [active[i : i + config.tags_per_request] for i in range(0, len(active), config.tags_per_request)]
@@ -203,6 +207,21 @@ def _plain_page(r: WindowRead, items: list, units) -> PageOf | None:
     return PageOf(items, columns, r.task.window_columns(), r.last_micros, r.seq, units=units)
 
 
+def delivered_window(task: WindowTask, at: dt.datetime) -> Iterator[tuple]:
+    """A window whose values Stream Updates delivered (:mod:`connector_lib.follow` only makes one of values
+    added after the tag's watermark): their rows, each value's sequence counted among the window's values
+    at its instant, and the window's completion record."""
+    r = WindowRead(task, 1)
+    events = [{k: v for k, v in e.items() if k not in EVENT_ONLY} if type(e) is dict else e for e in task.events or ()]
+    yield from value_rows(r, events, None, at)
+    r.done = True
+    yield _completion(r, at)
+
+
+#: the fields of a Stream Updates event that are not a value's
+EVENT_ONLY = ("Action", "PreviousEventAction")
+
+
 def value_rows(r: WindowRead, items: list, units, extracted_at: dt.datetime) -> Iterator[tuple]:
     """The careful path, for a page the columnar decoder declines: one value at a time, odd values typed
     or quarantined with their payload, each keeping its sequence among the values of its instant."""
@@ -254,24 +273,29 @@ def _fail_or_retry(r: WindowRead, config: PIConfig, message: str, transient: boo
 
 def _completion(r: WindowRead, at: dt.datetime) -> tuple:
     """The window's completion record; a re-read window names its request in ``raw`` (see
-    :func:`window_context`), which keeps it out of the watermarks."""
+    :func:`window_context`), which keeps it out of the watermarks. A failed window carries no Stream
+    Updates marker: the events after it may have been consumed, so a restart reads the tag from its
+    watermark with ``recorded`` instead of resuming from the marker."""
     return _row(
         record_kind="window",
         **r.task.window_columns(),
         status="failed" if r.error else "ok",
         error=r.error,
         value_count=r.count,
-        raw=window_context(r.task),
+        raw=window_context(r.task if not r.error else dataclasses.replace(r.task, marker=None)),
         extracted_at=at,
     )
 
 
 def window_context(task: WindowTask) -> str | None:
-    """What a completion record carries in ``raw``: ``reread`` (the request a re-read window serves) and
-    ``step`` (the tag's Step attribute, which gold's time-weighted mean follows), when known. (The column
+    """What a completion record carries in ``raw``: ``reread`` (the request a re-read window serves),
+    ``step`` (the tag's Step attribute, which gold's time-weighted mean follows) and ``marker`` (the tag's
+    Stream Updates marker once the window is in bronze), when known. (The column
     exists for every record kind; a new bronze column would break existing streaming tables, whose source
     schema is fixed when they are created.)"""
-    context = {k: v for k, v in (("reread", task.reread), ("step", task.step)) if v is not None}
+    context = {
+        k: v for k, v in (("reread", task.reread), ("step", task.step), ("marker", task.marker)) if v is not None
+    }
     return json.dumps(context) if context else None
 
 

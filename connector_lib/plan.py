@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .config import PIConfig
 from .discovery import Tag
@@ -32,6 +32,12 @@ class WindowTask:
     digital_set: str = ""
     reread: str | None = None  # the id of the re-read request this window serves (docs/state.md)
     step: bool | None = None  # the tag's Step attribute, carried to the watermarks for gold
+    #: with Stream Updates (connector_lib.follow): the tag's marker once this window is in bronze, kept
+    #: with the watermarks so a restart resumes from it
+    marker: str | None = None
+    #: the values Stream Updates delivered for this window (``TimedValue`` objects): the window is written
+    #: from them, not read with ``recorded``
+    events: tuple | None = field(default=None, hash=False)
 
     @classmethod
     def of(
@@ -68,12 +74,16 @@ class WindowTask:
             self.digital_set,
             self.reread,
             self.step,
+            self.marker,
+            list(self.events) if self.events is not None else None,
         ]
 
     @classmethod
     def from_json(cls, data: list) -> WindowTask:
-        """Also the eight fields an offset written before ``step`` was carried holds."""
+        """Also the eight fields an offset written before ``step`` was carried holds, and the nine of one
+        written before Stream Updates."""
         wid, tag, start, end, prior, ptype, dset, reread, *rest = data
+        rest += [None] * (3 - len(rest))
         return cls(
             wid,
             tag,
@@ -83,7 +93,9 @@ class WindowTask:
             ptype,
             dset,
             reread,
-            rest[0] if rest else None,
+            rest[0],
+            rest[1],
+            tuple(rest[2]) if rest[2] is not None else None,
         )
 
 

@@ -163,6 +163,21 @@ SETTINGS: tuple[Setting, ...] = (
         "do not read values newer than now minus this lag",
     ),
     Setting(
+        "pi.read_mode",
+        "recorded",
+        "`recorded`: every micro-batch reads each tag's new window with `recorded`; `updates`: tags that "
+        "caught up follow PI Web API Stream Updates (registered in batches, one marker per tag kept with "
+        "the watermarks, many markers retrieved per call), and any loss of continuity falls back to a "
+        "`recorded` read from the tag's watermark ([state.md](state.md#stream-updates)); `auto`: `updates` "
+        "where the server offers it, `recorded` where it does not",
+    ),
+    Setting(
+        "pi.updates.markers_per_request",
+        "100",
+        "Stream Updates: tags registered, or markers retrieved, per `streamsets/updates` sub-request of a "
+        "batch-controller call (the markers travel in the URL)",
+    ),
+    Setting(
         "pi.max_window",
         "1d",
         "longest time range read for one tag in one micro-batch (backfill chunks)",

@@ -43,11 +43,13 @@ class PiWebApi:
         assets: AssetModel | None = None,
         point_denials: dict[str, Iterable[str]] | None = None,
         updates_cache_s: float = 900.0,
+        stream_updates: bool = True,
     ):
         """``assets``: the Asset Framework behind the AF routes; by default one derived from the archive,
         built on the first AF request. ``point_denials``: user -> tag names whose point security denies
         that user reading (403), as a PI Data Archive's per-identity point security does.
-        ``updates_cache_s``: how long a Stream Updates registration lives unused (:mod:`updates`)."""
+        ``updates_cache_s``: how long a Stream Updates registration lives unused (:mod:`updates`);
+        ``stream_updates=False``: a PI Web API from before Stream Updates (its routes answer 404)."""
         self.ctx = ServerContext(archive, clock, max_items_per_call)
         self.faults = FaultInjector(faults)
         self.require_csrf_header = require_csrf_header
@@ -62,7 +64,7 @@ class PiWebApi:
                 (point_routes.ROUTES, lambda: self.points),
                 (stream_routes.ROUTES, lambda: self.streams),
                 (streamset_routes.ROUTES, lambda: self.streamsets),
-                (updates.ROUTES, lambda: self.updates),
+                (updates.ROUTES if stream_updates else (), lambda: self.updates),
                 (asset_routes.ROUTES, lambda: self.assets),
                 (eventframe_routes.ROUTES, lambda: self.eventframes),
                 (batch.ROUTES, lambda: self.batch),

@@ -151,6 +151,7 @@ class BatchController:
         )
         if (
             fault in ("value_errors", "hostile")
+            and "updates" not in path.lower()  # Stream Updates items are not values
             and resp.status == 200
             and isinstance(resp.content, dict)
             and isinstance(resp.content.get("Items"), list)

@@ -106,6 +106,12 @@ class UpdateRoutes:
         self._lock = threading.Lock()
         self._signups: dict[str, Signup] = {}
         self._by_stream: dict[tuple[str | None, int], str] = {}
+        self._made = 0
+
+    @property
+    def registrations(self) -> int:
+        """Registrations made so far (each answered ``Succeeded``), expired ones included."""
+        return self._made
 
     def forget_all(self) -> None:
         """Drop every registration (tests: what a server restart does)."""
@@ -135,6 +141,7 @@ class UpdateRoutes:
             status = "AlreadyRegistered"
             if signup is None:
                 status = "Succeeded"
+                self._made += 1
                 signup = Signup(uuid.uuid4().hex, req.user, point.point_id, web_id, now)
                 signup.positions[0] = now
                 self._signups[signup.key] = signup

@@ -162,6 +162,7 @@ def hourly_gold_schema(spark: SparkSession):
 #: created before them gets them at the next micro-batch (:func:`migrate_columns`).
 ADDED_COLUMNS = (
     ("watermarks", "step", "boolean"),
+    ("watermarks", "marker", "string"),
     ("gold", "time_weighted_good_share", "double"),
     ("gold", "last_event_at", "timestamp"),
     ("gold", "last_event_value", "double"),

@@ -22,6 +22,7 @@ from ..client import PIWebAPIClient
 from ..config import PIConfig
 from ..discovery import Tag, discover_tags
 from ..extract import WindowTask, read_windows
+from ..follow import Follower
 from ..plan import partition_tasks, plan_rereads, plan_windows
 from ..reread import RereadRequest
 from ..timeutil import UTC, parse_time
@@ -52,9 +53,12 @@ def reader_options(
     watermarks: dict[str, dt.datetime] | None = None,
     densities: dict[str, float] | None = None,
     rereads: list[RereadRequest] | None = None,
+    markers: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """Options for ``spark.readStream.format("pi")``. Secrets travel under keys Spark redacts."""
     options = config.to_options()
+    if markers:
+        options["markers"] = json.dumps(markers, separators=(",", ":"))
     if watermarks is not None:
         options["watermarks"] = json.dumps({k: v.isoformat() for k, v in watermarks.items()}, separators=(",", ":"))
     if densities:
@@ -87,6 +91,7 @@ class PIDataSource(DataSource):
             json.loads(self.options.get("densities") or "{}"),
             rereads,
             json.loads(self.options.get("state") or "{}"),
+            json.loads(self.options.get("markers") or "{}"),
         )
 
 
@@ -135,9 +140,14 @@ class PIStreamReader(PlannedStreamReader):
         densities: dict[str, float] | None = None,
         rereads: list[RereadRequest] | None = None,
         state: dict | None = None,
+        markers: dict[str, str] | None = None,
     ):
         super().__init__(state)
         self.config = config
+        self.markers = markers or {}
+        self._client: PIWebAPIClient | None = None
+        self.follower = Follower(config, {}, self._driver_client, lambda: dt.datetime.now(UTC))
+        self._follow_before: dt.datetime | None = None
         self.watermarks = watermarks
         self.densities = densities or {}
         self.rereads = rereads or []
@@ -157,6 +167,13 @@ class PIStreamReader(PlannedStreamReader):
 
     def prepareForTriggerAvailableNow(self) -> None:
         self._target = self._now_bound()
+        self._follow_before = dt.datetime.now(UTC)
+
+    def _driver_client(self) -> PIWebAPIClient:
+        """The client of the reader's own calls (Stream Updates registrations and retrieves), made once."""
+        if self._client is None:
+            self._client = PIWebAPIClient(self.config)
+        return self._client
 
     def _start_state(self, start: dict) -> list[Tag]:
         """The tags this reader follows, discovered (and their positions set) on first use."""
@@ -170,6 +187,8 @@ class PIStreamReader(PlannedStreamReader):
         marks = self.watermarks if resumed else {}
         self._active_marks = {t.web_id: marks[t.web_id] for t in tags if t.web_id in marks}
         self._positions = {t.web_id: self._active_marks.get(t.web_id, backfill) for t in tags}
+        # a tag resumes following Stream Updates from the marker its last committed window left
+        self.follower.markers = {w: m for w, m in self.markers.items() if w in self._active_marks} if resumed else {}
         for request in self.rereads:  # from the initial offset, earlier re-reads are gone with bronze too
             covered = request.covered if resumed else {}
             for tag in tags:
@@ -185,7 +204,13 @@ class PIStreamReader(PlannedStreamReader):
     def _plan(self, start: dict, end: dt.datetime) -> list[WindowTask]:
         """The next windows up to ``end``; positions move on as soon as they are planned."""
         tags = self._start_state(start)
-        tasks = plan_windows(tags, self._positions, self._active_marks, self._lookback_done, self.config, end)
+        followed, lost = self.follower.follow(tags, self._positions, self._follow_before)
+        for web_id in lost:  # read again from the watermark, its lookback included
+            self._active_marks.setdefault(web_id, self._positions[web_id])
+            self._lookback_done.discard(web_id)
+        polled = [t for t in tags if not self.follower.following(t.web_id)]
+        tasks = plan_windows(polled, self._positions, self._active_marks, self._lookback_done, self.config, end)
+        tasks = followed + self.follower.register_caught_up(tasks, end)
         for task in tasks:
             self._positions[task.web_id] = task.end
             self._lookback_done.add(task.web_id)

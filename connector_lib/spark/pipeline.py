@@ -64,7 +64,9 @@ def prepare_stream_options(spark: SparkSession, config: PIConfig) -> dict[str, s
     bronze = qualified(where, BRONZE_TABLE)
     try:
         found = spark.catalog.tableExists(bronze)
-        watermarks, densities = load_state(spark, qualified(where, WATERMARK_TABLE), bronze) if found else ({}, {})
+        watermarks, densities, markers = (
+            load_state(spark, qualified(where, WATERMARK_TABLE), bronze) if found else ({}, {}, {})
+        )
     except Exception as exc:  # noqa: BLE001 - any failure to read the state stops the update, in one line
         raise StateError(
             f"pipeline state: cannot read the watermarks in {where} ({first_line(exc)}); the update "
@@ -82,13 +84,14 @@ def prepare_stream_options(spark: SparkSession, config: PIConfig) -> dict[str, s
         ) from exc
     use_level(config.log_level or "info")  # the driver log of every update says what it started from
     log.info(
-        "pipeline state in %s: %s; watermarks of %d tags, %d re-read requests",
+        "pipeline state in %s: %s; watermarks of %d tags (%d with Stream Updates markers), %d re-read requests",
         where,
         "bronze found" if found else "no bronze yet (first update)",
         len(watermarks),
+        len(markers),
         len(rereads),
     )
-    return {**reader_options(config, watermarks, densities, rereads), **state_option(bronze, found)}
+    return {**reader_options(config, watermarks, densities, rereads, markers), **state_option(bronze, found)}
 
 
 @dataclass(frozen=True)

@@ -92,8 +92,10 @@ def current_coverage(spark: SparkSession, table: str = WATERMARK_TABLE, bronze: 
     if view is None:
         return transforms.watermarks(tail)
     # the view's coverage enters as one ok window per tag, then the island rule runs over it and the tail
+    carried = [F.col(c).alias(c) for c in ("step", "marker") if c in view.columns]
     covered = view.where(F.col("watermark").isNotNull()).select(
         F.lit("window").alias("record_kind"),
+        (F.to_json(F.struct(*carried)) if carried else F.lit(None).cast("string")).alias("raw"),
         "web_id",
         "tag",
         F.col("coverage_start").alias("window_start"),
@@ -108,22 +110,26 @@ def current_coverage(spark: SparkSession, table: str = WATERMARK_TABLE, bronze: 
 
 def load_state(
     spark: SparkSession, table: str = WATERMARK_TABLE, bronze: str = BRONZE_TABLE
-) -> tuple[dict[str, dt.datetime], dict[str, float]]:
-    """Watermarks and value densities (values per second read so far); empty on the first run.
-    Densities let the planner balance partitions by expected values."""
+) -> tuple[dict[str, dt.datetime], dict[str, float], dict[str, str]]:
+    """Watermarks, value densities (values per second read so far) and Stream Updates markers; empty on
+    the first run. Densities let the planner balance partitions by expected values; a tag with a marker
+    resumes following Stream Updates from it."""
     coverage = current_coverage(spark, table, bronze)
     if coverage is None:
-        return {}, {}
+        return {}, {}, {}
+    marker = "marker" if "marker" in coverage.columns else "CAST(NULL AS STRING) AS marker"
     rows = (
         coverage.where("watermark IS NOT NULL")
         .selectExpr(
             "web_id",
             "unix_micros(watermark) AS micros",
             "rows_read / greatest(unix_seconds(watermark) - unix_seconds(coverage_start), 1) AS density",
+            marker,
         )
         .collect()
     )
     return (
         {r.web_id: from_epoch_micros(r.micros) for r in rows},
         {r.web_id: float(r.density) for r in rows if r.density is not None},
+        {r.web_id: r.marker for r in rows if r.marker},
     )

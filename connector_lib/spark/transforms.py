@@ -78,6 +78,7 @@ WATERMARK_COLUMNS = (
     "tag",
     "point_type",
     "step",
+    "marker",
     "coverage_start",
     "watermark",
     "last_status",
@@ -128,7 +129,16 @@ def last_reads(windows: DataFrame) -> DataFrame:
         .groupBy("web_id")
         .agg(
             F.max_by(
-                F.struct("tag", "status", "error", "window_end", "point_type", step_of().alias("step")), "extracted_at"
+                F.struct(
+                    "tag",
+                    "status",
+                    "error",
+                    "window_end",
+                    "point_type",
+                    step_of().alias("step"),
+                    marker_of().alias("marker"),
+                ),
+                "extracted_at",
             ).alias("l"),
             F.max("extracted_at").alias("updated_at"),
             F.max("last_ok").alias("last_ok_at"),
@@ -139,6 +149,7 @@ def last_reads(windows: DataFrame) -> DataFrame:
             F.col("l.tag").alias("tag"),
             F.col("l.point_type").alias("point_type"),
             F.col("l.step").alias("step"),
+            F.col("l.marker").alias("marker"),
             F.col("l.status").alias("last_status"),
             F.col("l.error").alias("last_error"),
             F.col("l.window_end").alias("last_window_end"),
@@ -199,6 +210,7 @@ def extend_watermarks(state: DataFrame, bronze: DataFrame) -> DataFrame:
         pick("tag"),
         pick("point_type"),
         F.coalesce(pick("step"), F.col("s.step")).alias("step"),
+        pick("marker"),
         pick("last_status"),
         pick("last_error"),
         pick("last_window_end"),
@@ -206,6 +218,11 @@ def extend_watermarks(state: DataFrame, bronze: DataFrame) -> DataFrame:
         F.greatest("b.updated_at", "s.updated_at").alias("updated_at"),
     )
     return merged.join(covered, "web_id", "left").select(*WATERMARK_COLUMNS)
+
+
+def marker_of() -> Column:
+    """The Stream Updates marker that continues after the window (null: the tag is read with recorded)."""
+    return F.get_json_object(F.col("raw"), "$.marker")
 
 
 def step_of() -> Column:

@@ -1,6 +1,7 @@
 """chispa tests of the silver, watermark and gold transformations on a real local Spark."""
 
 import datetime as dt
+import json
 
 import pytest
 from chispa import assert_approx_df_equality, assert_df_equality
@@ -215,16 +216,21 @@ def test_state_at_start_takes_the_completion_records_committed_after_the_last_re
 
     spark.sql("CREATE DATABASE IF NOT EXISTS state_test")
     refreshed_at = 40  # minute of the view's last refresh
+
+    def following(record, marker):  # a window of a tag following Stream Updates
+        return {**record, "raw": json.dumps({"marker": marker})}
+
     old = [
-        window("A", 0, 30, "ok", 30, 30),
+        following(window("A", 0, 30, "ok", 30, 30), "mA1"),
         window("B", 0, 10, "ok", 10, 10),
+        following(window("D", 0, 10, "ok", 10, 10), "mD"),  # in the view only: its marker carried from there
         # an ok window the view must have had a reason to leave out: read long before its refresh, it is
         # not read again (only records newer than the refresh, less a clock margin, are)
         window("A", 90, 120, "ok", refreshed_at - 20, 5),
     ]
     tail = [
         window("A", 29, 60, "ok", 61, 31),
-        window("A", 60, 90, "ok", 91, 30),  # lookback, then a chunk
+        following(window("A", 60, 90, "ok", 91, 30), "mA2"),  # lookback, then a chunk
         window("B", 10, 20, "failed", 62),
         window("B", 20, 30, "ok", 62, 10),  # a gap: B stays at 10
         window("C", 0, 10, "ok", 63, 20),
@@ -232,19 +238,25 @@ def test_state_at_start_takes_the_completion_records_committed_after_the_last_re
         {**window("A", 90, 500, "ok", 65), "raw": '{"reread": "x"}'},
     ]  # a re-read never counts
     bronze(spark, old).write.format("delta").mode("overwrite").saveAsTable("state_test.bronze")
-    view = transforms.watermarks(bronze(spark, old[:2]))
+    view = transforms.watermarks(bronze(spark, old[:3]))
     view.withColumn("updated_at", F.lit(at(refreshed_at))).write.format("delta").mode("overwrite").saveAsTable(
         "state_test.marks"
     )
     bronze(spark, tail).write.format("delta").mode("append").saveAsTable("state_test.bronze")  # after the refresh
-    marks, densities = load_state(spark, "state_test.marks", "state_test.bronze")
-    assert marks == {"WA": at(90), "WB": at(10), "WC": at(20)}
+    marks, densities, markers = load_state(spark, "state_test.marks", "state_test.bronze")
+    assert marks == {"WA": at(90), "WB": at(10), "WC": at(20), "WD": at(10)}
+    assert markers == {"WA": "mA2", "WD": "mD"}  # B's and C's last reads were recorded ones
     assert densities["WA"] == pytest.approx(91 / (90 * 60))  # the view's 30 values plus the tail's 61
     # without the view (killed during the very first update) bronze alone gives the same
     spark.sql("DROP TABLE state_test.marks")
-    assert load_state(spark, "state_test.marks", "state_test.bronze")[0] == {"WA": at(120), "WB": at(10), "WC": at(20)}
+    assert load_state(spark, "state_test.marks", "state_test.bronze")[0] == {
+        "WA": at(120),
+        "WB": at(10),
+        "WC": at(20),
+        "WD": at(10),
+    }
     spark.sql("DROP TABLE state_test.bronze")
-    assert load_state(spark, "state_test.marks", "state_test.bronze") == ({}, {})
+    assert load_state(spark, "state_test.marks", "state_test.bronze") == ({}, {}, {})
 
 
 def test_the_watermark_view_is_used_as_is_only_when_bronze_committed_nothing_after_it(spark):

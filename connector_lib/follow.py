@@ -1,0 +1,165 @@
+"""Following tags with Stream Updates (``pi.read_mode = updates`` or ``auto``): what each micro-batch reads
+for the tags that have a marker, and when a tag gets one.
+
+A tag is *polled* (read with ``recorded`` windows by :func:`connector_lib.plan.plan_windows`) until its
+window reaches the micro-batch's end; that micro-batch registers it and then stretches the window to the
+moment the registration was answered, before the window is read: every value that arrives after the
+registration comes as an event, and every value before it is in the window.
+From then on the tag *follows*: each micro-batch retrieves what changed since its marker, and
+
+* values added after the tag's position (``Add``, stamped after the tag's watermark and not after the
+  retrieve) are written as they came, in a window from the position to the retrieve
+  (:func:`connector_lib.extract.delivered_window`): each is the first value at its instant, so its
+  sequence is its place among the values of the window at that instant;
+* anything else (a value inserted before the newest, an edit, a second value at an instant already
+  written, a value stamped after the retrieve, a removal, a refresh) makes the tag's window a ``recorded``
+  read from the earliest instant touched to the retrieve, which gives every instant's values with their
+  sequences exactly as the archive holds them;
+* a lost continuity (:class:`connector_lib.updates.Lost`) drops the marker: the tag is polled again from
+  its watermark less ``pi.lookback`` and registered again once it has caught up;
+* a tag with nothing new writes a window only once its position is :data:`QUIET_ADVANCE` old, so its
+  watermark (and the marker kept with it) moves on without a completion record per tag and micro-batch.
+
+Every window of a following tag carries the marker that continues after it, and the watermarks keep it,
+so a pipeline that restarts resumes from the markers of what it committed (an older marker the server no
+longer knows is a lost continuity like any other).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterable, Mapping
+
+from .client import PIWebAPIClient
+from .config import PIConfig
+from .discovery import Tag
+from .plan import WindowTask
+from .timeutil import parse_pi_timestamp
+from .updates import Lost, Retrieved, Unanswered, register, retrieve
+
+log = logging.getLogger(__name__)
+
+#: a following tag with nothing new writes a window (moving its watermark on) once its position is this old
+QUIET_ADVANCE = dt.timedelta(seconds=60)
+
+
+class UpdatesRefused(RuntimeError):
+    """``pi.read_mode = updates`` and the server registered none of the tags; one line naming the host."""
+
+
+class Follower:
+    """The markers of one stream reader's tags and the Stream Updates reads of each micro-batch."""
+
+    def __init__(
+        self,
+        config: PIConfig,
+        markers: Mapping[str, str],
+        client: Callable[[], PIWebAPIClient],
+        now: Callable[[], dt.datetime],
+    ):
+        self.config = config
+        self.markers = dict(markers)
+        self._client = client
+        self._now = now
+        self.enabled = config.read_mode in ("updates", "auto")
+        self._tried = False  # whether a registration was answered yet (auto: a refusal turns it off)
+
+    def following(self, web_id: str) -> bool:
+        return self.enabled and web_id in self.markers
+
+    def follow(
+        self, tags: Iterable[Tag], positions: Mapping[str, dt.datetime], before: dt.datetime | None = None
+    ) -> tuple[list[WindowTask], set[str]]:
+        """The windows of the following tags (those whose position is before ``before``, when given: an
+        available-now update stops at its start), and the tags whose continuity was lost (polled again from
+        their watermark). The windows end when the retrieve was answered: every value it delivered is
+        stamped before then."""
+        bound = before or self._now()
+        wanted = {t.web_id: t for t in tags if self.following(t.web_id) and positions[t.web_id] < bound}
+        if not wanted:
+            return [], set()
+        outcomes = retrieve(self._client(), self.config, {w: self.markers[w] for w in wanted})
+        until = self._now()
+        tasks, lost = [], set()
+        for web_id, outcome in outcomes.items():
+            tag = wanted[web_id]
+            if isinstance(outcome, Lost):
+                log.warning(
+                    "%s: Stream Updates continuity lost (%s); reading it with recorded", tag.name, outcome.reason
+                )
+                del self.markers[web_id]
+                lost.add(web_id)
+            elif isinstance(outcome, Retrieved):
+                self.markers[web_id] = outcome.marker
+                task = window(tag, positions[web_id], until, outcome)
+                if task is not None:
+                    tasks.append(task)
+            else:
+                assert isinstance(outcome, Unanswered)
+                log.warning("%s: Stream Updates not answered (%s); asking again", tag.name, outcome.reason)
+        return tasks, lost
+
+    def register_caught_up(self, tasks: list[WindowTask], end: dt.datetime) -> list[WindowTask]:
+        """``tasks`` (polled windows of this micro-batch), those that reach ``end`` registered, carrying
+        their first marker and stretched to when the registration was answered."""
+        if not self.enabled:
+            return tasks
+        due = [t for t in tasks if t.end >= end and t.reread is None and t.web_id not in self.markers]
+        if not due:
+            return tasks
+        found = register(self._client(), self.config, [t.web_id for t in due])
+        markers = {w: m for w, m in found.items() if isinstance(m, str)}
+        if not self._tried:
+            self._tried = True
+            if not markers and all(isinstance(m, Lost) for m in found.values()):
+                self._refused(next(iter(found.values())))
+                return tasks
+        for web_id, outcome in found.items():
+            if not isinstance(outcome, str):
+                log.warning("%s: not registered for Stream Updates (%s); read with recorded", web_id, outcome)
+        self.markers.update(markers)
+        until = self._now()
+        return [
+            dataclasses.replace(t, marker=markers[t.web_id], end=max(t.end, until)) if t.web_id in markers else t
+            for t in tasks
+        ]
+
+    def _refused(self, outcome: object) -> None:
+        reason = getattr(outcome, "reason", outcome)
+        host = self.config.url
+        if self.config.read_mode == "updates":
+            raise UpdatesRefused(
+                f"pi.read_mode: updates, but {host} registered none of the tags for Stream Updates ({reason}); "
+                "use pi.read_mode: recorded or auto, or enable Stream Updates on the server"
+            )
+        log.warning("%s does not offer Stream Updates (%s); pi.read_mode auto reads with recorded", host, reason)
+        self.enabled = False
+
+
+def window(tag: Tag, position: dt.datetime, until: dt.datetime, retrieved: Retrieved) -> WindowTask | None:
+    """What one tag's retrieve becomes (see the module's docstring): a window of the values delivered, a
+    ``recorded`` window from the earliest instant touched, or nothing yet for a quiet tag."""
+    events = [e for e in retrieved.events if isinstance(e, dict)]
+    if not events and until - position < QUIET_ADVANCE:
+        return None
+    instants = [_instant(e) for e in events]
+    delivered = all(
+        e.get("Action") == "Add" and at is not None and position < at <= until for e, at in zip(events, instants)
+    )
+    base = WindowTask.of(tag, position, until, position)
+    if delivered and len(events) == len(retrieved.events):
+        return dataclasses.replace(base, marker=retrieved.marker, events=tuple(events))
+    known = [at for at in instants if at is not None]
+    start = min([position, *known])
+    end = max([until, *known])
+    return dataclasses.replace(base, start=start, end=end, marker=retrieved.marker)
+
+
+def _instant(event: dict) -> dt.datetime | None:
+    raw = event.get("Timestamp")
+    try:
+        return parse_pi_timestamp(raw) if isinstance(raw, str) else None
+    except ValueError:
+        return None

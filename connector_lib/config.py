@@ -192,6 +192,7 @@ class PIConfig:
     tags: tuple[str, ...]
     tag_filter: str
     max_tags: int
+    discovery_interval_s: float
     shard_count: int
     shard_index: int
     backfill_start: str
@@ -224,6 +225,7 @@ class PIConfig:
     ef_templates: tuple[str, ...]
     ef_backfill_start: str
     ef_lookback_s: float
+    ef_interval_s: float
     ef_page_size: int
     ef_downtime_template: str
     ef_batch_template: str
@@ -435,6 +437,7 @@ def _selection(flat: Mapping[str, str]) -> dict[str, Any]:
         tags=_names(flat, "pi.tags"),
         tag_filter=_text_or_default(flat, "pi.tag_filter"),
         max_tags=_int(flat, "pi.max_tags", 0),
+        discovery_interval_s=_duration(flat, "pi.discovery_interval", allow_zero=False),
         shard_count=shard_count,
         shard_index=shard_index,
     )
@@ -475,6 +478,7 @@ def _event_frames(
         ef_templates=ef_templates,
         ef_backfill_start=ef_backfill,
         ef_lookback_s=_duration(flat, "pi.ef.lookback"),
+        ef_interval_s=_duration(flat, "pi.ef.interval", allow_zero=False),
         ef_page_size=_int(flat, "pi.ef.page_size", 1, 10000),
         ef_downtime_template=_text_or_default(flat, "pi.ef.downtime_template"),
         ef_batch_template=_text_or_default(flat, "pi.ef.batch_template"),

@@ -129,6 +129,12 @@ SETTINGS: tuple[Setting, ...] = (
         "ingest at most this many discovered tags (0 = all)",
     ),
     Setting(
+        "pi.discovery_interval",
+        "15m",
+        "inside one long-running (continuous) update, look for new and removed tags this often; a triggered "
+        "update looks once, when it starts",
+    ),
+    Setting(
         "pi.shard.count",
         "1",
         "pipelines the tags are shared out to (tag shards; docs/deploy.md): each reads the tags whose PI "
@@ -248,7 +254,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "pi.af.refresh",
         "1h",
-        "take a new AF snapshot at an update when the last complete one is at least this old (`0s`: at every update)",
+        "take a new AF snapshot at an update when the last complete one is at least this old (`0s`: at every "
+        "update); inside one long-running (continuous) update, a new snapshot this long after the last",
     ),
     Setting(
         "pi.ef.enabled",
@@ -267,6 +274,12 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "where the first event frame read starts (`*-7d` or ISO 8601 UTC; frames active since then); empty: "
         "`pi.backfill_start`",
+    ),
+    Setting(
+        "pi.ef.interval",
+        "1m",
+        "inside one long-running (continuous) update, search the event frames again this often; a triggered "
+        "update searches once",
     ),
     Setting(
         "pi.ef.lookback",

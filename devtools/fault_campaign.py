@@ -15,8 +15,11 @@ point whose security denies the user must be reported as failed in ``pi_extracti
 point's silver rows must all be true values (it is not compared past its deletion: nobody can read it).
 With ``--per-run K``, K schedules run their faulted updates one after the other on one pipeline (the
 archive's changes are the first one's) before its clean update: ``tests/e2e/test_fault_campaign.py`` runs
-the first 12 schedules that way, six per pipeline, in ``make test``. The kill schedule (``--kill``) SIGKILLs the process
-running an update and reruns it.
+the first 12 schedules that way, six per pipeline, in ``make test``. Every other group of six schedules
+(6 to 11, 18 to 23, ...) reads with ``pi.read_mode: updates``: its server keeps Stream Updates registrations
+for 5 to 30 s unused, so some markers expire between updates, and before some schedules it forgets every
+registration, as a restart does. The kill schedule (``--kill``) SIGKILLs the process running an update and
+reruns it.
 """
 
 from __future__ import annotations
@@ -76,6 +79,12 @@ class Schedule:
     create_after_s: float | None  # a point appears this long after the schedule starts
     delete_after_s: float | None  # a point disappears this long after the schedule starts
     denied: bool  # one point answers 403 to every read
+    #: pi.read_mode: every other group of six schedules follows Stream Updates
+    read_mode: str = "recorded"
+    #: Stream Updates: how long the server keeps a registration unused (some expire between updates)
+    updates_cache_s: float = 900.0
+    #: Stream Updates: the server forgets every registration (a restart) before this schedule's updates
+    forget_registrations: bool = False
 
     def describe(self, faults_only: bool = False) -> str:
         """``faults_only``: for a schedule that shares a pipeline with another whose archive and its changes
@@ -86,6 +95,8 @@ class Schedule:
             f"sub {f.sub_rate:.2f} {'+'.join(f.sub_kinds)}",
             f"{self.faulted_updates} faulted update(s)",
         ]
+        if self.forget_registrations:
+            parts.append("server restart forgets every Stream Updates registration")
         if faults_only:
             return f"schedule {self.number} (seed {self.seed}): " + ", ".join(parts) + ", on the same pipeline"
         parts += [
@@ -98,6 +109,8 @@ class Schedule:
             parts.append(f"point deleted at +{self.delete_after_s:.0f}s")
         if self.denied:
             parts.append("one point denied (403)")
+        if self.read_mode == "updates":
+            parts.append(f"Stream Updates, registrations kept {self.updates_cache_s:.0f}s unused")
         return f"schedule {self.number} (seed {self.seed}): " + ", ".join(parts)
 
 
@@ -131,6 +144,9 @@ def schedule(number: int, campaign_seed: int = 0) -> Schedule:
         create_after_s=1 + 6 * u("create") if number % 2 == 0 else None,
         delete_after_s=1 + 10 * u("delete") if number % 4 in (1, 2) else None,
         denied=number % 3 == 1,
+        read_mode="updates" if (number // 6) % 2 else "recorded",
+        updates_cache_s=5 + 25 * u("cache"),
+        forget_registrations=(number // 6) % 2 == 1 and number % 3 == 2,
     )
 
 
@@ -142,6 +158,7 @@ class Outcome:
     reconciliation: Reconciliation = field(default_factory=Reconciliation)
     late_values: int = 0  # silver rows first read in a re-read of an already covered time
     edited_values: int = 0  # silver rows whose value changed between two reads
+    followed_windows: int = 0  # completion records of windows read while following Stream Updates
     denied_reported: bool = True
     deleted_ok: bool = True
     deleted_unexplained: list = field(default_factory=list)  # silver keys of the deleted point not in truth
@@ -159,6 +176,7 @@ class Outcome:
             f"schedule {numbers}: {'PASS' if self.passed else 'FAIL'} in {self.seconds:.0f}s; "
             f"faulted updates {faulted}; faults injected {sum(self.faults.values())} {self.faults}; "
             f"values checked {r.truth} (late {self.late_values}, edited {self.edited_values}); "
+            f"Stream Updates windows {self.followed_windows}; "
             f"missing {r.missing} duplicated {r.duplicated} unexpected {r.unexpected} "
             f"mismatched {r.mismatched} behind watermark {r.behind_watermark}"
             + ("" if self.denied_reported else "; denied point NOT reported")
@@ -166,9 +184,10 @@ class Outcome:
         )
 
 
-def pipeline_configuration(url: str) -> dict[str, str]:
+def pipeline_configuration(url: str, read_mode: str = "recorded") -> dict[str, str]:
     return {
         "pi.url": url,
+        "pi.read_mode": read_mode,
         "pi.backfill_start": "*-20m",
         "pi.lookback": f"{LOOKBACK_S}s",
         "pi.settle_lag": "0s",
@@ -249,6 +268,12 @@ def check(
         .first()
         .n
     )
+    outcome.followed_windows = (
+        spark.sql(f"""SELECT count(*) AS n FROM {t["pi_recorded_bronze"]}
+                      WHERE record_kind = 'window' AND get_json_object(raw, '$.marker') IS NOT NULL""")
+        .first()
+        .n
+    )
     if denied:
         rows = spark.sql(f"""SELECT error FROM {t["pi_extraction_log"]}
                              WHERE tag = '{denied}' AND status = 'failed'""").collect()
@@ -300,10 +325,12 @@ def run_schedules(group: list[Schedule], make_pipeline, tags: int = TAGS) -> Out
     outcome = Outcome(list(group))
     archive = build_archive(lead, dt.datetime.now(dt.UTC), tags)
     _, clean = fault_plans(lead, archive)
-    server = SimulatorServer(archive, faults=clean).start()
+    server = SimulatorServer(archive, faults=clean, updates_cache_s=lead.updates_cache_s).start()
     try:
-        pipeline = make_pipeline(pipeline_configuration(server.url), f"campaign_{first.number}")
+        pipeline = make_pipeline(pipeline_configuration(server.url, lead.read_mode), f"campaign_{first.number}")
         for s in group:
+            if s.forget_registrations:
+                server.api.updates.forget_all()
             server.set_faults(dataclasses.replace(s.faults, failing_points=clean.failing_points))
             for _ in range(s.faulted_updates):
                 result = pipeline.update()
@@ -358,7 +385,12 @@ def _child(args: list[str], timeout: float | None = None, kill_when=None) -> tup
 
 
 def run_kill_schedule(
-    spark, number: int = 1, campaign_seed: int = 0, tags: int = TAGS, work: Path | None = None
+    spark,
+    number: int = 1,
+    campaign_seed: int = 0,
+    tags: int = TAGS,
+    work: Path | None = None,
+    read_mode: str = "recorded",
 ) -> dict:
     """A faulted update in a child process is SIGKILLed once its first micro-batch is committed to bronze
     (so bronze holds values whose watermarks never refreshed); the update is then rerun clean in a new
@@ -370,9 +402,9 @@ def run_kill_schedule(
     start = dt.datetime.now(dt.UTC)
     archive = build_archive(s, start, tags)
     faulted, clean = fault_plans(s, archive)
-    server = SimulatorServer(archive, faults=faulted).start()
+    server = SimulatorServer(archive, faults=faulted, updates_cache_s=s.updates_cache_s).start()
     # one tag window per micro-batch chunk, so the update is still running after its first commit
-    configuration = {**pipeline_configuration(server.url), "pi.max_window": "4m"}
+    configuration = {**pipeline_configuration(server.url, read_mode), "pi.max_window": "4m"}
     bronze_log = work / "warehouse" / "campaign_kill.db" / "pi_recorded_bronze" / "_delta_log"
 
     def committed() -> bool:
@@ -408,6 +440,7 @@ def run_kill_schedule(
             "edited": outcome.edited_values,
             "denied_reported": outcome.denied_reported,
             "deleted_ok": outcome.deleted_ok,
+            "followed_windows": outcome.followed_windows,
         }
     return {
         "killed": killed,
@@ -460,6 +493,12 @@ def main(argv: list[str] | None = None) -> int:
         help="schedules run one after the other on one pipeline before its clean update (make test uses 3)",
     )
     parser.add_argument("--kill", action="store_true", help="also run the SIGKILL schedule")
+    parser.add_argument(
+        "--kill-read-mode",
+        default="updates",
+        choices=("recorded", "updates"),
+        help="pi.read_mode of the SIGKILL schedule",
+    )
     parser.add_argument("--one-update", nargs=2, metavar=("WORK", "CONFIG"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one_update:
@@ -489,7 +528,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.kill:
         if "spark" not in shared:
             shared["spark"] = LocalPipeline(work / "kill-check", {}).spark
-        kill = run_kill_schedule(shared["spark"], campaign_seed=args.seed)
+        kill = run_kill_schedule(shared["spark"], campaign_seed=args.seed, read_mode=args.kill_read_mode)
     if "spark" in shared:
         shared["spark"].stop()
     totals = {

@@ -2,7 +2,7 @@
 
 Each triggered update adds at most one micro-batch: a snapshot of every configured database (one Spark
 partition each), when the last complete snapshot is older than ``pi.af.refresh`` (read at pipeline start
-from ``pi_af_bronze``). The hierarchy changes rarely; snapshotting it at every update of a pipeline that
+from ``pi_af_bronze``); a long-running (continuous) update takes one every ``pi.af.refresh``. The hierarchy changes rarely; snapshotting it at every update of a pipeline that
 runs every few minutes would fill bronze with copies. Silver turns the snapshots into history.
 """
 
@@ -49,7 +49,14 @@ class AFStreamReader(PerDatabaseReader):
             return True
         return dt.datetime.now(UTC) - self.last_snapshot >= dt.timedelta(seconds=self.config.af_refresh_s)
 
-    def read_database(self, client, db, planned_at, first):
+    def again_after(self) -> float:
+        return self.config.af_refresh_s
+
+    def read_committed(self, planned_at: dt.datetime) -> None:
+        super().read_committed(planned_at)
+        self.last_snapshot = planned_at
+
+    def read_database(self, client, db, planned_at, first, since):
         yield from snapshot(client, self.config, db, f"{db.path}@{planned_at.isoformat()}")
 
 

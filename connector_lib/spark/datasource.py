@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 
 from pyspark.sql.datasource import DataSource, DataSourceReader, InputPartition
 
@@ -30,6 +31,7 @@ from .arrow import record_batches
 from .stream_reader import PlannedStreamReader
 
 SCHEMA = SPARK_SCHEMA
+log = logging.getLogger(__name__)
 
 
 class PIPartition(InputPartition):
@@ -160,6 +162,8 @@ class PIStreamReader(PlannedStreamReader):
         #: for a batch's partitions more than once, and planning again would move the positions past it
         self._batches: dict[str, list[WindowTask]] = {}
         self._target: dt.datetime | None = None
+        self._discovered_at: dt.datetime | None = None
+        self._resumed = False
 
     def _now_bound(self) -> dt.datetime:
         bound = dt.datetime.now(UTC) - dt.timedelta(seconds=self.config.settle_lag_s)
@@ -181,9 +185,10 @@ class PIStreamReader(PlannedStreamReader):
             return self._tags
         self.check_state(start)
         self._tags = tags = discover_tags(PIWebAPIClient(self.config), self.config)
+        self._discovered_at = dt.datetime.now(UTC)
         backfill = parse_time(self.config.backfill_start, dt.datetime.now(UTC))
         # from the initial offset bronze is empty (first run or full refresh): old watermarks do not apply
-        resumed = self.resumed(start)
+        resumed = self._resumed = self.resumed(start)
         marks = self.watermarks if resumed else {}
         self._active_marks = {t.web_id: marks[t.web_id] for t in tags if t.web_id in marks}
         self._positions = {t.web_id: self._active_marks.get(t.web_id, backfill) for t in tags}
@@ -198,12 +203,39 @@ class PIStreamReader(PlannedStreamReader):
                     )
         return tags
 
+    def _discover_again(self, tags: list[Tag]) -> list[Tag]:
+        """The tags as discovered again when ``pi.discovery_interval`` has passed: a new tag starts at its
+        watermark if it had one at pipeline start, else at ``pi.backfill_start``; a tag no longer listed is
+        not read (its rows stay)."""
+        now = dt.datetime.now(UTC)
+        if self._discovered_at is None or now - self._discovered_at < dt.timedelta(
+            seconds=self.config.discovery_interval_s
+        ):
+            return tags
+        self._discovered_at = now
+        found = discover_tags(self._driver_client(), self.config)
+        backfill = parse_time(self.config.backfill_start, now)
+        known = {t.web_id for t in tags}
+        for tag in found:
+            if tag.web_id not in known and tag.web_id not in self._positions:
+                mark = self.watermarks.get(tag.web_id) if self._resumed else None
+                if mark is not None:
+                    self._active_marks[tag.web_id] = mark
+                self._positions[tag.web_id] = mark or backfill
+        added, removed = len({t.web_id for t in found} - known), len(known - {t.web_id for t in found})
+        if added or removed:
+            log.info("tags discovered again: %d new, %d no longer listed", added, removed)
+        self._tags = found
+        return found
+
     def initialOffset(self) -> dict:
         return {"round": 0, "end": None}
 
     def _plan(self, start: dict, end: dt.datetime) -> list[WindowTask]:
         """The next windows up to ``end``; positions move on as soon as they are planned."""
         tags = self._start_state(start)
+        if self._target is None:  # a long-running update looks for new and removed tags now and then
+            tags = self._discover_again(tags)
         followed, lost = self.follower.follow(tags, self._positions, self._follow_before)
         for web_id in lost:  # read again from the watermark, its lookback included
             self._active_marks.setdefault(web_id, self._positions[web_id])

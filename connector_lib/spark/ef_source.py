@@ -1,7 +1,8 @@
 """The ``pi_ef`` PySpark Python Data Source: event frame reads as a stream.
 
 Every update adds one micro-batch (one Spark partition per configured database): the frames active since
-the previous ok read's end minus ``pi.ef.lookback`` (``connector_lib.eventframes``). Where the previous
+the previous ok read's end minus ``pi.ef.lookback`` (``connector_lib.eventframes``); a long-running
+(continuous) update adds one every ``pi.ef.interval``, each from the previous one's planned end. Where the previous
 read ended is read from ``pi_event_frames_bronze`` at pipeline start, so a failed read is simply read
 again by the next update, and a full refresh starts from ``pi.ef.backfill_start``.
 """
@@ -16,6 +17,7 @@ from pyspark.sql.datasource import DataSource
 
 from ..config import PIConfig
 from ..eventframes import EF_COLUMNS, read_event_frames
+from ..timeutil import UTC
 from .once import PerDatabaseReader, start_options
 
 EF_BRONZE = "pi_event_frames_bronze"
@@ -43,13 +45,21 @@ class EventFrameStreamReader(PerDatabaseReader):
         self.since = {k.lower(): v for k, v in since.items()}  # database path -> the previous ok read's end
 
     def due(self, start: dict) -> bool:
-        return self.config.reads_event_frames
-
-    def read_database(self, client, db, planned_at, first):
-        previous = None if first else self.since.get(db.path.lower())
-        yield from read_event_frames(
-            client, self.config, db, dt.datetime.fromisoformat(previous) if previous else None, planned_at
+        last = self._read_at
+        return self.config.reads_event_frames and (
+            last is None or dt.datetime.now(UTC) - last >= dt.timedelta(seconds=self.config.ef_interval_s)
         )
+
+    def again_after(self) -> float:
+        return self.config.ef_interval_s
+
+    def read_database(self, client, db, planned_at, first, since):
+        """From the previous read of this long-running update (``since``), else from where the last ok read
+        before the update ended."""
+        previous = None if first else self.since.get(db.path.lower())
+        if since is None and previous:
+            since = dt.datetime.fromisoformat(previous)
+        yield from read_event_frames(client, self.config, db, since, planned_at)
 
 
 def ef_stream_options(spark: SparkSession, config: PIConfig, table: str = EF_BRONZE) -> dict[str, str]:

@@ -1,6 +1,8 @@
 """A stream that adds at most one micro-batch per pipeline update, when a subclass says a read is due: one
 Spark partition per configured AF database (:class:`PerDatabaseReader`: AF snapshots, event frame reads),
-or whatever partitions the subclass plans (the gold verification's sample).
+or whatever partitions the subclass plans (the gold verification's sample). Inside one long-running
+update (a continuous pipeline: a processing-time trigger, never ``availableNow``) a subclass that says how
+often (:meth:`OncePerUpdateReader.again_after`) reads again that long after its last read was committed.
 
 Declarative Pipelines run streaming tables with an available-now trigger, which asks for the latest
 offset until it stops moving: the offset moves once, when the subclass says a read is due, to a new
@@ -29,9 +31,10 @@ from .stream_reader import PlannedStreamReader, state_option
 
 
 class DatabasePartition(InputPartition):
-    def __init__(self, database: str, planned_at: str, first: bool):
-        # first: the first micro-batch of the stream (first run or full refresh: its table is empty)
-        super().__init__(json.dumps({"database": database, "at": planned_at, "first": first}))
+    def __init__(self, database: str, planned_at: str, first: bool, since: str | None = None):
+        # first: the first micro-batch of the stream (first run or full refresh: its table is empty);
+        # since: in a long-running update, when the previous read of this process was planned
+        super().__init__(json.dumps({"database": database, "at": planned_at, "first": first, "since": since}))
 
 
 class OncePerUpdateReader(PlannedStreamReader):
@@ -42,6 +45,20 @@ class OncePerUpdateReader(PlannedStreamReader):
         super().__init__(state)
         self.config = config
         self._planned: dict | None = None
+        self._available_now = False
+        self._read_at: dt.datetime | None = None  # the last read committed in this long-running update
+
+    def prepareForTriggerAvailableNow(self) -> None:
+        self._available_now = True
+
+    def again_after(self) -> float | None:
+        """Seconds after a committed read that a long-running update reads again (:meth:`due` still
+        decides); None: once per update."""
+        return None
+
+    def read_committed(self, planned_at: dt.datetime) -> None:
+        """A read planned at ``planned_at`` is in the table (long-running updates)."""
+        self._read_at = planned_at
 
     def reads(self) -> bool:
         """Whether the stream has anything to read in any update."""
@@ -74,6 +91,14 @@ class OncePerUpdateReader(PlannedStreamReader):
             return []
         return self.plan(end["at"], first=not self.resumed(start))
 
+    def commit(self, end: dict) -> None:
+        """In a long-running update, the committed read makes way for the next one."""
+        if self._available_now or self.again_after() is None or self._planned is None:
+            return
+        if end.get("at") == self._planned.get("at"):
+            self.read_committed(dt.datetime.fromisoformat(end["at"]))
+            self._planned = None
+
 
 class PerDatabaseReader(OncePerUpdateReader):
     """One partition per configured AF database, each read by :meth:`read_database` with one client."""
@@ -82,7 +107,8 @@ class PerDatabaseReader(OncePerUpdateReader):
         return bool(self.config.af_databases)
 
     def plan(self, planned_at: str, first: bool) -> list[InputPartition]:
-        return [DatabasePartition(name, planned_at, first) for name in self.config.af_databases]
+        since = self._read_at.isoformat() if self._read_at else None
+        return [DatabasePartition(name, planned_at, first, since) for name in self.config.af_databases]
 
     def read(self, partition) -> Iterator[tuple]:
         """The rows of the partition's database, read by :meth:`read_database` with one client."""
@@ -91,16 +117,23 @@ class PerDatabaseReader(OncePerUpdateReader):
         try:
             for db in databases(client, self.config):
                 if db.name.lower() == spec["database"].lower():
+                    since = spec.get("since")
                     yield from self.read_database(
-                        client, db, dt.datetime.fromisoformat(spec["at"]), first=spec["first"]
+                        client,
+                        db,
+                        dt.datetime.fromisoformat(spec["at"]),
+                        first=spec["first"],
+                        since=dt.datetime.fromisoformat(since) if since else None,
                     )
         finally:
             client.session.close()
 
     def read_database(
-        self, client: PIWebAPIClient, db: Database, planned_at: dt.datetime, first: bool
+        self, client: PIWebAPIClient, db: Database, planned_at: dt.datetime, first: bool, since: dt.datetime | None
     ) -> Iterator[tuple]:
-        """``first``: the stream's first micro-batch (first run or full refresh: its table is empty)."""
+        """``first``: the stream's first micro-batch (first run or full refresh: its table is empty);
+        ``since``: in a long-running update, when this process's previous read was planned (None at the
+        update's first read)."""
         raise NotImplementedError
 
 

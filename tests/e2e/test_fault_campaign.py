@@ -1,6 +1,7 @@
 """The seeded fault campaign on the real local pipeline (nothing lost or doubled, no watermark past bronze,
 bad answers quarantined): every schedule runs faulted pipeline updates against a simulator that fails in every way and whose archive changes underneath
-(late and out-of-order arrivals, edits, points created, deleted and denied), then one clean update; silver
+(late and out-of-order arrivals, edits, points created, deleted and denied), then one clean update (the
+second group of six reads with Stream Updates, whose registrations expire or are forgotten); silver
 must equal the ground truth as of the clean update, with 0 missing and 0 duplicated, and bronze must hold
 every value up to every watermark. One more schedule SIGKILLs the process running an update and reruns it.
 
@@ -41,10 +42,14 @@ def test_schedules_end_with_silver_equal_to_the_truth(first, local_pipeline_fact
     assert r.silver == r.truth
     assert outcome.denied_reported, "the point that denies access is not reported as failed with its 403"
     assert outcome.deleted_ok, "silver holds values of the deleted point that it never had"
+    if group[0].read_mode == "updates":  # the tags followed Stream Updates between the faults
+        assert outcome.followed_windows > 0, outcome.line()
 
 
 def test_sigkill_in_the_middle_of_an_update_then_rerun(spark):
-    result = run_kill_schedule(spark, number=1)
+    """In Stream Updates mode: the killed update's backfill chunks are recorded windows, and the tags it
+    registered resume from the markers it committed."""
+    result = run_kill_schedule(spark, number=1, read_mode="updates")
     print({k: v for k, v in result.items() if not k.endswith("output")})
     assert result["killed"], "the update finished before it could be killed"
     assert result["rerun_ok"], result["rerun_output"]

@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 
 #: a following tag with nothing new writes a window (moving its watermark on) once its position is this old
 QUIET_ADVANCE = dt.timedelta(seconds=60)
+#: a tag whose registration the server refused (not a transient failure) is registered again this much later
+REGISTER_AGAIN_AFTER = dt.timedelta(minutes=5)
 
 
 class UpdatesRefused(RuntimeError):
@@ -65,6 +67,7 @@ class Follower:
         self._now = now
         self.enabled = config.read_mode in ("updates", "auto")
         self._tried = False  # whether a registration was answered yet (auto: a refusal turns it off)
+        self._refused: dict[str, dt.datetime] = {}  # web id -> when its registration was refused
 
     def following(self, web_id: str) -> bool:
         return self.enabled and web_id in self.markers
@@ -106,7 +109,15 @@ class Follower:
         their first marker and stretched to when the registration was answered."""
         if not self.enabled:
             return tasks
-        due = [t for t in tasks if t.end >= end and t.reread is None and t.web_id not in self.markers]
+        now = self._now()
+        due = [
+            t
+            for t in tasks
+            if t.end >= end
+            and t.reread is None
+            and t.web_id not in self.markers
+            and now - self._refused.get(t.web_id, dt.datetime.min.replace(tzinfo=now.tzinfo)) >= REGISTER_AGAIN_AFTER
+        ]
         if not due:
             return tasks
         found = register(self._client(), self.config, [t.web_id for t in due])
@@ -114,11 +125,18 @@ class Follower:
         if not self._tried:
             self._tried = True
             if not markers and all(isinstance(m, Lost) for m in found.values()):
-                self._refused(next(iter(found.values())))
+                self._not_offered(next(iter(found.values())))
                 return tasks
+        names = {t.web_id: t.tag for t in due}
         for web_id, outcome in found.items():
-            if not isinstance(outcome, str):
-                log.warning("%s: not registered for Stream Updates (%s); read with recorded", web_id, outcome)
+            if isinstance(outcome, Lost):
+                self._refused[web_id] = now
+                log.warning(
+                    "%s: not registered for Stream Updates (%s); read with recorded, registered again in %s",
+                    names.get(web_id, web_id),
+                    outcome.reason,
+                    REGISTER_AGAIN_AFTER,
+                )
         self.markers.update(markers)
         until = self._now()
         return [
@@ -126,7 +144,7 @@ class Follower:
             for t in tasks
         ]
 
-    def _refused(self, outcome: object) -> None:
+    def _not_offered(self, outcome: object) -> None:
         reason = getattr(outcome, "reason", outcome)
         host = self.config.url
         if self.config.read_mode == "updates":

@@ -49,6 +49,11 @@ def main(argv: list[str] | None = None) -> int:
         help="how long a Stream Updates registration lives unused (default 900, PI Web API's cache expiry)",
     )
     serve.add_argument(
+        "--stats",
+        metavar="FILE",
+        help="on SIGUSR1, write the requests and batch sub-requests answered so far to FILE (JSON; benchmarks)",
+    )
+    serve.add_argument(
         "--faults",
         default="",
         metavar="PLAN",
@@ -105,6 +110,18 @@ def main(argv: list[str] | None = None) -> int:
         updates_cache_s=args.updates_cache_seconds,
     )
     print(f"PI Web API simulator: {server.url} ({args.tags} points, seed {args.seed})", flush=True)
+    if args.stats:
+        import json
+        import signal
+
+        stats = args.stats
+
+        def write_stats(*_):
+            with open(stats + ".tmp", "w", encoding="utf-8") as out:
+                json.dump(server.api.counts(), out)
+            os.replace(stats + ".tmp", stats)
+
+        signal.signal(signal.SIGUSR1, write_stats)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

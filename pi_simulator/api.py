@@ -12,6 +12,7 @@ ids of every type.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable, Iterable
 
 from . import asset_routes, batch, eventframe_routes, point_routes, stream_routes, streamset_routes, updates
@@ -52,6 +53,8 @@ class PiWebApi:
         ``stream_updates=False``: a PI Web API from before Stream Updates (its routes answer 404)."""
         self.ctx = ServerContext(archive, clock, max_items_per_call)
         self.faults = FaultInjector(faults)
+        self.requests = 0  # HTTP requests answered (counts())
+        self._counting = threading.Lock()
         self.require_csrf_header = require_csrf_header
         self._asset_model = assets
         self._assets: AssetRoutes | None = None
@@ -112,4 +115,10 @@ class PiWebApi:
         return self.ctx.point_webid(point)
 
     def handle(self, req: Request) -> Response:
+        with self._counting:
+            self.requests += 1
         return self.router.handle(req)
+
+    def counts(self) -> dict[str, int]:
+        """Requests answered so far: HTTP requests, and the sub-requests of batch calls among them."""
+        return {"requests": self.requests, "sub_requests": self.batch.sub_requests}

@@ -1,0 +1,139 @@
+"""The pipeline running continuously (``devtools.continuous``: its flows as Structured Streaming queries with
+a processing-time trigger, as a continuous Databricks pipeline runs them) against a simulator whose clock is
+the real one: tags follow Stream Updates through late values and edits, an element is renamed and an event
+frame closes while the pipeline runs, and no update is ever restarted. After the simulator's clock stops,
+silver equals the truth, the AF history has the rename and the frame is closed in ``pi_event_frames``."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from devtools import reconcile_af
+from devtools.continuous import ContinuousPipeline
+from devtools.reconcile import reconcile
+from pi_simulator import Archive, SimulatorServer
+from pi_simulator.af import AFChanges, AssetModel
+from pi_simulator.eventframes import EventFrames
+from pi_simulator.model import ArchiveChanges
+from pi_simulator.truth import ticks_to_datetime, to_ticks
+
+UTC = dt.UTC
+RENAMED = "Sydney\\Unit 001\\P-001"
+LATE = ArchiveChanges(seed=2, buffered_share=0.3, max_delay_s=5, edit_share=0.1, max_edit_delay_s=8)
+
+
+class Clock:
+    """Real time until stopped."""
+
+    def __init__(self):
+        self.stopped: dt.datetime | None = None
+
+    def __call__(self) -> dt.datetime:
+        return self.stopped or dt.datetime.now(UTC)
+
+
+def a_model_with_a_frame_closing_soon(now: dt.datetime):
+    """The first archive seed whose AF model has an event frame in progress now that closes 25 to 90 s from
+    now (about one seed in four has one), with that frame."""
+    lo, hi = to_ticks(now + dt.timedelta(seconds=25)), to_ticks(now + dt.timedelta(seconds=90))
+    for seed in range(1, 200):
+        archive = Archive(seed=seed, n_points=90, changes=LATE, interval_scale=0.1)
+        frames = EventFrames(AssetModel(archive)).frames(to_ticks(now), hi, None)
+        closing = [f for f in frames if f.start < to_ticks(now) and lo < f.end < hi]
+        if closing:
+            return archive, closing[0]
+    raise AssertionError("no seed has an event frame closing in the next 90 s")
+
+
+@pytest.fixture(scope="module")
+def run(local_pipeline_factory, tmp_path_factory):
+    now = dt.datetime.now(UTC)
+    archive, frame = a_model_with_a_frame_closing_soon(now)
+    renamed_at = now + dt.timedelta(seconds=40)
+    model = AssetModel(archive, AFChanges(renames=((RENAMED, to_ticks(renamed_at), "P-001A"),)))
+    clock = Clock()
+    spark = local_pipeline_factory({}, "continuous_session").spark
+    with SimulatorServer(archive, assets=model, clock=clock) as server:
+        pipeline = ContinuousPipeline(
+            tmp_path_factory.mktemp("continuous"),
+            {
+                "pi.url": server.url,
+                "pi.read_mode": "updates",
+                "pi.backfill_start": "*-3m",
+                "pi.settle_lag": "1s",
+                "pi.lookback": "30s",
+                "pi.af.databases": "Operations",
+                "pi.af.refresh": "15s",
+                "pi.ef.interval": "5s",
+                "pi.ef.backfill_start": "*-2h",
+            },
+            database="continuous",
+            interval="2 seconds",
+            spark=spark,
+        )
+        pipeline.start()
+        try:
+            closes = ticks_to_datetime(frame.end)
+            until = max(renamed_at + dt.timedelta(seconds=20), closes + dt.timedelta(seconds=10))
+            failures = pipeline.run_for((until - dt.datetime.now(UTC)).total_seconds())
+            clock.stopped = dt.datetime.now(UTC)  # nothing more becomes visible, nothing more changes
+            failures |= pipeline.run_for(20)  # the queries catch up with the stopped clock
+        finally:
+            pipeline.stop()
+        yield {
+            "spark": spark,
+            "archive": archive,
+            "model": model,
+            "frame": frame,
+            "stopped": clock.stopped,
+            "failures": failures,
+        }
+
+
+def test_the_queries_ran_without_a_failure(run):
+    assert run["failures"] == {}
+
+
+def test_silver_equals_the_truth_after_following_stream_updates(run):
+    spark = run["spark"]
+    rec = reconcile(spark, run["archive"], as_of=run["stopped"], bronze_table="pi_recorded_bronze")
+    assert rec.tags == 90 and rec.truth > 1000
+    assert (rec.missing, rec.duplicated, rec.unexpected, rec.mismatched, rec.behind_watermark) == (0, 0, 0, 0, 0), rec
+    followed = spark.sql(
+        "SELECT count(*) AS n FROM pi_recorded_bronze WHERE record_kind = 'window' "
+        "AND get_json_object(raw, '$.marker') IS NOT NULL"
+    ).first()
+    assert followed.n > 90  # every tag followed Stream Updates, over many micro-batches
+    edited = spark.sql(
+        "SELECT count(*) AS n FROM (SELECT web_id, timestamp, sequence FROM pi_recorded_bronze "
+        "WHERE record_kind = 'value' GROUP BY 1, 2, 3 HAVING count(DISTINCT value_double) > 1)"
+    ).first()
+    assert edited.n > 0  # edits arrived while the pipeline ran, and silver took them
+
+
+def test_the_rename_reached_the_af_history_without_a_restart(run):
+    for comparison in reconcile_af.reconcile_af(run["spark"], run["model"], run["stopped"]):
+        assert comparison.exact, comparison.line()
+    versions = (
+        run["spark"]
+        .sql(
+            "SELECT name, is_current FROM pi_af_elements WHERE path LIKE '%Sydney\\\\\\\\Unit 001\\\\\\\\P-001%' "
+            "AND template IS NOT NULL ORDER BY valid_from"
+        )
+        .collect()
+    )
+    assert [(v.name, v.is_current) for v in versions][-2:] == [("P-001", False), ("P-001A", True)]
+
+
+def test_the_frame_closed_in_the_frame_tables_without_a_restart(run):
+    spark, frame = run["spark"], run["frame"]
+    reads = spark.sql(
+        f"SELECT in_progress FROM pi_event_frames_bronze WHERE id = '{frame.id}' ORDER BY extracted_at"
+    ).collect()
+    assert reads[0].in_progress and not reads[-1].in_progress
+    row = spark.sql(f"SELECT in_progress, end_time FROM pi_event_frames WHERE id = '{frame.id}'").first()
+    assert not row.in_progress and row.end_time == ticks_to_datetime(frame.end).replace(tzinfo=None)
+    comparison = reconcile_af.reconcile_event_frames(spark, run["model"])
+    assert comparison.exact, comparison.line()

@@ -8,7 +8,7 @@ by (tag, timestamp, sequence) and compared field by field.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from connector_lib.timeutil import epoch_micros, from_epoch_micros
 from connector_lib.values import TYPED_FIELDS
@@ -28,6 +28,8 @@ class Reconciliation:
     unexpected: int = 0  # silver rows in range with no truth row
     tags: int = 0
     behind_watermark: int = 0  # truth rows up to a watermark that bronze does not hold (watermark too far)
+    #: the first few keys (tag, epoch microseconds, sequence) missing from silver, for the report of a failure
+    missing_keys: list = field(default_factory=list)
 
     def line(self) -> str:
         return f"RECONCILE silver={self.silver} truth={self.truth} missing={self.missing} duplicated={self.duplicated}"
@@ -94,6 +96,8 @@ def reconcile(
             found = silver.get(key)
             if not found:
                 result.missing += 1
+                if len(result.missing_keys) < 5:
+                    result.missing_keys.append(key)
             elif expected not in found:
                 result.missing += 1
                 result.mismatched += 1

@@ -100,7 +100,10 @@ def test_silver_equals_the_truth_after_following_stream_updates(run):
     spark = run["spark"]
     rec = reconcile(spark, run["archive"], as_of=run["stopped"], bronze_table="pi_recorded_bronze")
     assert rec.tags == 90 and rec.truth > 1000
-    assert (rec.missing, rec.duplicated, rec.unexpected, rec.mismatched, rec.behind_watermark) == (0, 0, 0, 0, 0), rec
+    assert (rec.missing, rec.duplicated, rec.unexpected, rec.mismatched, rec.behind_watermark) == (0, 0, 0, 0, 0), (
+        rec,
+        explain(spark, rec.missing_keys),
+    )
     followed = spark.sql(
         "SELECT count(*) AS n FROM pi_recorded_bronze WHERE record_kind = 'window' "
         "AND get_json_object(raw, '$.marker') IS NOT NULL"
@@ -111,6 +114,26 @@ def test_silver_equals_the_truth_after_following_stream_updates(run):
         "WHERE record_kind = 'value' GROUP BY 1, 2, 3 HAVING count(DISTINCT value_double) > 1)"
     ).first()
     assert edited.n > 0  # edits arrived while the pipeline ran, and silver took them
+
+
+def explain(spark, keys) -> list:
+    """Where the missing keys are: their bronze rows, and the windows of their tags around them."""
+    out = []
+    for tag, micros, sequence in keys:
+        out.append(
+            spark.sql(f"""
+            SELECT record_kind, sequence, window_start, window_end, status, raw, extracted_at FROM pi_recorded_bronze
+            WHERE tag = '{tag}' AND ((record_kind = 'value' AND unix_micros(timestamp) = {micros})
+              OR (record_kind = 'window' AND unix_micros(window_end) >= {micros} - 60000000
+                  AND unix_micros(window_start) <= {micros} + 60000000))
+            ORDER BY extracted_at""").collect()
+        )
+        out.append(
+            spark.sql(
+                f"SELECT * FROM pi_timeseries_silver WHERE tag = '{tag}' AND unix_micros(timestamp) = {micros}"
+            ).collect()
+        )
+    return out
 
 
 def test_the_rename_reached_the_af_history_without_a_restart(run):

@@ -119,7 +119,7 @@ def test_silver_equals_the_truth_after_following_stream_updates(run):
 def explain(spark, keys) -> list:
     """Where the missing keys are: their bronze rows, and the windows of their tags around them."""
     out = []
-    for tag, micros, sequence in keys:
+    for tag, micros, _ in keys:
         out.append(
             spark.sql(f"""
             SELECT record_kind, sequence, window_start, window_end, status, raw, extracted_at FROM pi_recorded_bronze

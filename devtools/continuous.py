@@ -180,11 +180,43 @@ class ContinuousPipeline:
             time.sleep(poll)
         return self.failures()
 
+    def drain(self) -> None:
+        """Stop reading PI, then let every query over the tables process what they hold, so the tables agree
+        with each other (silver has merged all of bronze) before they are read."""
+        deadline = time.monotonic() + 120  # every query has reported a micro-batch, which names its sources
+        while any(_sources(q) is None for q in self.queries.values()) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        readers = {name: q for name, q in self.queries.items() if not _reads_delta_only(q)}
+        for query in readers.values():
+            query.stop()  # type: ignore[attr-defined]
+        for name, query in self.queries.items():
+            if name not in readers:
+                query.processAllAvailable()  # type: ignore[attr-defined]
+
     def stop(self) -> None:
         for query in self.queries.values():
             with contextlib.suppress(Exception):
                 query.stop()  # type: ignore[attr-defined]
         self.queries = {}
+
+
+def _sources(query) -> list | None:
+    """The sources a query's latest progress names (None before its first micro-batch)."""
+    for progress in reversed(query.recentProgress or []):
+        sources = progress.get("sources") if isinstance(progress, dict) else getattr(progress, "sources", None)
+        if sources:
+            return list(sources)
+    return None
+
+
+def _reads_delta_only(query) -> bool:
+    """Whether a query's sources are Delta tables (the flows after bronze), not a PI source."""
+    sources = _sources(query)
+    return bool(sources) and all("Delta" in str(_field(s, "description")) for s in sources)
+
+
+def _field(source, name: str):
+    return source.get(name) if isinstance(source, dict) else getattr(source, name, None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -231,6 +263,7 @@ def main(argv: list[str] | None = None) -> int:
         pipeline.start()
         print(f"{len(pipeline.queries)} queries, every {args.interval}; tables in {args.work_dir}", flush=True)
         failed = pipeline.run_for(args.minutes * 60)
+        pipeline.drain()
         for name, error in failed.items():
             print(f"query {name} FAILED: {error}")
         lag = pipeline.spark.sql(

@@ -79,7 +79,8 @@ def run(local_pipeline_factory, tmp_path_factory):
             until = max(renamed_at + dt.timedelta(seconds=20), closes + dt.timedelta(seconds=10))
             failures = pipeline.run_for((until - dt.datetime.now(UTC)).total_seconds())
             clock.stopped = dt.datetime.now(UTC)  # nothing more becomes visible, nothing more changes
-            failures |= pipeline.run_for(20)  # the queries catch up with the stopped clock
+            failures |= pipeline.run_for(15)  # the queries catch up with the stopped clock
+            pipeline.drain()  # then silver, the AF history and the frames merge all their bronze holds
         finally:
             pipeline.stop()
         yield {

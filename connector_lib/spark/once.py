@@ -78,6 +78,8 @@ class OncePerUpdateReader(PlannedStreamReader):
         return {"round": 0, "at": None}
 
     def latestOffset(self, start: dict | None = None, limit=None) -> dict:
+        if self._planned is not None and not self._available_now and self.again_after() is not None:
+            self._make_way(start)
         if self._planned is None and self.reads() and (start is None or self.due(start)):
             round_no = int(start.get("round") or 0) + 1 if start is not None else None
             self._planned = {"round": round_no, "at": dt.datetime.now(UTC).isoformat()}
@@ -91,12 +93,30 @@ class OncePerUpdateReader(PlannedStreamReader):
             return []
         return self.plan(end["at"], first=not self.resumed(start))
 
+    def _make_way(self, start: dict | None) -> None:
+        """In a long-running update, the planned read makes way for the next one once it has run: Spark 4.2
+        asks for the next latest offset from it (Spark commits a batch only when it builds the next one,
+        which a stream whose offset stands still never does); Spark 4.0 and 4.1, which do not say where the
+        stream stands, get a new offset every :meth:`again_after`, and ``partitions`` decides whether it
+        reads (:meth:`due`, with what :meth:`commit` said was read)."""
+        assert self._planned is not None
+        planned_at = dt.datetime.fromisoformat(self._planned["at"])
+        interval = self.again_after() or 0.0
+        if start is not None and start == self._planned:
+            self.read_committed(planned_at)
+            self._planned = None
+        elif start is None and dt.datetime.now(UTC) - planned_at >= dt.timedelta(seconds=interval):
+            self._planned = None
+
     def commit(self, end: dict) -> None:
-        """In a long-running update, the committed read makes way for the next one."""
-        if self._available_now or self.again_after() is None or self._planned is None:
+        """In a long-running update, the committed read is where the next one starts (Spark commits a batch
+        when it builds the next)."""
+        if self._available_now or self.again_after() is None or not end.get("at"):
             return
-        if end.get("at") == self._planned.get("at"):
-            self.read_committed(dt.datetime.fromisoformat(end["at"]))
+        planned_at = dt.datetime.fromisoformat(end["at"])
+        if self._read_at is None or planned_at > self._read_at:
+            self.read_committed(planned_at)
+        if self._planned is not None and end.get("at") == self._planned.get("at"):
             self._planned = None
 
 

@@ -36,15 +36,33 @@ def config(**more) -> PIConfig:
 
 
 def test_the_af_snapshot_is_taken_again_after_the_refresh_interval():
+    """As Spark 4.2 drives it: the next latest offset is asked from the batch that ran; Spark commits a
+    batch only when it builds the next one."""
     reader = AFStreamReader(config(), None, {})
     first = reader.latestOffset(reader.initialOffset(), None)
     assert first["round"] == 1
-    assert reader.latestOffset(first, None) == first  # planned, not yet committed: no second read
-    reader.commit(first)
-    assert reader.latestOffset(first, None) == first  # committed just now: not due before pi.af.refresh
+    assert reader.latestOffset(reader.initialOffset(), None) == first  # asked again before it ran: the same
+    assert reader.latestOffset(first, None) == first  # it ran just now: not due before pi.af.refresh
     time.sleep(1.1)
     second = reader.latestOffset(first, None)
     assert second["round"] == 2 and second["at"] > first["at"]
+    reader.commit(first)  # Spark commits the first batch as it builds the second
+    assert reader.latestOffset(first, None) == second
+
+
+def test_without_the_start_offset_a_new_offset_comes_every_refresh_interval():
+    """As Spark 4.0 and 4.1 drive it: ``latestOffset()`` without the start gives a new offset every
+    pi.af.refresh, and each new one reads."""
+    reader = AFStreamReader(config(), None, {})
+    first = reader.latestOffset()
+    assert reader.latestOffset() == first  # within pi.af.refresh: the same offset, no new batch
+    assert reader.partitions(reader.initialOffset(), first)  # the first read
+    time.sleep(1.1)
+    second = reader.latestOffset()
+    assert second != first
+    reader.commit(first)  # Spark commits the first batch as it builds the second
+    assert reader.partitions(first, second)
+    assert json.loads(reader.partitions(first, second)[0].value)["since"] == first["at"]
 
 
 def test_a_triggered_update_takes_one_snapshot():
@@ -60,7 +78,6 @@ def test_event_frames_are_searched_again_from_where_the_previous_search_ended():
     first = reader.latestOffset(reader.initialOffset(), None)
     [part] = reader.partitions(reader.initialOffset(), first)
     assert json.loads(part.value)["since"] is None  # the first search starts where the last update's ended
-    reader.commit(first)
     time.sleep(1.1)
     second = reader.latestOffset(first, None)
     assert second["round"] == 2

@@ -60,8 +60,13 @@ class PlannedStreamReader(*_BASES):  # type: ignore[misc]
 
     def __init__(self, state: dict | None = None):
         self.state = state or {}
+        self._state_checked = False
 
     def check_state(self, start: dict) -> None:
+        """Checked for the first micro-batch this reader plans only: later ones continue batches of this
+        same update (a long-running update's own first batch created the table)."""
+        if self._state_checked:
+            return
         if self.resumed(start) and self.state.get("found") is False:
             raise StateError(
                 f"{self.state.get('table')}: not found when the update started, but its stream continues from "
@@ -69,6 +74,7 @@ class PlannedStreamReader(*_BASES):  # type: ignore[misc]
                 "than read everything again from the backfill start (check the pipeline's catalog and schema, "
                 "or run a full refresh to start over)"
             )
+        self._state_checked = True
 
     def initialOffset(self) -> dict:
         raise NotImplementedError

@@ -65,6 +65,17 @@ def test_without_the_start_offset_a_new_offset_comes_every_refresh_interval():
     assert json.loads(reader.partitions(first, second)[0].value)["since"] == first["at"]
 
 
+def test_the_reads_after_a_first_one_continue_the_same_update():
+    """The table did not exist when the update started (its first read creates it): the later reads of
+    the same long-running update are not a stream resumed without its state."""
+    reader = AFStreamReader(config(), None, {"table": "main.osipi.pi_af_bronze", "found": False})
+    first = reader.latestOffset(reader.initialOffset(), None)
+    assert reader.partitions(reader.initialOffset(), first)
+    time.sleep(1.1)
+    second = reader.latestOffset(first, None)
+    assert reader.partitions(first, second)
+
+
 def test_a_triggered_update_takes_one_snapshot():
     reader = AFStreamReader(config(**{"pi.af.refresh": "0s"}), None, {})
     reader.prepareForTriggerAvailableNow()

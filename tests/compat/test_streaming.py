@@ -161,3 +161,23 @@ def test_a_processing_time_trigger_runs_micro_batch_after_micro_batch(spark, sim
     batches = update(spark, cfg, str(tmp_path / "checkpoint"), processingTime="2 seconds")
     assert len(batches) >= 3
     assert_silver_is_the_truth(spark, archive)
+
+
+def test_stream_updates_across_triggered_updates_and_a_processing_time_trigger(spark, simulator, tmp_path):
+    """``pi.read_mode: updates`` on each runtime: the first update registers every tag as it catches up,
+    the next ones resume from the markers bronze committed (no new registration), under an available-now
+    trigger and under a processing-time one, and silver stays equal to the truth."""
+    archive, server = simulator
+    use_schema(spark, "compat_updates")
+    cfg = config(server, **{"pi.backfill_start": "*-5m", "pi.read_mode": "updates"})
+    checkpoint = str(tmp_path / "checkpoint")
+    registered = server.api.updates.registrations
+    update(spark, cfg, checkpoint)
+    assert server.api.updates.registrations == registered + TAGS
+    time.sleep(3)
+    update(spark, cfg, checkpoint)
+    update(spark, cfg, checkpoint, processingTime="2 seconds")
+    assert server.api.updates.registrations == registered + TAGS  # resumed from the committed markers
+    markers = spark.sql("SELECT count(*) AS n FROM pi_watermarks WHERE marker IS NOT NULL").first().n
+    assert markers == TAGS
+    assert_silver_is_the_truth(spark, archive)

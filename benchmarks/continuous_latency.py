@@ -94,9 +94,12 @@ def percentiles(spark, table: str, lo: dt.datetime, hi: dt.datetime) -> dict[str
     return {"p50_s": row.p50, "p95_s": row.p95, "max_s": row.max, "values": row.n}
 
 
-def caught_up(spark, tags: int, within_s: float) -> bool:
+def caught_up(spark, tags: int, since: dt.datetime) -> bool:
+    """Every tag has read past ``since`` (its backfill is behind it) and silver has merged that."""
+    if not spark.catalog.tableExists("pi_watermarks"):
+        return False
     row = spark.sql(f"""SELECT count(*) AS n FROM pi_watermarks
-                        WHERE watermark > now() - INTERVAL {int(within_s)} SECONDS""").first()
+                        WHERE watermark > TIMESTAMP'{since:%Y-%m-%d %H:%M:%S}'""").first()
     return row.n >= tags
 
 
@@ -118,11 +121,11 @@ def run(tags: int, mode: str, minutes: float, interval: str, spark, work: Path) 
             interval=interval,
             spark=spark,
         )
-        started = time.monotonic()
+        started, since = time.monotonic(), dt.datetime.now(dt.UTC)
         pipeline.start()
         try:
             deadline = time.monotonic() + 600
-            while not caught_up(spark, tags, 90):
+            while not caught_up(spark, tags, since):
                 failed = pipeline.run_for(5)
                 if failed or time.monotonic() > deadline:
                     raise RuntimeError(f"warm-up did not finish: {failed or 'not caught up in 10 minutes'}")

@@ -94,6 +94,16 @@ def percentiles(spark, table: str, lo: dt.datetime, hi: dt.datetime) -> dict[str
     return {"p50_s": row.p50, "p95_s": row.p95, "max_s": row.max, "values": row.n}
 
 
+def batch_seconds(query) -> dict[str, float]:
+    """Median and longest duration of a query's recent micro-batches that read something."""
+    took = sorted(
+        p["durationMs"]["triggerExecution"] / 1000
+        for p in query.recentProgress
+        if p.get("numInputRows") and p.get("durationMs", {}).get("triggerExecution")
+    )
+    return {"median": took[len(took) // 2], "max": took[-1], "batches": len(took)} if took else {}
+
+
 def caught_up(spark, tags: int, since: dt.datetime) -> bool:
     """Every tag has read past ``since`` (its backfill is behind it) and silver has merged that."""
     if not spark.catalog.tableExists("pi_watermarks"):
@@ -135,6 +145,7 @@ def run(tags: int, mode: str, minutes: float, interval: str, spark, work: Path) 
             after, hi = sim.work(), dt.datetime.now(dt.UTC)
             if failed:
                 raise RuntimeError(f"queries failed: {failed}")
+            batches = {name: batch_seconds(pipeline.queries[name]) for name in ("pi_recorded_bronze", "pi_curation")}
             pipeline.run_for(45)  # rows stamped near the window's end reach silver
         finally:
             pipeline.stop()
@@ -149,6 +160,7 @@ def run(tags: int, mode: str, minutes: float, interval: str, spark, work: Path) 
             "window_s": round(window_s, 1),
             "bronze": percentiles(spark, "pi_recorded_bronze", lo, measured_hi),
             "silver": percentiles(spark, "pi_timeseries_silver", lo, measured_hi),
+            "micro_batch_s": batches,
             "server_per_minute": {
                 k: round((after[k] - before[k]) * 60 / window_s, 2) for k in ("requests", "sub_requests", "cpu_s")
             },
@@ -182,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{tags} tags, {mode}, every {args.interval}: bronze p50 {b['p50_s']:.1f}s p95 {b['p95_s']:.1f}s "
                     f"max {b['max_s']:.1f}s; silver p50 {s['p50_s']:.1f}s p95 {s['p95_s']:.1f}s max {s['max_s']:.1f}s "
                     f"({s['values']} values); server per minute: {w['requests']} requests, "
-                    f"{w['sub_requests']} sub-requests, {w['cpu_s']} CPU s",
+                    f"{w['sub_requests']} sub-requests, {w['cpu_s']} CPU s; micro-batches {result['micro_batch_s']}",
                     flush=True,
                 )
     finally:

@@ -7,14 +7,13 @@ moment the registration was answered, before the window is read: every value tha
 registration comes as an event, and every value before it is in the window.
 From then on the tag *follows*: each micro-batch retrieves what changed since its marker, and
 
-* values added after the tag's position (``Add``, stamped after the tag's watermark and not after the
-  retrieve) are written as they came, in a window from the position to the retrieve
+* values added after the tag's position (``Add``, stamped after the tag's watermark) are written as they
+  came, in a window from the position to when the retrieve was sent, or to the last of them if later
   (:func:`connector_lib.extract.delivered_window`): each is the first value at its instant, so its
   sequence is its place among the values of the window at that instant;
 * anything else (a value inserted before the newest, an edit, a second value at an instant already
-  written, a value stamped after the retrieve, a removal, a refresh) makes the tag's window a ``recorded``
-  read from the earliest instant touched to the retrieve, which gives every instant's values with their
-  sequences exactly as the archive holds them;
+  written, a removal, a refresh) makes the tag's window a ``recorded`` read from the earliest instant
+  touched, which gives every instant's values with their sequences exactly as the archive holds them;
 * a lost continuity (:class:`connector_lib.updates.Lost`) drops the marker: the tag is polled again from
   its watermark less ``pi.lookback`` and registered again once it has caught up;
 * a tag with nothing new writes a window only once its position is :data:`QUIET_ADVANCE` old, so its
@@ -77,14 +76,16 @@ class Follower:
     ) -> tuple[list[WindowTask], set[str]]:
         """The windows of the following tags (those whose position is before ``before``, when given: an
         available-now update stops at its start), and the tags whose continuity was lost (polled again from
-        their watermark). The windows end when the retrieve was answered: every value it delivered is
-        stamped before then."""
-        bound = before or self._now()
+        their watermark). A window ends when the retrieve was sent, or at the last value it delivered if
+        that is later: every value stamped before then that the server had when it answered is in it (a
+        server answers a tag's item some time after the call was sent, so values stamped in between may be
+        delivered too)."""
+        until = self._now()
+        bound = before or until
         wanted = {t.web_id: t for t in tags if self.following(t.web_id) and positions[t.web_id] < bound}
         if not wanted:
             return [], set()
         outcomes = retrieve(self._client(), self.config, {w: self.markers[w] for w in wanted})
-        until = self._now()
         tasks, lost = [], set()
         for web_id, outcome in outcomes.items():
             tag = wanted[web_id]
@@ -163,16 +164,13 @@ def window(tag: Tag, position: dt.datetime, until: dt.datetime, retrieved: Retri
     if not events and until - position < QUIET_ADVANCE:
         return None
     instants = [_instant(e) for e in events]
-    delivered = all(
-        e.get("Action") == "Add" and at is not None and position < at <= until for e, at in zip(events, instants)
-    )
-    base = WindowTask.of(tag, position, until, position)
+    known = [at for at in instants if at is not None]
+    end = max([until, *known])
+    base = WindowTask.of(tag, position, end, position)
+    delivered = all(e.get("Action") == "Add" and at is not None and position < at for e, at in zip(events, instants))
     if delivered and len(events) == len(retrieved.events):
         return dataclasses.replace(base, marker=retrieved.marker, events=tuple(events))
-    known = [at for at in instants if at is not None]
-    start = min([position, *known])
-    end = max([until, *known])
-    return dataclasses.replace(base, start=start, end=end, marker=retrieved.marker)
+    return dataclasses.replace(base, start=min([position, *known]), marker=retrieved.marker)
 
 
 def _instant(event: dict) -> dt.datetime | None:

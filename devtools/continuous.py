@@ -7,8 +7,8 @@ runs (the open-source Spark Declarative Pipelines engine runs triggered updates 
 
 The pipeline files are loaded as they are, with a stand-in for ``pyspark.pipelines`` that records what they
 declare instead of handing it to a dataflow graph: a streaming table becomes a query appending to a Delta
-table, a temporary view a temporary view of the session, a sink the same sink, and a flow a query writing
-to its target. Everything the files call (the sources, the readers, the merges of each micro-batch) is the
+table, a temporary view a temporary view of the session, a ForEachBatch sink Structured Streaming's
+``foreachBatch`` with the same handler (as on Databricks), and a flow a query writing to its target. Everything the files call (the sources, the readers, the merges of each micro-batch) is the
 code a triggered update runs; only the engine differs. Queries start in dependency order: the streaming
 tables first (each creates its table as it starts), then the views over them, then the flows.
 """
@@ -34,6 +34,7 @@ class Declared:
     tables: list[tuple[str, Callable, dict]] = field(default_factory=list)  # (name, function, table_properties)
     views: list[tuple[str, Callable]] = field(default_factory=list)
     sinks: dict[str, tuple[str, dict]] = field(default_factory=dict)  # name -> (format, options)
+    batch_sinks: dict[str, Callable] = field(default_factory=dict)  # name -> the handler of each micro-batch
     flows: list[tuple[str, str, Callable]] = field(default_factory=list)  # (name, target, function)
 
 
@@ -65,10 +66,18 @@ def stand_in(declared: Declared) -> types.ModuleType:
     def create_sink(name: str, format: str, options: Mapping[str, str] | None = None) -> None:  # noqa: A002
         declared.sinks[name] = (format, dict(options or {}))
 
+    def foreach_batch_sink(name: str | None = None):
+        def register(handler):
+            declared.batch_sinks[name or handler.__name__] = handler
+            return handler
+
+        return register
+
     module.table = table  # type: ignore[attr-defined]
     module.temporary_view = temporary_view  # type: ignore[attr-defined]
     module.append_flow = append_flow  # type: ignore[attr-defined]
     module.create_sink = create_sink  # type: ignore[attr-defined]
+    module.foreach_batch_sink = foreach_batch_sink  # type: ignore[attr-defined]
     return module
 
 
@@ -155,7 +164,9 @@ class ContinuousPipeline:
                 .trigger(processingTime=self.interval)
                 .queryName(name)
             )
-            if target in self.declared.sinks:
+            if target in self.declared.batch_sinks:  # as a Databricks ForEachBatch sink runs it
+                self.queries[name] = writer.foreachBatch(self.declared.batch_sinks[target]).start()
+            elif target in self.declared.sinks:
                 fmt, options = self.declared.sinks[target]
                 self.queries[name] = writer.format(fmt).options(**options).start()
             else:

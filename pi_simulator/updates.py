@@ -28,8 +28,10 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from .context import ServerContext
-from .model import Point
+from .model import NEVER, SEGMENT_TICKS, Point
 from .point_routes import PointRoutes
 from .protocol import ApiError, Request
 from .render import event_value, timed_value
@@ -40,31 +42,40 @@ INVALID_MARKER = "Invalid marker supplied"
 SIGNUP_REMOVED = "The signup was removed because it is no longer valid."
 
 
-def changes(ctx: ServerContext, point: Point, after: int, upto: int) -> list[dict]:
+def changes(ctx: ServerContext, point: Point, after: int, upto: int) -> tuple[list[dict], int]:
     """The point's archive events that arrived or were edited in ``(after, upto]`` (ticks), in the order
-    they happened, as ``DataPipeEvent`` objects."""
+    they happened, as ``DataPipeEvent`` objects; and the earliest instant after ``upto`` at which its next
+    change can happen (a data pipe holds nothing until then, so a retrieve before it costs nothing)."""
     archive = ctx.archive
     newest = archive.events(point, 0, after, limit=1, newest_first=True, as_of=after)
     running = int(newest.ticks[-1]) if len(newest.ticks) else -1
     happened: list[tuple[int, int, int, int, dict]] = []  # (when, 0 arrival | 1 edit, ticks, order, event)
     order = 0
-    for seg in archive.arrivals(point, after - archive.longest_change_delay, upto):
+    hour_end = upto // SEGMENT_TICKS * SEGMENT_TICKS + SEGMENT_TICKS - 1
+    upcoming = hour_end + 1  # an event of a later hour is visible at its own time or later
+    for seg in archive.arrivals(point, after - archive.longest_change_delay, hour_end):
         assert seg.visible is not None and seg.edit_at is not None
+        later = np.concatenate(
+            [seg.visible[seg.visible > upto], seg.edit_at[(seg.edit_at > upto) & (seg.edit_at != NEVER)]]
+        )
+        if len(later):
+            upcoming = min(upcoming, int(later.min()))
+        moved = ((seg.visible > after) & (seg.visible <= upto)) | ((seg.edit_at > after) & (seg.edit_at <= upto))
+        if not moved.any():
+            continue
         edited = dataclasses.replace(
             seg, number=seg.edited_number, text=seg.edited_text if seg.edited_text is not None else seg.text
         )
-        for i in range(len(seg.ticks)):
+        for i in np.nonzero(moved)[0].tolist():
             order += 1
             ticks, visible, edit_at = int(seg.ticks[i]), int(seg.visible[i]), int(seg.edit_at[i])
             good = int(seg.system_code[i]) == 0
             if after < visible <= upto:
-                happened.append(
-                    (visible, 0, ticks, order, timed_value(point, ticks, event_value(point, seg, i), good, seg, i))
-                )
+                value = timed_value(point, ticks, event_value(point, seg, i), good, seg, i)
+                happened.append((visible, 0, ticks, order, value))
             if after < edit_at <= upto:
-                happened.append(
-                    (edit_at, 1, ticks, order, timed_value(point, ticks, event_value(point, edited, i), good, seg, i))
-                )
+                value = timed_value(point, ticks, event_value(point, edited, i), good, seg, i)
+                happened.append((edit_at, 1, ticks, order, value))
     happened.sort(key=lambda h: h[:4])
     events = []
     for _, kind, ticks, _, value in happened:
@@ -74,7 +85,7 @@ def changes(ctx: ServerContext, point: Point, after: int, upto: int) -> list[dic
             events.append({"Action": "Update", "PreviousEventAction": "None", **value})
         if kind == 0:
             running = max(running, ticks)
-    return events
+    return events, upcoming
 
 
 @dataclass
@@ -88,6 +99,10 @@ class Signup:
     web_id: str
     used: int
     positions: OrderedDict[int, int] = field(default_factory=OrderedDict)
+    #: no change of the point happens in (quiet_from, quiet_until): a retrieve from a marker at or after
+    #: quiet_from, before quiet_until, has nothing to look up
+    quiet_from: int = 0
+    quiet_until: int = 0
 
     @property
     def latest(self) -> int:
@@ -177,7 +192,10 @@ class UpdateRoutes:
                 "Status": "Failed",
                 "Exception": {"Errors": [SIGNUP_REMOVED]},
             }
-        events = changes(self.ctx, point, after, now)
+        events: list[dict] = []
+        if not signup.quiet_from <= after or now >= signup.quiet_until:
+            events, upcoming = changes(self.ctx, point, after, now)
+            signup.quiet_from, signup.quiet_until = now, upcoming
         with self._lock:
             if events:
                 latest = signup.latest + len(events)

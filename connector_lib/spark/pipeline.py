@@ -207,21 +207,23 @@ def declare_event_frame_sink(spark: SparkSession, config: PIConfig, latest: dict
 
 
 def _declare_merge_sink(spark: SparkSession, name: str, handler, kind: str, tables: dict[str, str]) -> None:
-    """On Databricks the engine's ForEachBatch sink with ``handler``; locally a Python data source sink
-    (``curation_sink``, handler ``kind``) whose commit calls the same function. Its options: the local
+    """The engine's ForEachBatch sink with ``handler`` where it has one (Databricks, and the local
+    continuous runner, which runs it as Structured Streaming's ``foreachBatch``); on open-source Spark
+    Declarative Pipelines, which has none, a Python data source sink (``curation_sink``, handler ``kind``)
+    whose commit calls the same function. Its options: the local
     Spark Connect server's port (the server's token is inherited by the sink's Python workers, never
     passed as an option), a staging directory of its own, the tables it writes (the first names the
     staging directory) and what else ``kind`` needs."""
     from pyspark import pipelines as dp
 
-    if on_databricks():
-        if not hasattr(dp, "foreach_batch_sink"):
-            raise UnsupportedRuntime(
-                "this pipeline runtime has no ForEachBatch sink (dp.foreach_batch_sink), "
-                "which silver needs: run the pipeline on the CURRENT or PREVIEW channel"
-            )
+    if hasattr(dp, "foreach_batch_sink"):  # Databricks, and the local continuous runner (devtools.continuous)
         dp.foreach_batch_sink(name=name)(handler)
         return
+    if on_databricks():
+        raise UnsupportedRuntime(
+            "this pipeline runtime has no ForEachBatch sink (dp.foreach_batch_sink), "
+            "which silver needs: run the pipeline on the CURRENT or PREVIEW channel"
+        )
     spark.dataSource.register(CurationSink)
     staging = staging_directory(next(iter(tables.values())))
     clear_staging(staging)

@@ -179,8 +179,8 @@ def test_only_values_added_after_the_position_are_written_as_delivered():
     # archive's to say, so the window is read with recorded
     same = window(tag, at, until, Retrieved("m2", [event("Add", 4), event("Update", 4)]))
     assert same is not None and same.events is None and same.start == at
-    ahead = window(tag, at, until, Retrieved("m3", [event("Add", 60)]))  # stamped after the retrieve
-    assert ahead is not None and ahead.events is None and ahead.end == at + dt.timedelta(seconds=60)
+    ahead = window(tag, at, until, Retrieved("m3", [event("Add", 60)]))  # stamped after the retrieve was sent
+    assert ahead is not None and ahead.events is not None and ahead.end == at + dt.timedelta(seconds=60)
     again = window(tag, at, until, Retrieved("m4", [event("Add", 0)]))  # at the position: may be its second
     assert again is not None and again.events is None
     assert window(tag, at, until, Retrieved("m5", [])) is None  # quiet: nothing to write yet

@@ -95,13 +95,19 @@ def percentiles(spark, table: str, lo: dt.datetime, hi: dt.datetime) -> dict[str
 
 
 def batch_seconds(query) -> dict[str, float]:
-    """Median and longest duration of a query's recent micro-batches that read something."""
-    took = sorted(
-        p["durationMs"]["triggerExecution"] / 1000
-        for p in query.recentProgress
-        if p.get("numInputRows") and p.get("durationMs", {}).get("triggerExecution")
-    )
+    """Median and longest duration (s) of a query's recent micro-batches that read something."""
+    took = []
+    for progress in query.recentProgress:
+        rows = _get(progress, "numInputRows")
+        duration = (_get(progress, "durationMs") or {}).get("triggerExecution")
+        if rows and duration:
+            took.append(duration / 1000)
+    took.sort()
     return {"median": took[len(took) // 2], "max": took[-1], "batches": len(took)} if took else {}
+
+
+def _get(progress, name: str):
+    return progress.get(name) if isinstance(progress, dict) else getattr(progress, name, None)
 
 
 def caught_up(spark, tags: int, since: dt.datetime) -> bool:

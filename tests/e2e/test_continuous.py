@@ -35,9 +35,9 @@ class Clock:
 
 
 def a_model_with_a_frame_closing_soon(now: dt.datetime):
-    """The first archive seed whose AF model has an event frame in progress now that closes 25 to 90 s from
-    now (about one seed in four has one), with that frame."""
-    lo, hi = to_ticks(now + dt.timedelta(seconds=25)), to_ticks(now + dt.timedelta(seconds=90))
+    """The first archive seed whose AF model has an event frame in progress now that closes 50 to 110 s from
+    now (about one seed in three has one), with that frame: the pipeline has read it in progress by then."""
+    lo, hi = to_ticks(now + dt.timedelta(seconds=50)), to_ticks(now + dt.timedelta(seconds=110))
     for seed in range(1, 200):
         archive = Archive(seed=seed, n_points=90, changes=LATE, interval_scale=0.1)
         frames = EventFrames(AssetModel(archive)).frames(to_ticks(now), hi, None)
@@ -49,12 +49,12 @@ def a_model_with_a_frame_closing_soon(now: dt.datetime):
 
 @pytest.fixture(scope="module")
 def run(local_pipeline_factory, tmp_path_factory):
+    spark = local_pipeline_factory({}, "continuous_session").spark  # first: the changes below count from now
     now = dt.datetime.now(UTC)
     archive, frame = a_model_with_a_frame_closing_soon(now)
-    renamed_at = now + dt.timedelta(seconds=40)
+    renamed_at = now + dt.timedelta(seconds=60)  # after the first snapshot of a pipeline starting now
     model = AssetModel(archive, AFChanges(renames=((RENAMED, to_ticks(renamed_at), "P-001A"),)))
     clock = Clock()
-    spark = local_pipeline_factory({}, "continuous_session").spark
     with SimulatorServer(archive, assets=model, clock=clock) as server:
         pipeline = ContinuousPipeline(
             tmp_path_factory.mktemp("continuous"),

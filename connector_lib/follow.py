@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 
 #: a following tag with nothing new writes a window (moving its watermark on) once its position is this old
 QUIET_ADVANCE = dt.timedelta(seconds=60)
+#: tags named one by one in the log per micro-batch and outcome; past them, one line counts them all (a
+#: restarted PI Web API loses every tag's marker at once)
+NAMED_IN_LOG = 5
 #: a tag whose registration the server refused (not a transient failure) is registered again this much later
 REGISTER_AGAIN_AFTER = dt.timedelta(minutes=5)
 
@@ -86,15 +89,15 @@ class Follower:
         if not wanted:
             return [], set()
         outcomes = retrieve(self._client(), self.config, {w: self.markers[w] for w in wanted})
-        tasks, lost = [], set()
+        tasks, lost, unanswered = [], set(), []
         for web_id, outcome in outcomes.items():
             tag = wanted[web_id]
             if isinstance(outcome, Lost):
-                log.warning(
-                    "%s: Stream Updates continuity lost (%s); reading it with recorded", tag.name, outcome.reason
-                )
                 del self.markers[web_id]
                 lost.add(web_id)
+                _note(
+                    log.warning, "Stream Updates continuity lost", "reading it with recorded", tag, outcome, len(lost)
+                )
             elif isinstance(outcome, Retrieved):
                 self.markers[web_id] = outcome.marker
                 task = window(tag, positions[web_id], until, outcome)
@@ -102,7 +105,15 @@ class Follower:
                     tasks.append(task)
             else:
                 assert isinstance(outcome, Unanswered)
-                log.warning("%s: Stream Updates not answered (%s); asking again", tag.name, outcome.reason)
+                unanswered.append(web_id)
+                _note(log.warning, "Stream Updates not answered", "asking again", tag, outcome, len(unanswered))
+        if len(lost) > NAMED_IN_LOG or len(unanswered) > NAMED_IN_LOG:
+            log.warning(
+                "Stream Updates: continuity lost for %d tags, not answered for %d, of %d retrieved",
+                len(lost),
+                len(unanswered),
+                len(wanted),
+            )
         return tasks, lost
 
     def register_caught_up(self, tasks: list[WindowTask], end: dt.datetime) -> list[WindowTask]:
@@ -128,16 +139,18 @@ class Follower:
             if not markers and all(isinstance(m, Lost) for m in found.values()):
                 self._not_offered(next(iter(found.values())))
                 return tasks
+        refused = [w for w, outcome in found.items() if isinstance(outcome, Lost)]
         names = {t.web_id: t.tag for t in due}
-        for web_id, outcome in found.items():
-            if isinstance(outcome, Lost):
-                self._refused[web_id] = now
-                log.warning(
-                    "%s: not registered for Stream Updates (%s); read with recorded, registered again in %s",
-                    names.get(web_id, web_id),
-                    outcome.reason,
-                    REGISTER_AGAIN_AFTER,
-                )
+        for web_id in refused[:NAMED_IN_LOG]:
+            log.warning(
+                "%s: not registered for Stream Updates (%s); read with recorded, registered again in %s",
+                names.get(web_id, web_id),
+                getattr(found[web_id], "reason", ""),
+                REGISTER_AGAIN_AFTER,
+            )
+        if len(refused) > NAMED_IN_LOG:
+            log.warning("Stream Updates: %d of %d tags not registered", len(refused), len(due))
+        self._refused.update({w: now for w in refused})
         self.markers.update(markers)
         until = self._now()
         return [
@@ -155,6 +168,11 @@ class Follower:
             )
         log.warning("%s does not offer Stream Updates (%s); pi.read_mode auto reads with recorded", host, reason)
         self.enabled = False
+
+
+def _note(say, what: str, then: str, tag: Tag, outcome: Lost | Unanswered, count: int) -> None:
+    if count <= NAMED_IN_LOG:
+        say("%s: %s (%s); %s", tag.name, what, outcome.reason, then)
 
 
 def window(tag: Tag, position: dt.datetime, until: dt.datetime, retrieved: Retrieved) -> WindowTask | None:

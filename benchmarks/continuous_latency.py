@@ -98,7 +98,7 @@ def batch_seconds(query) -> dict[str, float]:
     """Median and longest duration (s) of a query's recent micro-batches that read something."""
     took = []
     for progress in query.recentProgress:
-        rows = _get(progress, "numInputRows")
+        rows = sum(_get(source, "numInputRows") or 0 for source in _get(progress, "sources") or [])
         duration = (_get(progress, "durationMs") or {}).get("triggerExecution")
         if rows and duration:
             took.append(duration / 1000)

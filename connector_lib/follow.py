@@ -36,7 +36,7 @@ from .config import PIConfig
 from .discovery import Tag
 from .plan import WindowTask
 from .timeutil import parse_pi_timestamp
-from .updates import Lost, Retrieved, Unanswered, register, retrieve
+from .updates import Lost, Retrieved, Unanswered, offered, register, retrieve
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ REGISTER_AGAIN_AFTER = dt.timedelta(minutes=5)
 
 
 class UpdatesRefused(RuntimeError):
-    """``pi.read_mode = updates`` and the server registered none of the tags; one line naming the host."""
+    """``pi.read_mode = updates`` and the server has no Stream Updates; one line naming the host."""
 
 
 class Follower:
@@ -68,7 +68,7 @@ class Follower:
         self._client = client
         self._now = now
         self.enabled = config.read_mode in ("updates", "auto")
-        self._tried = False  # whether a registration was answered yet (auto: a refusal turns it off)
+        self._tried = False  # whether the server was asked if it offers Stream Updates (once per reader)
         self._refused: dict[str, dt.datetime] = {}  # web id -> when its registration was refused
 
     def following(self, web_id: str) -> bool:
@@ -132,13 +132,14 @@ class Follower:
         ]
         if not due:
             return tasks
+        if not self._tried:  # once per reader: does the server offer Stream Updates at all?
+            self._tried = True
+            missing = offered(self._client())
+            if missing is not None:
+                self._not_offered(missing)
+                return tasks
         found = register(self._client(), self.config, [t.web_id for t in due])
         markers = {w: m for w, m in found.items() if isinstance(m, str)}
-        if not self._tried:
-            self._tried = True
-            if not markers and all(isinstance(m, Lost) for m in found.values()):
-                self._not_offered(next(iter(found.values())))
-                return tasks
         refused = [w for w, outcome in found.items() if isinstance(outcome, Lost)]
         names = {t.web_id: t.tag for t in due}
         for web_id in refused[:NAMED_IN_LOG]:
@@ -158,13 +159,12 @@ class Follower:
             for t in tasks
         ]
 
-    def _not_offered(self, outcome: object) -> None:
-        reason = getattr(outcome, "reason", outcome)
+    def _not_offered(self, reason: str) -> None:
         host = self.config.url
         if self.config.read_mode == "updates":
             raise UpdatesRefused(
-                f"pi.read_mode: updates, but {host} registered none of the tags for Stream Updates ({reason}); "
-                "use pi.read_mode: recorded or auto, or enable Stream Updates on the server"
+                f"pi.read_mode: updates, but {host} does not offer Stream Updates ({reason}); use "
+                "pi.read_mode: recorded or auto, or a PI Web API 2018 or later"
             )
         log.warning("%s does not offer Stream Updates (%s); pi.read_mode auto reads with recorded", host, reason)
         self.enabled = False

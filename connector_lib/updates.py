@@ -41,9 +41,11 @@ class Retrieved:
 
 @dataclass(frozen=True)
 class Lost:
-    """Continuity is gone: the tag must be read with ``recorded`` and registered again."""
+    """Continuity is gone: the tag must be read with ``recorded`` and registered again. ``status``: the HTTP
+    status of the call or sub-request that failed, when one did."""
 
     reason: str
+    status: int | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,25 @@ class Unanswered:
     """The call failed transiently; the marker holds and is asked again."""
 
     reason: str
+
+
+#: statuses of a registration sub-request that one WebID of its chunk can cause (an invalid WebID, a static
+#: attribute, a point the user may not read): the chunk's tags are registered again one by one
+SPLIT_STATUSES = (400, 403, 404, 409)
+#: what a PI Web API without Stream Updates (older than 2018) answers for ``streamsets/updates``
+NOT_OFFERED = (404, 405, 501)
+
+
+def offered(client: PIWebAPIClient) -> str | None:
+    """None when the server has ``streamsets/updates``, else why not. A retrieve without a marker is asked:
+    a server with the resource refuses it (400: the marker is required), one without it answers that the
+    resource does not exist."""
+    try:
+        client.get("streamsets/updates")
+    except PIWebAPIError as exc:
+        if exc.status in NOT_OFFERED:
+            return str(exc)
+    return None
 
 
 def _chunks(items: Sequence, size: int) -> Iterable[Sequence]:
@@ -84,10 +105,10 @@ def register(client: PIWebAPIClient, config: PIConfig, web_ids: Sequence[str]) -
         if isinstance(answer, PIWebAPIError):
             if answer.transient:
                 found.update({w: Unanswered(f"registration: {answer}") for w in chunk})
-            elif len(chunk) > 1:
+            elif len(chunk) > 1 and answer.status in SPLIT_STATUSES:
                 alone += chunk
             else:
-                found[chunk[0]] = Lost(f"registration: {answer}")
+                found.update({w: Lost(f"registration: {answer}", answer.status) for w in chunk})
             continue
         found.update(_registrations(chunk, answer))
     if alone:
@@ -129,7 +150,7 @@ def retrieve(
     for chunk, answer in zip(chunks, _send(client, config, "GET", "marker", chunks)):
         if isinstance(answer, PIWebAPIError):
             outcome: Lost | Unanswered = (
-                Unanswered(f"updates: {answer}") if answer.transient else Lost(f"updates: {answer}")
+                Unanswered(f"updates: {answer}") if answer.transient else Lost(f"updates: {answer}", answer.status)
             )
             found.update({by_marker[m]: outcome for m in chunk})
             continue

@@ -248,7 +248,7 @@ def test_auto_reads_with_recorded_where_the_server_has_no_stream_updates():
     with SimulatorServer(archive, stream_updates=False) as server:  # a PI Web API from before 2018
         auto = Run(settings(server, **{"pi.read_mode": "auto"}))
         assert auto.batch() > 0 and not auto.reader.follower.enabled
-        with pytest.raises(UpdatesRefused, match=r"pi.read_mode: updates, but http://127.0.0.1:\d+.* registered none"):
+        with pytest.raises(UpdatesRefused, match=r"pi.read_mode: updates, but http://127.0.0.1:\d+\S* does not offer"):
             Run(settings(server)).batch()
 
 
@@ -257,3 +257,16 @@ def test_a_follower_with_recorded_mode_never_calls_the_server():
     follower = Follower(config, {"W": "m"}, lambda: pytest.fail("no client wanted"), lambda: dt.datetime.now(UTC))
     assert not follower.following("W")
     assert follower.register_caught_up([], dt.datetime.now(UTC)) == []
+
+
+def test_a_point_the_user_may_not_read_is_polled_and_the_others_follow():
+    """Point security refuses one registration (403); the other tags of its sub-request are registered one
+    by one, and one refusal does not make the server look as if it had no Stream Updates."""
+    archive = Archive(seed=3, n_points=4)
+    denied = archive.points[0]
+    with SimulatorServer(archive, faults=FaultPlan(failing_points=frozenset({denied.name}))) as server:
+        run = Run(settings(server))
+        run.batch()
+        following = run.reader.follower.markers
+        assert run.reader.follower.enabled
+        assert len(following) == 3 and server.api.point_webid(denied) not in following

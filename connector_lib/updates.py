@@ -93,12 +93,13 @@ def _errors(item: dict) -> str | None:
     return None
 
 
-def register(client: PIWebAPIClient, config: PIConfig, web_ids: Sequence[str]) -> dict[str, str | Lost | Unanswered]:
+def register(
+    client: PIWebAPIClient, config: PIConfig, web_ids: Sequence[str], per_request: int | None = None
+) -> dict[str, str | Lost | Unanswered]:
     """Each tag's first marker, or why it has none. One WebID that is not valid fails its whole
     ``streamsets/updates`` sub-request (the vendor's rule), so the tags of such a sub-request are registered
-    again one by one and only that one fails."""
-    size = config.markers_per_request
-    chunks = [list(c) for c in _chunks(list(web_ids), size)]
+    again one by one (``per_request`` 1) and only that one fails."""
+    chunks = [list(c) for c in _chunks(list(web_ids), per_request or config.markers_per_request)]
     found: dict[str, str | Lost | Unanswered] = {}
     alone: list[str] = []
     for chunk, answer in zip(chunks, _send(client, config, "POST", "webId", chunks)):
@@ -112,14 +113,8 @@ def register(client: PIWebAPIClient, config: PIConfig, web_ids: Sequence[str]) -
             continue
         found.update(_registrations(chunk, answer))
     if alone:
-        found.update(register(client, _one_per_request(config), alone))
+        found.update(register(client, config, alone, per_request=1))
     return found
-
-
-def _one_per_request(config: PIConfig) -> PIConfig:
-    import dataclasses
-
-    return dataclasses.replace(config, markers_per_request=1)
 
 
 def _registrations(chunk: list[str], answer: dict) -> dict[str, str | Lost]:

@@ -234,7 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     import logging
     import warnings
 
-    from connector_lib.config import ConfigError, PIConfig, read_settings_file
+    from connector_lib.config import ConfigError
+
+    from .run import checked_settings
 
     parser = argparse.ArgumentParser(
         prog="python -m devtools.continuous", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -250,8 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     server = None
     if args.config:
         try:
-            configuration = read_settings_file(args.config)
-            PIConfig.from_mapping(configuration)  # fail fast, before Spark starts
+            configuration = checked_settings(args.config)
         except ConfigError as exc:
             print(f"configuration error: {exc}")
             return 2

@@ -92,6 +92,13 @@ def expectation_summary() -> None:
         )
 
 
+def checked_settings(path: str) -> dict[str, str]:
+    """The ``pi.*`` settings of a YAML file, checked before Spark starts (``ConfigError``: one line)."""
+    configuration = read_settings_file(path)
+    PIConfig.from_mapping(configuration)
+    return configuration
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make run", description=__doc__)
     parser.add_argument("--config", help="YAML file of pi.* settings for a real PI Web API")
@@ -107,8 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     server = archive = None
     if args.config:
         try:
-            configuration = read_settings_file(args.config)
-            PIConfig.from_mapping(configuration)  # fail fast, before Spark starts
+            configuration = checked_settings(args.config)
         except ConfigError as exc:
             _say(f"configuration error: {exc}")
             return 2

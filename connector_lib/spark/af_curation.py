@@ -29,7 +29,7 @@ from ..af import AF_COLUMNS
 from .af_transforms import ATTRIBUTE_COLUMNS, ELEMENT_COLUMNS, digest, history, tag_assets
 from .curation import create_merged_table, merge_view
 from .state import qualified
-from .utc import instant
+from .utc import collect_utc, instant
 
 ELEMENTS_TABLE, ATTRIBUTES_TABLE, TAG_ASSETS_TABLE = "pi_af_elements", "pi_af_attributes", "pi_tag_assets"
 SINK_NAME = "pi_af_history_sink"
@@ -195,12 +195,17 @@ def since(af_bronze: DataFrame, latest: dict[str, str]) -> DataFrame:
 
 
 def folded(versions: DataFrame, recent: DataFrame, kind: str) -> DataFrame:
-    """The history of ``kind`` as it stands once the complete snapshots among ``recent`` AF bronze rows
-    (at most one per database: an update takes one) are folded in, whether or not the fold has run yet:
-    what the tables after AF read within the update that took the snapshot. A snapshot the history holds
-    already changes nothing."""
-    taken = recent.where((F.col("record_kind") == "snapshot") & (F.col("status") == "ok")).select(
-        "database", "snapshot_id", F.col("extracted_at").alias("at")
+    """The history of ``kind`` as it stands once the newest complete snapshot of each database among
+    ``recent`` AF bronze rows is folded in, whether or not the fold has run yet: what the tables after AF
+    read within the update that took the snapshot. A snapshot the history holds already changes nothing.
+    A long-running update takes a snapshot every ``pi.af.refresh``; the ones before the newest are either
+    folded already or replaced by it, so each object keeps one current version."""
+    complete = recent.where((F.col("record_kind") == "snapshot") & (F.col("status") == "ok"))
+    newest = complete.groupBy("database").agg(F.max("extracted_at").alias("at"))
+    taken = (
+        complete.join(newest, "database")
+        .where(F.col("extracted_at") == F.col("at"))
+        .select("database", "snapshot_id", "at")
     )
     rows = recent.where(F.col("record_kind") == kind).join(
         taken.select("database", "snapshot_id"), ["database", "snapshot_id"], "left_semi"
@@ -218,6 +223,22 @@ def folded(versions: DataFrame, recent: DataFrame, kind: str) -> DataFrame:
         (F.col("is_current") & F.col("closed_at").isNull()).alias("is_current"),
     )
     return kept.unionByName(changes.where(F.col("action") == "open").select(*history_columns(kind)))
+
+
+def newest_snapshots(af_bronze: DataFrame) -> dict[str, dt.datetime]:
+    """Per database, when the newest complete snapshot among ``af_bronze`` rows was taken."""
+    complete = af_bronze.where((F.col("record_kind") == "snapshot") & (F.col("status") == "ok"))
+    rows = collect_utc(complete.groupBy("database").agg(F.max("extracted_at").alias("at")))
+    return {row["database"]: row["at"] for row in rows}
+
+
+def taken_at(af_bronze: DataFrame, snapshots: dict[str, dt.datetime]) -> DataFrame:
+    """The AF bronze rows of the snapshots taken at ``snapshots``' times (per database): literal bounds,
+    so Delta reads only those snapshots' files."""
+    chosen = F.lit(False)
+    for database, at in snapshots.items():
+        chosen = chosen | ((F.col("database") == database) & (F.col("extracted_at") == instant(at)))
+    return af_bronze.where(chosen)
 
 
 def last_changes(spark: SparkSession, table: str) -> dict[str, dt.datetime]:

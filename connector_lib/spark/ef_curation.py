@@ -17,8 +17,8 @@ element's AF Id and *current* path and name. So a micro-batch also takes the fra
 versions changed since the tables were last written (recorded in ``pi_event_frames``' property
 ``osipi.af_seen``): a renamed element's alarms and downtime show its new path, and a frame read before its
 element was in any AF snapshot finds it once it is. The elements are read through ``AFSource``: the
-history folded by earlier updates with this update's snapshot folded in (``af_curation.folded``), so a
-rename in this update's snapshot shows in this update's tables.
+history folded by earlier updates with this update's newest snapshot folded in (``af_curation.folded``),
+so a rename in this update's snapshot shows in this update's tables.
 
 Every step writes what the frames *will* be once the micro-batch is merged (the held rows with its reads
 laid over them), and ``pi_event_frames`` is merged last, so a micro-batch applied again after a crash
@@ -35,7 +35,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from ..eventframes import EF_COLUMNS
-from .af_curation import AF_SCHEMA, folded, since
+from .af_curation import AF_SCHEMA, folded, newest_snapshots, since, taken_at
 from .af_transforms import history
 from .curation import create_merged_table, merge_view
 from .ef_transforms import (
@@ -111,7 +111,10 @@ class AFSource:
         if spark.catalog.tableExists(self.elements):
             held = spark.read.table(self.elements)
             if not held.isEmpty():
-                return folded(held, since(bronze, self.latest), "element")
+                # only the newest of the snapshots a long-running update took since it started, so the
+                # read stays one hierarchy however long the update runs
+                newest = newest_snapshots(since(bronze, self.latest))
+                return folded(held, taken_at(bronze, newest), "element")
         # no history yet, or the AF fold's micro-batch 0 is writing it again beside this merge: every
         # complete snapshot in AF bronze (what that micro-batch writes), this update's included
         return history(bronze, "element")

@@ -89,3 +89,17 @@ def test_micro_batch_zero_rebuilds_the_history_from_what_it_carries(spark, targe
         af_curation.apply_af_batch(recent, 3, targets)
     _apply(spark, targets, [sum(batches, [])])  # a new checkpoint: bronze from its first row
     _assert_equals_recomputed(spark, targets)
+
+
+def test_a_long_running_update_folds_its_newest_snapshot_once(spark, targets):
+    """A continuous update takes a snapshot every ``pi.af.refresh``: with s3 (e1 renamed), s4 and s5 all
+    taken since it started, the history read through ``folded`` holds one current version per element,
+    as of s5."""
+    batches = _by_snapshot()
+    _apply(spark, targets, batches[:2])
+    recent = spark.createDataFrame(sum(batches[2:], []), AF_SCHEMA)
+    current = af_curation.folded(spark.read.table(targets.elements), recent, "element").where("is_current")
+    expected = af_transforms.history(spark.createDataFrame(sum(batches, []), AF_SCHEMA), "element").where("is_current")
+    columns = ["database", "id", *af_transforms.ELEMENT_COLUMNS]
+    assert current.count() == current.select("database", "id").distinct().count()
+    assert sorted(current.select(*columns).collect()) == sorted(expected.select(*columns).collect())

@@ -83,12 +83,13 @@ def prepare_stream_options(spark: SparkSession, config: PIConfig) -> dict[str, s
             "update stops rather than leave them unread"
         ) from exc
     use_level(config.log_level or "info")  # the driver log of every update says what it started from
+    followed = f" ({len(markers)} with Stream Updates markers)" if markers else ""
     log.info(
-        "pipeline state in %s: %s; watermarks of %d tags (%d with Stream Updates markers), %d re-read requests",
+        "pipeline state in %s: %s; watermarks of %d tags%s, %d re-read requests",
         where,
         "bronze found" if found else "no bronze yet (first update)",
         len(watermarks),
-        len(markers),
+        followed,
         len(rereads),
     )
     return {**reader_options(config, watermarks, densities, rereads, markers), **state_option(bronze, found)}

@@ -122,6 +122,7 @@ class UpdateRoutes:
         self._signups: dict[str, Signup] = {}
         self._by_stream: dict[tuple[str | None, int], str] = {}
         self._made = 0
+        self._swept = 0
 
     @property
     def registrations(self) -> int:
@@ -135,9 +136,25 @@ class UpdateRoutes:
             self._by_stream.clear()
 
     def _expire(self, now: int) -> None:
+        """Drop the registrations unused for the cache time. A sweep looks at every registration, so it runs
+        at most once a second of server time; :meth:`_live` checks the one a request names exactly."""
+        if now - self._swept < 10_000_000:
+            return
+        self._swept = now
         for key in [k for k, s in self._signups.items() if s.used < now - self.cache_ticks]:
-            signup = self._signups.pop(key)
-            self._by_stream.pop((signup.user, signup.point_id), None)
+            self._drop(self._signups[key])
+
+    def _drop(self, signup: Signup) -> None:
+        self._signups.pop(signup.key, None)
+        self._by_stream.pop((signup.user, signup.point_id), None)
+
+    def _live(self, key: str | None, now: int) -> Signup | None:
+        """The registration ``key`` names, unless it went unused for the cache time (then it is dropped)."""
+        signup = self._signups.get(key) if key else None
+        if signup is not None and signup.used < now - self.cache_ticks:
+            self._drop(signup)
+            return None
+        return signup
 
     def _identity(self, point: Point, web_id: str) -> dict:
         return {
@@ -151,8 +168,7 @@ class UpdateRoutes:
         now = self.ctx.now()
         with self._lock:
             self._expire(now)
-            key = self._by_stream.get((req.user, point.point_id))
-            signup = self._signups.get(key) if key else None
+            signup = self._live(self._by_stream.get((req.user, point.point_id)), now)
             status = "AlreadyRegistered"
             if signup is None:
                 status = "Succeeded"
@@ -173,7 +189,7 @@ class UpdateRoutes:
         now = self.ctx.now()
         with self._lock:
             self._expire(now)
-            signup = self._signups.get(key)
+            signup = self._live(key, now)
             if signup is None or signup.user != req.user:
                 raise ApiError(404, CACHE_NOT_FOUND)
             after = signup.positions.get(int(number))
@@ -184,8 +200,7 @@ class UpdateRoutes:
         identity = self._identity(point, signup.web_id)
         if not self.ctx.archive.exists(point, now):
             with self._lock:
-                self._signups.pop(key, None)
-                self._by_stream.pop((signup.user, signup.point_id), None)
+                self._drop(signup)
             return {
                 **identity,
                 "RequestedMarker": marker,

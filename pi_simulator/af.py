@@ -203,6 +203,12 @@ class AssetModel:
         self.base_elements: dict[uuid.UUID, Element] = {}
         self.base_attributes: dict[uuid.UUID, Attribute] = {}
         self._build()
+        self.schedule(self.changes)
+
+    def schedule(self, changes: AFChanges) -> None:
+        """Make ``changes`` the hierarchy's changes from now on (a server may be serving it: a test schedules
+        a change relative to what a running pipeline has read). Snapshots already answered are not redone;
+        answers for instants before a change stay what they were."""
         base = self._state(self.base_elements, self.base_attributes)
         by_path = {p.upper(): e for e, p in base.paths.items()}
         attr_by_path = {f"{base.paths[a.element]}|{a.name}".upper(): a.id for a in base.attributes.values()}
@@ -212,13 +218,14 @@ class AssetModel:
                 raise ValueError(f"AFChanges names an unknown {what}: {path!r}")
             return table[path.upper()]
 
+        self.changes = changes
         self._events = sorted(
-            [(t, "rename", find(by_path, "element", p), name) for p, t, name in self.changes.renames]
+            [(t, "rename", find(by_path, "element", p), name) for p, t, name in changes.renames]
             + [
                 (t, "move", find(by_path, "element", p), find(by_path, "element", parent))
-                for p, t, parent in self.changes.moves
+                for p, t, parent in changes.moves
             ]
-            + [(t, "repoint", find(attr_by_path, "attribute", p), tag) for p, t, tag in self.changes.repoints],
+            + [(t, "repoint", find(attr_by_path, "attribute", p), tag) for p, t, tag in changes.repoints],
             key=lambda e: e[0],
         )
         self._cache: dict[int, AFState] = {}

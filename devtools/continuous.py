@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import sys
 import time
 import types
@@ -191,6 +192,40 @@ class ContinuousPipeline:
             time.sleep(poll)
         return self.failures()
 
+    def run_until(self, reached: Callable[[], bool], timeout: float = 300.0, poll: float = 1.0) -> dict[str, str]:
+        """Let the queries run until ``reached()`` (or one fails); returns the failures. ``reached`` is
+        asked once a ``poll``; a table it reads that no micro-batch has created yet counts as not reached."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            failed = self.failures()
+            if failed:
+                return failed
+            try:
+                if reached():
+                    return {}
+            except Exception as exc:  # noqa: BLE001 - a table not created yet
+                if "TABLE_OR_VIEW_NOT_FOUND" not in str(exc):
+                    raise
+            time.sleep(poll)
+        raise TimeoutError(f"the continuous pipeline did not get there in {timeout:.0f} s")
+
+    def catch_up(self, since: dt.datetime, timeout: float = 300.0, poll: float = 1.0) -> dict[str, str]:
+        """Let the queries run until every query reading PI has finished a micro-batch triggered at or after
+        ``since`` (or one fails); returns the failures. A fixed wait is not enough on a loaded machine,
+        where one micro-batch can take longer than the wait."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            failed = self.failures()
+            if failed:
+                return failed
+            # a query that has not reported yet counts as reading PI until its sources say otherwise
+            if all(_reads_delta_only(q) or _last_trigger(q) >= since for q in self.queries.values()):
+                return {}
+            time.sleep(poll)
+        raise TimeoutError(
+            f"the queries reading PI did not run a micro-batch after {since:%H:%M:%S} in {timeout:.0f} s"
+        )
+
     def drain(self) -> None:
         """Stop reading PI, then let every query over the tables process what they hold, so the tables agree
         with each other (silver has merged all of bronze) before they are read."""
@@ -218,6 +253,16 @@ def _sources(query) -> list | None:
         if sources:
             return list(sources)
     return None
+
+
+def _last_trigger(query) -> dt.datetime:
+    """When the query's latest reported micro-batch was triggered (the epoch before any)."""
+    latest = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    for progress in query.recentProgress or []:
+        stamp = _field(progress, "timestamp")
+        if stamp:
+            latest = max(latest, dt.datetime.fromisoformat(str(stamp).replace("Z", "+00:00")))
+    return latest
 
 
 def _reads_delta_only(query) -> bool:

@@ -10,6 +10,7 @@ import datetime as dt
 
 import pytest
 
+from connector_lib.timeutil import epoch_micros, from_epoch_micros
 from devtools import reconcile_af
 from devtools.continuous import ContinuousPipeline
 from devtools.reconcile import reconcile
@@ -34,6 +35,30 @@ class Clock:
         return self.stopped or dt.datetime.now(UTC)
 
 
+def snapshots_after(spark, at: dt.datetime) -> int:
+    """Complete AF snapshots the pipeline took after ``at``."""
+    return (
+        spark.sql(
+            "SELECT count(*) AS n FROM continuous.pi_af_bronze WHERE record_kind = 'snapshot' AND status = 'ok' "
+            f"AND extracted_at > timestamp_micros({epoch_micros(at)})"
+        )
+        .first()
+        .n
+    )
+
+
+def frame_reads_after(spark, at: dt.datetime) -> int:
+    """Event frame reads the pipeline completed that started after ``at``."""
+    return (
+        spark.sql(
+            "SELECT count(*) AS n FROM continuous.pi_event_frames_bronze WHERE record_kind = 'read' AND status = 'ok' "
+            f"AND search_end > timestamp_micros({epoch_micros(at)})"
+        )
+        .first()
+        .n
+    )
+
+
 def a_model_with_a_frame_closing_soon(now: dt.datetime):
     """The first archive seed whose AF model has an event frame in progress now that closes 50 to 110 s from
     now (about one seed in three has one), with that frame: the pipeline has read it in progress by then."""
@@ -52,8 +77,7 @@ def run(local_pipeline_factory, tmp_path_factory):
     spark = local_pipeline_factory({}, "continuous_session").spark  # first: the changes below count from now
     now = dt.datetime.now(UTC)
     archive, frame = a_model_with_a_frame_closing_soon(now)
-    renamed_at = now + dt.timedelta(seconds=60)  # after the first snapshot of a pipeline starting now
-    model = AssetModel(archive, AFChanges(renames=((RENAMED, to_ticks(renamed_at), "P-001A"),)))
+    model = AssetModel(archive)
     clock = Clock()
     with SimulatorServer(archive, assets=model, clock=clock) as server:
         pipeline = ContinuousPipeline(
@@ -75,11 +99,18 @@ def run(local_pipeline_factory, tmp_path_factory):
         )
         pipeline.start()
         try:
+            # the rename comes after the first AF snapshot, however long the pipeline took to start
+            failures = pipeline.run_until(lambda: snapshots_after(spark, now) > 0)
+            renamed_at = dt.datetime.now(UTC) + dt.timedelta(seconds=2)
+            model.schedule(AFChanges(renames=((RENAMED, to_ticks(renamed_at), "P-001A"),)))
             closes = ticks_to_datetime(frame.end)
-            until = max(renamed_at + dt.timedelta(seconds=20), closes + dt.timedelta(seconds=10))
-            failures = pipeline.run_for((until - dt.datetime.now(UTC)).total_seconds())
+            failures |= pipeline.run_until(
+                lambda: snapshots_after(spark, renamed_at) > 0 and frame_reads_after(spark, closes) > 0
+            )
             clock.stopped = dt.datetime.now(UTC)  # nothing more becomes visible, nothing more changes
-            failures |= pipeline.run_for(15)  # the queries catch up with the stopped clock
+            # the queries catch up with the stopped clock: every reader runs a micro-batch past the event
+            # frames' interval after it
+            failures |= pipeline.catch_up(clock.stopped + dt.timedelta(seconds=7))
             pipeline.drain()  # then silver, the AF history and the frames merge all their bronze holds
         finally:
             pipeline.stop()
@@ -102,8 +133,7 @@ def test_silver_equals_the_truth_after_following_stream_updates(run):
     rec = reconcile(spark, run["archive"], as_of=run["stopped"], bronze_table="pi_recorded_bronze")
     assert rec.tags == 90 and rec.truth > 1000
     assert (rec.missing, rec.duplicated, rec.unexpected, rec.mismatched, rec.behind_watermark) == (0, 0, 0, 0, 0), (
-        rec,
-        explain(spark, rec.missing_keys),
+        f"{rec}\n{explain(spark, run['archive'], rec.missing_keys)}"
     )
     followed = spark.sql(
         "SELECT count(*) AS n FROM pi_recorded_bronze WHERE record_kind = 'window' "
@@ -117,24 +147,34 @@ def test_silver_equals_the_truth_after_following_stream_updates(run):
     assert edited.n > 0  # edits arrived while the pipeline ran, and silver took them
 
 
-def explain(spark, keys) -> list:
-    """Where the missing keys are: their bronze rows, and the windows of their tags around them."""
-    out = []
-    for tag, micros, _ in keys:
-        out.append(
-            spark.sql(f"""
+def explain(spark, archive, keys) -> str:
+    """Where the missing keys are, one line each: when the value became visible (and edited) in the
+    simulator, its bronze rows, the windows of its tag around it, and what silver holds at its instant."""
+    lines = []
+    for tag, micros, sequence in keys:
+        point = next(p for p in archive.points if p.name == tag)
+        ticks = to_ticks(from_epoch_micros(micros))
+        seen = [
+            (int(v), int(e))
+            for seg in archive.arrivals(point, ticks, ticks)
+            for t, v, e in zip(seg.ticks, seg.visible, seg.edit_at, strict=True)
+            if int(t) == ticks
+        ]
+        lines.append(f"{tag} {from_epoch_micros(micros).isoformat()} seq {sequence}: visible, edited at {seen}")
+        rows = spark.sql(f"""
             SELECT record_kind, sequence, window_start, window_end, status, raw, extracted_at FROM pi_recorded_bronze
             WHERE tag = '{tag}' AND ((record_kind = 'value' AND unix_micros(timestamp) = {micros})
               OR (record_kind = 'window' AND unix_micros(window_end) >= {micros} - 60000000
                   AND unix_micros(window_start) <= {micros} + 60000000))
             ORDER BY extracted_at""").collect()
-        )
-        out.append(
-            spark.sql(
-                f"SELECT * FROM pi_timeseries_silver WHERE tag = '{tag}' AND unix_micros(timestamp) = {micros}"
-            ).collect()
-        )
-    return out
+        lines.extend(f"  bronze {r.asDict()}" for r in rows)
+        silver = spark.sql(
+            f"SELECT sequence, value_double FROM pi_timeseries_silver WHERE tag = '{tag}' "
+            f"AND unix_micros(timestamp) = {micros}"
+        ).collect()
+        lines.append(f"  silver {[r.asDict() for r in silver]}")
+    print("\n".join(lines))  # in full under the test's captured output
+    return "\n".join(lines)
 
 
 def test_the_rename_reached_the_af_history_without_a_restart(run):
@@ -159,5 +199,5 @@ def test_the_frame_closed_in_the_frame_tables_without_a_restart(run):
     assert reads[0].in_progress and not reads[-1].in_progress
     row = spark.sql(f"SELECT in_progress, end_time FROM pi_event_frames WHERE id = '{frame.id}'").first()
     assert not row.in_progress and row.end_time == ticks_to_datetime(frame.end).replace(tzinfo=None)
-    comparison = reconcile_af.reconcile_event_frames(spark, run["model"])
+    comparison = reconcile_af.reconcile_event_frames(spark, run["model"], as_of=run["stopped"])
     assert comparison.exact, comparison.line()

@@ -10,11 +10,12 @@ flow completed (see shared research, dlt-local.md section 2.6). Any real failure
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,6 +79,22 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+@contextlib.contextmanager
+def _one_start_at_a_time() -> Iterator[None]:
+    """Spark resolves the Delta jars into the shared Ivy cache as it starts, and Ivy does not lock the cache:
+    two sessions starting at once (parallel test workers, a test and the pipeline process it starts) could
+    corrupt a download. Starts wait for each other; a running session holds no lock."""
+    import fcntl
+    import tempfile
+
+    with open(Path(tempfile.gettempdir()) / "osipi-lakeflow-spark-start.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _local_connect_session(master: str, conf: Mapping[str, str]):
     """A local Spark Connect server on a free port and a session connected to it.
 
@@ -106,7 +123,8 @@ def _local_connect_session(master: str, conf: Mapping[str, str]):
             ]
         )
     )
-    ClassicSession(SparkContext.getOrCreate(spark_conf))
+    with _one_start_at_a_time():
+        ClassicSession(SparkContext.getOrCreate(spark_conf))
     os.environ["SPARK_CONNECT_MODE_ENABLED"] = "1"  # pyspark.sql.functions and friends dispatch on it
     os.environ["SPARK_LOCAL_REMOTE"] = "1"  # session.stop() then stops the local server too
     return ConnectSession.builder.remote(f"sc://localhost:{port}").getOrCreate()

@@ -26,7 +26,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from ..af import AF_COLUMNS
-from .af_transforms import ATTRIBUTE_COLUMNS, ELEMENT_COLUMNS, digest, history, tag_assets
+from .af_transforms import ATTRIBUTE_COLUMNS, ELEMENT_COLUMNS, complete, digest, history, tag_assets
 from .curation import create_merged_table, merge_view
 from .state import qualified
 from .utc import collect_utc, instant
@@ -68,7 +68,7 @@ def apply_af_batch(batch: DataFrame, batch_id: int, targets: AFTargets) -> None:
         write_tag_assets(spark, targets)
         return
     snapshots = (
-        batch.where((F.col("record_kind") == "snapshot") & (F.col("status") == "ok"))
+        complete(batch)
         .select("database", "snapshot_id", "extracted_at")
         .orderBy("extracted_at", "snapshot_id")
         .collect()
@@ -199,15 +199,11 @@ def folded(versions: DataFrame, recent: DataFrame, kind: str) -> DataFrame:
     ``recent`` AF bronze rows is folded in, whether or not the fold has run yet: what the tables after AF
     read within the update that took the snapshot. A snapshot the history holds already changes nothing.
     A long-running update takes a snapshot every ``pi.af.refresh``; the ones before the newest are either
-    folded already or replaced by it, so each object keeps one current version."""
-    complete = recent.where((F.col("record_kind") == "snapshot") & (F.col("status") == "ok"))
-    newest = complete.groupBy("database").agg(F.max("extracted_at").alias("at"))
-    taken = (
-        complete.join(newest, "database")
-        .where(F.col("extracted_at") == F.col("at"))
-        .select("database", "snapshot_id", "at")
-    )
-    rows = recent.where(F.col("record_kind") == kind).join(
+    folded already or replaced by it, so each object keeps one current version. Asks for the newest
+    snapshots' times first (the snapshot records alone), then reads only their rows."""
+    newest = taken_at(recent, newest_snapshots(recent))
+    taken = complete(newest).select("database", "snapshot_id", F.col("extracted_at").alias("at"))
+    rows = newest.where(F.col("record_kind") == kind).join(
         taken.select("database", "snapshot_id"), ["database", "snapshot_id"], "left_semi"
     )
     changes = snapshot_changes(versions.where("is_current"), rows, kind, taken.select("database", "at"))
@@ -227,14 +223,13 @@ def folded(versions: DataFrame, recent: DataFrame, kind: str) -> DataFrame:
 
 def newest_snapshots(af_bronze: DataFrame) -> dict[str, dt.datetime]:
     """Per database, when the newest complete snapshot among ``af_bronze`` rows was taken."""
-    complete = af_bronze.where((F.col("record_kind") == "snapshot") & (F.col("status") == "ok"))
-    rows = collect_utc(complete.groupBy("database").agg(F.max("extracted_at").alias("at")))
+    rows = collect_utc(complete(af_bronze).groupBy("database").agg(F.max("extracted_at").alias("at")))
     return {row["database"]: row["at"] for row in rows}
 
 
 def taken_at(af_bronze: DataFrame, snapshots: dict[str, dt.datetime]) -> DataFrame:
-    """The AF bronze rows of the snapshots taken at ``snapshots``' times (per database): literal bounds,
-    so Delta reads only those snapshots' files."""
+    """The AF bronze rows of the snapshots taken at ``snapshots``' times (per database; every row of a
+    snapshot carries its time): literal bounds, so Delta reads only those snapshots' files."""
     chosen = F.lit(False)
     for database, at in snapshots.items():
         chosen = chosen | ((F.col("database") == database) & (F.col("extracted_at") == instant(at)))

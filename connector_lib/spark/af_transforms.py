@@ -32,11 +32,16 @@ ATTRIBUTE_COLUMNS = (
 COMPARED = {"element": ELEMENT_COLUMNS[1:], "attribute": ATTRIBUTE_COLUMNS[1:]}
 
 
+def complete(af_bronze: DataFrame) -> DataFrame:
+    """The records that close a complete snapshot (a failed snapshot's rows never count)."""
+    return af_bronze.where((F.col("record_kind") == "snapshot") & (F.col("status") == "ok"))
+
+
 def complete_snapshots(af_bronze: DataFrame) -> DataFrame:
     """Complete snapshots, numbered per database in time order."""
     order = Window.partitionBy("database").orderBy("snapshot_at", "snapshot_id")
     return (
-        af_bronze.where((F.col("record_kind") == "snapshot") & (F.col("status") == "ok"))
+        complete(af_bronze)
         .select("database", "snapshot_id", F.col("extracted_at").alias("snapshot_at"))
         .withColumn("snapshot_no", F.row_number().over(order))
     )

@@ -35,7 +35,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from ..eventframes import EF_COLUMNS
-from .af_curation import AF_SCHEMA, folded, newest_snapshots, since, taken_at
+from .af_curation import AF_SCHEMA, folded, since
 from .af_transforms import history
 from .curation import create_merged_table, merge_view
 from .ef_transforms import (
@@ -111,10 +111,7 @@ class AFSource:
         if spark.catalog.tableExists(self.elements):
             held = spark.read.table(self.elements)
             if not held.isEmpty():
-                # only the newest of the snapshots a long-running update took since it started, so the
-                # read stays one hierarchy however long the update runs
-                newest = newest_snapshots(since(bronze, self.latest))
-                return folded(held, taken_at(bronze, newest), "element")
+                return folded(held, since(bronze, self.latest), "element")
         # no history yet, or the AF fold's micro-batch 0 is writing it again beside this merge: every
         # complete snapshot in AF bronze (what that micro-batch writes), this update's included
         return history(bronze, "element")

@@ -192,9 +192,12 @@ class ContinuousPipeline:
             time.sleep(poll)
         return self.failures()
 
-    def run_until(self, reached: Callable[[], bool], timeout: float = 300.0, poll: float = 1.0) -> dict[str, str]:
+    def run_until(
+        self, reached: Callable[[], bool], timeout: float = 300.0, poll: float = 1.0, what: str = "there"
+    ) -> dict[str, str]:
         """Let the queries run until ``reached()`` (or one fails); returns the failures. ``reached`` is
-        asked once a ``poll``; a table it reads that no micro-batch has created yet counts as not reached."""
+        asked once a ``poll``; a table it reads that no micro-batch has created yet counts as not reached.
+        ``what``: what the pipeline did not get to, for the error after ``timeout``."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             failed = self.failures()
@@ -207,23 +210,17 @@ class ContinuousPipeline:
                 if "TABLE_OR_VIEW_NOT_FOUND" not in str(exc):
                     raise
             time.sleep(poll)
-        raise TimeoutError(f"the continuous pipeline did not get there in {timeout:.0f} s")
+        raise TimeoutError(f"the continuous pipeline did not get {what} in {timeout:.0f} s")
 
-    def catch_up(self, since: dt.datetime, timeout: float = 300.0, poll: float = 1.0) -> dict[str, str]:
+    def catch_up(self, since: dt.datetime, timeout: float = 300.0) -> dict[str, str]:
         """Let the queries run until every query reading PI has finished a micro-batch triggered at or after
         ``since`` (or one fails); returns the failures. A fixed wait is not enough on a loaded machine,
-        where one micro-batch can take longer than the wait."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            failed = self.failures()
-            if failed:
-                return failed
-            # a query that has not reported yet counts as reading PI until its sources say otherwise
-            if all(_reads_delta_only(q) or _last_trigger(q) >= since for q in self.queries.values()):
-                return {}
-            time.sleep(poll)
-        raise TimeoutError(
-            f"the queries reading PI did not run a micro-batch after {since:%H:%M:%S} in {timeout:.0f} s"
+        where one micro-batch can take longer than the wait. A query that has not reported yet counts as
+        reading PI until its sources say otherwise."""
+        return self.run_until(
+            lambda: all(_reads_delta_only(q) or _last_trigger(q) >= since for q in self.queries.values()),
+            timeout,
+            what=f"every PI reader past {since:%H:%M:%S}",
         )
 
     def drain(self) -> None:

@@ -40,6 +40,8 @@ from .routing import Route
 CACHE_NOT_FOUND = "Cache not found"
 INVALID_MARKER = "Invalid marker supplied"
 SIGNUP_REMOVED = "The signup was removed because it is no longer valid."
+#: server time (ticks) between two sweeps of every registration for expired ones
+SWEEP_TICKS = 10_000_000
 
 
 def changes(ctx: ServerContext, point: Point, after: int, upto: int) -> tuple[list[dict], int]:
@@ -138,7 +140,7 @@ class UpdateRoutes:
     def _expire(self, now: int) -> None:
         """Drop the registrations unused for the cache time. A sweep looks at every registration, so it runs
         at most once a second of server time; :meth:`_live` checks the one a request names exactly."""
-        if now - self._swept < 10_000_000:
+        if now - self._swept < SWEEP_TICKS:
             return
         self._swept = now
         for key in [k for k, s in self._signups.items() if s.used < now - self.cache_ticks]:

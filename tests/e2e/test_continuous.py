@@ -35,24 +35,13 @@ class Clock:
         return self.stopped or dt.datetime.now(UTC)
 
 
-def snapshots_after(spark, at: dt.datetime) -> int:
-    """Complete AF snapshots the pipeline took after ``at``."""
+def ok_records_after(spark, table: str, kind: str, column: str, at: dt.datetime) -> int:
+    """The pipeline's ``kind`` records in bronze ``table`` with status ok and ``column`` after ``at``:
+    complete AF snapshots taken (``extracted_at``), event frame reads planned (``search_end``)."""
     return (
         spark.sql(
-            "SELECT count(*) AS n FROM continuous.pi_af_bronze WHERE record_kind = 'snapshot' AND status = 'ok' "
-            f"AND extracted_at > timestamp_micros({epoch_micros(at)})"
-        )
-        .first()
-        .n
-    )
-
-
-def frame_reads_after(spark, at: dt.datetime) -> int:
-    """Event frame reads the pipeline completed that started after ``at``."""
-    return (
-        spark.sql(
-            "SELECT count(*) AS n FROM continuous.pi_event_frames_bronze WHERE record_kind = 'read' AND status = 'ok' "
-            f"AND search_end > timestamp_micros({epoch_micros(at)})"
+            f"SELECT count(*) AS n FROM continuous.{table} WHERE record_kind = '{kind}' AND status = 'ok' "
+            f"AND {column} > timestamp_micros({epoch_micros(at)})"
         )
         .first()
         .n
@@ -100,12 +89,17 @@ def run(local_pipeline_factory, tmp_path_factory):
         pipeline.start()
         try:
             # the rename comes after the first AF snapshot, however long the pipeline took to start
-            failures = pipeline.run_until(lambda: snapshots_after(spark, now) > 0)
+            failures = pipeline.run_until(
+                lambda: ok_records_after(spark, "pi_af_bronze", "snapshot", "extracted_at", now) > 0
+            )
             renamed_at = dt.datetime.now(UTC) + dt.timedelta(seconds=2)
             model.schedule(AFChanges(renames=((RENAMED, to_ticks(renamed_at), "P-001A"),)))
             closes = ticks_to_datetime(frame.end)
             failures |= pipeline.run_until(
-                lambda: snapshots_after(spark, renamed_at) > 0 and frame_reads_after(spark, closes) > 0
+                lambda: (
+                    ok_records_after(spark, "pi_af_bronze", "snapshot", "extracted_at", renamed_at) > 0
+                    and ok_records_after(spark, "pi_event_frames_bronze", "read", "search_end", closes) > 0
+                )
             )
             clock.stopped = dt.datetime.now(UTC)  # nothing more becomes visible, nothing more changes
             # the queries catch up with the stopped clock: every reader runs a micro-batch past the event
@@ -173,8 +167,9 @@ def explain(spark, archive, keys) -> str:
             f"AND unix_micros(timestamp) = {micros}"
         ).collect()
         lines.append(f"  silver {[r.asDict() for r in silver]}")
-    print("\n".join(lines))  # in full under the test's captured output
-    return "\n".join(lines)
+    text = "\n".join(lines)
+    print(text)  # in full under the test's captured output; an assertion message is cut short
+    return text
 
 
 def test_the_rename_reached_the_af_history_without_a_restart(run):

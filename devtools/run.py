@@ -19,6 +19,7 @@ import warnings
 from pathlib import Path
 
 from connector_lib.config import ConfigError, PIConfig, read_settings_file
+from connector_lib.preflight import PreflightFailed, preflight
 
 from .local_pipeline import REPO, LocalPipeline
 
@@ -135,6 +136,15 @@ def main(argv: list[str] | None = None) -> int:
             "pi.ef.backfill_start": "*-1d",
         }
 
+    try:
+        for passed in preflight(PIConfig.from_mapping(configuration)):
+            _say(f"preflight {passed.step}: {passed.found}")
+    except PreflightFailed as exc:
+        _say(str(exc))
+        if server is not None:
+            server.stop()
+        return 2
+
     work = Path(args.work_dir)
     shutil.rmtree(work, ignore_errors=True)
     pipeline = LocalPipeline(work, configuration)
@@ -149,7 +159,11 @@ def main(argv: list[str] | None = None) -> int:
             since = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
             result = pipeline.update()
             if not result.ok:
-                _say(f"update {update_no} FAILED: {result.error}")
+                log = work / "update.log"
+                log.write_text(f"update {update_no} FAILED:\n{result.error}\n")
+                _say(
+                    f"update {update_no} FAILED: {(str(result.error).strip().splitlines() or ['no error text'])[0]} (the whole error: {log})"
+                )
                 return 1
             _say(f"  completed in {time.time() - started:.1f}s")
             spark = pipeline.spark

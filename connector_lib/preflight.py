@@ -2,9 +2,10 @@
 
 A wrong URL, a certificate the machine does not trust, refused credentials, a data server name that does
 not exist or a tag filter that matches nothing otherwise surfaces deep inside a Spark job, as a stack
-trace hundreds of lines long. Here each is one request, made once (no retries: a preflight reports, it
-does not wait out an outage), and a failure is one line naming the step, the host, the reason and the
-setting to change. ``make run``, the pipeline's start and the operator's CLI all run these steps.
+trace hundreds of lines long. Here each step is one request, and a failure is one line naming the step,
+the host, the reason and the setting to change. ``make run`` runs every step before Spark starts, each
+request made once (it reports; it does not wait out an outage); each update runs the first two as its
+pipeline's files load, with the configured retries (a moment's outage does not fail it).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import logging
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -21,6 +23,7 @@ from .discovery import Tag, data_server, discover_tags
 from .errors import AuthError, PIWebAPIError
 from .settings import KNOWN_KEYS
 
+log = logging.getLogger(__name__)
 #: the steps, in the order they run (each needs the one before it)
 STEPS = ("server", "data server", "tags", "read")
 #: how far back the one small read looks for a value
@@ -49,18 +52,25 @@ def host_of(config: PIConfig) -> str:
     return urlsplit(config.url).netloc or config.url
 
 
-def preflight(config: PIConfig, client: PIWebAPIClient | None = None) -> list[Passed]:
-    """Run every step; returns what each found, or raises :class:`PreflightFailed` at the first failure.
-    ``client``: one to reuse (its retries are then its own); by default one without retries."""
-    host = host_of(config)
-    own = client is None
-    if client is None:
-        client = PIWebAPIClient(dataclasses.replace(config, max_retries=0))
+def preflight(config: PIConfig, through: str = STEPS[-1], retries: bool = False) -> list[Passed]:
+    """Run the steps up to and including ``through``; returns what each found, or raises
+    :class:`PreflightFailed` at the first failure. ``retries``: with the configured HTTP retries (the
+    pipeline's start, where a moment's outage should not fail the update); by default each request is made
+    once (``make run`` and the CLI report at once)."""
+    if through not in STEPS:
+        raise ValueError(f"through: one of {', '.join(STEPS)}, got {through!r}")
+    last = STEPS.index(through)
+    client = PIWebAPIClient(config if retries else dataclasses.replace(config, max_retries=0))
+    found: list[Passed] = []
     try:
-        return list(_steps(config, client, host))
+        for passed in _steps(config, client, host_of(config)):
+            log.info("preflight %s: %s", passed.step, passed.found)
+            found.append(passed)
+            if len(found) > last:
+                break
     finally:
-        if own:
-            client.session.close()
+        client.session.close()
+    return found
 
 
 def _steps(config: PIConfig, client: PIWebAPIClient, host: str):

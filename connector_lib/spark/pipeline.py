@@ -22,6 +22,7 @@ from pyspark.sql import DataFrame, SparkSession
 from ..bronze import TABLE_PROPERTIES
 from ..config import ConfigError, PIConfig
 from ..logs import use_level
+from ..preflight import preflight
 from ..runtime import UnsupportedRuntime, require_supported_spark
 from .af_curation import ELEMENTS_TABLE, AFTargets, af_batch_handler
 from .af_curation import SINK_NAME as AF_SINK_NAME
@@ -111,8 +112,11 @@ class BronzeStart:
 
 
 def bronze_start(spark: SparkSession) -> BronzeStart:
-    """Validate the configuration, register the sources and read the state each one starts from."""
+    """Validate the configuration, make sure the server answers, register the sources and read the state
+    each one starts from."""
     config = pi_config(spark)
+    # an unreachable or refusing server fails the update here, in one line, not inside the first read
+    preflight(config, through="data server", retries=True)
     return BronzeStart(
         config,
         prepare_stream_options(spark, config),

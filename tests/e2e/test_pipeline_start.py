@@ -1,11 +1,12 @@
 """What an update does before it reads anything, on the real local pipeline: a misspelt setting in the
-pipeline configuration fails it with one line naming the key; the state is read from the pipeline's own
+pipeline configuration fails it with one line naming the key, and so does a server that cannot be reached; the state is read from the pipeline's own
 schema and what was found is logged; state that exists but cannot be read, or a stream that resumes from
 its checkpoint while its bronze table is gone, stops the update with one line instead of reading every tag
 again from pi.backfill_start."""
 
 import contextlib
 import logging
+import socket
 
 import pytest
 
@@ -32,6 +33,26 @@ def test_a_misspelt_setting_fails_the_update_with_one_line_naming_it(pipeline):
     assert not result.ok
     assert result.error == (
         "pi.tag_fliter: unknown setting (did you mean pi.tag_filter? known: see docs/configuration.md)"
+    )
+    assert not pipeline.spark.catalog.tableExists("pi_recorded_bronze")  # nothing ran
+
+
+def test_an_unreachable_server_fails_the_update_with_one_line_naming_the_host(pipeline):
+    with socket.socket() as sock:  # a port just freed: nothing listens on it
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    kept = dict(pipeline.configuration)
+    pipeline.configuration.update(
+        {"pi.url": f"http://127.0.0.1:{port}/piwebapi", "pi.http.max_retries": "1", "pi.http.backoff": "100ms"}
+    )
+    try:
+        result = pipeline.update()
+    finally:
+        pipeline.configuration = kept
+    assert not result.ok
+    assert result.error == (
+        f"preflight failed at 'server' (127.0.0.1:{port}): GET /piwebapi/system: cannot reach 127.0.0.1:{port}: "
+        "connection refused (nothing listens on that port) (pi.url)"
     )
     assert not pipeline.spark.catalog.tableExists("pi_recorded_bronze")  # nothing ran
 

@@ -14,6 +14,7 @@ from pyspark.pipelines.graph_element_registry import GraphElementRegistry
 from pyspark.pipelines.spark_connect_pipeline import create_dataflow_graph
 
 from devtools.local_pipeline import LAYERS, REPO, SPEC
+from pi_simulator import Archive, SimulatorServer
 
 DATABASE = "graph_check"
 #: tables the micro-batch merge writes (connector_lib.spark.curation): not datasets of the graph
@@ -92,7 +93,16 @@ def register(spark, configuration: dict[str, str]) -> Recorder:
             spark.conf.unset(key)
 
 
-BASE = {"pi.url": "http://127.0.0.1:9/piwebapi"}  # nothing is read at registration
+BASE = {"pi.url": ""}  # the simulator's, below
+
+
+@pytest.fixture(scope="module", autouse=True)
+def pi_server():
+    """The server each registration's preflight reaches (the server and its data server, nothing else is
+    read at registration)."""
+    with SimulatorServer(Archive(seed=3, n_points=2)) as server:
+        BASE["pi.url"] = server.url
+        yield server
 
 
 FOREACH_BATCH_SINKS: dict[str, object] = {}

@@ -160,3 +160,29 @@ def test_make_run_with_refused_credentials_prints_one_line_without_the_secret(se
     code, out = run_with_config(tmp_path, settings, {"PRE_PW": PASSWORD + "-wrong"})
     assert code == 2 and out.count("\n") == 0 and "Traceback" not in out, out
     assert "preflight failed at 'server'" in out and "401" in out and PASSWORD not in out, out
+
+
+def test_the_cli_check_prints_every_step_and_exits_0(server, tmp_path, capsys):
+    from connector_lib.cli import main
+
+    path = tmp_path / "my-pi.yml"
+    path.write_text(
+        f"pi.url: {server.url}\npi.auth.type: basic\npi.auth.username: svc_pi\npi.auth.password: {PASSWORD}\n"
+    )
+    assert main(["check", "--config", str(path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == [f"ok   {step}" for step in STEPS]
+    assert PASSWORD not in "\n".join(lines)
+
+
+def test_the_cli_check_fails_in_one_line_with_status_2(server, tmp_path, capsys):
+    from connector_lib.cli import main
+
+    path = tmp_path / "my-pi.yml"
+    path.write_text(f"pi.url: {server.url}\npi.auth.type: basic\npi.auth.username: svc_pi\npi.auth.password: wrong\n")
+    assert main(["check", "--config", str(path)]) == 2
+    out = capsys.readouterr().out.strip()
+    assert out.count("\n") == 0 and out.startswith("preflight failed at 'server'") and "401" in out, out
+    path.write_text("pi.url: http://h/piwebapi\npi.page_size: -5\n")
+    assert main(["check", "--config", str(path)]) == 2
+    assert capsys.readouterr().out.startswith("configuration error: pi.page_size")

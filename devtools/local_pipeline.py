@@ -15,7 +15,7 @@ import datetime
 import json
 import os
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -191,9 +191,15 @@ class LocalPipeline:
             }
         )
 
-    def update(self, full_refresh_all: bool = False, full_refresh: Sequence[str] = ()) -> UpdateResult:
+    def update(
+        self,
+        full_refresh_all: bool = False,
+        full_refresh: Sequence[str] = (),
+        on_event: Callable[[datetime.datetime, str], None] | None = None,
+    ) -> UpdateResult:
         """One triggered update; ``full_refresh`` names datasets to reset and recompute (only those are
-        updated then, as with a full refresh selection on Databricks)."""
+        updated then, as with a full refresh selection on Databricks); ``on_event``: called with each
+        pipeline event as it arrives (progress for a user watching)."""
         from pyspark.pipelines.cli import register_definitions
         from pyspark.pipelines.spark_connect_graph_element_registry import SparkConnectGraphElementRegistry
         from pyspark.pipelines.spark_connect_pipeline import create_dataflow_graph, start_run
@@ -233,6 +239,8 @@ class LocalPipeline:
                     event = item["pipeline_event_result"].event
                     result.events.append(event.message)
                     result.timeline.append((event.timestamp.ToDatetime(), event.message))
+                    if on_event is not None:
+                        on_event(*result.timeline[-1])
         except Exception as exc:  # noqa: BLE001 - classified below
             text = str(exc)
             if "UNKNOWN_RESPONSE" not in text or "__python_accumulator__" not in text:

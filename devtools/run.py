@@ -83,6 +83,18 @@ def summarize(spark, since: str) -> None:
         )
 
 
+def progress(started: float):
+    """Prints each flow as it completes or fails, with the seconds since the update started."""
+
+    def show(_when, message: str) -> None:
+        words = message.split()
+        if message.startswith("Flow ") and len(words) > 2 and ("COMPLETED" in message or "FAILED" in message):
+            flow = words[1].rsplit(".", 1)[-1]
+            _say(f"  {time.time() - started:6.1f}s  {flow} {'done' if 'COMPLETED' in message else 'FAILED'}")
+
+    return show
+
+
 def expectation_summary() -> None:
     import expectations
 
@@ -157,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
             _say(f"\n== update {update_no}: triggered run on local Spark Declarative Pipelines (Delta) ==")
             started = time.time()
             since = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-            result = pipeline.update()
+            result = pipeline.update(on_event=progress(started))
             if not result.ok:
                 log = work / "update.log"
                 log.write_text(f"update {update_no} FAILED:\n{result.error}\n")

@@ -95,7 +95,30 @@ def _one_start_at_a_time() -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _local_connect_session(master: str, conf: Mapping[str, str]):
+@contextlib.contextmanager
+def _output_to(path: Path | None) -> Iterator[None]:
+    """While the JVM starts, this process's standard output and error go to ``path`` (appended); the JVM
+    keeps them for its whole life (dependency resolution, Spark's own log lines, Python workers' errors),
+    while this process gets its own back."""
+    if path is None:
+        yield
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    kept = [os.dup(1), os.dup(2)]
+    with open(path, "ab") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+    try:
+        yield
+    finally:
+        os.dup2(kept[0], 1)
+        os.dup2(kept[1], 2)
+        for fd in kept:
+            os.close(fd)
+
+
+def _local_connect_session(master: str, conf: Mapping[str, str], output: Path | None = None):
     """A local Spark Connect server on a free port and a session connected to it.
 
     ``SparkSession.builder.remote("local[2]")`` does the same on the fixed port 15002, so two local runs
@@ -123,7 +146,7 @@ def _local_connect_session(master: str, conf: Mapping[str, str]):
             ]
         )
     )
-    with _one_start_at_a_time():
+    with _one_start_at_a_time(), _output_to(output):
         ClassicSession(SparkContext.getOrCreate(spark_conf))
     os.environ["SPARK_CONNECT_MODE_ENABLED"] = "1"  # pyspark.sql.functions and friends dispatch on it
     os.environ["SPARK_LOCAL_REMOTE"] = "1"  # session.stop() then stops the local server too
@@ -160,14 +183,17 @@ class LocalPipeline:
         master: str = "local[2]",
         database: str = "osipi",
         spark_conf: Mapping[str, str] | None = None,
+        spark_output: Path | None = None,
     ):
-        """``spark_conf`` adds to (or overrides) :func:`session_conf`, e.g. ``spark.driver.memory``."""
+        """``spark_conf`` adds to (or overrides) :func:`session_conf`, e.g. ``spark.driver.memory``;
+        ``spark_output``: a file for everything the JVM prints (by default this process's terminal)."""
         self.database = database
         self.spark_conf = dict(spark_conf or {})
         self.work_dir = Path(work_dir).resolve()
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.configuration = dict(configuration)
         self.master = master
+        self.spark_output = spark_output
         self._spark = None
 
     @property
@@ -175,7 +201,9 @@ class LocalPipeline:
         if self._spark is None:
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-            self._spark = _local_connect_session(self.master, {**session_conf(self.work_dir), **self.spark_conf})
+            self._spark = _local_connect_session(
+                self.master, {**session_conf(self.work_dir), **self.spark_conf}, self.spark_output
+            )
         return self._spark
 
     def _spec(self):

@@ -159,7 +159,10 @@ def main(argv: list[str] | None = None) -> int:
 
     work = Path(args.work_dir)
     shutil.rmtree(work, ignore_errors=True)
-    pipeline = LocalPipeline(work, configuration)
+    work.mkdir(parents=True)
+    spark_log = work / "spark.log"
+    pipeline = LocalPipeline(work, configuration, spark_output=spark_log)
+    _say(f"Spark's own output (dependency resolution, its log): {spark_log}")
     status = 0
     try:
         for update_no in (1, 2):

@@ -83,7 +83,7 @@ def test_every_mode_reads_the_ground_truth_through_the_pipeline(run):
     assert "tickets written to the default ticket cache: no" in text  # Kerberos tickets stay in memory
     wrong = re.search(r"^WRONG PASSWORD: update FAILED; the error says: (.*)$", text, re.MULTILINE)
     assert wrong and re.search(
-        r"PIWebAPIError: GET /piwebapi/dataservers: kerberos: cannot log in as "
+        r"^preflight failed at 'server' \(127\.0\.0\.1:\d+\): GET /piwebapi/system: kerberos: cannot log in as "
         r"svc-osipi@OSIPI.TEST: [A-Za-z ]+; check pi.auth.username, pi.auth.password and "
         r"pi.auth.kerberos_config$",
         wrong.group(1),

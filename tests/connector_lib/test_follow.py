@@ -183,6 +183,12 @@ def test_only_values_added_after_the_position_are_written_as_delivered():
     assert ahead is not None and ahead.events is not None and ahead.end == at + dt.timedelta(seconds=60)
     again = window(tag, at, until, Retrieved("m4", [event("Add", 0)]))  # at the position: may be its second
     assert again is not None and again.events is None
+    # PI stamps to 100 ns: a window ending at a value stamped finer than a microsecond ends after it, so
+    # the window read with recorded (here, for the edit beside it) holds that value
+    fine = {"Action": "Add", "Timestamp": "2026-12-01T12:00:30.7546043Z", "Value": 1.5, "Good": True}
+    beside = window(tag, at, until, Retrieved("m6", [fine, event("Update", -100)]))
+    assert beside is not None and beside.events is None
+    assert beside.end == at + dt.timedelta(seconds=30, microseconds=754605)
     assert window(tag, at, until, Retrieved("m5", [])) is None  # quiet: nothing to write yet
     quiet = window(tag, at, at + QUIET_ADVANCE, Retrieved("m5", []))
     assert quiet is not None and quiet.events == () and quiet.marker == "m5"

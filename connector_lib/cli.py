@@ -42,16 +42,12 @@ def parser() -> argparse.ArgumentParser:
     check = sub.add_parser(
         "check",
         help="reach the PI Web API and read one value, as an update would (no Spark, no workspace)",
-        description=_check_description(),
+        description=f"Steps, in order: {', '.join(STEPS)}. A failure is one line naming the setting to change.",
     )
     check.add_argument("--config", required=True, help="YAML file of pi.* settings (as make run CONFIG= takes)")
     check.add_argument("--through", choices=STEPS, default=STEPS[-1], help="the last step to run (default: every step)")
     check.set_defaults(run=_check)
     return commands
-
-
-def _check_description() -> str:
-    return "Steps, in order: " + ", ".join(STEPS) + ". A failure is one line naming the setting to change."
 
 
 def main(argv: list[str] | None = None) -> int:

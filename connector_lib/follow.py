@@ -184,7 +184,7 @@ def window(tag: Tag, position: dt.datetime, until: dt.datetime, retrieved: Retri
         return None
     instants = [_instant(e) for e in events]
     known = [at for at in instants if at is not None]
-    end = max([until, *(_reach(e) or at for e, at in zip(events, instants) if at is not None)])
+    end = max([until, *(_reach(e, at) for e, at in zip(events, instants) if at is not None)])
     base = WindowTask.of(tag, position, end, position)
     delivered = all(e.get("Action") == "Add" and at is not None and position < at for e, at in zip(events, instants))
     if delivered and len(events) == len(retrieved.events):
@@ -192,15 +192,13 @@ def window(tag: Tag, position: dt.datetime, until: dt.datetime, retrieved: Retri
     return dataclasses.replace(base, start=min([position, *known]), marker=retrieved.marker)
 
 
-def _reach(event: dict) -> dt.datetime | None:
-    """The event's instant rounded up to the microsecond when its timestamp is finer (PI stamps to 100 ns,
-    a datetime keeps microseconds): a window that ends at a delivered value must hold it when it is read
-    with ``recorded``, and a recorded read ending at the truncated instant would leave it out."""
-    at = _instant(event)
+def _reach(event: dict, at: dt.datetime) -> dt.datetime:
+    """``at``, the event's instant, rounded up to the microsecond when its timestamp is finer (PI stamps to
+    100 ns, a datetime keeps microseconds): a window that ends at a delivered value must hold it when it is
+    read with ``recorded``, and a recorded read ending at the truncated instant would leave it out."""
     fraction = re.search(r"\.(\d+)", str(event.get("Timestamp", "")))
-    if at is None or fraction is None or not fraction.group(1)[6:].strip("0"):
-        return at
-    return at + dt.timedelta(microseconds=1)
+    finer = fraction is not None and fraction.group(1)[6:].strip("0")
+    return at + dt.timedelta(microseconds=1) if finer else at
 
 
 def _instant(event: dict) -> dt.datetime | None:

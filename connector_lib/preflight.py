@@ -94,7 +94,7 @@ def _steps(config: PIConfig, client: PIWebAPIClient, host: str):
             + (f" in shard {config.shard_index} of {config.shard_count}" if config.shard_count > 1 else "")
             + " (pi.tags, pi.tag_filter)",
         )
-    yield Passed("tags", f"{len(tags)} tags selected" + (f", e.g. {tags[0].name}" if tags else ""))
+    yield Passed("tags", f"{len(tags)} tags selected, e.g. {tags[0].name}")
 
     tag = tags[0]
     with _step("read", host, tag):

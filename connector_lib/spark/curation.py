@@ -39,7 +39,7 @@ from ..bronze import SPARK_SCHEMA
 from ..timeutil import as_utc, from_epoch_micros
 from . import transforms
 from .state import WATERMARK_TABLE, qualified
-from .utc import hour_start
+from .utc import held, hour_start
 
 log = logging.getLogger(__name__)
 
@@ -280,7 +280,7 @@ def merge_gold(
     carries (``last_event_*``), so silver is read from the first changed hour on only. For the rare tag
     whose last event lies further back than the hour before (it stayed silent), its own stretch is read
     separately, so one silent tag does not widen every tag's read of silver."""
-    spans = changed_spans(spark, batch, targets.gold, lo, hi)
+    spans = held(changed_spans(spark, batch, targets.gold, lo, hi))  # read below five times: computed once
     (row,) = spans.agg(F.min(F.unix_micros("start_hour")).alias("first")).collect()
     if row.first is None:
         return
@@ -371,7 +371,8 @@ def merge_watermarks(spark: SparkSession, batch: DataFrame, table: str) -> None:
     """Fold the micro-batch's completion records into the watermarks of the tags it read (a few rows per
     tag: the state table holds one row per tag)."""
     windows = batch.where(F.col("record_kind") == "window")
-    state = spark.read.table(table).join(windows.select("web_id").distinct(), "web_id", "left_semi")
+    # read three times by the fold: computed once
+    state = held(spark.read.table(table).join(windows.select("web_id").distinct(), "web_id", "left_semi"))
     merge_view(
         spark,
         transforms.extend_watermarks(state, windows),

@@ -42,22 +42,28 @@ def is_good() -> Column:
     return F.coalesce(F.col("good"), ~F.col("value_type").isin("system", "error")) & (F.col("value_type") != "error")
 
 
-def events_of(silver: DataFrame) -> DataFrame:
+def events_of(silver: DataFrame, *keep: Column | str) -> DataFrame:
     """Silver rows as the events the pieces start from: ``number`` (a good numeric value, else null) and
-    ``good`` (not a bad value: the time it applies counts as good)."""
+    ``good`` (not a bad value: the time it applies counts as good), with the columns of ``keep``."""
     good = is_good()
     number = F.when(good & (F.col("value_type") == "number"), F.col("value_double"))
-    return silver.select("web_id", "timestamp", "sequence", number.alias("number"), good.alias("good"))
+    return silver.select("web_id", "timestamp", "sequence", number.alias("number"), good.alias("good"), *keep)
 
 
-def hourly(events: DataFrame, tags: DataFrame) -> DataFrame:
+def hourly(events: DataFrame, tags: DataFrame, **also: Column) -> DataFrame:
     """Per tag and hour overlapped by its pieces: the time-weighted mean of its good numeric values, the
     share of the known part of the hour that was good, and the last event started before the hour's end.
 
     ``events``: ``web_id, timestamp, sequence, number, good`` (:func:`events_of`), a tag's events in a
     contiguous stretch of time (the caller puts the last event before that stretch first, so the line
-    into it is known). ``tags``: ``web_id, step, until`` (``until``: how far the tag's events are known;
-    a tag without it ends at its last event). Hours are UTC hours whatever the session's zone."""
+    into it is known), with any further columns. ``tags``: ``web_id, step, until`` (``until``: how far the
+    tag's events are known; a tag without it ends at its last event), with any further columns. Hours are
+    UTC hours whatever the session's zone.
+
+    ``also``: more aggregates of each hour, by output name, over the hour's pieces; a piece carries its
+    event's and its tag's columns and ``own_hour``, whether the hour is the one its event lies in (each
+    event has exactly one such piece). Gold's event statistics are computed this way, in the same pass
+    over the events as the time-weighted ones."""
     order = Window.partitionBy("web_id").orderBy("timestamp", "sequence")
     pieces = (
         events.join(tags, "web_id", "left")
@@ -90,12 +96,8 @@ def hourly(events: DataFrame, tags: DataFrame) -> DataFrame:
         return F.col("number") + F.col("slope") * (micros - F.col("start_us"))
 
     parts = spread.select(
-        "web_id",
-        "hour_index",
-        "timestamp",
-        "sequence",
-        "number",
-        "good",
+        "*",
+        (F.col("hour_index") == first_hour).alias("own_hour"),
         F.when(F.col("good"), length_s).otherwise(F.lit(0.0)).alias("good_s"),
         F.when(F.col("number").isNotNull(), length_s).alias("numeric_s"),
         F.when(F.col("number").isNotNull(), (at(lo) + at(hi)) / 2 * length_s).alias("area"),
@@ -106,7 +108,8 @@ def hourly(events: DataFrame, tags: DataFrame) -> DataFrame:
         F.sum("numeric_s").alias("numeric_s"),
         F.sum("area").alias("area"),
         F.max("known_to").alias("known_to"),
-        F.max_by(F.struct("timestamp", "number", "good"), F.struct("timestamp", "sequence")).alias("last"),
+        F.max_by(F.struct("timestamp", "number", "good"), F.struct("timestamp", "sequence")).alias("last_event"),
+        *[aggregate.alias(name) for name, aggregate in also.items()],
     )
     # the known part of the hour: from its start (time before a tag's first event is no data, not good)
     # to its end or the tag's horizon, whichever comes first
@@ -116,7 +119,8 @@ def hourly(events: DataFrame, tags: DataFrame) -> DataFrame:
         F.timestamp_micros(hour_us).alias("hour"),
         F.when(F.col("numeric_s") > 0, F.col("area") / F.col("numeric_s")).alias("time_weighted_mean"),
         F.when(known_s > 0, F.least(F.col("good_s") / known_s, F.lit(1.0))).alias("time_weighted_good_share"),
-        F.col("last.timestamp").alias("last_event_at"),
-        F.col("last.number").alias("last_event_value"),
-        F.col("last.good").alias("last_event_good"),
+        F.col("last_event.timestamp").alias("last_event_at"),
+        F.col("last_event.number").alias("last_event_value"),
+        F.col("last_event.good").alias("last_event_good"),
+        *also,
     )

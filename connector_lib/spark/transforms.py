@@ -8,7 +8,6 @@ from pyspark.sql import functions as F
 
 from ..values import TYPED_FIELDS
 from . import time_weighted
-from .utc import hour_start
 
 VALUE_COLUMNS = (
     *TYPED_FIELDS,
@@ -258,33 +257,6 @@ def quarantine(bronze: DataFrame) -> DataFrame:
     )
 
 
-def hourly_aggregates(silver: DataFrame) -> DataFrame:
-    """Hourly statistics of each tag's events, in UTC hours whatever the session's time zone.
-
-    ``count`` counts every event of the hour (any type or quality); min/max/mean/first/last use good
-    numeric values only; ``good_share`` is the share of the hour's events that were good. (The
-    time-weighted statistics, which also cover hours without events, are :mod:`.time_weighted`'s.)
-    """
-    usable = (F.col("value_type") == "number") & time_weighted.is_good()
-    num = F.when(usable, F.col("value_double"))
-    at = F.when(usable, F.struct("timestamp", "sequence"))
-    return (
-        silver.withColumn("hour", hour_start("timestamp"))
-        .groupBy("web_id", "tag", "hour")
-        .agg(
-            F.count(F.lit(1)).alias("count"),
-            F.count(num).alias("good_numeric_count"),
-            F.min(num).alias("min"),
-            F.max(num).alias("max"),
-            F.avg(num).alias("mean"),
-            F.min_by(num, at).alias("first"),
-            F.max_by(num, at).alias("last"),
-            (F.sum(time_weighted.is_good().cast("int")) / F.count(F.lit(1))).alias("good_share"),
-            F.first("units", ignorenulls=True).alias("units"),
-        )
-    )
-
-
 #: pi_hourly_gold's columns, in table order
 GOLD_COLUMNS = (
     "web_id",
@@ -308,25 +280,42 @@ GOLD_COLUMNS = (
 
 
 def hourly_gold(silver: DataFrame, watermarks: DataFrame, carried: DataFrame | None = None) -> DataFrame:
-    """Gold rows: per tag and hour, the statistics of the hour's events (:func:`hourly_aggregates`) and PI's
-    time-weighted mean and good share (:func:`.time_weighted.hourly`), for every hour from a tag's first
-    event to its watermark, hours without events of their own included (their event counts are 0).
+    """Gold rows: per tag and hour, the statistics of the hour's events and PI's time-weighted mean and
+    good share (:func:`.time_weighted.hourly`), for every hour from a tag's first event to its watermark,
+    hours without events of their own included (their event counts are 0). Hours are UTC hours whatever
+    the session's zone.
+
+    The event statistics: ``count`` counts every event of the hour (any type or quality);
+    min/max/mean/first/last use good numeric values only; ``good_share`` is the share of the hour's events
+    that were good. They are aggregated over the same pieces as the time-weighted ones (each event's piece
+    in its own hour), so silver and the watermarks are read once.
 
     ``watermarks``: the tags' rows of ``pi_watermarks`` (their ``step`` and ``watermark``, how far their
     events are known). ``carried``: per tag, the last event before ``silver``'s rows (as
     :func:`.time_weighted.events_of` gives events), when ``silver`` is a stretch of a tag's history: the
     line into the stretch starts there; the hours before the stretch come out partial, for the caller to
     drop."""
-    tags = watermarks.select("web_id", "step", F.col("watermark").alias("until"))
-    events = time_weighted.events_of(silver)
+    tags = watermarks.select("web_id", "step", F.col("watermark").alias("until"), F.col("tag").alias("known_tag"))
+    events = time_weighted.events_of(silver, "tag", "units", F.lit(True).alias("own"))
     if carried is not None:
-        events = events.unionByName(carried)
-    weighted = time_weighted.hourly(events, tags)
-    names = watermarks.select("web_id", F.col("tag").alias("known_tag"))
-    joined = hourly_aggregates(silver).join(weighted, ["web_id", "hour"], "full").join(names, "web_id", "left")
-    counts = {
-        "count": F.coalesce("count", F.lit(0).cast("long")),
-        "good_numeric_count": F.coalesce("good_numeric_count", F.lit(0).cast("long")),
-    }
-    columns = {"tag": F.coalesce("tag", "known_tag"), **counts}
-    return joined.select(*[columns.get(c, F.col(c)).alias(c) for c in GOLD_COLUMNS])
+        events = events.unionByName(carried.select("*", F.lit(False).alias("own")), allowMissingColumns=True)
+    own = F.col("own_hour") & F.col("own")
+    number = F.when(own, F.col("number"))
+    at = F.when(own & F.col("number").isNotNull(), F.struct("timestamp", "sequence"))
+    count = F.count(F.when(own, 1))
+    good = F.sum(F.when(own, F.col("good").cast("int")))
+    weighted = time_weighted.hourly(
+        events,
+        tags,
+        count=count,
+        good_numeric_count=F.count(number),
+        min=F.min(number),
+        max=F.max(number),
+        mean=F.avg(number),
+        first=F.min_by(number, at),
+        last=F.max_by(number, at),
+        good_share=F.when(count > 0, good / count),
+        units=F.first(F.when(own, F.col("units")), ignorenulls=True),
+        tag=F.coalesce(F.first(F.when(own, F.col("tag")), ignorenulls=True), F.first("known_tag", ignorenulls=True)),
+    )
+    return weighted.select(*GOLD_COLUMNS)

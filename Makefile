@@ -5,7 +5,7 @@ CONFIG ?=
 export PYSPARK_PYTHON := $(abspath $(PY))
 export SPARK_LOCAL_IP ?= 127.0.0.1
 
-.PHONY: run test fast lint format docs compat bootstrap clean
+.PHONY: run sql test fast lint format docs compat bootstrap clean
 
 bootstrap:
 	@VENV=$(VENV) scripts/bootstrap.sh
@@ -14,6 +14,10 @@ bootstrap:
 ## (or against a real PI Web API: make run CONFIG=path.yml)
 run: bootstrap
 	@$(PY) -m devtools.run $(if $(CONFIG),--config $(CONFIG),)
+
+## the tables make run wrote, opened for SQL: a prompt, or make sql QUERY="SELECT * FROM pi_watermarks"
+sql: bootstrap
+	@$(PY) -m devtools.sql $(if $(QUERY),-e "$(QUERY)",)
 
 ## run the test suite (unit, chispa, simulator, third-party client, end to end)
 test: bootstrap

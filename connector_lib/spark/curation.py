@@ -39,7 +39,7 @@ from ..bronze import SPARK_SCHEMA
 from ..timeutil import as_utc, from_epoch_micros
 from . import transforms
 from .state import WATERMARK_TABLE, qualified
-from .utc import held, hour_start
+from .utc import hour_start
 
 log = logging.getLogger(__name__)
 
@@ -243,6 +243,14 @@ def merge_view(spark: SparkSession, source: DataFrame, statement: str) -> None:
         spark.catalog.dropTempView(view)
 
 
+def local(rows: DataFrame) -> DataFrame:
+    """``rows`` computed once and held as a local relation (through Arrow, whose timestamps are instants):
+    a few rows derived through joins of several tables, which a plan referring to them several times,
+    or a MERGE in each of its passes over its source, would otherwise compute again, each time with its
+    own scans."""
+    return rows.sparkSession.createDataFrame(rows.toArrow(), rows.schema)
+
+
 def merge_silver(spark: SparkSession, changes: DataFrame, table: str, lo: dt.datetime, hi: dt.datetime) -> None:
     """Fold the micro-batch's values (``transforms.silver_values`` of it: one row per key) into silver.
     The time range in the join lets Delta skip every file outside the micro-batch's values."""
@@ -280,7 +288,7 @@ def merge_gold(
     carries (``last_event_*``), so silver is read from the first changed hour on only. For the rare tag
     whose last event lies further back than the hour before (it stayed silent), its own stretch is read
     separately, so one silent tag does not widen every tag's read of silver."""
-    spans = held(changed_spans(spark, batch, targets.gold, lo, hi))  # read below five times: computed once
+    spans = local(changed_spans(spark, batch, targets.gold, lo, hi))  # read below five times: computed once
     (row,) = spans.agg(F.min(F.unix_micros("start_hour")).alias("first")).collect()
     if row.first is None:
         return
@@ -372,7 +380,7 @@ def merge_watermarks(spark: SparkSession, batch: DataFrame, table: str) -> None:
     tag: the state table holds one row per tag)."""
     windows = batch.where(F.col("record_kind") == "window")
     # read three times by the fold: computed once
-    state = held(spark.read.table(table).join(windows.select("web_id").distinct(), "web_id", "left_semi"))
+    state = local(spark.read.table(table).join(windows.select("web_id").distinct(), "web_id", "left_semi"))
     merge_view(
         spark,
         transforms.extend_watermarks(state, windows),

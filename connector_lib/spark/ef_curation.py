@@ -37,7 +37,7 @@ from pyspark.sql import functions as F
 from ..eventframes import EF_COLUMNS
 from .af_curation import AF_SCHEMA, folded, since
 from .af_transforms import history
-from .curation import create_merged_table, merge_view
+from .curation import create_merged_table, local, merge_view
 from .ef_transforms import (
     KEYS,
     alarms,
@@ -297,12 +297,6 @@ def replace_rows(
         WHEN MATCHED THEN UPDATE SET {", ".join(f"t.`{c}` = s.`{c}`" for c in columns)}
         WHEN NOT MATCHED AND NOT s._drop THEN INSERT ({_listed(columns)}) VALUES ({_listed(columns, "s.")})""",
     )
-
-
-def local(rows: DataFrame) -> DataFrame:
-    """``rows`` computed once and held as a local relation: a few rows derived through joins of several
-    tables, which a MERGE would otherwise compute again for each of its passes over its source."""
-    return rows.sparkSession.createDataFrame(rows.toArrow(), rows.schema)
 
 
 def _semi(rows: DataFrame, keys: DataFrame, columns) -> DataFrame:

@@ -12,7 +12,7 @@ import datetime as dt
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import LongType, StructField, StructType, TimestampType
+from pyspark.sql.types import TimestampType
 
 from ..timeutil import from_epoch_micros
 
@@ -64,16 +64,3 @@ def latest(frame: DataFrame, column: str) -> dt.datetime | None:
     (row,) = frame.agg(F.max(F.unix_micros(F.col(column))).alias("m")).collect()
     micros = row.m
     return None if micros is None else from_epoch_micros(micros)
-
-
-def held(frame: DataFrame) -> DataFrame:
-    """A small frame computed once, now, and handed back as the rows it gave (a local relation): a plan
-    that refers to it several times then reads none of its sources again. Timestamps travel as epoch
-    microseconds, so no session zone shifts them."""
-    stamps = {f.name for f in frame.schema.fields if isinstance(f.dataType, TimestampType)}
-    schema = StructType(
-        [StructField(f.name, LongType(), f.nullable) if f.name in stamps else f for f in frame.schema.fields]
-    )
-    rows = frame.select(*[F.unix_micros(F.col(c)).alias(c) if c in stamps else F.col(c) for c in frame.columns])
-    local = frame.sparkSession.createDataFrame(rows.collect(), schema)
-    return local.select(*[F.timestamp_micros(F.col(c)).alias(c) if c in stamps else F.col(c) for c in frame.columns])

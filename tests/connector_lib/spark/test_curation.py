@@ -187,3 +187,15 @@ def test_tables_of_the_former_gold_rule_gain_their_columns_and_gold_is_recompute
         ignore_row_order=True,
         ignore_nullable=True,
     )
+
+
+def test_a_held_frame_keeps_its_instants_under_any_session_zone(any_zone_spark):
+    """The merges hold small frames (the changed spans, the watermark state) as local relations: a
+    session zone half an hour off UTC must not move their timestamps."""
+    spark = any_zone_spark
+    frame = bronze(spark, [window("A", 0, 90, "ok", 91), window("B", 30.5, 61, "ok", 62)]).select(
+        "web_id", "window_start", "window_end"
+    )
+    held = curation.local(frame)
+    assert collect_utc(held) == collect_utc(frame)
+    assert sorted(collect_utc(held), key=lambda r: r["web_id"])[1]["window_start"] == at(30.5)

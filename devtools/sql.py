@@ -17,14 +17,17 @@ import sys
 import warnings
 from pathlib import Path
 
+from connector_lib.spark.pipeline import first_line
+
 from .local_pipeline import REPO, LocalPipeline
 
 DEFAULT_WORK_DIR = REPO / ".work" / "run"
 PROMPT, MORE = "osipi> ", "    -> "
 
 
-def statements(text: str) -> list[str]:
-    """The statements of ``text``, split at semicolons outside quotes."""
+def split(text: str) -> tuple[list[str], str]:
+    """The statements ``text`` ends with a semicolon (outside quotes), and what follows the last one (as
+    typed: a prompt adds the next line to it)."""
     found, current, quote = [], [], None
     for char in text:
         if quote:
@@ -32,21 +35,26 @@ def statements(text: str) -> list[str]:
         elif char in "'\"`":
             quote = char
         elif char == ";":
-            found.append("".join(current))
+            found.append("".join(current).strip())
             current = []
             continue
         current.append(char)
-    found.append("".join(current))
-    return [s.strip() for s in found if s.strip()]
+    return [s for s in found if s], "".join(current)
+
+
+def statements(text: str) -> list[str]:
+    """The statements of ``text``, split at semicolons outside quotes (the last one needs none)."""
+    complete, rest = split(text)
+    return complete + [rest.strip()] if rest.strip() else complete
 
 
 def show(spark, statement: str, rows: int, out=sys.stdout) -> None:
     """Run one statement and print what it returns (nothing for a command that returns no rows)."""
     frame = spark.sql(statement)
-    if not frame.columns:
+    names = frame.columns
+    if not names:
         return
     taken = frame.take(rows + 1)
-    names = frame.columns
     cells = [[_cell(v) for v in row] for row in taken[:rows]]
     widths = [max([len(n), *(len(r[i]) for r in cells)]) for i, n in enumerate(names)]
     line = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
@@ -77,12 +85,12 @@ def _interactive(spark, rows: int) -> None:
         except EOFError:
             print()
             return
-        pending += line + "\n"
-        if ";" not in line:
-            continue
-        for statement in statements(pending):
+        complete, rest = split(pending + line + "\n")
+        for statement in complete:
             _run_one(spark, statement, rows)
-        pending = ""
+        pending = (
+            rest if rest.strip() else ""
+        )  # a statement is run once its semicolon is typed, not at a semicolon in quotes
 
 
 def _run_one(spark, statement: str, rows: int) -> bool:
@@ -90,7 +98,7 @@ def _run_one(spark, statement: str, rows: int) -> bool:
         show(spark, statement, rows)
         return True
     except Exception as error:  # a wrong statement is the user's to fix: one line, then go on
-        print(f"error: {(str(error).strip().splitlines() or [type(error).__name__])[0]}", flush=True)
+        print(f"error: {first_line(error)}", flush=True)
         return False
 
 
@@ -98,9 +106,9 @@ def _opening_failed(work: Path, database: str, error: Exception) -> str:
     text = str(error)
     if "Another instance of Derby" in text or "Failed to start database" in text:
         return f"the catalog in {work} is open in another process (a run still going?): try again when it ends"
-    if "SCHEMA_NOT_FOUND" in text or "not found" in text.lower():
+    if "SCHEMA_NOT_FOUND" in text:
         return f"no schema {database} in {work}: give the pipeline's schema with --database"
-    return f"cannot open the tables in {work}: {(text.strip().splitlines() or [type(error).__name__])[0]}"
+    return f"cannot open the tables in {work}: {first_line(error)}"
 
 
 def main(argv: list[str] | None = None) -> int:

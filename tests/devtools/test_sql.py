@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from devtools.sql import main, statements
+from devtools.sql import main, split, statements
 from tests.conftest import REPO
 
 WRITE_TABLES = textwrap.dedent(
@@ -27,6 +27,11 @@ WRITE_TABLES = textwrap.dedent(
 def test_statements_split_at_semicolons_outside_quotes():
     assert statements("SELECT 1; SELECT ';' AS s;\n  ;SHOW TABLES") == ["SELECT 1", "SELECT ';' AS s", "SHOW TABLES"]
     assert statements("  ") == []
+
+
+def test_the_prompt_runs_a_statement_once_its_semicolon_is_typed():
+    assert split("SELECT ';' AS s\n") == ([], "SELECT ';' AS s\n")  # a semicolon in quotes ends nothing
+    assert split("SELECT *\n" + "FROM t; SHOW") == (["SELECT *\nFROM t"], " SHOW")
 
 
 def test_a_work_directory_without_tables_says_to_run_first(tmp_path, capsys):
